@@ -1,0 +1,143 @@
+//! Kubernetes documents: a tree plus where it came from.
+
+use crate::yaml::{emit_into, Node};
+use std::fmt;
+use std::sync::Arc;
+
+/// Where a document came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin {
+    /// Release name (the helmfile output folder without the state-file hash).
+    pub release: Arc<str>,
+    /// File path relative to the release folder, `/`-separated.
+    pub file: Arc<str>,
+    /// 1-based line of the document's first line in that file.
+    pub line: u32,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}:{}", self.release, self.file, self.line)
+    }
+}
+
+/// One YAML document of the input, with its head comments (`# Source: ...`).
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Origin for messages, `explain` and the output tree.
+    pub origin: Origin,
+    /// Comment lines before the content, verbatim without the line break (e.g. `# Source: x`).
+    pub head_comments: Vec<String>,
+    /// The document's root node (a mapping for Kubernetes resources).
+    pub root: Node,
+}
+
+/// The identity Kubernetes uses for a resource: API group, kind, namespace, name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId {
+    /// API group (`""` for the core group, `apps`, ...), version dropped.
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace (`""` when not set).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = if self.namespace.is_empty() { "-" } else { &self.namespace };
+        write!(f, "{}/{}/{}", self.kind, ns, self.name)
+    }
+}
+
+impl Document {
+    /// Create a document.
+    pub fn new(origin: Origin, head_comments: Vec<String>, root: Node) -> Self {
+        Document { origin, head_comments, root }
+    }
+
+    fn str_at(&self, path: &str) -> Option<&str> {
+        self.root.get_path(path).and_then(|n| n.scalar_text()).filter(|s| !s.is_empty())
+    }
+
+    /// `kind`, if set.
+    pub fn kind(&self) -> Option<&str> {
+        self.str_at("kind")
+    }
+
+    /// `apiVersion`, if set.
+    pub fn api_version(&self) -> Option<&str> {
+        self.str_at("apiVersion")
+    }
+
+    /// `metadata.name`, if set.
+    pub fn name(&self) -> Option<&str> {
+        self.str_at("metadata.name")
+    }
+
+    /// `metadata.namespace`, if set.
+    pub fn namespace(&self) -> Option<&str> {
+        self.str_at("metadata.namespace")
+    }
+
+    /// The API group of `apiVersion` (`apps/v1` → `apps`, `v1` → ``).
+    pub fn group(&self) -> &str {
+        match self.api_version() {
+            Some(v) => v.rsplit_once('/').map(|(g, _)| g).unwrap_or(""),
+            None => "",
+        }
+    }
+
+    /// A label value.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.root.get("metadata")?.get("labels")?.get(key)?.scalar_text()
+    }
+
+    /// An annotation value.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.root.get("metadata")?.get("annotations")?.get(key)?.scalar_text()
+    }
+
+    /// The identity (group, kind, namespace, name).
+    pub fn id(&self) -> ResourceId {
+        ResourceId {
+            group: self.group().to_string(),
+            kind: self.kind().unwrap_or("").to_string(),
+            namespace: self.namespace().unwrap_or("").to_string(),
+            name: self.name().unwrap_or("").to_string(),
+        }
+    }
+
+    /// The `# Source: ...` path, when the document has one.
+    pub fn source(&self) -> Option<&str> {
+        self.head_comments.iter().find_map(|c| c.strip_prefix("# Source: "))
+    }
+
+    /// Emit head comments and body (no `---`).
+    pub fn emit(&self) -> String {
+        let mut out = String::new();
+        self.emit_into(&mut out);
+        out
+    }
+
+    /// Emit head comments and body into `out`.
+    pub fn emit_into(&self, out: &mut String) {
+        for c in &self.head_comments {
+            out.push_str(c);
+            out.push('\n');
+        }
+        emit_into(out, &self.root);
+    }
+}
+
+/// Emit a stream of documents, each preceded by `---`.
+pub fn emit_stream(docs: &[Document]) -> String {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        d.emit_into(&mut out);
+    }
+    out
+}

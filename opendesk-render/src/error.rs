@@ -1,0 +1,92 @@
+//! Error types of the core library.
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// A problem reading or parsing the input tree. Every variant names the file, and the line and
+/// column where one applies.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// The file could not be read (or a directory listed).
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The input path is not a directory.
+    #[error("{path}: not a directory (expected a helmfile --output-dir tree)")]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is not UTF-8.
+    #[error("{file}:{line}:{col}: invalid UTF-8 (YAML input must be UTF-8; is this a binary file?)")]
+    InvalidUtf8 {
+        /// File.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+    },
+    /// YAML syntax or structure error.
+    #[error("{file}:{line}:{col}: {reason}")]
+    Syntax {
+        /// File.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A Kubernetes document whose root is not a mapping.
+    #[error("{file}:{line}:1: document is a {what}, not a mapping (a Kubernetes manifest must be a mapping)")]
+    NotAMapping {
+        /// File.
+        file: PathBuf,
+        /// 1-based line of the document.
+        line: usize,
+        /// What it is instead.
+        what: &'static str,
+    },
+    /// A symlink cycle in the input tree.
+    #[error("{path}: symlink loop (a directory links back to one of its parents)")]
+    SymlinkLoop {
+        /// Where the loop closes.
+        path: PathBuf,
+    },
+    /// Two folders map to the same release name.
+    #[error("release {release:?} appears twice: folders {first:?} and {second:?}")]
+    DuplicateRelease {
+        /// Release.
+        release: String,
+        /// First folder.
+        first: String,
+        /// Second folder.
+        second: String,
+    },
+    /// A YAML file directly in the input dir, outside any release folder.
+    #[error("{path}: YAML file outside a release folder (expected <input>/<release>/<chart>/templates/*.yaml)")]
+    OutsideRelease {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl LoadError {
+    /// File, line and column, when the error points into a file.
+    pub fn location(&self) -> Option<(&std::path::Path, usize, usize)> {
+        match self {
+            LoadError::InvalidUtf8 { file, line, col } | LoadError::Syntax { file, line, col, .. } => {
+                Some((file, *line, *col))
+            }
+            LoadError::NotAMapping { file, line, .. } => Some((file, *line, 1)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Loading a helmfile `--output-dir` tree: release folders, files, documents.
+//!
+//! Files are read and split at column-0 `---` / `...` lines (a byte scan, no parsing), then
+//! every chunk is parsed on the rayon pool and the results are joined in input order, so the
+//! result is the same on any number of threads.
+
+use crate::document::{Document, Origin};
+use crate::error::LoadError;
+use crate::yaml::{parse_documents, Value};
+use rayon::prelude::*;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The release name of a helmfile output folder.
+///
+/// Helmfile's default folder is `<state basename>-<8 hex of sha1(abs path)>-<release>`, e.g.
+/// `helmfile-child.yaml-1a2b3c4d-ums`; with `--output-dir-template .../{{ .Release.Name }}`
+/// it is the release itself. The hash depends on the checkout path and never reaches output.
+/// A prefix is only stripped when it looks like a state file name (`*.yaml`, `*.yml`,
+/// `*.gotmpl` or containing `helmfile`), so a release called `app-deadbeef-x` stays intact.
+pub fn release_name(folder: &str) -> &str {
+    let b = folder.as_bytes();
+    // Find `-<8 hex>-` scanning from the left; the state basename may contain dashes.
+    let mut i = 0;
+    while i + 10 <= b.len() {
+        if b[i] == b'-'
+            && i + 10 < b.len()
+            && b[i + 9] == b'-'
+            && b[i + 1..i + 9].iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            let prefix = &folder[..i];
+            if prefix.ends_with(".yaml")
+                || prefix.ends_with(".yml")
+                || prefix.ends_with(".gotmpl")
+                || prefix.contains("helmfile")
+            {
+                return &folder[i + 10..];
+            }
+        }
+        i += 1;
+    }
+    folder
+}
+
+/// A chunk of a file: the text of one document (head comments included) and its first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk<'a> {
+    /// 1-based line of the chunk's first line in the file.
+    pub line: u32,
+    /// The text.
+    pub text: &'a str,
+}
+
+/// Split a YAML stream at column-0 `---` and `...` lines. A `--- <content>` line starts the
+/// next chunk (the parser reads the marker); a bare marker line belongs to no chunk.
+pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
+    let mut chunks = Vec::new();
+    let bytes = text.as_bytes();
+    let mut start = 0usize; // byte offset of the current chunk
+    let mut start_line = 1u32;
+    let mut pos = 0usize;
+    let mut line = 1u32;
+    while pos < bytes.len() {
+        let end = memchr_nl(bytes, pos);
+        let l = &bytes[pos..end];
+        if l.len() >= 3
+            && (l.starts_with(b"---") || l.starts_with(b"..."))
+            && (l.len() == 3 || l[3] == b' ' || l[3] == b'\t')
+        {
+            if pos > start {
+                chunks.push(Chunk { line: start_line, text: &text[start..pos] });
+            }
+            let rest = std::str::from_utf8(&l[3..]).unwrap_or("").trim();
+            let next = (end + 1).min(bytes.len());
+            if l.starts_with(b"---") && !rest.is_empty() && !rest.starts_with('#') {
+                start = pos;
+                start_line = line;
+            } else {
+                start = next;
+                start_line = line + 1;
+            }
+        }
+        pos = end + 1;
+        line += 1;
+    }
+    if start < bytes.len() {
+        chunks.push(Chunk { line: start_line, text: &text[start..] });
+    }
+    chunks
+}
+
+fn memchr_nl(b: &[u8], from: usize) -> usize {
+    b[from..].iter().position(|&c| c == b'\n').map_or(b.len(), |i| from + i)
+}
+
+/// Head comment lines of a chunk (comments before the first content line) and the 1-based
+/// offset (within the chunk) of the first content line, or `None` when the chunk is empty.
+fn head(chunk: &str) -> (Vec<String>, Option<u32>) {
+    let mut comments = Vec::new();
+    for (i, l) in chunk.split('\n').enumerate() {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if t.starts_with('#') {
+            comments.push(l.trim_end().to_string());
+            continue;
+        }
+        return (comments, Some(i as u32 + 1));
+    }
+    (comments, None)
+}
+
+/// Decode file bytes: reject invalid UTF-8 with its position, drop a BOM, normalise CRLF.
+pub fn decode(file: &Path, bytes: Vec<u8>) -> Result<String, LoadError> {
+    let mut s = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let b = e.as_bytes();
+            let line = b[..valid].iter().filter(|&&c| c == b'\n').count() + 1;
+            let col = valid - b[..valid].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1) + 1;
+            return Err(LoadError::InvalidUtf8 { file: file.to_path_buf(), line, col });
+        }
+    };
+    if s.starts_with('\u{feff}') {
+        s.drain(..3);
+    }
+    if s.contains('\r') {
+        s = s.replace("\r\n", "\n");
+    }
+    Ok(s)
+}
+
+/// Parse one file's text into documents (empty ones dropped). `display` names the file in
+/// errors; `require_map` rejects documents whose root is not a mapping (Kubernetes input).
+pub fn parse_text(
+    release: &Arc<str>,
+    rel: &Arc<str>,
+    display: &Path,
+    text: &str,
+    require_map: bool,
+) -> Result<Vec<Document>, LoadError> {
+    let chunks = split_documents(text);
+    chunks.iter().map(|c| parse_chunk(release, rel, display, *c, require_map)).filter_map(Result::transpose).collect()
+}
+
+fn parse_chunk(
+    release: &Arc<str>,
+    rel: &Arc<str>,
+    display: &Path,
+    c: Chunk<'_>,
+    require_map: bool,
+) -> Result<Option<Document>, LoadError> {
+    let (comments, first) = head(c.text);
+    let Some(first) = first else { return Ok(None) };
+    let off = c.line - 1;
+    let mut roots = match parse_documents(c.text) {
+        Ok(r) => r,
+        Err(e) => match relax_flow_closers(c.text).and_then(|t| parse_documents(&t).ok()) {
+            Some(r) => r,
+            None => {
+                return Err(LoadError::Syntax {
+                    file: display.to_path_buf(),
+                    line: e.line + off as usize,
+                    col: e.col,
+                    reason: e.reason,
+                })
+            }
+        },
+    };
+    if roots.len() > 1 {
+        return Err(LoadError::Syntax {
+            file: display.to_path_buf(),
+            line: (off + first) as usize,
+            col: 1,
+            reason: "more than one document in a chunk (unexpected document marker)".into(),
+        });
+    }
+    let Some(mut root) = roots.pop() else { return Ok(None) };
+    shift_lines(&mut root, off);
+    if let Value::Scalar(s) = &root.value {
+        if s.text.is_empty() && s.tag.is_none() {
+            return Ok(None);
+        }
+    }
+    if require_map && root.as_map().is_none() {
+        let what = if root.as_seq().is_some() { "sequence" } else { "scalar" };
+        return Err(LoadError::NotAMapping { file: display.to_path_buf(), line: (off + first) as usize, what });
+    }
+    let origin = Origin { release: release.clone(), file: rel.clone(), line: off + first };
+    Ok(Some(Document::new(origin, comments, root)))
+}
+
+/// go-yaml and PyYAML accept a flow collection whose closing `]`/`}` sits on its own line at
+/// the parent key's indentation (real charts do this, e.g. openproject's seeder-job); strict
+/// YAML 1.2 parsers reject it. As a fallback only, move such closers to the end of the
+/// previous line, keeping an empty line so every other line keeps its number.
+fn relax_flow_closers(text: &str) -> Option<String> {
+    let is_closer = |l: &str| {
+        let t = l.trim();
+        !t.is_empty() && t.trim_end_matches(',').chars().all(|c| c == ']' || c == '}')
+    };
+    if !text.split('\n').any(is_closer) {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::new();
+    for l in text.split('\n') {
+        if is_closer(l) {
+            if let Some(prev) = out.iter_mut().rev().find(|p| !p.trim().is_empty()) {
+                if !prev.contains(" #") {
+                    prev.push(' ');
+                    prev.push_str(l.trim());
+                    out.push(String::new());
+                    continue;
+                }
+            }
+        }
+        out.push(l.to_string());
+    }
+    Some(out.join("\n"))
+}
+
+fn shift_lines(n: &mut crate::yaml::Node, off: u32) {
+    if off == 0 {
+        return;
+    }
+    // Iterative: trees are bounded by MAX_DEPTH but keep this stack-free anyway.
+    let mut stack = vec![n];
+    while let Some(n) = stack.pop() {
+        n.line += off;
+        match &mut n.value {
+            Value::Scalar(_) => {}
+            Value::Seq(items) => stack.extend(items.iter_mut()),
+            Value::Map(m) => {
+                for e in m.iter_mut() {
+                    e.key_line += off;
+                    stack.push(&mut e.value);
+                }
+            }
+        }
+    }
+}
+
+/// One input file found under a release folder.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// Release name.
+    pub release: Arc<str>,
+    /// Path relative to the release folder, `/`-separated.
+    pub rel: Arc<str>,
+    /// Full path.
+    pub path: PathBuf,
+}
+
+/// List every `*.yaml`/`*.yml` under each release folder of `dir`, sorted by (release folder,
+/// relative path). Hidden entries (`.git`, temp dirs) are skipped; symlinks are followed with
+/// loop detection.
+pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
+    let meta = std::fs::metadata(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
+    if !meta.is_dir() {
+        return Err(LoadError::NotADirectory { path: dir.to_path_buf() });
+    }
+    let mut out = Vec::new();
+    let mut seen_release = std::collections::HashMap::new();
+    for entry in sorted_entries(dir)? {
+        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        if name.starts_with('.') {
+            continue;
+        }
+        let md = std::fs::metadata(&entry).map_err(|e| LoadError::Io { path: entry.clone(), source: e })?;
+        if md.is_dir() {
+            let release: Arc<str> = Arc::from(release_name(&name));
+            if let Some(prev) = seen_release.insert(release.clone(), name.clone()) {
+                return Err(LoadError::DuplicateRelease { release: release.to_string(), first: prev, second: name });
+            }
+            let mut visited = HashSet::new();
+            walk(&entry, &entry, &release, &mut visited, &mut out)?;
+        } else if is_yaml(&name) {
+            return Err(LoadError::OutsideRelease { path: entry.clone() });
+        }
+    }
+    Ok(out)
+}
+
+fn is_yaml(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
+    let mut v = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
+        v.push(e.path());
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    release: &Arc<str>,
+    visited: &mut HashSet<PathBuf>,
+    out: &mut Vec<InputFile>,
+) -> Result<(), LoadError> {
+    let canon = std::fs::canonicalize(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
+    if !visited.insert(canon) {
+        return Err(LoadError::SymlinkLoop { path: dir.to_path_buf() });
+    }
+    for p in sorted_entries(dir)? {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        let md = std::fs::metadata(&p).map_err(|e| LoadError::Io { path: p.clone(), source: e })?;
+        if md.is_dir() {
+            walk(root, &p, release, visited, out)?;
+        } else if is_yaml(name) {
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push(InputFile { release: release.clone(), rel: Arc::from(rel), path: p.clone() });
+        }
+    }
+    // A directory reached twice through different symlinks is a loop only on the current
+    // branch; remove it so sibling links to the same target are allowed.
+    if let Ok(c) = std::fs::canonicalize(dir) {
+        visited.remove(&c);
+    }
+    Ok(())
+}
+
+/// The raw bytes of every input file, in order (for the input digest).
+pub struct LoadedInput {
+    /// Files in order.
+    pub files: Vec<InputFile>,
+    /// Documents of all files, in input order.
+    pub documents: Vec<Document>,
+    /// Total input bytes.
+    pub bytes: u64,
+    /// sha256 over sorted relative paths (`release/file`) and bytes.
+    pub digest: String,
+}
+
+/// Load a helmfile output dir: every document of every release, in order, parsed in parallel.
+pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
+    use sha2::{Digest, Sha256};
+    let files = list_inputs(dir)?;
+    let texts: Vec<Result<String, LoadError>> = files
+        .par_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f.path).map_err(|e| LoadError::Io { path: f.path.clone(), source: e })?;
+            decode(&f.path, bytes)
+        })
+        .collect();
+    let mut decoded = Vec::with_capacity(texts.len());
+    for t in texts {
+        decoded.push(t?);
+    }
+    let mut h = Sha256::new();
+    let mut total = 0u64;
+    for (f, t) in files.iter().zip(&decoded) {
+        h.update(f.release.as_bytes());
+        h.update(b"/");
+        h.update(f.rel.as_bytes());
+        h.update(b"\0");
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+        total += t.len() as u64;
+    }
+    let digest = format!("sha256:{:x}", h.finalize());
+    // Flatten chunks across files so one huge file does not serialise the pool.
+    let tasks: Vec<(usize, Chunk<'_>)> =
+        decoded.iter().enumerate().flat_map(|(i, t)| split_documents(t).into_iter().map(move |c| (i, c))).collect();
+    let parsed: Vec<Result<Option<Document>, LoadError>> = tasks
+        .par_iter()
+        .with_min_len(4)
+        .map(|(i, c)| {
+            let f = &files[*i];
+            parse_chunk(&f.release, &f.rel, &f.path, *c, true)
+        })
+        .collect();
+    let mut documents = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        if let Some(d) = p? {
+            documents.push(d);
+        }
+    }
+    Ok(LoadedInput { files, documents, bytes: total, digest })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_names() {
+        assert_eq!(release_name("helmfile-child.yaml-1a2b3c4d-ums"), "ums");
+        assert_eq!(
+            release_name("helmfile-child.yaml-1a2b3c4d-opendesk-keycloak-bootstrap"),
+            "opendesk-keycloak-bootstrap"
+        );
+        assert_eq!(release_name("helmfile-0badcafe-redis"), "redis");
+        assert_eq!(release_name("ums"), "ums");
+        assert_eq!(release_name("app-deadbeef-x"), "app-deadbeef-x");
+        assert_eq!(release_name("opendesk-keycloak-bootstrap"), "opendesk-keycloak-bootstrap");
+    }
+
+    #[test]
+    fn splits_at_markers() {
+        let t = "---\n# Source: a\na: 1\n---\nb: 2\n...\n--- !!map\nc: 3\n";
+        let c = split_documents(t);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0], Chunk { line: 2, text: "# Source: a\na: 1\n" });
+        assert_eq!(c[1], Chunk { line: 5, text: "b: 2\n" });
+        assert_eq!(c[2].line, 7);
+        // Indented or longer markers are content.
+        assert_eq!(split_documents("a: |\n  ---\nb: ----\n").len(), 1);
+    }
+
+    #[test]
+    fn parses_with_origin_and_comments() {
+        let r: Arc<str> = "ums".into();
+        let f: Arc<str> = "nubus/templates/a.yaml".into();
+        let t = "---\n# Source: nubus/templates/a.yaml\nkind: ConfigMap\nmetadata:\n  name: x\n---\n# only a comment\n---\n\n";
+        let d = parse_text(&r, &f, Path::new("a.yaml"), t, true).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].origin.line, 3);
+        assert_eq!(d[0].head_comments, vec!["# Source: nubus/templates/a.yaml"]);
+        assert_eq!(d[0].source(), Some("nubus/templates/a.yaml"));
+        assert_eq!(d[0].root.get_path("metadata.name").unwrap().line, 5);
+    }
+
+    #[test]
+    fn errors_are_positioned_in_the_file() {
+        let r: Arc<str> = "x".into();
+        let t = "a: 1\n---\nb: 1\nb: 2\n";
+        let e = parse_text(&r, &r, Path::new("f.yaml"), t, true).unwrap_err();
+        assert_eq!(e.to_string().split(": ").next().unwrap(), "f.yaml:4:1");
+        let e = parse_text(&r, &r, Path::new("f.yaml"), "---\n- a\n", true).unwrap_err();
+        assert!(e.to_string().starts_with("f.yaml:2:1: "), "{e}");
+    }
+
+    #[test]
+    fn bom_crlf_and_bad_utf8() {
+        let s = decode(Path::new("f"), b"\xef\xbb\xbfa: 1\r\nb: 2\r\n".to_vec()).unwrap();
+        assert_eq!(s, "a: 1\nb: 2\n");
+        let e = decode(Path::new("f"), b"a: 1\nb: \xff\n".to_vec()).unwrap_err();
+        assert!(e.to_string().starts_with("f:2:4"), "{e}");
+    }
+}

@@ -1,0 +1,250 @@
+//! Deterministic YAML emitter.
+//!
+//! Layout is fixed: two-space indentation, block style everywhere except empty collections
+//! (`{}`, `[]`), sequences indented under their key (`key:\n  - a`), insertion order kept.
+//! Scalars: plain text is written verbatim; single/double quotes keep their style (a
+//! single-quoted value that now holds a line break becomes double-quoted); literal and folded
+//! blocks are written as literal blocks with exact chomping (`|`, `|-`, `|+`) and an
+//! indentation indicator when the first line starts with a space. Comments inside documents
+//! are not kept (head comments such as `# Source:` are, by the document layer).
+
+use super::node::{Entry, Node, Scalar, Style, Value};
+use super::resolve::literal_ok;
+
+/// Emit a node as a YAML document body (no `---`), ending with a newline.
+pub fn emit(node: &Node) -> String {
+    let mut out = String::with_capacity(256);
+    emit_into(&mut out, node);
+    out
+}
+
+/// Emit a node as a YAML document body into `out`.
+pub fn emit_into(out: &mut String, node: &Node) {
+    match &node.value {
+        Value::Map(m) if !m.is_empty() => emit_map(out, m, 0, false),
+        Value::Seq(s) if !s.is_empty() => emit_seq(out, s, 0, false),
+        Value::Map(_) => out.push_str("{}\n"),
+        Value::Seq(_) => out.push_str("[]\n"),
+        Value::Scalar(s) => {
+            if !(s.style == Style::Plain && s.text.is_empty() && s.tag.is_none()) {
+                write_scalar(out, s, 0, false);
+            } else {
+                out.push_str("null");
+            }
+            out.push('\n');
+        }
+    }
+}
+
+fn pad(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+fn emit_map(out: &mut String, entries: &[Entry], indent: usize, first_inline: bool) {
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 || !first_inline {
+            pad(out, indent);
+        }
+        write_key(out, &e.key);
+        out.push(':');
+        match &e.value.value {
+            Value::Scalar(s) => {
+                if s.style == Style::Plain && s.text.is_empty() && s.tag.is_none() {
+                    out.push('\n');
+                } else {
+                    out.push(' ');
+                    write_scalar(out, s, indent + 2, false);
+                    out.push('\n');
+                }
+            }
+            Value::Map(m) if m.is_empty() => out.push_str(" {}\n"),
+            Value::Seq(s) if s.is_empty() => out.push_str(" []\n"),
+            Value::Map(m) => {
+                out.push('\n');
+                emit_map(out, m, indent + 2, false);
+            }
+            Value::Seq(s) => {
+                out.push('\n');
+                emit_seq(out, s, indent + 2, false);
+            }
+        }
+    }
+}
+
+fn emit_seq(out: &mut String, items: &[Node], indent: usize, first_inline: bool) {
+    for (i, n) in items.iter().enumerate() {
+        if i > 0 || !first_inline {
+            pad(out, indent);
+        }
+        out.push('-');
+        match &n.value {
+            Value::Scalar(s) => {
+                if s.style == Style::Plain && s.text.is_empty() && s.tag.is_none() {
+                    out.push('\n');
+                } else {
+                    out.push(' ');
+                    write_scalar(out, s, indent + 2, true);
+                    out.push('\n');
+                }
+            }
+            Value::Map(m) if m.is_empty() => out.push_str(" {}\n"),
+            Value::Seq(s) if s.is_empty() => out.push_str(" []\n"),
+            Value::Map(m) => {
+                out.push(' ');
+                emit_map(out, m, indent + 2, true);
+            }
+            Value::Seq(s) => {
+                out.push(' ');
+                emit_seq(out, s, indent + 2, true);
+            }
+        }
+    }
+}
+
+fn write_key(out: &mut String, k: &Scalar) {
+    if let Some(t) = &k.tag {
+        out.push_str(t);
+        out.push(' ');
+    }
+    match k.style {
+        Style::Plain if plain_text_ok(&k.text) && !k.text.is_empty() => out.push_str(&k.text),
+        Style::Plain if k.text.is_empty() => out.push_str("\"\""),
+        Style::SingleQuoted if !needs_double(&k.text) => write_single(out, &k.text),
+        _ => write_double(out, &k.text),
+    }
+}
+
+/// Plain text from a source plain scalar can be written back verbatim unless it carries a
+/// line break (a multi-line plain scalar with an empty line folds to `\n`).
+fn plain_text_ok(t: &str) -> bool {
+    !t.contains('\n')
+}
+
+fn needs_double(t: &str) -> bool {
+    t.chars().any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+}
+
+/// Write a scalar after `key: ` or `- `. `content_indent` is where block lines go.
+fn write_scalar(out: &mut String, s: &Scalar, content_indent: usize, in_seq: bool) {
+    if let Some(t) = &s.tag {
+        out.push_str(t);
+        out.push(' ');
+    }
+    match s.style {
+        Style::Plain if plain_text_ok(&s.text) => out.push_str(&s.text),
+        Style::SingleQuoted if !needs_double(&s.text) => write_single(out, &s.text),
+        Style::Literal | Style::Folded if block_ok(&s.text, in_seq) => write_literal(out, &s.text, content_indent),
+        _ => write_double(out, &s.text),
+    }
+}
+
+fn block_ok(t: &str, in_seq: bool) -> bool {
+    if !literal_ok(t) {
+        return false;
+    }
+    // An indentation indicator is only emitted after a mapping key, where its base is clear.
+    !(in_seq && t.trim_start_matches('\n').starts_with(' '))
+}
+
+fn write_single(out: &mut String, t: &str) {
+    out.push('\'');
+    for c in t.chars() {
+        if c == '\'' {
+            out.push_str("''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+}
+
+fn write_double(out: &mut String, t: &str) {
+    out.push('"');
+    for c in t.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            '\u{feff}' => out.push_str("\\uFEFF"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn write_literal(out: &mut String, t: &str, indent: usize) {
+    out.push('|');
+    let body = t.strip_suffix('\n');
+    let keep = t.ends_with("\n\n");
+    if t.trim_start_matches('\n').starts_with(' ') {
+        out.push('2');
+    }
+    match (body, keep) {
+        (None, _) => out.push('-'),
+        (Some(_), true) => out.push('+'),
+        (Some(_), false) => {}
+    }
+    out.push('\n');
+    let body = body.unwrap_or(t);
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            pad(out, indent);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    // `split` already produced the last line; `out` ends with a newline which the caller
+    // would add again, so remove ours.
+    out.pop();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse::parse_documents;
+
+    fn rt(src: &str) -> String {
+        emit(&parse_documents(src).unwrap()[0])
+    }
+
+    #[test]
+    fn verbatim_plain_and_quotes() {
+        let src = "a: 0644\nb: 'on'\nc: \"x\\ty\"\nd:\ne: ~\nf: {}\ng: []\n";
+        assert_eq!(rt(src), src);
+    }
+
+    #[test]
+    fn sequences_and_nesting() {
+        let src =
+            "spec:\n  containers:\n    - name: a\n      ports:\n        - containerPort: 80\n    - - x\n      - y\n";
+        assert_eq!(rt(src), src);
+    }
+
+    #[test]
+    fn block_scalars_roundtrip() {
+        for src in [
+            "a: |\n  x\n  y\n",
+            "a: |-\n  x\n  y\n",
+            "a: |+\n  x\n\n",
+            "a: |2\n    indented\n  x\n",
+            "a:\n  b: |\n    x\n\n    y\n",
+        ] {
+            let once = rt(src);
+            assert_eq!(once, src, "emit of {src:?}");
+        }
+        // Folded becomes literal with the same value.
+        assert_eq!(rt("a: >\n  x\n  y\n"), "a: |\n  x y\n");
+    }
+}

@@ -1,0 +1,311 @@
+//! Build [`Node`] trees from `saphyr-parser` events, without recursion.
+//!
+//! Limits (hostile input must fail fast, never overflow the stack or eat memory):
+//! nesting deeper than [`MAX_DEPTH`] and alias expansion beyond [`MAX_ALIAS_NODES`] nodes per
+//! document are errors. Duplicate keys in one mapping are errors naming both lines.
+//! YAML 1.1 merge keys (`<<`) are applied, as go-yaml v2 does.
+
+use super::node::{Entry, Node, Scalar, Style, Value};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use std::collections::HashMap;
+
+/// Deepest nesting accepted (Kubernetes manifests and CRD schemas stay far below).
+pub const MAX_DEPTH: usize = 256;
+/// Most nodes that alias expansion may add to one document ("billion laughs" guard).
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+/// A syntax or structure error inside one YAML text, with a 1-based line and column relative to
+/// that text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// A parsed document: its root node.
+pub type Parsed = Vec<Node>;
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        line: u32,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<Entry>,
+        key: Option<(Scalar, u32)>,
+        line: u32,
+        anchor: usize,
+        index: Option<HashMap<String, u32>>,
+    },
+}
+
+fn style(s: ScalarStyle) -> Style {
+    match s {
+        ScalarStyle::Plain => Style::Plain,
+        ScalarStyle::SingleQuoted => Style::SingleQuoted,
+        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+        ScalarStyle::Literal => Style::Literal,
+        ScalarStyle::Folded => Style::Folded,
+    }
+}
+
+fn err(span: &Span, reason: impl Into<String>) -> SyntaxError {
+    SyntaxError { line: span.start.line(), col: span.start.col() + 1, reason: reason.into() }
+}
+
+/// Parse every document of `text` into trees. Empty documents (no content) yield no node.
+pub fn parse_documents(text: &str) -> Result<Parsed, SyntaxError> {
+    let mut parser = Parser::new_from_str(text);
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let mut alias_nodes = 0usize;
+    let mut root: Option<Node> = None;
+    let mut in_doc = false;
+
+    while let Some(ev) = parser.next_event() {
+        let (ev, span) = ev.map_err(|e| SyntaxError {
+            line: e.marker().line(),
+            col: e.marker().col() + 1,
+            reason: e.info().to_string(),
+        })?;
+        let line = span.start.line() as u32;
+        let done: Option<(Node, usize)> = match ev {
+            Event::StreamStart | Event::Nothing => None,
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                in_doc = true;
+                anchors.clear();
+                alias_nodes = 0;
+                None
+            }
+            Event::DocumentEnd => {
+                if let Some(r) = root.take() {
+                    docs.push(r);
+                }
+                in_doc = false;
+                None
+            }
+            Event::Scalar(v, st, anchor, tag) => {
+                let tag = tag.map(|t| {
+                    if t.is_yaml_core_schema() {
+                        format!("!!{}", t.suffix).into_boxed_str()
+                    } else {
+                        format!("{}{}", t.handle, t.suffix).into_boxed_str()
+                    }
+                });
+                Some((
+                    Node { value: Value::Scalar(Scalar { text: v.into_owned(), style: style(st), tag }), line },
+                    anchor,
+                ))
+            }
+            Event::SequenceStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(&span, format!("nesting deeper than {MAX_DEPTH} levels")));
+                }
+                stack.push(Frame::Seq { items: Vec::new(), line, anchor });
+                None
+            }
+            Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err(&span, format!("nesting deeper than {MAX_DEPTH} levels")));
+                }
+                stack.push(Frame::Map { entries: Vec::new(), key: None, line, anchor, index: None });
+                None
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq { items, line, anchor }) => Some((Node { value: Value::Seq(items), line }, anchor)),
+                _ => return Err(err(&span, "unbalanced sequence end")),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map { mut entries, key, line, anchor, .. }) => {
+                    if let Some((k, kl)) = key {
+                        // A key without value cannot happen with a conforming parser; keep it as null.
+                        entries.push(Entry { key: k, key_line: kl, value: Node { value: Value::default(), line: kl } });
+                    }
+                    apply_merge_keys(&mut entries);
+                    Some((Node { value: Value::Map(entries), line }, anchor))
+                }
+                _ => return Err(err(&span, "unbalanced mapping end")),
+            },
+            Event::Alias(id) => {
+                let Some(n) = anchors.get(&id) else {
+                    return Err(err(&span, "alias to an unknown anchor"));
+                };
+                alias_nodes += n.size();
+                if alias_nodes > MAX_ALIAS_NODES {
+                    return Err(err(
+                        &span,
+                        format!("alias expansion exceeds {MAX_ALIAS_NODES} nodes (possible \"billion laughs\" input)"),
+                    ));
+                }
+                let mut n = n.clone();
+                n.line = line;
+                Some((n, 0))
+            }
+        };
+        let Some((node, anchor)) = done else { continue };
+        if anchor != 0 {
+            anchors.insert(anchor, node.clone());
+        }
+        match stack.last_mut() {
+            None => {
+                if !in_doc {
+                    return Err(err(&span, "content outside a document"));
+                }
+                root = Some(node);
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, index, .. }) => match key.take() {
+                None => {
+                    let Value::Scalar(k) = node.value else {
+                        return Err(err(&span, "a mapping key must be a scalar (complex keys are not supported)"));
+                    };
+                    if !(k.style == Style::Plain && k.text == "<<") {
+                        if let Some(first) = find_key(entries, index, &k.text) {
+                            return Err(err(
+                                &span,
+                                format!("duplicate key {:?} (first defined on line {first})", k.text),
+                            ));
+                        }
+                    }
+                    *key = Some((k, node.line));
+                }
+                Some((k, kl)) => {
+                    if let Some(ix) = index {
+                        ix.insert(k.text.clone(), kl);
+                    }
+                    entries.push(Entry { key: k, key_line: kl, value: node });
+                    if index.is_none() && entries.len() >= 24 {
+                        *index = Some(entries.iter().map(|e| (e.key.text.clone(), e.key_line)).collect());
+                    }
+                }
+            },
+        }
+    }
+    if let Some(r) = root.take() {
+        docs.push(r);
+    }
+    Ok(docs)
+}
+
+fn find_key(entries: &[Entry], index: &Option<HashMap<String, u32>>, key: &str) -> Option<u32> {
+    match index {
+        Some(ix) => ix.get(key).copied(),
+        None => entries.iter().find(|e| e.key.text == key).map(|e| e.key_line),
+    }
+}
+
+/// YAML 1.1 merge keys: `<<: *base` or `<<: [*a, *b]` add the keys the map does not define.
+fn apply_merge_keys(entries: &mut Vec<Entry>) {
+    if !entries.iter().any(|e| e.key.style == Style::Plain && e.key.text == "<<") {
+        return;
+    }
+    let mut own = Vec::with_capacity(entries.len());
+    let mut merged = Vec::new();
+    for e in entries.drain(..) {
+        if e.key.style == Style::Plain && e.key.text == "<<" {
+            match e.value.value {
+                Value::Map(m) => merged.push(m),
+                Value::Seq(items) => {
+                    for i in items {
+                        if let Value::Map(m) = i.value {
+                            merged.push(m);
+                        }
+                    }
+                }
+                Value::Scalar(_) => {}
+            }
+        } else {
+            own.push(e);
+        }
+    }
+    for m in merged {
+        for e in m {
+            if !own.iter().any(|o| o.key.text == e.key.text) {
+                own.push(e);
+            }
+        }
+    }
+    *entries = own;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_text_and_style() {
+        let d = parse_documents("a: 0644\nb: 'x'\nc: |\n  hi\n").unwrap();
+        let n = &d[0];
+        assert_eq!(n.get("a").unwrap().scalar_text(), Some("0644"));
+        assert_eq!(n.get("a").unwrap().as_i64(), Some(420));
+        assert_eq!(n.get("b").unwrap().as_scalar().unwrap().style, Style::SingleQuoted);
+        assert_eq!(n.get("c").unwrap().as_str(), Some("hi\n"));
+        assert_eq!(n.as_map().unwrap()[2].key_line, 3);
+    }
+
+    #[test]
+    fn duplicate_keys_name_both_lines() {
+        let e = parse_documents("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.reason.contains("line 1"), "{}", e.reason);
+    }
+
+    #[test]
+    fn duplicate_keys_in_large_maps() {
+        let mut s: String = (0..40).map(|i| format!("k{i}: v\n")).collect();
+        s.push_str("k7: again\n");
+        let e = parse_documents(&s).unwrap_err();
+        assert_eq!(e.line, 41);
+        assert!(e.reason.contains("line 8"));
+    }
+
+    #[test]
+    fn alias_bomb_is_capped() {
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            s.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = parse_documents(&s).unwrap_err();
+        assert!(e.reason.contains("alias expansion"), "{}", e.reason);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error() {
+        let s = "[".repeat(200_000);
+        let e = parse_documents(&s).unwrap_err();
+        assert!(e.reason.contains("nesting") || e.reason.contains("recursion"), "{}", e.reason);
+        let mut s = String::new();
+        for i in 0..1000 {
+            s.push_str(&" ".repeat(i));
+            s.push_str("a:\n");
+        }
+        assert!(parse_documents(&s).unwrap_err().reason.contains("nesting"));
+    }
+
+    #[test]
+    fn merge_keys() {
+        let d = parse_documents("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n").unwrap();
+        let m = d[0].get("m").unwrap();
+        assert_eq!(m.get("x").unwrap().as_i64(), Some(1));
+        assert_eq!(m.get("y").unwrap().as_i64(), Some(3));
+        assert!(m.get("<<").is_none());
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = parse_documents("a: \"unclosed\nb: 1\n").unwrap_err();
+        assert!(e.line >= 1 && e.col >= 1);
+        let e = parse_documents("a:\n\tb: 1\n").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+}
