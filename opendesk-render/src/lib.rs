@@ -12,11 +12,16 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod document;
 pub mod error;
 pub mod load;
+pub mod patch;
+pub mod report;
 pub mod yaml;
 
+pub use config::InstanceConfig;
 pub use document::{emit_stream, Document, Origin, ResourceId};
 pub use error::LoadError;
 pub use load::{load_dir, LoadedInput};
+pub use report::{Finding, Severity};

@@ -1,0 +1,3 @@
+//! The declarative patch engine (DESIGN §5).
+
+pub mod spec;
