@@ -30,6 +30,23 @@ pub struct Document {
     pub head_comments: Vec<String>,
     /// The document's root node (a mapping for Kubernetes resources).
     pub root: Node,
+    /// Every change made by a patch or stage, in order (for `explain`). Never holds secret
+    /// values: stages record paths and actions, and patch details are masked for Secrets.
+    pub changes: Vec<Change>,
+}
+
+/// One recorded change to a document.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    /// Who changed it: a patch name (`patch:<name>`) or a stage (`stage:jit`).
+    pub by: String,
+    /// The action (`set`, `remove`, `rename`, `append`, ...).
+    pub action: String,
+    /// The concrete path (normalized JSONPath).
+    pub path: String,
+    /// A short, non-secret description of the new value, when useful.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The identity Kubernetes uses for a resource: API group, kind, namespace, name.
@@ -55,7 +72,7 @@ impl fmt::Display for ResourceId {
 impl Document {
     /// Create a document.
     pub fn new(origin: Origin, head_comments: Vec<String>, root: Node) -> Self {
-        Document { origin, head_comments, root }
+        Document { origin, head_comments, root, changes: Vec::new() }
     }
 
     fn str_at(&self, path: &str) -> Option<&str> {
@@ -113,6 +130,11 @@ impl Document {
     /// The `# Source: ...` path, when the document has one.
     pub fn source(&self) -> Option<&str> {
         self.head_comments.iter().find_map(|c| c.strip_prefix("# Source: "))
+    }
+
+    /// Record a change made by `by` (`patch:<name>` or `stage:<stage>`).
+    pub fn record(&mut self, by: &str, action: &str, path: String, detail: Option<String>) {
+        self.changes.push(Change { by: by.to_string(), action: action.to_string(), path, detail });
     }
 
     /// Emit head comments and body (no `---`).

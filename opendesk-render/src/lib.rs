@@ -21,7 +21,7 @@ pub mod report;
 pub mod yaml;
 
 pub use config::InstanceConfig;
-pub use document::{emit_stream, Document, Origin, ResourceId};
+pub use document::{emit_stream, Change, Document, Origin, ResourceId};
 pub use error::LoadError;
 pub use load::{load_dir, LoadedInput};
 pub use report::{Finding, Severity};
