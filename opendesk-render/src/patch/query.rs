@@ -1,0 +1,228 @@
+//! RFC 9535 JSONPath on our tree: jsonpath-rust parses and evaluates (through its
+//! `Queryable` trait, implemented here for [`Node`]); results come back as concrete
+//! [`PathSeg`] paths so ops can mutate the exact nodes found.
+
+use crate::yaml::{Node, PathSeg, Scalar, Value};
+use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use jsonpath_rust::query::queryable::Queryable;
+
+impl From<&str> for Node {
+    fn from(s: &str) -> Self {
+        Node::string(s)
+    }
+}
+impl From<String> for Node {
+    fn from(s: String) -> Self {
+        Node::string(s)
+    }
+}
+impl From<bool> for Node {
+    fn from(b: bool) -> Self {
+        Node::plain(if b { "true" } else { "false" })
+    }
+}
+impl From<i64> for Node {
+    fn from(i: i64) -> Self {
+        Node::plain(i.to_string())
+    }
+}
+impl From<f64> for Node {
+    fn from(f: f64) -> Self {
+        let s = if f.is_nan() {
+            ".nan".to_string()
+        } else if f.is_infinite() {
+            if f > 0.0 { ".inf" } else { "-.inf" }.to_string()
+        } else {
+            format!("{f:?}")
+        };
+        Node::plain(s)
+    }
+}
+impl From<Vec<Node>> for Node {
+    fn from(v: Vec<Node>) -> Self {
+        Node::new(Value::Seq(v))
+    }
+}
+
+impl Queryable for Node {
+    fn get(&self, key: &str) -> Option<&Self> {
+        Node::get(self, key)
+    }
+    fn as_array(&self) -> Option<&Vec<Self>> {
+        self.as_seq()
+    }
+    fn as_object(&self) -> Option<Vec<(&str, &Self)>> {
+        self.as_map().map(|m| m.iter().map(|e| (e.key.text.as_str(), &e.value)).collect())
+    }
+    fn as_str(&self) -> Option<&str> {
+        Node::as_str(self)
+    }
+    fn as_i64(&self) -> Option<i64> {
+        Node::as_i64(self)
+    }
+    fn as_f64(&self) -> Option<f64> {
+        match self.as_scalar()?.resolve() {
+            crate::yaml::resolve::Resolved::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+    fn as_bool(&self) -> Option<bool> {
+        Node::as_bool(self)
+    }
+    fn null() -> Self {
+        Node::new(Value::Scalar(Scalar::plain("null")))
+    }
+}
+
+/// A compiled JSONPath with, for write ops, its parent query and last key.
+#[derive(Debug, Clone)]
+pub struct CompiledPath {
+    /// The text as written.
+    pub text: String,
+    /// The full query.
+    pub full: JpQuery,
+    /// When the last segment is a plain name: the parent query and that name.
+    pub parent: Option<(JpQuery, String)>,
+}
+
+/// Compile a JSONPath; the error is jsonpath-rust's message.
+pub fn compile(text: &str) -> Result<CompiledPath, String> {
+    let full = parse_json_path(text).map_err(|e| {
+        // pest's message spans several lines with an ASCII-art pointer; keep it on one line.
+        let m = e.to_string();
+        let expected = m
+            .lines()
+            .rev()
+            .find(|l| l.contains("expected"))
+            .map(|l| l.trim_start_matches(['=', ' ']).trim().to_string());
+        expected.unwrap_or_else(|| m.split_whitespace().collect::<Vec<_>>().join(" "))
+    })?;
+    let parent = match full.segments.last() {
+        Some(Segment::Selector(Selector::Name(n))) => {
+            Some((JpQuery::new(full.segments[..full.segments.len() - 1].to_vec()), n.clone()))
+        }
+        _ => None,
+    };
+    Ok(CompiledPath { text: text.to_string(), full, parent })
+}
+
+/// Evaluate a query on `root`, returning the concrete paths found, in document order.
+pub fn find(q: &JpQuery, root: &Node) -> Vec<Vec<PathSeg>> {
+    match js_path_process(q, root) {
+        Ok(refs) => refs.into_iter().filter_map(|r| parse_normalized(&r.path)).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// True when the query finds at least one node.
+pub fn exists(q: &JpQuery, root: &Node) -> bool {
+    matches!(js_path_process(q, root), Ok(v) if !v.is_empty())
+}
+
+/// Parse jsonpath-rust's normalized path (`$['a'][0]['b\'c']`) into segments.
+pub fn parse_normalized(p: &str) -> Option<Vec<PathSeg>> {
+    let b = p.as_bytes();
+    if b.first() != Some(&b'$') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < b.len() {
+        if b[i] != b'[' {
+            return None;
+        }
+        i += 1;
+        if b.get(i) == Some(&b'\'') {
+            i += 1;
+            let mut s = String::new();
+            let rest = &p[i..];
+            let mut chars = rest.char_indices();
+            loop {
+                let (off, c) = chars.next()?;
+                match c {
+                    '\'' => {
+                        i += off + 1;
+                        break;
+                    }
+                    '\\' => {
+                        let (_, e) = chars.next()?;
+                        match e {
+                            'b' => s.push('\u{8}'),
+                            'f' => s.push('\u{c}'),
+                            'n' => s.push('\n'),
+                            'r' => s.push('\r'),
+                            't' => s.push('\t'),
+                            'u' => {
+                                let hex: String = (0..4).filter_map(|_| chars.next().map(|x| x.1)).collect();
+                                s.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                            }
+                            other => s.push(other),
+                        }
+                    }
+                    c => s.push(c),
+                }
+            }
+            out.push(PathSeg::Key(s));
+        } else {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            out.push(PathSeg::Index(p[start..i].parse().ok()?));
+        }
+        if b.get(i) != Some(&b']') {
+            return None;
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse_documents;
+
+    fn doc(s: &str) -> Node {
+        parse_documents(s).unwrap().remove(0)
+    }
+
+    #[test]
+    fn finds_concrete_paths() {
+        let d = doc("spec:\n  containers:\n    - name: a\n      ports:\n        - {containerPort: 80, protocol: }\n        - {containerPort: 81, protocol: UDP}\n    - name: \"it's\"\n");
+        let q = compile("$..containers[*].ports[?(@.protocol == null || @.protocol == '')]").unwrap();
+        let found = find(&q.full, &d);
+        assert_eq!(
+            found,
+            vec![vec![
+                PathSeg::Key("spec".into()),
+                PathSeg::Key("containers".into()),
+                PathSeg::Index(0),
+                PathSeg::Key("ports".into()),
+                PathSeg::Index(0)
+            ]]
+        );
+        let q = compile("$.spec.containers[?(@.name == \"it's\")].name").unwrap();
+        let f = find(&q.full, &d);
+        assert_eq!(f.len(), 1);
+        assert_eq!(d.at(&f[0]).unwrap().as_str(), Some("it's"));
+        assert_eq!(q.parent.as_ref().unwrap().1, "name");
+    }
+
+    #[test]
+    fn yaml11_semantics_in_filters() {
+        let d = doc("items:\n  - {a: yes, m: 0644}\n  - {a: 'yes', m: '0644'}\n");
+        assert_eq!(find(&compile("$.items[?(@.a == true)]").unwrap().full, &d).len(), 1);
+        assert_eq!(find(&compile("$.items[?(@.m == 420)]").unwrap().full, &d).len(), 1);
+        assert_eq!(find(&compile("$.items[?(@.m == '0644')]").unwrap().full, &d).len(), 1);
+        assert_eq!(find(&compile("$.items[?match(@.m, '06.*')]").unwrap().full, &d).len(), 1);
+    }
+
+    #[test]
+    fn bad_paths_are_errors() {
+        assert!(compile("$.a[").is_err());
+        assert!(compile("spec").is_err());
+    }
+}
