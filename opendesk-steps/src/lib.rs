@@ -1,1 +1,7 @@
-//! placeholder
+//! # opendesk-steps
+//!
+//! The thin layer over the core library: the `opendesk-render` CLI and the step wrappers the
+//! deployer calls (render manifests, push rendered manifests).
+#![warn(missing_docs)]
+
+pub mod cli;

@@ -1,0 +1,149 @@
+//! The `opendesk-render` command line (DESIGN §10). Exit codes: 0 success (warnings
+//! allowed), 1 the render ran but a guard or lint error failed it, 2 bad input, config or usage.
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a guard or lint error failed the render (nothing written).
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: bad input, config or usage (nothing written).
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "opendesk-render",
+    version,
+    about = "Render openDesk helmfile output into a git-ready, Argo CD-ready tree",
+    long_about = "Takes a `helmfile template --output-dir` tree, fixes the upstream charts with declarative \
+patches, converts plaintext Secrets to ExternalSecrets, checks everything, and writes one folder and one \
+Argo CD Application per release.\n\nExit codes: 0 ok (warnings allowed), 1 a guard or lint error failed the \
+render, 2 bad input, config or usage. Nothing is written unless the exit code is 0."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Work with patch sets: run fixtures against snapshots, or validate patch files.
+    #[command(subcommand)]
+    Patches(PatchesCmd),
+    /// Print the JSON Schema of the patch file format.
+    #[command(after_help = "Example:\n  opendesk-render schema > patch.schema.json")]
+    Schema,
+}
+
+#[derive(Subcommand, Debug)]
+enum PatchesCmd {
+    /// Run every fixture (runtime-patches/fixtures/<name>/input.yaml) and compare with its snapshot.
+    #[command(
+        after_help = "Examples:\n  opendesk-render patches test runtime-patches\n  opendesk-render patches test runtime-patches --accept   # write new snapshots, then review them with git diff"
+    )]
+    Test {
+        /// The runtime-patches root (holding rendered-patches/ and fixtures/).
+        #[arg(default_value = "runtime-patches")]
+        dir: PathBuf,
+        /// Write snapshots for fixtures whose output differs or has none.
+        #[arg(long)]
+        accept: bool,
+        /// Run only this fixture.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Validate every patch file (structure, JSONPath, regex, semver ranges, unique names).
+    #[command(after_help = "Example:\n  opendesk-render patches check runtime-patches")]
+    Check {
+        /// A runtime-patches root or a directory of patch files.
+        #[arg(default_value = "runtime-patches")]
+        dir: PathBuf,
+    },
+}
+
+/// Run the CLI with the process arguments; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.cmd {
+        Cmd::Schema => {
+            println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
+            EXIT_OK
+        }
+        Cmd::Patches(PatchesCmd::Check { dir }) => patches_check(&dir),
+        Cmd::Patches(PatchesCmd::Test { dir, accept, only }) => patches_test(&dir, accept, only.as_deref()),
+    }
+}
+
+fn patches_check(dir: &Path) -> i32 {
+    match opendesk_patches::check(dir) {
+        Ok(n) => {
+            println!("{n} patches OK in {}", opendesk_patches::patches_dir(dir).display());
+            EXIT_OK
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+                print_snippet(Path::new(&e.file), e.line, e.col);
+            }
+            eprintln!("{} patch file error(s)", errors.len());
+            EXIT_USAGE
+        }
+    }
+}
+
+fn patches_test(dir: &Path, accept: bool, only: Option<&str>) -> i32 {
+    let outcomes = if let Some(name) = only {
+        opendesk_patches::run_fixture(dir, &dir.join("fixtures").join(name), accept).map(|o| vec![o])
+    } else {
+        opendesk_patches::run_fixtures(dir, accept)
+    };
+    let outcomes = match outcomes {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut failed = 0;
+    for o in &outcomes {
+        if o.passed() {
+            println!("ok      {}{}", o.name, if o.accepted { " (snapshot written: review it)" } else { "" });
+        } else {
+            failed += 1;
+            println!("FAILED  {}", o.name);
+            for p in &o.problems {
+                for (i, l) in p.lines().enumerate() {
+                    println!("{}{l}", if i == 0 { "  - " } else { "    " });
+                }
+            }
+        }
+    }
+    println!("{} passed, {} failed", outcomes.len() - failed, failed);
+    if failed > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Print the offending line of `file` with a caret under `col` (1-based), to stderr.
+pub fn print_snippet(file: &Path, line: usize, col: usize) {
+    if line == 0 {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(file) else { return };
+    let Some(l) = text.lines().nth(line - 1) else { return };
+    let shown: String = l.chars().take(200).collect();
+    let w = line.to_string().len();
+    eprintln!("{:w$} |", "");
+    eprintln!("{line} | {shown}");
+    eprintln!("{:w$} | {}^", "", " ".repeat(col.saturating_sub(1).min(200)));
+}
