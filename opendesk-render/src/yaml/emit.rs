@@ -9,7 +9,7 @@
 //! are not kept (head comments such as `# Source:` are, by the document layer).
 
 use super::node::{Entry, Node, Scalar, Style, Value};
-use super::resolve::literal_ok;
+use super::resolve::{literal_ok, needs_double};
 
 /// Emit a node as a YAML document body (no `---`), ending with a newline.
 pub fn emit(node: &Node) -> String {
@@ -120,10 +120,6 @@ fn write_key(out: &mut String, k: &Scalar) {
 /// line break (a multi-line plain scalar with an empty line folds to `\n`).
 fn plain_text_ok(t: &str) -> bool {
     !t.contains('\n')
-}
-
-fn needs_double(t: &str) -> bool {
-    t.chars().any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}'))
 }
 
 /// Write a scalar after `key: ` or `- `. `content_indent` is where block lines go.

@@ -353,7 +353,7 @@ impl Node {
                     Style::DoubleQuoted
                 }
                 Style::Folded => Style::Literal,
-                Style::SingleQuoted if s.text.chars().any(char::is_control) => Style::DoubleQuoted,
+                Style::SingleQuoted if resolve::needs_double(&s.text) => Style::DoubleQuoted,
                 st => st,
             }
         }

@@ -255,6 +255,12 @@ pub fn plain_ok(t: &str) -> bool {
     t.chars().all(|c| !c.is_control() && c != '\u{feff}' && c != '\u{85}' && c != '\u{2028}' && c != '\u{2029}')
 }
 
+/// Whether `t` needs double quotes (single quotes cannot carry it): control characters and
+/// the invisible line/format characters YAML readers treat specially.
+pub fn needs_double(t: &str) -> bool {
+    t.chars().any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+}
+
 /// Whether `t` can be written as a literal block and read back unchanged.
 pub fn literal_ok(t: &str) -> bool {
     if !t.chars().any(|c| !c.is_whitespace()) {
