@@ -16,6 +16,7 @@ pub mod config;
 pub mod document;
 pub mod error;
 pub mod load;
+pub mod output;
 pub mod patch;
 pub mod report;
 pub mod yaml;

@@ -1,0 +1,287 @@
+//! `render-meta.yaml`: what was rendered, from what, with which result. Deterministic: no
+//! timestamps, timings, host names or absolute paths, and never a secret value (only counts),
+//! so two renders of the same input are byte-identical.
+//!
+//! ```yaml
+//! schemaVersion: 1
+//! rendererVersion: 0.1.0
+//! opendeskVersion: 1.13.1
+//! instance: acme
+//! inputDigest: sha256:…          # over sorted relative input paths and bytes
+//! outputDigest: sha256:…         # over releases/ and applications/ (not this file)
+//! totals: {releases: 2, resources: 14}
+//! releases:
+//!   - name: ums
+//!     application: acme-ums
+//!     wave: identity
+//!     syncWave: 2
+//!     resources: 12
+//!     kinds: {ConfigMap: 3, Deployment: 2, …}
+//!     outputDigest: sha256:…     # over the release folder's file names and bytes
+//! patches:
+//!   - {name: fix-empty-protocol, matched: 4, changed: 2, skipped: false}
+//!   - {name: old-fix, matched: 0, changed: 0, skipped: true, skipReason: appliesTo …}
+//! findings: [{stage, code, severity, message, resource?, origin?, path?}]
+//! guards: [{name, passed, message?}]
+//! eso: {converted: 12}
+//! redactions: 0
+//! ```
+
+use crate::report::Finding;
+use crate::yaml::{emit, Node};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Version of the render-meta layout; bump when a field changes meaning or goes away.
+pub const META_SCHEMA_VERSION: u32 = 1;
+
+/// This renderer's version.
+pub const RENDERER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// One patch's effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchStat {
+    /// Patch name.
+    pub name: String,
+    /// Documents its selector matched.
+    pub matched: usize,
+    /// Documents it changed.
+    pub changed: usize,
+    /// Skipped (e.g. `appliesTo` does not cover the openDesk version).
+    pub skipped: bool,
+    /// Why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+}
+
+/// One guard's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuardResult {
+    /// Guard name (`required-patch`, `namespace-marker`, ...).
+    pub name: String,
+    /// True when the guard passed.
+    pub passed: bool,
+    /// What failed (never a secret value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What the pipeline knows besides the output documents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetaInput {
+    /// Renderer version (default: [`RENDERER_VERSION`]).
+    pub renderer_version: String,
+    /// openDesk version rendered.
+    pub opendesk_version: String,
+    /// Instance name.
+    pub instance: String,
+    /// Input digest (see [`crate::load_dir`]).
+    pub input_digest: String,
+    /// Per patch, in application order.
+    pub patches: Vec<PatchStat>,
+    /// Findings of all stages, in pipeline order.
+    pub findings: Vec<Finding>,
+    /// Guard results.
+    pub guards: Vec<GuardResult>,
+    /// Secrets converted to ExternalSecrets.
+    pub eso_converted: usize,
+    /// Secret values masked by the redaction stage.
+    pub redactions: usize,
+}
+
+impl Default for MetaInput {
+    fn default() -> Self {
+        MetaInput {
+            renderer_version: RENDERER_VERSION.to_string(),
+            opendesk_version: String::new(),
+            instance: String::new(),
+            input_digest: String::new(),
+            patches: Vec::new(),
+            findings: Vec::new(),
+            guards: Vec::new(),
+            eso_converted: 0,
+            redactions: 0,
+        }
+    }
+}
+
+/// Per-release facts computed from the output tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseMeta {
+    /// Release name.
+    pub name: String,
+    /// Its Application's name.
+    pub application: String,
+    /// Wave name.
+    pub wave: String,
+    /// `argocd.argoproj.io/sync-wave` value.
+    pub sync_wave: i64,
+    /// Number of resources (files).
+    pub resources: usize,
+    /// Resources by kind (sorted).
+    pub kinds: BTreeMap<String, usize>,
+    /// sha256 over the release folder's sorted file names and bytes.
+    pub output_digest: String,
+}
+
+/// sha256 over `(name, bytes)` pairs in the given order (callers pass sorted names), as
+/// `sha256:<hex>`. Each name is followed by a NUL and the 8-byte length of its bytes, so
+/// different splits cannot collide.
+pub fn digest_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut h = Sha256::new();
+    for (name, bytes) in files {
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    format!("sha256:{:x}", h.finalize())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta<'a> {
+    schema_version: u32,
+    renderer_version: &'a str,
+    opendesk_version: &'a str,
+    instance: &'a str,
+    input_digest: &'a str,
+    output_digest: &'a str,
+    totals: Totals,
+    releases: &'a [ReleaseMeta],
+    patches: &'a [PatchStat],
+    findings: &'a [Finding],
+    guards: &'a [GuardResult],
+    eso: Eso,
+    redactions: usize,
+}
+
+#[derive(Serialize)]
+struct Totals {
+    releases: usize,
+    resources: usize,
+}
+
+#[derive(Serialize)]
+struct Eso {
+    converted: usize,
+}
+
+/// The text of `render-meta.yaml`. `extra_findings` (e.g. the output stage's) follow
+/// `input.findings`.
+pub fn render_meta(
+    input: &MetaInput,
+    releases: &[ReleaseMeta],
+    output_digest: &str,
+    extra_findings: &[Finding],
+) -> String {
+    let mut findings = input.findings.clone();
+    findings.extend_from_slice(extra_findings);
+    let meta = Meta {
+        schema_version: META_SCHEMA_VERSION,
+        renderer_version: &input.renderer_version,
+        opendesk_version: &input.opendesk_version,
+        instance: &input.instance,
+        input_digest: &input.input_digest,
+        output_digest,
+        totals: Totals { releases: releases.len(), resources: releases.iter().map(|r| r.resources).sum() },
+        releases,
+        patches: &input.patches,
+        findings: &findings,
+        guards: &input.guards,
+        eso: Eso { converted: input.eso_converted },
+        redactions: input.redactions,
+    };
+    // Serialising plain structs of strings and integers cannot fail.
+    let json = serde_json::to_value(&meta).unwrap_or_default();
+    let mut out = String::from("# Written by opendesk-render.\n");
+    out.push_str(&emit(&Node::from_json(&json)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Severity;
+    use crate::yaml::parse_documents;
+
+    fn sample() -> (MetaInput, Vec<ReleaseMeta>) {
+        let input = MetaInput {
+            opendesk_version: "1.13.1".into(),
+            instance: "acme".into(),
+            input_digest: "sha256:00".into(),
+            patches: vec![
+                PatchStat { name: "fix-a".into(), matched: 3, changed: 1, skipped: false, skip_reason: None },
+                PatchStat {
+                    name: "old".into(),
+                    matched: 0,
+                    changed: 0,
+                    skipped: true,
+                    skip_reason: Some("appliesTo <1.0.0 excludes 1.13.1".into()),
+                },
+            ],
+            findings: vec![Finding::new("lint", "lint/image-latest", Severity::Warning, "image uses :latest")],
+            guards: vec![GuardResult { name: "namespace-marker".into(), passed: true, message: None }],
+            eso_converted: 4,
+            redactions: 1,
+            ..Default::default()
+        };
+        let rel = ReleaseMeta {
+            name: "ums".into(),
+            application: "acme-ums".into(),
+            wave: "identity".into(),
+            sync_wave: 2,
+            resources: 3,
+            kinds: [("ConfigMap".to_string(), 2), ("Deployment".to_string(), 1)].into_iter().collect(),
+            output_digest: "sha256:11".into(),
+        };
+        (input, vec![rel])
+    }
+
+    #[test]
+    fn meta_is_deterministic_yaml_without_volatile_fields() {
+        let (input, rels) = sample();
+        let a = render_meta(&input, &rels, "sha256:22", &[]);
+        assert_eq!(a, render_meta(&input, &rels, "sha256:22", &[]));
+        let doc = &parse_documents(&a).unwrap()[0];
+        assert_eq!(doc.get("schemaVersion").unwrap().as_i64(), Some(1));
+        assert_eq!(doc.get("rendererVersion").unwrap().as_str(), Some(RENDERER_VERSION));
+        assert_eq!(doc.get("opendeskVersion").unwrap().as_str(), Some("1.13.1"));
+        assert_eq!(doc.get_path("totals.resources").unwrap().as_i64(), Some(3));
+        let r = &doc.get("releases").unwrap().as_seq().unwrap()[0];
+        assert_eq!(r.get_path("kinds.ConfigMap").unwrap().as_i64(), Some(2));
+        assert_eq!(r.get("syncWave").unwrap().as_i64(), Some(2));
+        let p = &doc.get("patches").unwrap().as_seq().unwrap()[1];
+        assert_eq!(p.get("skipped").unwrap().as_bool(), Some(true));
+        assert_eq!(doc.get_path("eso.converted").unwrap().as_i64(), Some(4));
+        assert_eq!(doc.get("redactions").unwrap().as_i64(), Some(1));
+        assert!(doc.get("findings").unwrap().as_seq().unwrap()[0].get("origin").is_none());
+        for bad in ["time", "Time", "duration", "/tmp", "/home"] {
+            assert!(!a.contains(bad), "render-meta must not contain {bad:?}:\n{a}");
+        }
+    }
+
+    #[test]
+    fn versions_stay_strings_and_extra_findings_follow() {
+        let (mut input, rels) = sample();
+        input.opendesk_version = "1.10".into();
+        let extra = Finding::new("output", "output/no-release-graph", Severity::Warning, "no graph");
+        let a = render_meta(&input, &rels, "sha256:22", &[extra]);
+        let doc = &parse_documents(&a).unwrap()[0];
+        assert_eq!(doc.get("opendeskVersion").unwrap().as_str(), Some("1.10"));
+        let f = doc.get("findings").unwrap().as_seq().unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[1].get("code").unwrap().as_str(), Some("output/no-release-graph"));
+    }
+
+    #[test]
+    fn digest_separates_names_and_bytes() {
+        let a = digest_files([("ab", b"c".as_slice())]);
+        let b = digest_files([("a", b"bc".as_slice())]);
+        assert_ne!(a, b);
+        assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
+    }
+}

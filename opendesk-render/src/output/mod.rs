@@ -1,0 +1,368 @@
+//! The output tree the push step commits and Argo CD syncs (DESIGN §7):
+//!
+//! ```text
+//! <out>/render-meta.yaml
+//! <out>/applications/<release>.yaml            child Application per release
+//! <out>/applications/<instance>-parent.yaml    app of apps (excludes its own file)
+//! <out>/releases/<release>/<kind>-<name>.yaml  one resource per file
+//! ```
+//!
+//! [`build_tree`] is pure: documents + config + release graph + pipeline facts → file map.
+//! [`write_tree`] swaps the map in atomically. A typical caller:
+//!
+//! ```no_run
+//! # use opendesk_render::output::*;
+//! # fn f(cfg: &opendesk_render::InstanceConfig, docs: &[opendesk_render::Document],
+//! #      graph: Option<&ReleaseGraph>, meta: &MetaInput) -> Result<(), OutputError> {
+//! let tree = build_tree(cfg, docs, graph, meta, &AppOptions::default())?;
+//! write_tree(std::path::Path::new("out"), &tree.files)?;
+//! # Ok(()) }
+//! ```
+
+pub mod argo;
+pub mod graph;
+pub mod meta;
+pub mod schema;
+pub mod tree;
+pub mod write;
+
+pub use argo::{child_application, parent_application, AppOptions};
+pub use graph::{GraphError, GraphIssue, GraphProblem, ReleaseGraph, ReleaseWave, WaveAssignment};
+pub use meta::{render_meta, GuardResult, MetaInput, PatchStat, ReleaseMeta, META_SCHEMA_VERSION, RENDERER_VERSION};
+pub use tree::TreeError;
+pub use write::{check_secrets_out, clean_stale, read_tree, write_secrets_file, write_tree, WriteError};
+
+use crate::config::InstanceConfig;
+use crate::document::Document;
+use crate::report::{Finding, Severity};
+use crate::yaml::emit;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// File name of the render metadata at the tree's root.
+pub const META_FILE: &str = "render-meta.yaml";
+/// Folder of the Applications.
+pub const APPLICATIONS_DIR: &str = "applications";
+/// Folder of the release folders.
+pub const RELEASES_DIR: &str = "releases";
+
+/// Building or writing the output failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A resource cannot be placed (unnamed, duplicate, bad release name).
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The release graph does not fit the rendered releases.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// A generated Application name is not a DNS-1123 subdomain, or clashes with another.
+    #[error("Application name {name:?} ({why}); check `instance` and the release names")]
+    BadApplicationName {
+        /// The name.
+        name: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// Writing failed; the previous output is untouched.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+impl OutputError {
+    /// The CLI exit code: 2 (bad input, config or graph; or an I/O failure).
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+}
+
+/// The built tree.
+#[derive(Debug, Clone)]
+pub struct RenderedTree {
+    /// Relative path → file text: releases, applications and `render-meta.yaml`.
+    pub files: BTreeMap<PathBuf, String>,
+    /// Per-release facts (also in render-meta).
+    pub releases: Vec<ReleaseMeta>,
+    /// Findings of the output stage (no graph, empty repoURL, graph releases not rendered);
+    /// already included in render-meta after the caller's findings.
+    pub findings: Vec<Finding>,
+    /// sha256 over `releases/` and `applications/` (not render-meta).
+    pub output_digest: String,
+}
+
+/// Lay out the documents, one Application per release plus the parent, and render-meta.
+/// `graph` = `None` puts every release in wave 0 with a warning.
+pub fn build_tree(
+    cfg: &InstanceConfig,
+    docs: &[Document],
+    graph: Option<&ReleaseGraph>,
+    meta: &MetaInput,
+    opts: &AppOptions,
+) -> Result<RenderedTree, OutputError> {
+    let per_release = tree::release_files(docs)?;
+    let names = per_release.keys().map(String::as_str);
+    let waves = match graph {
+        Some(g) => g.assign(names)?,
+        None => WaveAssignment::flat(names),
+    };
+    let mut findings = waves.findings.clone();
+    if cfg.argocd.repo_url.trim().is_empty() {
+        findings.push(Finding::new(
+            "output",
+            "output/no-repo-url",
+            Severity::Warning,
+            "argocd.repoURL is empty: the generated Applications cannot sync until it is set",
+        ));
+    }
+
+    let parent = argo::parent_name(cfg);
+    for n in std::iter::once(parent.clone()).chain(per_release.keys().map(|r| argo::application_name(cfg, r))) {
+        if !argo::dns_subdomain_ok(&n) {
+            return Err(OutputError::BadApplicationName {
+                name: n,
+                why: "not a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'",
+            });
+        }
+    }
+    if per_release.contains_key("parent") {
+        return Err(OutputError::BadApplicationName { name: parent, why: "release `parent` clashes with the parent" });
+    }
+    if per_release.contains_key(&parent) {
+        return Err(OutputError::BadApplicationName {
+            name: parent,
+            why: "a release has the parent's name, so both would be written to the same file",
+        });
+    }
+
+    let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut releases = Vec::with_capacity(per_release.len());
+    let mut all_digest_parts: Vec<(String, Vec<u8>)> = Vec::new();
+    for (release, rfiles) in &per_release {
+        let w = waves.get(release).cloned().unwrap_or(ReleaseWave { wave: "default".into(), sync_wave: 0 });
+        let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+        for f in rfiles {
+            *kinds.entry(f.id.kind.clone()).or_default() += 1;
+        }
+        let output_digest = meta::digest_files(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.as_bytes())));
+        for f in rfiles {
+            let rel = format!("{RELEASES_DIR}/{release}/{}", f.file_name);
+            all_digest_parts.push((rel.clone(), f.text.as_bytes().to_vec()));
+            files.insert(PathBuf::from(rel), f.text.clone());
+        }
+        let app = argo::child_application(cfg, release, w.sync_wave, opts);
+        files.insert(PathBuf::from(format!("{APPLICATIONS_DIR}/{release}.yaml")), emit(&app));
+        releases.push(ReleaseMeta {
+            name: release.clone(),
+            application: argo::application_name(cfg, release),
+            wave: w.wave,
+            sync_wave: w.sync_wave,
+            resources: rfiles.len(),
+            kinds,
+            output_digest,
+        });
+    }
+    files.insert(
+        PathBuf::from(format!("{APPLICATIONS_DIR}/{parent}.yaml")),
+        emit(&argo::parent_application(cfg, opts)),
+    );
+    for (p, t) in &files {
+        if p.starts_with(APPLICATIONS_DIR) {
+            all_digest_parts.push((p.to_string_lossy().to_string(), t.as_bytes().to_vec()));
+        }
+    }
+    all_digest_parts.sort();
+    let output_digest = meta::digest_files(all_digest_parts.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+    files.insert(PathBuf::from(META_FILE), render_meta(meta, &releases, &output_digest, &findings));
+    Ok(RenderedTree { files, releases, findings, output_digest })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write::tests::Scratch;
+    use super::*;
+    use crate::config::ArgoCd;
+    use crate::load::load_dir;
+    use crate::yaml::parse_documents;
+    use std::path::Path;
+
+    fn cfg() -> InstanceConfig {
+        let mut c = InstanceConfig::minimal("1.13.1");
+        c.instance = "acme".into();
+        c.argocd = ArgoCd {
+            namespace: "argocd".into(),
+            project: "default".into(),
+            repo_url: "https://git.example.org/opendesk/acme.git".into(),
+            target_revision: "main".into(),
+            path: "instances/acme".into(),
+        };
+        c
+    }
+
+    fn corpus() -> Option<PathBuf> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
+        if p.is_dir() {
+            return Some(p);
+        }
+        assert!(std::env::var_os("CI").is_none(), "corpus missing at {} (required in CI)", p.display());
+        eprintln!("SKIP: corpus missing at {}", p.display());
+        None
+    }
+
+    fn meta_input(digest: &str) -> MetaInput {
+        MetaInput {
+            opendesk_version: "1.13.1".into(),
+            instance: "acme".into(),
+            input_digest: digest.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The corpus minus the huge, irrelevant monitoring release (keeps the test fast).
+    fn corpus_docs() -> Option<(Vec<Document>, String)> {
+        let c = corpus()?;
+        let input = load_dir(&c).expect("corpus loads");
+        Some((input.documents, input.digest))
+    }
+
+    fn graph_for(releases: &[&str]) -> ReleaseGraph {
+        // Three waves, releases spread round-robin, needs pointing back one wave.
+        let mut waves: Vec<Vec<&str>> = vec![vec![], vec![], vec![]];
+        for (i, r) in releases.iter().enumerate() {
+            waves[i % 3].push(r);
+        }
+        let mut t = String::from("waves:\n");
+        for (i, w) in waves.iter().enumerate() {
+            t.push_str(&format!("  - name: w{i}\n    syncWave: {}\n    releases: [{}]\n", i * 10, w.join(", ")));
+        }
+        if waves[0].len() > 0 && waves[1].len() > 0 {
+            t.push_str(&format!("needs:\n  {}: [{}]\n", waves[1][0], waves[0][0]));
+        }
+        ReleaseGraph::parse(Path::new("g.yaml"), &t).unwrap()
+    }
+
+    #[test]
+    fn every_application_validates_against_the_corpus_crd() {
+        let Some(c) = corpus() else { return };
+        let crd_file = c.join("argocd/argo-cd/templates/crds/crd-application.yaml");
+        let text = std::fs::read_to_string(&crd_file).unwrap();
+        let crd = parse_documents(&text).unwrap().remove(0).to_json();
+        let schema = schema::crd_schema(&crd, "v1alpha1").expect("v1alpha1 schema in the CRD");
+        let (docs, digest) = corpus_docs().unwrap();
+        let rels: Vec<String> = {
+            let mut v: Vec<String> = docs.iter().map(|d| d.origin.release.to_string()).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let g = graph_for(&rels.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut validated = 0;
+        for opts in [AppOptions::default(), AppOptions { automated: false, retry_limit: 0, ..Default::default() }] {
+            let t = build_tree(&cfg(), &docs, Some(&g), &meta_input(&digest), &opts).unwrap();
+            for (p, text) in &t.files {
+                if !p.starts_with(APPLICATIONS_DIR) {
+                    continue;
+                }
+                let app = parse_documents(text).unwrap().remove(0).to_json();
+                let errs = schema::validate(schema, &app);
+                assert!(errs.is_empty(), "{}: {errs:#?}", p.display());
+                validated += 1;
+            }
+        }
+        assert_eq!(validated, 2 * (rels.len() + 1));
+        // A broken Application is caught (the validator is not vacuous).
+        let mut bad = argo::child_application(&cfg(), "x", 0, &AppOptions::default()).to_json();
+        bad["spec"]["destination"]["nameSpace"] = "typo".into();
+        bad["spec"]["syncPolicy"]["retry"]["limit"] = "five".into();
+        bad["spec"].as_object_mut().unwrap().remove("destination");
+        assert_eq!(schema::validate(schema, &bad).len(), 2, "{:?}", schema::validate(schema, &bad));
+        eprintln!("validated {validated} Applications ({} releases + parent, 2 option sets) against {}", rels.len(), crd_file.display());
+    }
+
+    #[test]
+    fn tree_layout_waves_and_meta() {
+        let Some((docs, digest)) = corpus_docs() else { return };
+        let rels: Vec<&str> = vec!["redis", "postgresql", "argocd"];
+        let docs: Vec<Document> = docs.into_iter().filter(|d| rels.contains(&&*d.origin.release)).collect();
+        let g = ReleaseGraph::parse(
+            Path::new("g.yaml"),
+            "waves:\n  - name: services\n    releases: [redis, postgresql]\n  - name: gitops\n    syncWave: 5\n    releases: [argocd, jitsi]\n",
+        )
+        .unwrap();
+        let t = build_tree(&cfg(), &docs, Some(&g), &meta_input(&digest), &AppOptions::default()).unwrap();
+        // Every document is in exactly one file, starting with its Source comment.
+        let rel_files: Vec<_> = t.files.keys().filter(|p| p.starts_with(RELEASES_DIR)).collect();
+        assert_eq!(rel_files.len(), docs.len());
+        for p in &rel_files {
+            let text = &t.files[*p];
+            assert!(text.starts_with("# Source: "), "{}", p.display());
+            let name = p.file_name().unwrap().to_str().unwrap();
+            assert!(name.ends_with(".yaml") && name == name.to_lowercase(), "{name}");
+        }
+        let app = parse_documents(&t.files[Path::new("applications/argocd.yaml")]).unwrap().remove(0);
+        assert_eq!(app.get_path("metadata.annotations").unwrap().get(argo::SYNC_WAVE).unwrap().as_str(), Some("5"));
+        let app = parse_documents(&t.files[Path::new("applications/redis.yaml")]).unwrap().remove(0);
+        assert_eq!(app.get_path("metadata.annotations").unwrap().get(argo::SYNC_WAVE).unwrap().as_str(), Some("0"));
+        assert_eq!(app.get_path("spec.source.path").unwrap().as_str(), Some("instances/acme/releases/redis"));
+        assert!(t.files.contains_key(Path::new("applications/acme-parent.yaml")));
+        let m = parse_documents(&t.files[Path::new(META_FILE)]).unwrap().remove(0);
+        assert_eq!(m.get("inputDigest").unwrap().as_str(), Some(digest.as_str()));
+        let mr = m.get("releases").unwrap().as_seq().unwrap();
+        assert_eq!(mr.len(), 3);
+        let total: i64 = mr.iter().map(|r| r.get("resources").unwrap().as_i64().unwrap()).sum();
+        assert_eq!(total as usize, docs.len());
+        // jitsi is in the graph but was not rendered: info, not an error.
+        assert!(t.findings.iter().any(|f| f.code == "output/graph-release-not-rendered"));
+        // A release outside the graph is an error naming it.
+        let more: Vec<Document> = corpus_docs().unwrap().0.into_iter().filter(|d| &*d.origin.release == "mariadb").collect();
+        let mut all = docs.clone();
+        all.extend(more);
+        let e = build_tree(&cfg(), &all, Some(&g), &meta_input(&digest), &AppOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("\"mariadb\" is rendered but sits in no wave"), "{e}");
+        // Without a graph: wave 0 and a warning in render-meta.
+        let t = build_tree(&cfg(), &docs, None, &meta_input(&digest), &AppOptions::default()).unwrap();
+        assert!(t.files[Path::new(META_FILE)].contains("output/no-release-graph"));
+    }
+
+    #[test]
+    fn two_renders_are_byte_identical_and_rerender_is_idempotent() {
+        let Some(c) = corpus() else { return };
+        let s = Scratch::new("idem");
+        let (o1, o2, o3) = (s.0.join("o1"), s.0.join("o2"), s.0.join("o3"));
+        let input = load_dir(&c).unwrap();
+        let m = meta_input(&input.digest);
+        let t1 = build_tree(&cfg(), &input.documents, None, &m, &AppOptions::default()).unwrap();
+        write_tree(&o1, &t1.files).unwrap();
+        // Same input, parsed again (rayon order must not matter).
+        let again = load_dir(&c).unwrap();
+        let t2 = build_tree(&cfg(), &again.documents, None, &m, &AppOptions::default()).unwrap();
+        write_tree(&o2, &t2.files).unwrap();
+        assert_eq!(read_tree(&o1).unwrap(), read_tree(&o2).unwrap());
+        // Render the rendered releases/ tree: same release files.
+        let back = load_dir(&o1.join(RELEASES_DIR)).unwrap();
+        assert_eq!(back.documents.len(), input.documents.len());
+        let t3 = build_tree(&cfg(), &back.documents, None, &m, &AppOptions::default()).unwrap();
+        write_tree(&o3, &t3.files).unwrap();
+        let (a, b) = (read_tree(&o1).unwrap(), read_tree(&o3).unwrap());
+        assert_eq!(a, b, "re-rendering releases/ changes nothing (same input digest given)");
+        assert_eq!(t1.output_digest, t3.output_digest);
+    }
+
+    #[test]
+    fn bad_application_names() {
+        let d = parse_documents("kind: ConfigMap\nmetadata:\n  name: a\n").unwrap().remove(0);
+        let mk = |rel: &str| {
+            Document::new(
+                crate::document::Origin { release: rel.into(), file: "c/templates/a.yaml".into(), line: 1 },
+                vec![],
+                d.clone(),
+            )
+        };
+        let mut c = cfg();
+        c.instance = "Acme".into();
+        let e = build_tree(&c, &[mk("ums")], None, &MetaInput::default(), &AppOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("\"Acme-parent\""), "{e}");
+        for r in ["parent", "acme-parent"] {
+            let e = build_tree(&cfg(), &[mk(r)], None, &MetaInput::default(), &AppOptions::default()).unwrap_err();
+            assert!(e.to_string().contains("\"acme-parent\""), "{e}");
+        }
+    }
+}
