@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod diff;
 pub mod document;
 pub mod error;
 pub mod load;

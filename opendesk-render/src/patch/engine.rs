@@ -188,7 +188,11 @@ pub fn apply_op(op: &Op, by: &str, d: &mut Document) -> bool {
                     };
                     s.text = new;
                     s.style = style;
-                    let det = if is_secret { None } else { Some(format!("/{}/ → {}", regex.as_str(), replacement)) };
+                    let det = if is_secret {
+                        None
+                    } else {
+                        Some(format!("/{}/ → {}", regex.as_str(), replacement).replace('\n', "\\n"))
+                    };
                     d.record(by, "regexReplace", path_to_string(&p), det);
                     changed = true;
                 }
