@@ -142,9 +142,9 @@ fn sync_policy(opts: &AppOptions, create_namespace: bool) -> Node {
                 (
                     "backoff",
                     map_of(vec![
-                        ("duration", Node::string("5s")),
+                        ("duration", Node::plain("5s")),
                         ("factor", Node::plain("2")),
-                        ("maxDuration", Node::string("3m")),
+                        ("maxDuration", Node::plain("3m")),
                     ]),
                 ),
             ]),

@@ -473,10 +473,8 @@ impl ReleaseGraph {
                 Some(w) => {
                     out.releases.insert(r.to_string(), ReleaseWave { wave: w.name.clone(), sync_wave: w.sync_wave });
                 }
-                None => issues.push(GraphIssue {
-                    pos: Pos::default(),
-                    problem: GraphProblem::NoWave { release: r.to_string() },
-                }),
+                None => issues
+                    .push(GraphIssue { pos: Pos::default(), problem: GraphProblem::NoWave { release: r.to_string() } }),
             }
         }
         if !issues.is_empty() {
@@ -617,25 +615,34 @@ needs:
     fn needs_cycle() {
         let e = err("waves:\n  - name: a\n    releases: [x, y, z]\nneeds:\n  x: [y]\n  y: [z]\n  z: [x]\n");
         assert_eq!(e.issues.len(), 1, "{e}");
-        assert_eq!(e.issues[0].problem, GraphProblem::Cycle { cycle: vec!["x".into(), "y".into(), "z".into(), "x".into()] });
+        assert_eq!(
+            e.issues[0].problem,
+            GraphProblem::Cycle { cycle: vec!["x".into(), "y".into(), "z".into(), "x".into()] }
+        );
         assert!(e.to_string().contains("`needs` cycle: x -> y -> z -> x"), "{e}");
         assert_eq!(e.issues[0].pos.line, 5);
         // A release that needs itself.
         let e = err("waves:\n  - name: a\n    releases: [x]\nneeds:\n  x: [x]\n");
         assert!(e.to_string().contains("cycle: x -> x"), "{e}");
         // A cycle across waves is reported as the cycle, not as order errors.
-        let e = err("waves:\n  - name: a\n    releases: [x]\n  - name: b\n    releases: [y]\nneeds:\n  x: [y]\n  y: [x]\n");
+        let e =
+            err("waves:\n  - name: a\n    releases: [x]\n  - name: b\n    releases: [y]\nneeds:\n  x: [y]\n  y: [x]\n");
         assert_eq!(e.issues.len(), 1, "{e}");
         assert!(e.to_string().contains("cycle: x -> y -> x"), "{e}");
     }
 
     #[test]
     fn needs_same_or_later_wave() {
-        let e = err("waves:\n  - name: a\n    releases: [x, y]\n  - name: b\n    releases: [z]\nneeds:\n  x: [y]\n  y: [z]\n");
+        let e = err(
+            "waves:\n  - name: a\n    releases: [x, y]\n  - name: b\n    releases: [z]\nneeds:\n  x: [y]\n  y: [z]\n",
+        );
         assert_eq!(e.issues.len(), 2, "{e}");
         let s = e.to_string();
         assert!(s.contains("graph.yaml:7:7: release \"x\" (wave \"a\") needs \"y\", which is in the same wave"), "{s}");
-        assert!(s.contains("graph.yaml:8:7: release \"y\" (wave \"a\") needs \"z\", which is in a later wave (\"b\")"), "{s}");
+        assert!(
+            s.contains("graph.yaml:8:7: release \"y\" (wave \"a\") needs \"z\", which is in a later wave (\"b\")"),
+            "{s}"
+        );
     }
 
     #[test]

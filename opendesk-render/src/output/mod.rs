@@ -160,10 +160,8 @@ pub fn build_tree(
             output_digest,
         });
     }
-    files.insert(
-        PathBuf::from(format!("{APPLICATIONS_DIR}/{parent}.yaml")),
-        emit(&argo::parent_application(cfg, opts)),
-    );
+    files
+        .insert(PathBuf::from(format!("{APPLICATIONS_DIR}/{parent}.yaml")), emit(&argo::parent_application(cfg, opts)));
     for (p, t) in &files {
         if p.starts_with(APPLICATIONS_DIR) {
             all_digest_parts.push((p.to_string_lossy().to_string(), t.as_bytes().to_vec()));
@@ -233,7 +231,7 @@ mod tests {
         for (i, w) in waves.iter().enumerate() {
             t.push_str(&format!("  - name: w{i}\n    syncWave: {}\n    releases: [{}]\n", i * 10, w.join(", ")));
         }
-        if waves[0].len() > 0 && waves[1].len() > 0 {
+        if !waves[0].is_empty() && !waves[1].is_empty() {
             t.push_str(&format!("needs:\n  {}: [{}]\n", waves[1][0], waves[0][0]));
         }
         ReleaseGraph::parse(Path::new("g.yaml"), &t).unwrap()
@@ -274,7 +272,11 @@ mod tests {
         bad["spec"]["syncPolicy"]["retry"]["limit"] = "five".into();
         bad["spec"].as_object_mut().unwrap().remove("destination");
         assert_eq!(schema::validate(schema, &bad).len(), 2, "{:?}", schema::validate(schema, &bad));
-        eprintln!("validated {validated} Applications ({} releases + parent, 2 option sets) against {}", rels.len(), crd_file.display());
+        eprintln!(
+            "validated {validated} Applications ({} releases + parent, 2 option sets) against {}",
+            rels.len(),
+            crd_file.display()
+        );
     }
 
     #[test]
@@ -312,7 +314,8 @@ mod tests {
         // jitsi is in the graph but was not rendered: info, not an error.
         assert!(t.findings.iter().any(|f| f.code == "output/graph-release-not-rendered"));
         // A release outside the graph is an error naming it.
-        let more: Vec<Document> = corpus_docs().unwrap().0.into_iter().filter(|d| &*d.origin.release == "mariadb").collect();
+        let more: Vec<Document> =
+            corpus_docs().unwrap().0.into_iter().filter(|d| &*d.origin.release == "mariadb").collect();
         let mut all = docs.clone();
         all.extend(more);
         let e = build_tree(&cfg(), &all, Some(&g), &meta_input(&digest), &AppOptions::default()).unwrap_err();

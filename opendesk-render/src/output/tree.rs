@@ -284,11 +284,8 @@ mod tests {
         let n = file_stems(&[id("", "ConfigMap", "", "A"), id("", "ConfigMap", "", "a")]);
         assert_ne!(n[0], n[1]);
         // A level-1 name that equals another resource's level-0 name.
-        let n = file_stems(&[
-            id("", "ConfigMap", "a", "b"),
-            id("", "ConfigMap", "c", "b"),
-            id("", "ConfigMap", "", "a-b"),
-        ]);
+        let n =
+            file_stems(&[id("", "ConfigMap", "a", "b"), id("", "ConfigMap", "c", "b"), id("", "ConfigMap", "", "a-b")]);
         let set: std::collections::HashSet<_> = n.iter().collect();
         assert_eq!(set.len(), 3, "{n:?}");
     }

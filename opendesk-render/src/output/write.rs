@@ -45,7 +45,9 @@ pub enum WriteError {
     #[error("output file path {0:?} must be relative and stay inside the output tree")]
     BadPath(PathBuf),
     /// `--secrets-out` points into `--out` (or into its temp dirs).
-    #[error("--secrets-out {secrets} is inside --out {out}: the secret payload must never be written into the output tree")]
+    #[error(
+        "--secrets-out {secrets} is inside --out {out}: the secret payload must never be written into the output tree"
+    )]
     SecretsInsideOut {
         /// The secrets file.
         secrets: PathBuf,
@@ -380,7 +382,8 @@ pub(crate) mod tests {
     }
 
     fn siblings(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        let mut v: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         v.sort();
         v
     }
@@ -409,7 +412,8 @@ pub(crate) mod tests {
         assert_eq!(read_tree(&out).unwrap(), before);
         assert_eq!(siblings(&s.0), ["out"]);
         // An injected I/O error after some files.
-        let many: BTreeMap<PathBuf, String> = (0..20).map(|i| (PathBuf::from(format!("f{i:02}.yaml")), "x\n".into())).collect();
+        let many: BTreeMap<PathBuf, String> =
+            (0..20).map(|i| (PathBuf::from(format!("f{i:02}.yaml")), "x\n".into())).collect();
         let e = write_tree_with(&out, &many, &mut |i| if i == 7 { Err(io::Error::other("disk full")) } else { Ok(()) })
             .unwrap_err();
         assert!(e.to_string().contains("disk full"), "{e}");
@@ -451,7 +455,10 @@ pub(crate) mod tests {
         fs::create_dir_all(s.0.join(".other.tmp-1-1")).unwrap();
         assert_eq!(clean_stale(&out), 2);
         assert_eq!(fs::read(out.join("render-meta.yaml")).unwrap(), b"previous");
-        assert_eq!(siblings(&s.0), [format!(".other.tmp-1-1"), format!(".out.tmp-{}-999999", std::process::id()), "out".into()]);
+        assert_eq!(
+            siblings(&s.0),
+            [".other.tmp-1-1".to_string(), format!(".out.tmp-{}-999999", std::process::id()), "out".into()]
+        );
         fs::remove_dir_all(&own).unwrap();
         // write_tree cleans before writing, too.
         fs::create_dir_all(&stale).unwrap();
