@@ -5,3 +5,5 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod push;
+pub mod step;

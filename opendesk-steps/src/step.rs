@@ -1,0 +1,146 @@
+//! The step abstraction the deployer drives: a name, a `run`, and progress events through a
+//! callback (the CLI draws a progress bar from them, the C ABI forwards them as JSON).
+
+use serde::Serialize;
+use std::fmt;
+
+/// How important a progress event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Normal progress.
+    Info,
+    /// Something went sideways but the step carries on (e.g. a push retry).
+    Warning,
+}
+
+/// One progress event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressEvent {
+    /// The step's name.
+    pub step: &'static str,
+    /// A stable, machine-readable phase (`start`, `fetch`, `commit`, `push`, `retry`, `done`,
+    /// ...; each step documents its phases).
+    pub phase: &'static str,
+    /// Info or warning.
+    pub level: Level,
+    /// Human message (never a secret value).
+    pub message: String,
+}
+
+impl fmt::Display for ProgressEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}: {}", self.step, self.phase, self.message)
+    }
+}
+
+/// What kind of failure; maps to the CLI exit codes (DESIGN §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepErrorKind {
+    /// Bad input, config or usage: exit 2.
+    BadInput,
+    /// The step ran and failed (e.g. git refused the push): exit 1.
+    Failed,
+}
+
+/// A step failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{step}: {message}")]
+pub struct StepError {
+    /// The step's name.
+    pub step: &'static str,
+    /// The kind.
+    pub kind: StepErrorKind,
+    /// What went wrong and, where that helps, what to do.
+    pub message: String,
+}
+
+impl StepError {
+    /// A bad-input error.
+    pub fn bad_input(step: &'static str, message: impl Into<String>) -> Self {
+        StepError { step, kind: StepErrorKind::BadInput, message: message.into() }
+    }
+
+    /// A run-time failure.
+    pub fn failed(step: &'static str, message: impl Into<String>) -> Self {
+        StepError { step, kind: StepErrorKind::Failed, message: message.into() }
+    }
+
+    /// The CLI exit code: 2 for bad input, 1 for a failure.
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            StepErrorKind::BadInput => 2,
+            StepErrorKind::Failed => 1,
+        }
+    }
+}
+
+/// A unit of work the deployer runs.
+pub trait Step {
+    /// What a successful run returns.
+    type Output;
+
+    /// A stable name (`render-manifests`, `push-rendered-manifests`).
+    fn name(&self) -> &'static str;
+
+    /// Run the step, reporting progress through `progress` (called on the calling thread).
+    fn run(&self, progress: &mut dyn FnMut(&ProgressEvent)) -> Result<Self::Output, StepError>;
+}
+
+/// Helper that stamps events with a step name.
+pub struct Reporter<'a> {
+    step: &'static str,
+    sink: &'a mut dyn FnMut(&ProgressEvent),
+}
+
+impl<'a> Reporter<'a> {
+    /// Wrap a callback.
+    pub fn new(step: &'static str, sink: &'a mut dyn FnMut(&ProgressEvent)) -> Self {
+        Reporter { step, sink }
+    }
+
+    /// Send an info event.
+    pub fn info(&mut self, phase: &'static str, message: impl Into<String>) {
+        (self.sink)(&ProgressEvent { step: self.step, phase, level: Level::Info, message: message.into() });
+    }
+
+    /// Send a warning event.
+    pub fn warn(&mut self, phase: &'static str, message: impl Into<String>) {
+        (self.sink)(&ProgressEvent { step: self.step, phase, level: Level::Warning, message: message.into() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+    impl Step for Echo {
+        type Output = usize;
+        fn name(&self) -> &'static str {
+            "echo"
+        }
+        fn run(&self, progress: &mut dyn FnMut(&ProgressEvent)) -> Result<usize, StepError> {
+            let mut r = Reporter::new(self.name(), progress);
+            r.info("start", "hello");
+            r.warn("done", "bye");
+            Ok(2)
+        }
+    }
+
+    #[test]
+    fn events_and_errors() {
+        let mut seen = Vec::new();
+        assert_eq!(Echo.run(&mut |e| seen.push(e.clone())).unwrap(), 2);
+        assert_eq!(seen[0].to_string(), "[echo] start: hello");
+        assert_eq!(seen[1].level, Level::Warning);
+        assert_eq!(
+            serde_json::to_string(&seen[1]).unwrap(),
+            r#"{"step":"echo","phase":"done","level":"warning","message":"bye"}"#
+        );
+        assert_eq!(StepError::bad_input("x", "m").exit_code(), 2);
+        assert_eq!(StepError::failed("x", "m").exit_code(), 1);
+        assert_eq!(StepError::failed("x", "m").to_string(), "x: m");
+    }
+}
