@@ -198,6 +198,9 @@ pub struct InstanceConfig {
     /// Free values that patches reference as `${values.a.b}`.
     #[serde(default)]
     pub values: serde_json::Map<String, serde_json::Value>,
+    /// The config file name and text (for positions in override errors).
+    #[serde(skip)]
+    pub source: Option<(String, String)>,
 }
 
 impl InstanceConfig {
@@ -205,7 +208,9 @@ impl InstanceConfig {
     pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
         let cfg: InstanceConfig = serde_saphyr::from_str_with_options(text, saphyr_options())
             .map_err(|e| ConfigError::from_saphyr(file, &e))?;
+        let mut cfg = cfg;
         cfg.validate(file)?;
+        cfg.source = Some((file.display().to_string(), text.to_string()));
         Ok(cfg)
     }
 
@@ -223,6 +228,35 @@ impl InstanceConfig {
     /// The parsed openDesk version.
     pub fn version(&self) -> semver::Version {
         semver::Version::parse(self.opendesk_version.trim()).unwrap_or(semver::Version::new(0, 0, 0))
+    }
+
+    /// Compile the `overrides:` into patches (values taken losslessly from the config text).
+    pub fn compiled_overrides(&self) -> Result<Vec<crate::patch::Patch>, crate::patch::PatchError> {
+        if self.overrides.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (file, text) = self.source.clone().unwrap_or_else(|| ("<config>".into(), String::new()));
+        let file: std::sync::Arc<str> = std::sync::Arc::from(file.as_str());
+        let tree = crate::yaml::parse_documents(&text).ok().and_then(|mut d| d.pop()).unwrap_or_default();
+        let nodes = tree.get("overrides").and_then(crate::yaml::Node::as_seq).cloned().unwrap_or_default();
+        self.overrides
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let node = nodes.get(i).cloned().unwrap_or_default();
+                let mut p = crate::patch::compile::compile_patch(&file, &text, spec.clone(), &node)?;
+                if p.applies_to.is_some() {
+                    return Err(crate::patch::PatchError {
+                        file: file.to_string(),
+                        line: p.line as usize,
+                        col: 1,
+                        message: format!("override {:?}: `appliesTo` is not allowed in overrides", p.name),
+                    });
+                }
+                p.applies_to = None;
+                Ok(p)
+            })
+            .collect()
     }
 
     fn validate(&self, file: &Path) -> Result<(), ConfigError> {
@@ -251,6 +285,7 @@ impl InstanceConfig {
             overrides: Vec::new(),
             redact: Redact::default(),
             values: Default::default(),
+            source: None,
         }
     }
 }
