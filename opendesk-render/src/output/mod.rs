@@ -349,6 +349,69 @@ mod tests {
         assert_eq!(t1.output_digest, t3.output_digest);
     }
 
+    /// openDesk's ordering facts (DOMAIN §4): `needs` edges and the stage order.
+    const DOMAIN_NEEDS: [(&str, &str); 4] = [
+        ("opendesk-keycloak-bootstrap", "ums"),
+        ("ox-connector", "open-xchange"),
+        ("opendesk-nextcloud", "opendesk-nextcloud-management"),
+        ("opendesk-nextcloud-notifypush", "opendesk-nextcloud"),
+    ];
+    const DOMAIN_CHAIN: [&str; 6] = [
+        "opendesk-migrations-pre",
+        "postgresql",
+        "ums",
+        "open-xchange",
+        "opendesk-openproject-bootstrap",
+        "opendesk-migrations-post",
+    ];
+
+    #[test]
+    fn example_release_graphs_respect_the_opendesk_order() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        // OPENDESK_RELEASE_GRAPH checks another graph file with the same rules.
+        let graphs: Vec<PathBuf> = ["release-graph.yaml", "examples/release-graph.yaml"]
+            .iter()
+            .map(|p| root.join(p))
+            .chain(std::env::var_os("OPENDESK_RELEASE_GRAPH").map(PathBuf::from))
+            .filter(|p| p.is_file())
+            .collect();
+        if graphs.is_empty() {
+            eprintln!("SKIP: no release-graph.yaml example in the repository yet");
+            return;
+        }
+        for f in graphs {
+            let g = ReleaseGraph::load(&f).unwrap_or_else(|e| panic!("{e}"));
+            for (a, b) in DOMAIN_NEEDS {
+                if let (Some(wa), Some(wb)) = (g.wave_of(a), g.wave_of(b)) {
+                    assert!(wa.sync_wave > wb.sync_wave, "{}: {a} must sync after {b}", f.display());
+                }
+            }
+            let chain: Vec<(&str, i64)> =
+                DOMAIN_CHAIN.iter().filter_map(|r| g.wave_of(r).map(|w| (*r, w.sync_wave))).collect();
+            assert!(chain.windows(2).all(|w| w[0].1 < w[1].1), "{}: stage order broken: {chain:?}", f.display());
+            // The Applications carry exactly the graph's waves.
+            let body = parse_documents("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n").unwrap().remove(0);
+            let docs: Vec<Document> = g
+                .waves
+                .iter()
+                .flat_map(|w| w.releases.iter())
+                .map(|r| {
+                    let o = crate::document::Origin { release: r.as_str().into(), file: "c.yaml".into(), line: 1 };
+                    Document::new(o, vec![], body.clone())
+                })
+                .collect();
+            let t = build_tree(&cfg(), &docs, Some(&g), &MetaInput::default(), &AppOptions::default()).unwrap();
+            for w in &g.waves {
+                for r in &w.releases {
+                    let app = parse_documents(&t.files[&PathBuf::from(format!("applications/{r}.yaml"))]).unwrap();
+                    let ann = app[0].get_path("metadata.annotations").unwrap().get(argo::SYNC_WAVE).unwrap();
+                    assert_eq!(ann.as_str(), Some(w.sync_wave.to_string().as_str()), "{r}");
+                }
+            }
+            eprintln!("{}: {} waves, {} releases checked", f.display(), g.waves.len(), docs.len());
+        }
+    }
+
     #[test]
     fn bad_application_names() {
         let d = parse_documents("kind: ConfigMap\nmetadata:\n  name: a\n").unwrap().remove(0);

@@ -502,7 +502,7 @@ pub(crate) mod tests {
     fn kill_child_writer() {
         let Ok(out) = std::env::var("OPENDESK_KILL_CHILD_OUT") else { return };
         let many: BTreeMap<PathBuf, String> =
-            (0..10_000).map(|i| (PathBuf::from(format!("releases/r/f{i:05}.yaml")), "new\n".into())).collect();
+            (0..3_000).map(|i| (PathBuf::from(format!("releases/r/f{i:05}.yaml")), "new\n".into())).collect();
         let ready = PathBuf::from(format!("{out}.ready"));
         let _ = write_tree_with(Path::new(&out), &many, &mut |i| {
             if i == 5 {
