@@ -309,7 +309,7 @@ impl PushRenderedManifests {
         let head = format!("refs/heads/{}", self.branch);
         let remote_ref = format!("refs/remotes/origin/{}", self.branch);
         let listed = g.ok(&["ls-remote", "--heads", "origin", &head])?;
-        if listed.lines().any(|l| l.ends_with(&head)) {
+        if listed.lines().any(|l| l.split('\t').nth(1) == Some(head.as_str())) {
             g.ok(&["fetch", "-q", "--no-tags", "origin", &format!("+{head}:{remote_ref}")])?;
             g.ok(&["checkout", "-q", "-f", "-B", &self.branch, &remote_ref])?;
             g.ok(&["clean", "-q", "-ffdx"])?;
