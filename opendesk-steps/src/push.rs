@@ -289,6 +289,15 @@ impl PushRenderedManifests {
         }
     }
 
+    /// A push configured from the instance config: `argocd.repoURL`, `argocd.targetRevision`
+    /// (used as the branch, so it must name one) and `argocd.path`.
+    pub fn from_config(out_dir: impl Into<PathBuf>, cfg: &opendesk_render::InstanceConfig) -> Self {
+        let mut s = Self::new(out_dir, cfg.argocd.repo_url.clone());
+        s.branch = cfg.argocd.target_revision.clone();
+        s.path = cfg.argocd.path.clone();
+        s
+    }
+
     fn check_inputs(&self) -> Result<String, StepError> {
         if self.repo.trim().is_empty() {
             return Err(StepError::bad_input(STEP, "--repo is empty"));
@@ -799,6 +808,14 @@ mod tests {
         }
         assert_eq!(check_repo_path("./instances//acme/").unwrap(), "instances/acme");
         assert_eq!(check_repo_path("").unwrap(), "");
+        let mut cfg = opendesk_render::InstanceConfig::minimal("1.13.1");
+        cfg.argocd.repo_url = "https://git.example.org/acme.git".into();
+        cfg.argocd.path = "instances/acme".into();
+        let p = PushRenderedManifests::from_config(&out, &cfg);
+        assert_eq!(
+            (p.repo.as_str(), p.branch.as_str(), p.path.as_str()),
+            ("https://git.example.org/acme.git", "main", "instances/acme")
+        );
         let mut st = st;
         st.branch = "--force".into();
         assert_eq!(run(&st).unwrap_err().exit_code(), 2);
