@@ -20,6 +20,7 @@ pub mod load;
 pub mod output;
 pub mod patch;
 pub mod report;
+pub mod stages;
 pub mod yaml;
 
 pub use config::InstanceConfig;

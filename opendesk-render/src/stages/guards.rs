@@ -1,0 +1,623 @@
+//! Guards: last checks before anything is written. A failed guard fails the render (exit 1);
+//! each failure says what to do.
+//!
+//! | guard | fails when |
+//! |---|---|
+//! | `jit-keycloak` | `externalIdp.userSync` is on and no Keycloak workload exists, or one lacks the JIT initContainer |
+//! | `orphan-synapse-sidecars` | Synapse-adjacent releases ([`SYNAPSE_ADJACENT_RELEASES`]) render workloads but no Synapse homeserver workload is rendered |
+//! | `namespace-markers` | an `__UPPER_CASE__` placeholder is left in any string or key; a namespaced resource lands in the Argo CD namespace |
+//! | `scim` | `scim.enabled` and no SCIM server workload, or none that references a token Secret |
+//! | `plaintext-secrets` | a `Secret` still carries data; a known secret value is left in a non-Secret document |
+//!
+//! The `required-patch` guard lives with the patch engine; add its result with
+//! [`GuardReport::push`].
+
+use super::eso::{has_data, is_secret};
+use super::jit::{keycloak_container, INIT_CONTAINER};
+use super::redact::KnownSecrets;
+use super::{containers, pod_spec, ContainerList, ImageRef, Scopes};
+use crate::config::InstanceConfig;
+use crate::document::Document;
+use crate::report::{Finding, Severity};
+use crate::yaml::{path_to_string, Node, PathSeg, Value};
+use regex::Regex;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// Release-name patterns of Synapse-adjacent releases (a trailing `*` is a prefix match):
+/// the Synapse web/admin/bot/pipe/groupsync releases and the matrix user verification
+/// service. They need a Synapse homeserver in the same render.
+pub const SYNAPSE_ADJACENT_RELEASES: &[&str] = &["opendesk-synapse-*", "opendesk-matrix-user-verification-service*"];
+
+/// Release names treated as Argo CD itself (allowed in the Argo CD namespace).
+pub const ARGOCD_RELEASES: &[&str] = &["argocd", "argo-cd"];
+
+/// The outcome of one guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuardResult {
+    /// Guard name (`namespace-markers`, …).
+    pub guard: String,
+    /// True when it passed (or did not apply).
+    pub passed: bool,
+    /// One line on what was checked or why it failed.
+    pub summary: String,
+    /// Error findings when it failed, each saying what to do.
+    pub findings: Vec<Finding>,
+}
+
+impl GuardResult {
+    fn pass(guard: &str, summary: impl Into<String>) -> Self {
+        GuardResult { guard: guard.into(), passed: true, summary: summary.into(), findings: Vec::new() }
+    }
+
+    fn from_findings(guard: &str, ok: impl Into<String>, failed: impl Into<String>, findings: Vec<Finding>) -> Self {
+        if findings.is_empty() {
+            Self::pass(guard, ok)
+        } else {
+            GuardResult { guard: guard.into(), passed: false, summary: failed.into(), findings }
+        }
+    }
+}
+
+/// Every guard's result, in a fixed order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuardReport {
+    /// Results in evaluation order.
+    pub results: Vec<GuardResult>,
+}
+
+impl GuardReport {
+    /// True when any guard failed (the render must fail with exit 1).
+    pub fn failed(&self) -> bool {
+        self.results.iter().any(|r| !r.passed)
+    }
+
+    /// The failed guards.
+    pub fn failures(&self) -> impl Iterator<Item = &GuardResult> {
+        self.results.iter().filter(|r| !r.passed)
+    }
+
+    /// Add a result computed elsewhere (e.g. the patch engine's `required-patch`).
+    pub fn push(&mut self, r: GuardResult) {
+        self.results.push(r);
+    }
+
+    /// All findings of failed guards, in order.
+    pub fn findings(&self) -> Vec<Finding> {
+        self.results.iter().flat_map(|r| r.findings.iter().cloned()).collect()
+    }
+}
+
+/// What the guards need from earlier stages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GuardContext<'a> {
+    /// The known secret values (from the redact stage); `None` skips the value scan.
+    pub known_secrets: Option<&'a KnownSecrets>,
+}
+
+/// Run every guard of this module.
+pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -> GuardReport {
+    GuardReport {
+        results: vec![
+            jit_keycloak(docs, cfg),
+            orphan_synapse_sidecars(docs, cfg),
+            namespace_markers(docs, cfg),
+            scim(docs, cfg),
+            plaintext_secrets(docs, cfg, ctx.known_secrets),
+        ],
+    }
+}
+
+fn fail(guard: &str, doc: Option<&Document>, message: String) -> Finding {
+    let f = Finding::new("guards", format!("guard/{guard}"), Severity::Error, message);
+    match doc {
+        Some(d) => f.at(&d.id(), &d.origin),
+        None => f,
+    }
+}
+
+/// `jit-keycloak`: with user sync on, every Keycloak workload carries the plugin and there is
+/// at least one.
+pub fn jit_keycloak(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
+    const G: &str = "jit-keycloak";
+    if !cfg.external_idp.user_sync {
+        return GuardResult::pass(G, "externalIdp.userSync is off");
+    }
+    let kc: Vec<&Document> = docs.iter().filter(|d| keycloak_container(d).is_some()).collect();
+    let mut findings = Vec::new();
+    if kc.is_empty() {
+        findings.push(fail(
+            G,
+            None,
+            "externalIdp.userSync is true but the render has no Keycloak workload (a Deployment or StatefulSet \
+             running the keycloak image) to inject the JIT plugin into: include the release that renders Keycloak \
+             (ums) or set `externalIdp.userSync: false`"
+                .into(),
+        ));
+    }
+    for d in &kc {
+        let has = pod_spec(d)
+            .and_then(|s| s.get("initContainers"))
+            .and_then(Node::as_seq)
+            .is_some_and(|l| l.iter().any(|c| c.get("name").and_then(Node::scalar_text) == Some(INIT_CONTAINER)));
+        if !has {
+            findings.push(fail(
+                G,
+                Some(d),
+                format!(
+                    "Keycloak workload has no `{INIT_CONTAINER}` initContainer although externalIdp.userSync is true: \
+                     run the JIT stage, and check that no override removes it"
+                ),
+            ));
+        }
+    }
+    GuardResult::from_findings(
+        G,
+        format!("{} Keycloak workload(s) carry the JIT plugin", kc.len()),
+        "JIT plugin missing",
+        findings,
+    )
+}
+
+fn release_matches(release: &str, pattern: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => release.starts_with(prefix),
+        None => release == pattern,
+    }
+}
+
+/// Is this a Synapse homeserver workload (a container running an image named `synapse`)?
+pub fn is_synapse_homeserver(d: &Document) -> bool {
+    containers(d).iter().any(|c| {
+        c.list == ContainerList::Containers
+            && c.node.get("image").and_then(Node::scalar_text).is_some_and(|i| ImageRef::parse(i).name() == "synapse")
+    })
+}
+
+/// `orphan-synapse-sidecars`: Synapse-adjacent workloads need a homeserver in the render.
+pub fn orphan_synapse_sidecars(docs: &[Document], _cfg: &InstanceConfig) -> GuardResult {
+    const G: &str = "orphan-synapse-sidecars";
+    let mut adjacent: BTreeMap<&str, Vec<&Document>> = BTreeMap::new();
+    let mut homeserver = false;
+    for d in docs {
+        if pod_spec(d).is_none() {
+            continue;
+        }
+        homeserver |= is_synapse_homeserver(d);
+        if SYNAPSE_ADJACENT_RELEASES.iter().any(|p| release_matches(&d.origin.release, p)) {
+            adjacent.entry(&d.origin.release).or_default().push(d);
+        }
+    }
+    if homeserver || adjacent.is_empty() {
+        let s = if homeserver { "a Synapse homeserver is rendered" } else { "no Synapse-adjacent workloads" };
+        return GuardResult::pass(G, s);
+    }
+    let findings = adjacent
+        .iter()
+        .map(|(release, ds)| {
+            fail(
+                G,
+                Some(ds[0]),
+                format!(
+                    "release {release} renders {} Synapse-adjacent workload(s) but no Synapse homeserver workload is \
+                     rendered: enable Element/Synapse (apps.element.enabled) or disable the Synapse add-on releases \
+                     (apps.elementAdmin, apps.elementGroupsync)",
+                    ds.len()
+                ),
+            )
+        })
+        .collect();
+    GuardResult::from_findings(G, "", "Synapse-adjacent workloads without a homeserver", findings)
+}
+
+fn marker_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?:^|[^A-Za-z0-9_])(__[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*__)(?:$|[^A-Za-z0-9_])").expect("valid regex")
+    })
+}
+
+/// The first `__UPPER_CASE__` placeholder in `text` (a whole token: not inside a longer
+/// identifier such as `AWS__ACCESS__KEY`).
+pub fn find_marker(text: &str) -> Option<&str> {
+    if !text.contains("__") {
+        return None;
+    }
+    marker_re().captures(text).and_then(|c| c.get(1)).map(|m| m.as_str())
+}
+
+fn walk_markers(n: &Node, path: &mut Vec<PathSeg>, out: &mut Vec<(String, String)>) {
+    match &n.value {
+        Value::Scalar(s) => {
+            if let Some(m) = find_marker(&s.text) {
+                out.push((path_to_string(path), m.to_string()));
+            }
+        }
+        Value::Seq(items) => {
+            for (i, c) in items.iter().enumerate() {
+                path.push(PathSeg::Index(i));
+                walk_markers(c, path, out);
+                path.pop();
+            }
+        }
+        Value::Map(m) => {
+            for e in m {
+                path.push(PathSeg::Key(e.key.text.clone()));
+                if let Some(mk) = find_marker(&e.key.text) {
+                    out.push((format!("{} (key)", path_to_string(path)), mk.to_string()));
+                }
+                walk_markers(&e.value, path, out);
+                path.pop();
+            }
+        }
+    }
+}
+
+fn is_argocd_own(d: &Document) -> bool {
+    d.group() == "argoproj.io"
+        || ARGOCD_RELEASES.contains(&d.origin.release.as_ref())
+        || d.label("app.kubernetes.io/part-of") == Some("argocd")
+}
+
+/// `namespace-markers`: no placeholder left anywhere, nothing namespaced in the Argo CD
+/// namespace (Argo CD's own resources and `argoproj.io` kinds excepted).
+pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
+    const G: &str = "namespace-markers";
+    let scopes = Scopes::from_docs(docs);
+    let argo = cfg.argocd.namespace.trim();
+    let mut findings = Vec::new();
+    if !argo.is_empty() && cfg.namespace.trim() == argo {
+        findings.push(fail(
+            G,
+            None,
+            format!(
+                "the instance namespace {:?} is the Argo CD namespace: every release would land next to Argo CD. Set \
+                 `namespace` (and helmfile's -n) to the openDesk namespace",
+                cfg.namespace
+            ),
+        ));
+    }
+    for d in docs {
+        let mut hits = Vec::new();
+        walk_markers(&d.root, &mut Vec::new(), &mut hits);
+        for (path, marker) in hits {
+            findings.push(
+                fail(
+                    G,
+                    Some(d),
+                    format!(
+                        "placeholder {marker} was never replaced: set the value it stands for (helmfile environment \
+                         values or an override), e.g. render with `helmfile -n <namespace>` for __NAMESPACE__"
+                    ),
+                )
+                .path(path),
+            );
+        }
+        if argo.is_empty() || is_argocd_own(d) {
+            continue;
+        }
+        let Some(kind) = d.kind() else { continue };
+        if !scopes.is_namespaced(d.group(), kind) {
+            continue;
+        }
+        if d.namespace() == Some(argo) {
+            findings.push(
+                fail(
+                    G,
+                    Some(d),
+                    format!(
+                        "namespaced resource in the Argo CD namespace {argo:?} (the `.Release.Namespace = argocd` bug: \
+                         helmfile ran without `-n <namespace>`): render with `helmfile -n {}` or fix the namespace with an \
+                         override",
+                        cfg.namespace
+                    ),
+                )
+                .path("$.metadata.namespace"),
+            );
+        }
+    }
+    GuardResult::from_findings(
+        G,
+        "no placeholders, nothing in the Argo CD namespace",
+        "namespace markers found",
+        findings,
+    )
+}
+
+/// A reference from a pod spec to a Secret: `(secret name, key)`.
+pub fn secret_refs(d: &Document) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let text = |n: Option<&Node>| n.and_then(Node::scalar_text).map(str::to_string);
+    for c in containers(d) {
+        for e in c.node.get("env").and_then(Node::as_seq).into_iter().flatten() {
+            if let Some(r) = e.get("valueFrom").and_then(|v| v.get("secretKeyRef")) {
+                if let Some(n) = text(r.get("name")) {
+                    out.push((n, text(r.get("key"))));
+                }
+            }
+        }
+        for e in c.node.get("envFrom").and_then(Node::as_seq).into_iter().flatten() {
+            if let Some(n) = text(e.get("secretRef").and_then(|r| r.get("name"))) {
+                out.push((n, None));
+            }
+        }
+    }
+    if let Some(vols) = pod_spec(d).and_then(|s| s.get("volumes")).and_then(Node::as_seq) {
+        for v in vols {
+            if let Some(n) = text(v.get("secret").and_then(|s| s.get("secretName"))) {
+                out.push((n, None));
+            }
+            for s in v.get("projected").and_then(|p| p.get("sources")).and_then(Node::as_seq).into_iter().flatten() {
+                if let Some(n) = text(s.get("secret").and_then(|s| s.get("name"))) {
+                    out.push((n, None));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Is this a SCIM server workload (its name or one of its images mentions `scim`)?
+pub fn is_scim_server(d: &Document) -> bool {
+    pod_spec(d).is_some()
+        && (d.name().is_some_and(|n| n.to_ascii_lowercase().contains("scim"))
+            || containers(d).iter().any(|c| {
+                c.node
+                    .get("image")
+                    .and_then(Node::scalar_text)
+                    .is_some_and(|i| ImageRef::parse(i).name().to_ascii_lowercase().contains("scim"))
+            }))
+}
+
+/// `scim`: with `scim.enabled`, a SCIM server workload exists and references its token Secret
+/// (a Secret reference whose Secret name or key contains `token`).
+pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
+    const G: &str = "scim";
+    if !cfg.scim.enabled {
+        return GuardResult::pass(G, "scim.enabled is false");
+    }
+    let servers: Vec<&Document> = docs.iter().filter(|d| is_scim_server(d)).collect();
+    if servers.is_empty() {
+        return GuardResult::from_findings(
+            G,
+            "",
+            "no SCIM server",
+            vec![fail(
+                G,
+                None,
+                "scim.enabled is true but no SCIM server workload is rendered: enable the nubus scim-server sub-chart \
+                 (nubusScimServer) in the ums release, or set `scim.enabled: false`"
+                    .into(),
+            )],
+        );
+    }
+    let with_token = servers.iter().any(|d| {
+        secret_refs(d).iter().any(|(n, k)| {
+            n.to_ascii_lowercase().contains("token")
+                || k.as_deref().is_some_and(|k| k.to_ascii_lowercase().contains("token"))
+        })
+    });
+    if with_token {
+        return GuardResult::pass(G, format!("{} SCIM server workload(s), token Secret referenced", servers.len()));
+    }
+    let findings = servers
+        .iter()
+        .map(|d| {
+            fail(
+                G,
+                Some(d),
+                "SCIM server workload references no token Secret (env valueFrom.secretKeyRef, envFrom.secretRef or a \
+                 secret volume whose Secret or key names a token): configure the SCIM API token Secret of the \
+                 scim-server chart (existingSecret) so clients can authenticate"
+                    .into(),
+            )
+        })
+        .collect();
+    GuardResult::from_findings(G, "", "SCIM token Secret reference missing", findings)
+}
+
+/// `plaintext-secrets`: no Secret with data, and (given the known values) none of them in any
+/// other document. Messages never contain a value.
+pub fn plaintext_secrets(docs: &[Document], _cfg: &InstanceConfig, known: Option<&KnownSecrets>) -> GuardResult {
+    const G: &str = "plaintext-secrets";
+    let mut findings = Vec::new();
+    for d in docs {
+        if is_secret(d) {
+            if has_data(d) {
+                findings.push(fail(
+                    G,
+                    Some(d),
+                    "Secret still carries data and would be pushed to git in plaintext: run the ESO stage with a usable \
+                     `secretsManager` (storeRef kind and name, keyPrefix) so it becomes an ExternalSecret"
+                        .into(),
+                ));
+            }
+            continue;
+        }
+        let Some(k) = known.filter(|k| !k.is_empty()) else { continue };
+        let mut paths = Vec::new();
+        d.root.walk_scalars(&mut Vec::new(), &mut |p, s| {
+            if k.contains(&s.text) {
+                paths.push(p.to_vec());
+            }
+        });
+        for p in paths {
+            let safe: Vec<PathSeg> = p
+                .into_iter()
+                .map(|s| match s {
+                    PathSeg::Key(t) => PathSeg::Key(k.mask(&t).into_owned()),
+                    i => i,
+                })
+                .collect();
+            findings.push(
+                fail(
+                    G,
+                    Some(d),
+                    "a known secret value is left in this manifest: run the redact stage, or reference the Secret instead \
+                     of inlining the value"
+                        .into(),
+                )
+                .path(path_to_string(&safe)),
+            );
+        }
+    }
+    GuardResult::from_findings(
+        G,
+        "no Secret with data, no known secret value in the output",
+        "plaintext secrets in the output",
+        findings,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::testutil::docs;
+
+    fn cfg() -> InstanceConfig {
+        InstanceConfig::minimal("1.13.1")
+    }
+
+    fn codes(r: &GuardResult) -> Vec<String> {
+        r.findings
+            .iter()
+            .map(|f| format!("{} {}", f.resource.clone().unwrap_or_default(), f.path.clone().unwrap_or_default()))
+            .collect()
+    }
+
+    const KEYCLOAK: &str = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: ums-keycloak, namespace: opendesk}\nspec:\n  template:\n    spec:\n      containers: [{name: keycloak, image: quay.io/keycloak/keycloak:26.0}]\n";
+
+    #[test]
+    fn jit_keycloak_guard() {
+        let mut c = cfg();
+        assert!(jit_keycloak(&[], &c).passed, "off: not applicable");
+        c.external_idp.user_sync = true;
+        c.jit.image = "jit:1".into();
+        // Failing: no Keycloak at all.
+        let r = jit_keycloak(&docs("x", "f.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"), &c);
+        assert!(!r.passed);
+        assert!(r.findings[0].message.contains("set `externalIdp.userSync: false`"));
+        // Failing: Keycloak without the plugin.
+        let mut ds = docs("ums", "f.yaml", KEYCLOAK);
+        let r = jit_keycloak(&ds, &c);
+        assert_eq!(codes(&r), ["StatefulSet/opendesk/ums-keycloak "]);
+        // Passing: after the JIT stage.
+        crate::stages::jit::jit(&mut ds, &c).unwrap();
+        assert!(jit_keycloak(&ds, &c).passed);
+    }
+
+    #[test]
+    fn orphan_synapse_guard() {
+        let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: synapse-web}\nspec: {template: {spec: {containers: [{name: web, image: nginx:1}]}}}\n";
+        let hs = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: synapse}\nspec: {template: {spec: {initContainers: [{name: i, image: matrix-tools:1}], containers: [{name: synapse, image: oci.element.io/synapse:v1.159.0}]}}}\n";
+        // Failing: adjacent release alone.
+        let ds = docs("opendesk-synapse-web", "f.yaml", web);
+        let r = orphan_synapse_sidecars(&ds, &cfg());
+        assert!(!r.passed);
+        assert!(
+            r.findings[0].message.contains("release opendesk-synapse-web renders 1 Synapse-adjacent"),
+            "{}",
+            r.findings[0].message
+        );
+        assert!(r.findings[0].message.contains("apps.element.enabled"));
+        // Passing: with the homeserver.
+        let mut ds = ds;
+        ds.extend(docs("opendesk-synapse", "f.yaml", hs));
+        assert!(orphan_synapse_sidecars(&ds, &cfg()).passed);
+        // Passing: nothing Synapse-related.
+        assert!(orphan_synapse_sidecars(&docs("redis", "f.yaml", web), &cfg()).passed);
+    }
+
+    #[test]
+    fn markers() {
+        assert_eq!(find_marker("http://x.__NAMESPACE__.svc"), Some("__NAMESPACE__"));
+        assert_eq!(find_marker("__DOMAIN__"), Some("__DOMAIN__"));
+        assert_eq!(find_marker("OPENPROJECT_AWS__ACCESS__KEY"), None);
+        assert_eq!(find_marker("__init__ __meta_kubernetes__"), None);
+        assert_eq!(find_marker("a__B__"), None);
+    }
+
+    #[test]
+    fn namespace_markers_guard() {
+        let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: argocd}\ndata:\n  url: http://svc.__NAMESPACE__.svc\n  __TOKEN__: x\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: argocd}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: app, namespace: argocd}\n";
+        let r = namespace_markers(&docs("ums", "f.yaml", bad), &cfg());
+        assert!(!r.passed);
+        assert_eq!(
+            codes(&r),
+            [
+                "ConfigMap/argocd/a $.data.url",
+                "ConfigMap/argocd/a $.data.__TOKEN__ (key)",
+                "ConfigMap/argocd/a $.metadata.namespace"
+            ]
+        );
+        assert!(r.findings[2].message.contains("helmfile -n opendesk"));
+        // Argo CD's own release may live there.
+        assert!(
+            namespace_markers(
+                &docs("argocd", "f.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: argocd}\n"),
+                &cfg()
+            )
+            .passed
+        );
+        // The instance namespace equal to Argo CD's is one clear finding.
+        let mut c = cfg();
+        c.namespace = "argocd".into();
+        let r = namespace_markers(&docs("ums", "f.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"), &c);
+        assert_eq!(r.findings.len(), 1);
+        assert!(r.findings[0].message.contains("is the Argo CD namespace"));
+        // Passing.
+        let good =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: opendesk}\ndata: {k: AWS__ACCESS__KEY}\n";
+        assert!(namespace_markers(&docs("ums", "f.yaml", good), &cfg()).passed);
+    }
+
+    #[test]
+    fn scim_guard() {
+        let mut c = cfg();
+        assert!(scim(&[], &c).passed);
+        c.scim.enabled = true;
+        // Failing: no server.
+        let r = scim(&docs("ums", "f.yaml", KEYCLOAK), &c);
+        assert!(!r.passed && r.findings[0].message.contains("nubusScimServer"));
+        // Failing: server without a token reference.
+        let server = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ums-scim-server}\nspec:\n  template:\n    spec:\n      containers:\n        - name: scim\n          image: nubus/scim-server:1.0\n          env:\n            - name: DB_PASSWORD\n              valueFrom: {secretKeyRef: {name: ums-scim-db, key: password}}\n";
+        let r = scim(&docs("ums", "f.yaml", server), &c);
+        assert!(!r.passed);
+        assert_eq!(codes(&r), ["Deployment/-/ums-scim-server "]);
+        // Passing: a token Secret reference.
+        let ok = server.replace("ums-scim-db, key: password", "ums-scim-server-api, key: token");
+        assert!(scim(&docs("ums", "f.yaml", &ok), &c).passed);
+        let ok = format!("{server}      volumes: [{{name: t, secret: {{secretName: scim-api-token}}}}]\n");
+        assert!(scim(&docs("ums", "f.yaml", &ok), &c).passed);
+    }
+
+    #[test]
+    fn plaintext_guard() {
+        let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter22}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {conf: \"pw=hunter22\"}\n";
+        let ds = docs("r", "f.yaml", bad);
+        let known = KnownSecrets::from_values(["hunter22"]);
+        let r = plaintext_secrets(&ds, &cfg(), Some(&known));
+        assert!(!r.passed);
+        assert_eq!(codes(&r), ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]);
+        let all = serde_json::to_string(&r).unwrap();
+        assert!(!all.contains("hunter22"));
+        // Passing: data-less Secret and clean documents.
+        let good = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {conf: \"pw=<redacted>\"}\n";
+        assert!(plaintext_secrets(&docs("r", "f.yaml", good), &cfg(), Some(&known)).passed);
+    }
+
+    #[test]
+    fn all_guards_pass_on_a_clean_render() {
+        let ds = docs("ums", "f.yaml", KEYCLOAK);
+        let r = guards(&ds, &cfg(), &GuardContext::default());
+        assert!(!r.failed(), "{r:?}");
+        assert_eq!(r.results.len(), 5);
+        let mut r = r;
+        r.push(GuardResult { guard: "required-patch".into(), passed: false, summary: "x".into(), findings: vec![] });
+        assert!(r.failed());
+        assert_eq!(r.failures().count(), 1);
+    }
+}
