@@ -19,6 +19,7 @@ pub mod error;
 pub mod load;
 pub mod output;
 pub mod patch;
+pub mod pipeline;
 pub mod report;
 pub mod stages;
 pub mod yaml;

@@ -28,12 +28,84 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Render a helmfile output dir (default: the bundled example) into an output tree.
+    #[command(
+        after_help = "Examples:\n  opendesk-render render --out out/                      # the bundled example\n  opendesk-render render ./helmfile-out --out out/ --config instance.yaml --release-graph release-graph.yaml --secrets-out secrets.json\n  opendesk-render render ./helmfile-out --out out/ --config instance.yaml --json | jq .summary"
+    )]
+    Render(RenderArgs),
+    /// Show, per resource, where it came from and every change each patch or stage made.
+    #[command(
+        after_help = "Examples:\n  opendesk-render explain ./helmfile-out --config instance.yaml\n  opendesk-render explain ./helmfile-out --resource Job/opendesk/ums-keycloak-bootstrap"
+    )]
+    Explain(ExplainArgs),
+    /// Semantic per-resource diff of two output trees (exit 0 equal, 1 different).
+    #[command(after_help = "Example:\n  opendesk-render diff out-old/ out-new/")]
+    Diff {
+        /// The old output tree.
+        old: PathBuf,
+        /// The new output tree.
+        new: PathBuf,
+        /// Print the diff as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Work with patch sets: run fixtures against snapshots, or validate patch files.
     #[command(subcommand)]
     Patches(PatchesCmd),
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > patch.schema.json")]
     Schema,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct InputArgs {
+    /// Instance config (YAML). Default: the bundled example's config.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Patch dir (a runtime-patches root or a folder of patch files). Default: the built-in set.
+    #[arg(long, conflicts_with = "no_patches")]
+    patches: Option<PathBuf>,
+    /// Apply no patches.
+    #[arg(long)]
+    no_patches: bool,
+    /// Release graph (waves). Default: none (every release in wave 0, with a warning); the
+    /// bundled example uses its own graph.
+    #[arg(long)]
+    release_graph: Option<PathBuf>,
+    /// Worker threads (default: all cores). Output is identical for any count.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(clap::Args, Debug)]
+struct RenderArgs {
+    /// The helmfile output dir. Default: the bundled example.
+    input: Option<PathBuf>,
+    /// Where to write the tree (replaced atomically; untouched on failure).
+    #[arg(long)]
+    out: PathBuf,
+    /// Where to write the ESO secret payload (JSON, mode 0600). Never inside --out.
+    #[arg(long)]
+    secrets_out: Option<PathBuf>,
+    /// Print the full report as JSON on stdout (see docs/json-report.md).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    input_args: InputArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct ExplainArgs {
+    /// The helmfile output dir. Default: the bundled example.
+    input: Option<PathBuf>,
+    /// Only this resource: KIND/NAMESPACE/NAME (use `-` for no namespace).
+    #[arg(long)]
+    resource: Option<String>,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    input_args: InputArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,6 +145,17 @@ pub fn main() -> i32 {
         }
     };
     match cli.cmd {
+        Cmd::Render(a) => crate::render_cmd::render(
+            a.input.as_deref(),
+            &a.out,
+            a.secrets_out.as_deref(),
+            a.json,
+            &a.input_args.into(),
+        ),
+        Cmd::Explain(a) => {
+            crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
+        }
+        Cmd::Diff { old, new, json } => crate::render_cmd::diff(&old, &new, json),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
@@ -131,6 +214,19 @@ fn patches_test(dir: &Path, accept: bool, only: Option<&str>) -> i32 {
         EXIT_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+impl From<InputArgs> for crate::render_cmd::Inputs {
+    fn from(a: InputArgs) -> Self {
+        crate::render_cmd::Inputs {
+            config: a.config,
+            patches: a.patches,
+            no_patches: a.no_patches,
+            release_graph: a.release_graph,
+            threads: a.threads,
+            config_text: None,
+        }
     }
 }
 

@@ -5,5 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod example;
 pub mod push;
+pub mod render_cmd;
 pub mod step;

@@ -1,0 +1,390 @@
+//! `render`, `explain` and `diff`: loading inputs, running the pipeline, printing results.
+
+use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use opendesk_render::config::InstanceConfig;
+use opendesk_render::document::Document;
+use opendesk_render::load::{load_dir, parse_text};
+use opendesk_render::output::graph::ReleaseGraph;
+use opendesk_render::patch::PatchSet;
+use opendesk_render::pipeline::{render as run_pipeline, RenderError, RenderRequest, Rendered, Report};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Inputs shared by `render` and `explain`.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Instance config file (default: the bundled example's).
+    pub config: Option<PathBuf>,
+    /// Patch dir (default: built in).
+    pub patches: Option<PathBuf>,
+    /// No patches at all.
+    pub no_patches: bool,
+    /// Release graph file.
+    pub release_graph: Option<PathBuf>,
+    /// Worker threads.
+    pub threads: Option<usize>,
+    /// Config given as text (YAML or JSON) instead of a file (bindings).
+    pub config_text: Option<String>,
+}
+
+/// A bad-input error, already formatted for stderr (file:line:col + snippet).
+pub struct UsageError(pub String);
+
+fn usage(e: impl std::fmt::Display) -> UsageError {
+    UsageError(format!("error: {e}"))
+}
+
+fn with_snippet(msg: String, loc: Option<(&Path, usize, usize)>) -> UsageError {
+    let mut s = format!("error: {msg}");
+    if let Some((f, l, c)) = loc {
+        if let Some(snip) = snippet(f, l, c) {
+            s.push('\n');
+            s.push_str(&snip);
+        }
+    }
+    UsageError(s)
+}
+
+/// The offending line with a caret, as text.
+pub fn snippet(file: &Path, line: usize, col: usize) -> Option<String> {
+    if line == 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    let l = text.lines().nth(line - 1)?;
+    let shown: String = l.chars().take(200).collect();
+    let w = line.to_string().len();
+    Some(format!("{:w$} |\n{line} | {shown}\n{:w$} | {}^", "", "", " ".repeat(col.saturating_sub(1).min(200))))
+}
+
+/// Everything a render needs, loaded.
+pub struct Prepared {
+    /// Config.
+    pub config: InstanceConfig,
+    /// Patches.
+    pub patches: Option<PatchSet>,
+    /// Graph.
+    pub graph: Option<ReleaseGraph>,
+    /// Loaded input.
+    pub input: opendesk_render::load::LoadedInput,
+}
+
+/// Load config, patches, graph and input (the bundled example when `input` is `None`).
+pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError> {
+    let config = match (&a.config, &a.config_text) {
+        (_, Some(text)) => InstanceConfig::parse(Path::new("<config>"), text).map_err(usage)?,
+        (Some(p), None) => InstanceConfig::load(p).map_err(|e| {
+            let (l, c) = (e.line, e.col);
+            with_snippet(format!("{e}\nhint: see examples/instance.yaml and docs/config.md"), Some((&e.file, l, c)))
+        })?,
+        (None, None) => {
+            let text =
+                crate::example::instance_config().ok_or_else(|| usage("the bundled example config is missing"))?;
+            InstanceConfig::parse(Path::new("<bundled examples/instance.yaml>"), text).map_err(usage)?
+        }
+    };
+    let patches = if a.no_patches {
+        None
+    } else {
+        Some(match &a.patches {
+            Some(dir) => PatchSet::from_dir(&opendesk_patches::patches_dir(dir)).map_err(|e| {
+                let (l, c) = (e.line, e.col);
+                let f = PathBuf::from(&e.file);
+                with_snippet(e.to_string(), Some((&f, l, c)))
+            })?,
+            None => opendesk_patches::default_set().map_err(usage)?,
+        })
+    };
+    let graph = match (&a.release_graph, input) {
+        (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
+            let loc = e.issues.first().map(|i| (i.pos.line, i.pos.col));
+            with_snippet(e.to_string(), loc.map(|(l, c)| (e.file.as_path(), l, c)))
+        })?),
+        (None, None) => match crate::example::release_graph() {
+            Some(t) => Some(ReleaseGraph::parse(Path::new("<bundled examples/release-graph.yaml>"), t).map_err(usage)?),
+            None => None,
+        },
+        (None, Some(_)) => None,
+    };
+    let loaded = match input {
+        Some(dir) => load_dir(dir),
+        None => {
+            let m = crate::example::materialize().map_err(usage)?;
+            let r = load_dir(&m.dir);
+            drop(m);
+            r
+        }
+    }
+    .map_err(|e| {
+        let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
+        with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)))
+    })?;
+    Ok(Prepared { config, patches, graph, input: loaded })
+}
+
+fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
+    threads.map(|n| rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().expect("thread pool"))
+}
+
+/// Run the pipeline on prepared inputs.
+pub fn run(p: Prepared, threads: Option<usize>) -> Result<Rendered, RenderError> {
+    let Prepared { config, patches, graph, input } = p;
+    let req =
+        RenderRequest { config: Some(&config), patches: patches.as_ref(), graph: graph.as_ref(), ..Default::default() };
+    match pool(threads) {
+        Some(pool) => pool.install(|| run_pipeline(input, &req)),
+        None => run_pipeline(input, &req),
+    }
+}
+
+fn print_summary(r: &Report, out: &Path, total_ms: f64) {
+    let s = &r.summary;
+    eprintln!(
+        "rendered {} releases, {} documents in → {} resources out ({:.1} MB) into {}",
+        s.releases,
+        s.documents_in,
+        s.documents_out,
+        s.input_bytes as f64 / 1e6,
+        out.display()
+    );
+    eprintln!(
+        "patches: {} applied, {} skipped (appliesTo), {} matched nothing",
+        s.patches_applied, s.patches_skipped, s.patches_dead
+    );
+    let f = |k| s.findings.get(&k).copied().unwrap_or(0);
+    use opendesk_render::Severity::*;
+    eprintln!("findings: {} errors, {} warnings, {} info", f(Error), f(Warning), f(Info));
+    eprintln!("ESO: {} Secrets → ExternalSecrets; {} inline secret values masked", s.eso_converted, s.redactions);
+    let t: Vec<String> = r.timings.iter().map(|t| format!("{} {:.1}ms", t.stage, t.ms)).collect();
+    eprintln!("time: {total_ms:.1}ms total ({})", t.join(", "));
+}
+
+fn print_findings(r: &Report) {
+    for f in &r.findings {
+        if f.severity == opendesk_render::Severity::Info {
+            continue;
+        }
+        let at = match (&f.resource, &f.origin) {
+            (Some(res), Some(o)) => format!(" {res} ({o})"),
+            (Some(res), None) => format!(" {res}"),
+            _ => String::new(),
+        };
+        let path = f.path.as_deref().map(|p| format!(" at {p}")).unwrap_or_default();
+        eprintln!("{:?}[{}]{at}{path}: {}", f.severity, f.code, f.message);
+    }
+    for g in r.guards.iter().filter(|g| !g.passed) {
+        eprintln!("guard {} failed: {}", g.name, g.message.as_deref().unwrap_or(""));
+    }
+}
+
+/// Why `render_to` wrote nothing.
+#[derive(Debug)]
+pub struct RenderFailure {
+    /// Exit code (1 guard/lint, 2 bad input/usage/I-O).
+    pub exit_code: i32,
+    /// The message for stderr (file:line:col and snippet where known).
+    pub message: String,
+    /// The report, when the pipeline ran.
+    pub report: Option<Box<Report>>,
+}
+
+/// Render and write: the tree atomically to `out`, the secret payload to `secrets_out`.
+/// Nothing is written unless everything succeeded.
+pub fn render_to(
+    input: Option<&Path>,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    a: &Inputs,
+) -> Result<Rendered, RenderFailure> {
+    let fail = |code: i32, message: String| RenderFailure { exit_code: code, message, report: None };
+    if let Some(so) = secrets_out {
+        opendesk_render::output::write::check_secrets_out(out, so)
+            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+    }
+    let prepared = prepare(input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
+    let rendered = run(prepared, a.threads).map_err(|e| RenderFailure {
+        exit_code: e.exit_code(),
+        message: format!("error: {e}"),
+        report: e.report().map(|r| Box::new(r.clone())),
+    })?;
+    opendesk_render::output::write::write_tree(out, &rendered.tree.files)
+        .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+    if let Some(so) = secrets_out {
+        opendesk_render::output::write::write_secrets_file(out, so, &rendered.secrets.to_secrets_file().into_bytes())
+            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+    }
+    Ok(rendered)
+}
+
+/// `render`: exit 0, 1 or 2; writes nothing unless 0.
+pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json: bool, a: &Inputs) -> i32 {
+    let start = Instant::now();
+    let rendered = match render_to(input, out, secrets_out, a) {
+        Ok(r) => r,
+        Err(f) => {
+            if let Some(r) = &f.report {
+                print_findings(r);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+                }
+            }
+            eprintln!("{}", f.message);
+            if f.exit_code == EXIT_FAILED {
+                eprintln!(
+                    "nothing was written; fix the findings above (or `explain` a resource to see what changed it)"
+                );
+            }
+            return f.exit_code;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rendered.report).unwrap_or_default());
+    } else {
+        print_findings(&rendered.report);
+    }
+    print_summary(&rendered.report, out, start.elapsed().as_secs_f64() * 1000.0);
+    EXIT_OK
+}
+
+/// `explain`.
+pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inputs) -> i32 {
+    let prepared = match prepare(input, a) {
+        Ok(p) => p,
+        Err(UsageError(m)) => {
+            eprintln!("{m}");
+            return EXIT_USAGE;
+        }
+    };
+    let (docs, failed) = match run(prepared, a.threads) {
+        Ok(r) => (r.documents, None),
+        Err(RenderError::Failed(rep, docs)) => (*docs, Some(rep)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let wanted = resource.map(|r| r.to_string());
+    let mut shown = Vec::new();
+    for d in &docs {
+        let id = d.id().to_string();
+        if wanted.as_ref().is_some_and(|w| !w.eq_ignore_ascii_case(&id)) {
+            continue;
+        }
+        shown.push(serde_json::json!({
+            "resource": id,
+            "release": &*d.origin.release,
+            "file": &*d.origin.file,
+            "line": d.origin.line,
+            "changes": d.changes,
+        }));
+    }
+    if let Some(w) = &wanted {
+        if shown.is_empty() {
+            eprintln!("error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` for no namespace)");
+            return EXIT_USAGE;
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
+    } else {
+        for s in &shown {
+            println!(
+                "{}  ({}/{}:{})",
+                s["resource"].as_str().unwrap_or(""),
+                s["release"].as_str().unwrap_or(""),
+                s["file"].as_str().unwrap_or(""),
+                s["line"]
+            );
+            let changes = s["changes"].as_array().cloned().unwrap_or_default();
+            if changes.is_empty() {
+                println!("    unchanged");
+            }
+            for c in changes {
+                let det = c["detail"].as_str().map(|d| format!("  = {d}")).unwrap_or_default();
+                println!(
+                    "    {:<44} {:<18} {}{det}",
+                    c["by"].as_str().unwrap_or(""),
+                    c["action"].as_str().unwrap_or(""),
+                    c["path"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    if let Some(r) = failed {
+        print_findings(&r);
+        eprintln!("note: this render fails its guards or lint (exit 1); the changes above are what ran before that");
+    }
+    EXIT_OK
+}
+
+/// Load an output tree (`releases/<r>/*.yaml`, `applications/*.yaml`) as documents.
+pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
+    let mut docs = Vec::new();
+    let mut add = |release: &str, p: &Path| -> Result<(), String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let r: Arc<str> = Arc::from(release);
+        let f: Arc<str> = Arc::from(p.file_name().and_then(|f| f.to_str()).unwrap_or(""));
+        docs.extend(parse_text(&r, &f, p, &text, true).map_err(|e| e.to_string())?);
+        Ok(())
+    };
+    let sorted = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> =
+            std::fs::read_dir(d).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        v.sort();
+        v
+    };
+    if !dir.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
+    for rel in sorted(&dir.join("releases")) {
+        let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        for f in sorted(&rel) {
+            if f.extension().is_some_and(|e| e == "yaml") {
+                add(&name, &f)?;
+            }
+        }
+    }
+    for f in sorted(&dir.join("applications")) {
+        if f.extension().is_some_and(|e| e == "yaml") {
+            add("(applications)", &f)?;
+        }
+    }
+    Ok(docs)
+}
+
+/// `diff OLD NEW`: exit 0 equal, 1 different, 2 unreadable.
+pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
+    let (a, b) = match (load_tree(old), load_tree(new)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let d = opendesk_render::diff::diff(&a, &b);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+    } else {
+        for r in &d {
+            println!("{:<8} {}", r.status, r.resource);
+            for c in &r.changes {
+                let old = c.old.as_deref().unwrap_or("");
+                let new = c.new.as_deref().unwrap_or("");
+                match c.kind {
+                    "added" => println!("    + {} = {new}", c.path),
+                    "removed" => println!("    - {} (was {old})", c.path),
+                    _ => println!("    ~ {}: {old} → {new}", c.path),
+                }
+            }
+        }
+        if d.is_empty() {
+            println!("no differences");
+        }
+    }
+    if d.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
