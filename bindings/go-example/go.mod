@@ -1,0 +1,3 @@
+module opendesk-render/go-example
+
+go 1.19
