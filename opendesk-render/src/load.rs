@@ -165,7 +165,7 @@ fn parse_chunk(
                     file: display.to_path_buf(),
                     line: e.line + off as usize,
                     col: e.col,
-                    reason: e.reason,
+                    reason: shift_first_line(&e.reason, off),
                 })
             }
         },
@@ -191,6 +191,23 @@ fn parse_chunk(
     }
     let origin = Origin { release: release.clone(), file: rel.clone(), line: off + first };
     Ok(Some(Document::new(origin, comments, root)))
+}
+
+/// Duplicate-key messages name the first definition's line relative to the chunk; make it
+/// relative to the file.
+fn shift_first_line(reason: &str, off: u32) -> String {
+    const MARK: &str = "(first defined on line ";
+    match reason.find(MARK) {
+        Some(i) if off > 0 => {
+            let rest = &reason[i + MARK.len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            match digits.parse::<u32>() {
+                Ok(n) => format!("{}{MARK}{}{}", &reason[..i], n + off, &rest[digits.len()..]),
+                Err(_) => reason.to_string(),
+            }
+        }
+        _ => reason.to_string(),
+    }
 }
 
 /// go-yaml and PyYAML accept a flow collection whose closing `]`/`}` sits on its own line at
@@ -443,7 +460,7 @@ mod tests {
         let r: Arc<str> = "x".into();
         let t = "a: 1\n---\nb: 1\nb: 2\n";
         let e = parse_text(&r, &r, Path::new("f.yaml"), t, true).unwrap_err();
-        assert_eq!(e.to_string().split(": ").next().unwrap(), "f.yaml:4:1");
+        assert_eq!(e.to_string(), "f.yaml:4:1: duplicate key \"b\" (first defined on line 3)");
         let e = parse_text(&r, &r, Path::new("f.yaml"), "---\n- a\n", true).unwrap_err();
         assert!(e.to_string().starts_with("f.yaml:2:1: "), "{e}");
     }

@@ -198,6 +198,9 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
         None => Prepared::default(),
     };
     let patch_run = apply(&prepared, &mut docs, "patch");
+    if let Some(e) = patch_run.unbound.clone() {
+        return Err(RenderError::Patch(e));
+    }
     timer.lap("patches");
 
     // JIT.
@@ -209,6 +212,9 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     let overrides = PatchSet { patches: cfg.compiled_overrides()? };
     let override_prep = overrides.prepare(&version, &vars)?;
     let override_run = apply(&override_prep, &mut docs, "override");
+    if let Some(e) = override_run.unbound.clone() {
+        return Err(RenderError::Patch(e));
+    }
     timer.lap("overrides");
 
     // Dedup.

@@ -52,6 +52,26 @@ enum Cmd {
     /// Work with patch sets: run fixtures against snapshots, or validate patch files.
     #[command(subcommand)]
     Patches(PatchesCmd),
+    /// Commit and push an output tree to the instance's git repository (no-op when unchanged).
+    #[command(
+        after_help = "Example:\n  opendesk-render push out/ --repo https://git.example.org/opendesk/acme.git --branch main --path instances/acme"
+    )]
+    Push {
+        /// The rendered output tree (as written by `render --out`).
+        out_dir: PathBuf,
+        /// Git URL (or local path) of the instance repository.
+        #[arg(long)]
+        repo: String,
+        /// Branch to commit to.
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// Folder inside the repository that the tree replaces.
+        #[arg(long, default_value = "")]
+        path: String,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > patch.schema.json")]
     Schema,
@@ -156,12 +176,36 @@ pub fn main() -> i32 {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
         }
         Cmd::Diff { old, new, json } => crate::render_cmd::diff(&old, &new, json),
+        Cmd::Push { out_dir, repo, branch, path, json } => push(out_dir, repo, branch, path, json),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
         }
         Cmd::Patches(PatchesCmd::Check { dir }) => patches_check(&dir),
         Cmd::Patches(PatchesCmd::Test { dir, accept, only }) => patches_test(&dir, accept, only.as_deref()),
+    }
+}
+
+fn push(out_dir: PathBuf, repo: String, branch: String, path: String, json: bool) -> i32 {
+    use crate::step::Step;
+    let mut step = crate::push::PushRenderedManifests::new(out_dir, repo);
+    step.branch = branch;
+    step.path = path;
+    match step.run(&mut |ev| eprintln!("{ev}")) {
+        Ok(o) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
+            } else if o.changed {
+                println!("pushed {} ({} attempt(s))", o.commit.as_deref().unwrap_or("?"), o.attempts);
+            } else {
+                println!("no change: nothing committed");
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use thiserror::Error;
 
 /// A patch file or patch that cannot be used. Names the file, line and column, and the patch
 /// and op where known.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 #[error("{file}:{line}:{col}: {message}")]
 pub struct PatchError {
     /// Patch file.

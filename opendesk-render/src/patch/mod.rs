@@ -80,6 +80,7 @@ impl PatchSet {
     pub fn prepare(&self, version: &semver::Version, vars: &Vars) -> Result<Prepared, PatchError> {
         let mut active = Vec::new();
         let mut skipped = Vec::new();
+        let mut unbound_errors = Vec::new();
         for p in &self.patches {
             if let Some((text, req)) = &p.applies_to {
                 if !req.matches(version) {
@@ -95,17 +96,21 @@ impl PatchSet {
                 }
             }
             let mut p = p.clone();
+            let mut unbound = None;
             for (op, line) in &mut p.ops {
-                bind_op(op, vars).map_err(|m| PatchError {
-                    file: p.file.to_string(),
-                    line: *line as usize,
-                    col: 1,
-                    message: format!("patch {:?}: {m}", p.name),
-                })?;
+                if let Err(m) = bind_op(op, vars) {
+                    unbound.get_or_insert(PatchError {
+                        file: p.file.to_string(),
+                        line: *line as usize,
+                        col: 1,
+                        message: format!("patch {:?}: {m}", p.name),
+                    });
+                }
             }
+            unbound_errors.push(unbound);
             active.push(p);
         }
-        Ok(Prepared { active, skipped })
+        Ok(Prepared { active, skipped, unbound: unbound_errors })
     }
 }
 
@@ -135,6 +140,9 @@ impl Vars {
 
     fn lookup(&self, name: &str) -> Result<serde_json::Value, String> {
         use serde_json::Value as J;
+        if let Some((n, default)) = name.split_once(":-") {
+            return Ok(self.lookup(n).unwrap_or_else(|_| J::String(default.to_string())));
+        }
         match name {
             "instance" => return Ok(J::String(self.instance.clone())),
             "namespace" => return Ok(J::String(self.namespace.clone())),
@@ -202,6 +210,7 @@ impl Vars {
 }
 
 fn is_var(name: &str) -> bool {
+    let name = name.split_once(":-").map_or(name, |(n, _)| n);
     matches!(name, "instance" | "namespace" | "opendeskVersion") || name.starts_with("values.")
 }
 
@@ -238,6 +247,9 @@ pub struct Prepared {
     pub active: Vec<Patch>,
     /// Patches skipped by `appliesTo`.
     pub skipped: Vec<PatchStat>,
+    /// Per active patch: a `${...}` variable that is not set. Such a patch is fine as long as
+    /// it selects no document; if it does, [`PatchRun::unbound`] holds the error.
+    pub unbound: Vec<Option<PatchError>>,
 }
 
 /// What one patch did in a render.
@@ -263,6 +275,9 @@ pub struct PatchStat {
 pub struct PatchRun {
     /// Per patch, in order: the active ones then the skipped ones.
     pub stats: Vec<PatchStat>,
+    /// A patch that selected documents but needs a variable the config does not set.
+    #[serde(skip)]
+    pub unbound: Option<PatchError>,
 }
 
 impl PatchRun {
@@ -310,6 +325,13 @@ pub fn apply(prep: &Prepared, docs: &mut [Document], prefix: &str) -> PatchRun {
             s.changed += usize::from(c);
         }
     }
+    let unbound =
+        stats.iter().zip(&prep.unbound).find(|(s, u)| s.matched > 0 && u.is_some()).and_then(|(_, u)| u.clone()).map(
+            |mut e| {
+                e.message.push_str(" (the patch selects documents of this render, so the value is needed)");
+                e
+            },
+        );
     stats.extend(prep.skipped.iter().cloned());
-    PatchRun { stats }
+    PatchRun { stats, unbound }
 }

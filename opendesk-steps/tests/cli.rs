@@ -1,0 +1,302 @@
+//! The `opendesk-render` binary, end to end: every subcommand, every exit code, the `--json`
+//! shape, and the bundled example.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_opendesk-render"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("odr-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn read_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut m = BTreeMap::new();
+    walk(dir, dir, &mut m);
+    m
+}
+
+/// A helmfile output dir with the given files (`release/rel/path.yaml` → text).
+fn input(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let d = tmp(name);
+    for (p, t) in files {
+        let f = d.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, t).unwrap();
+    }
+    d
+}
+
+const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\nargocd: {repoURL: https://git.example.org/acme.git, path: instances/acme}\nsecretsManager: {storeRef: {kind: ClusterSecretStore, name: sm}, keyPrefix: acme}\n";
+
+fn config(name: &str, text: &str) -> PathBuf {
+    let p = tmp(name);
+    std::fs::create_dir_all(&p).unwrap();
+    let f = p.join("instance.yaml");
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+const DEPLOY: &str = "---\n# Source: app/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: opendesk\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec:\n      containers:\n        - name: app\n          image: registry.example.org/app:1.0.0\n";
+
+#[test]
+fn version_and_help() {
+    let o = run(&["--version"]);
+    assert_eq!(code(&o), 0);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(env!("CARGO_PKG_VERSION")));
+    for sub in ["render", "explain", "diff", "push", "schema", "patches"] {
+        let o = run(&[sub, "--help"]);
+        assert_eq!(code(&o), 0, "{sub} --help");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"), "{sub}");
+    }
+    for sub in ["render", "explain", "diff", "push"] {
+        let o = run(&[sub, "--help"]);
+        assert!(String::from_utf8_lossy(&o.stdout).contains("Example"), "{sub} --help shows examples");
+    }
+    assert_eq!(code(&run(&["no-such-command"])), 2);
+    assert_eq!(code(&run(&["render"])), 2, "missing --out is a usage error");
+}
+
+#[test]
+fn bundled_example_renders_deterministically_on_any_thread_count() {
+    let a = tmp("ex-a");
+    let b = tmp("ex-b");
+    let o = run(&["render", "--out", a.to_str().unwrap(), "--threads", "1"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("rendered 9 releases"), "{}", stderr(&o));
+    let o = run(&["render", "--out", b.to_str().unwrap(), "--threads", "2"]);
+    assert_eq!(code(&o), 0);
+    let (ta, tb) = (read_tree(&a), read_tree(&b));
+    assert_eq!(ta, tb, "byte-identical trees on 1 and 2 threads");
+    assert!(ta.contains_key(Path::new("render-meta.yaml")));
+    assert!(ta.contains_key(Path::new("applications/ums.yaml")));
+    assert!(ta.keys().any(|k| k.starts_with("releases/ums")));
+    // No plaintext Secret reaches the tree.
+    for (p, bytes) in &ta {
+        let t = String::from_utf8_lossy(bytes);
+        assert!(!t.contains("\nkind: Secret\n"), "{} is a Secret", p.display());
+    }
+    // Re-rendering the written releases without patches gives the same resources.
+    let c = tmp("ex-c");
+    let o = run(&[
+        "render",
+        a.join("releases").to_str().unwrap(),
+        "--out",
+        c.to_str().unwrap(),
+        "--no-patches",
+        "--config",
+        "../examples/instance.yaml",
+        "--release-graph",
+        "../examples/release-graph.yaml",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let tc = read_tree(&c);
+    let rel = |t: &BTreeMap<PathBuf, Vec<u8>>| {
+        t.iter()
+            .filter(|(k, _)| k.starts_with("releases"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(rel(&ta), rel(&tc), "render of the rendered tree is a fixed point");
+    for d in [a, b, c] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn json_report_shape() {
+    let out = tmp("json");
+    let o = run(&["render", "--out", out.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    for t in v["timings"].as_array_mut().unwrap() {
+        t["ms"] = serde_json::json!(0.0);
+    }
+    // Pin the stable field names and the example's figures.
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    insta::assert_json_snapshot!("json_report_keys", keys);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["exitCode"], 0);
+    assert_eq!(v["summary"]["releases"], 9);
+    assert!(v["patches"].as_array().unwrap().iter().any(|p| p["name"] == "ums-probes" && p["changed"] == 1));
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn bad_config_is_exit_2_with_position_and_nothing_written() {
+    let cfg = config("badcfg", &format!("{CONFIG}secretManager: {{}}\n"));
+    let out = tmp("badcfg-out");
+    let o = run(&["render", "--out", out.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("instance.yaml:6:"), "{e}");
+    assert!(e.contains("secretManager"), "{e}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_input_is_exit_2_with_file_line_col_and_caret() {
+    let dir = input(
+        "dupkey",
+        &[(
+            "helmfile-child.yaml-1a2b3c4d-app/app/templates/cm.yaml",
+            "---\n# Source: x\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n",
+        )],
+    );
+    let out = tmp("dupkey-out");
+    let o = run(&[
+        "render",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        config("dupcfg", CONFIG).to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    let e = stderr(&o);
+    assert!(e.contains("cm.yaml:6:3: duplicate key \"name\" (first defined on line 5)"), "{e}");
+    assert!(e.contains("6 |   name: b") && e.contains("^"), "{e}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn secrets_without_a_secret_store_is_exit_2_and_says_how_to_fix() {
+    let dir = input("nosm", &[("app/app/templates/s.yaml", "---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: opendesk}\ndata: {password: c2VjcmV0LXZhbHVl}\n")]);
+    let cfg = config("nosm-cfg", "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\nsecretsManager: {storeRef: {kind: ClusterSecretStore, name: ''}, keyPrefix: acme}\n");
+    let out = tmp("nosm-out");
+    let o = run(&["render", dir.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    let e = stderr(&o);
+    assert!(e.contains("secretsManager"), "{e}");
+    assert!(!e.contains("secret-value"), "no value in messages");
+    assert!(!out.exists());
+}
+
+#[test]
+fn failing_render_is_exit_1_and_leaves_existing_out_untouched() {
+    // A required patch that matches nothing.
+    let patches = input("req", &[("010-needs-a-thing.yaml", "name: needs-a-thing\ndescription: d\nrequired: true\nselect: {kind: Job, name: never}\nops:\n  - set: {path: \"$.spec.backoffLimit\", value: 1}\n")]);
+    let dir = input("req-in", &[("app/app/templates/d.yaml", DEPLOY)]);
+    let out = tmp("req-out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), "old tree").unwrap();
+    let before = read_tree(&out);
+    let o = run(&[
+        "render",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        config("req-cfg", CONFIG).to_str().unwrap(),
+        "--patches",
+        patches.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("needs-a-thing"), "{}", stderr(&o));
+    assert_eq!(read_tree(&out), before, "existing --out untouched");
+
+    // A lint error: a ConfigMap value Kubernetes would not read as a string.
+    let dir = input(
+        "lint-in",
+        &[(
+            "app/app/templates/c.yaml",
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: opendesk}\ndata:\n  enabled: yes\n",
+        )],
+    );
+    let o = run(&[
+        "render",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        config("lint-cfg", CONFIG).to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(read_tree(&out), before);
+}
+
+#[test]
+fn explain_shows_origin_and_patch_changes() {
+    let o = run(&["explain", "--resource", "Deployment/opendesk/ums-udm-rest-api"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("nubus/charts/udm-rest-api/templates/deployment.yaml"), "{s}");
+    assert!(s.contains("patch:ums-probes"), "{s}");
+    assert_eq!(code(&run(&["explain", "--resource", "Deployment/opendesk/nope"])), 2);
+}
+
+#[test]
+fn diff_exit_codes() {
+    let a = tmp("diff-a");
+    let b = tmp("diff-b");
+    assert_eq!(code(&run(&["render", "--out", a.to_str().unwrap()])), 0);
+    assert_eq!(code(&run(&["render", "--out", b.to_str().unwrap()])), 0);
+    let f = b.join("releases/ums/deployment-ums-udm-rest-api.yaml");
+    let t = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, t.replace("replicas: 1", "replicas: 2").replace("image:", "image:  ")).unwrap();
+    let same = run(&["diff", a.to_str().unwrap(), a.to_str().unwrap()]);
+    assert_eq!(code(&same), 0);
+    let d = run(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code(&d), 1);
+    let s = String::from_utf8_lossy(&d.stdout);
+    assert!(s.contains("changed") && s.contains("ums:Deployment/opendesk/ums-udm-rest-api"), "{s}");
+    assert!(s.contains("$.spec.replicas: 1 → 2"), "{s}");
+    assert_eq!(s.lines().filter(|l| l.trim_start().starts_with('~')).count(), 1, "formatting is ignored: {s}");
+    assert_eq!(code(&run(&["diff", a.to_str().unwrap(), "/nonexistent/odr"])), 2);
+}
+
+#[test]
+fn patches_check_test_and_schema() {
+    let o = run(&["patches", "check", "../runtime-patches"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let bad = input("badpatch", &[("010-x.yaml", "name: x\nops:\n  - set: {path: \"$.a[\", value: 1}\n")]);
+    let o = run(&["patches", "check", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("010-x.yaml:3:18"), "{}", stderr(&o));
+    let o = run(&["patches", "test", "../runtime-patches"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    let o = run(&["schema"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["title"], "opendesk-render patch");
+}
+
+#[test]
+fn push_to_a_bare_repository() {
+    let repo = tmp("bare.git");
+    assert!(Command::new("git").args(["init", "-q", "--bare", repo.to_str().unwrap()]).status().unwrap().success());
+    let out = tmp("push-out");
+    assert_eq!(code(&run(&["render", "--out", out.to_str().unwrap()])), 0);
+    let o = run(&["push", out.to_str().unwrap(), "--repo", repo.to_str().unwrap(), "--path", "instances/acme"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("pushed"));
+    let o = run(&["push", out.to_str().unwrap(), "--repo", repo.to_str().unwrap(), "--path", "instances/acme"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no change"));
+}
