@@ -13,7 +13,7 @@
 //! | `lint/probe-without-handler` | error | a probe with none of `exec`, `httpGet`, `tcpSocket`, `grpc` |
 //! | `lint/missing-image` | error | a container without `image` |
 //! | `lint/non-string-value` | error | a value Kubernetes must read as a string but YAML 1.1 reads as something else (plain `yes`, `0644`, `true`, `1.0`) in ConfigMap `data`, Secret `stringData`, labels, annotations or env `value` |
-//! | `lint/placeholder` | error | an unresolved patch variable (`${values.…}`, `${instance}`, `${namespace}`, `${opendeskVersion}`) |
+//! | `lint/placeholder` | error | an unresolved patch variable `${values.…}` (`${namespace}` and the like are not checked: Grafana dashboards and scripts use them legitimately) |
 //! | `lint/image-untagged` | warning | an image with neither tag nor digest |
 //! | `lint/image-latest` | warning | an image tagged `:latest` |
 //! | `lint/duplicate-env` | warning | an env name defined twice in one container (the dedup stage removes these first) |
@@ -423,9 +423,7 @@ fn service_ports(c: &mut Ctx<'_>) {
 
 fn placeholder_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"\$\{(values\.[A-Za-z0-9_.\-]+|instance|namespace|opendeskVersion)\}").expect("valid regex")
-    })
+    RE.get_or_init(|| Regex::new(r"\$\{values\.[A-Za-z0-9_.\-]+\}").expect("valid regex"))
 }
 
 fn placeholders(c: &mut Ctx<'_>) {

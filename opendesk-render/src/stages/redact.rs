@@ -21,10 +21,10 @@
 //!   Every exception is counted in the report, and the `(Secret, key)` pairs treated as public
 //!   are listed (names only), so the choice is auditable.
 //!
-//! **Matching** is on token boundaries: when a value starts (ends) with a letter or digit, the
-//! character before (after) an occurrence must not be a letter or digit. So the password
-//! `cassandra-secret` is found in `-p cassandra-secret;` but not inside the volume name
-//! `cassandra-secrets`.
+//! **Matching** is on token boundaries: when a value starts (ends) with a word character (a
+//! letter, digit or `_`), the character before (after) an occurrence must not be one. So the
+//! password `cassandra-secret` is found in `-p cassandra-secret;` but not inside the volume
+//! name `cassandra-secrets`, and `pass` is not found inside nginx's `proxy_pass`.
 //!
 //! **Scope**: every document except `Secret`s (their data is the secret; the plaintext guard
 //! covers Secrets), including mapping keys, head comments and the recorded change details
@@ -235,12 +235,16 @@ impl fmt::Debug for KnownSecrets {
     }
 }
 
-fn prev_alnum(t: &str, at: usize) -> bool {
-    t[..at].chars().next_back().is_some_and(char::is_alphanumeric)
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
 }
 
-fn next_alnum(t: &str, at: usize) -> bool {
-    t[at..].chars().next().is_some_and(char::is_alphanumeric)
+fn prev_word(t: &str, at: usize) -> bool {
+    t[..at].chars().next_back().is_some_and(is_word)
+}
+
+fn next_word(t: &str, at: usize) -> bool {
+    t[at..].chars().next().is_some_and(is_word)
 }
 
 impl KnownSecrets {
@@ -339,7 +343,7 @@ impl KnownSecrets {
         for m in ac.find_overlapping_iter(text) {
             let (s, e) = (m.start(), m.end());
             let (bs, be) = self.bounded[m.pattern().as_usize()];
-            if (bs && prev_alnum(text, s)) || (be && next_alnum(text, e)) {
+            if (bs && prev_word(text, s)) || (be && next_word(text, e)) {
                 continue;
             }
             r.push((s, e));
@@ -491,10 +495,13 @@ fn masked_path(path: &[PathSeg], known: &KnownSecrets) -> String {
     path_to_string(&safe)
 }
 
-/// Walk a node: `f(path, text, is_key)` for every scalar value and mapping key.
-fn walk<'a>(n: &'a Node, path: &mut Vec<PathSeg>, f: &mut dyn FnMut(&[PathSeg], &'a str, bool)) {
+/// Visitor of [`walk`]: `(path, text, is_key, line)`.
+type Visit<'v, 'a> = dyn FnMut(&[PathSeg], &'a str, bool, u32) + 'v;
+
+/// Walk a node: `f(path, text, is_key, line)` for every scalar value and mapping key.
+fn walk<'a>(n: &'a Node, path: &mut Vec<PathSeg>, f: &mut Visit<'_, 'a>) {
     match &n.value {
-        Value::Scalar(s) => f(path, &s.text, false),
+        Value::Scalar(s) => f(path, &s.text, false, n.line),
         Value::Seq(items) => {
             for (i, c) in items.iter().enumerate() {
                 path.push(PathSeg::Index(i));
@@ -505,7 +512,7 @@ fn walk<'a>(n: &'a Node, path: &mut Vec<PathSeg>, f: &mut dyn FnMut(&[PathSeg], 
         Value::Map(m) => {
             for e in m {
                 path.push(PathSeg::Key(e.key.text.clone()));
-                f(path, &e.key.text, true);
+                f(path, &e.key.text, true, e.key_line);
                 walk(&e.value, path, f);
                 path.pop();
             }
@@ -529,15 +536,15 @@ fn scan(d: &Document, known: &KnownSecrets) -> Vec<Occurrence> {
         out.push(occ("#head-comment".into(), d.origin.line));
     }
     let mut found: Vec<(String, u32)> = Vec::new();
-    walk(&d.root, &mut Vec::new(), &mut |path, text, is_key| {
+    walk(&d.root, &mut Vec::new(), &mut |path, text, is_key, line| {
         if known.contains(text) {
             let p = masked_path(path, known);
             let p = if is_key { format!("{p} (key)") } else { p };
-            found.push((p, 0));
+            found.push((p, line));
         }
     });
-    for (p, _) in found {
-        out.push(occ(p, 0));
+    for (p, line) in found {
+        out.push(occ(p, line));
     }
     if d.changes.iter().any(|c| known.contains(&c.path) || c.detail.as_deref().is_some_and(|t| known.contains(t))) {
         out.push(occ("#change-record".into(), d.origin.line));
@@ -656,6 +663,7 @@ data:
         assert!(k.contains("-p cassandra-secret;"));
         assert!(!k.contains("name: cassandra-secrets"));
         assert!(!k.contains("xcassandra-secret"));
+        assert!(!k.contains("my_cassandra-secret"));
         assert!(k.contains("a-x-y-b"), "non-alphanumeric ends match anywhere");
         assert_eq!(k.mask("u:cassandra-secret@h cassandra-secret"), "u:<redacted>@h <redacted>");
         assert_eq!(format!("{k:?}"), "KnownSecrets(<2 values>)");
