@@ -17,6 +17,7 @@
 //!   target:
 //!     name: <name>
 //!     creationPolicy: Owner
+//!     immutable: true            # only when the Secret was immutable
 //!     template:
 //!       type: <the Secret's type, Opaque when unset>
 //!       metadata: {labels: …, annotations: …}   # all of the Secret's labels and annotations
@@ -599,6 +600,11 @@ fn convert(
         })
         .collect();
     let refresh = if sm.refresh_interval.trim().is_empty() { "1h" } else { sm.refresh_interval.trim() };
+    let mut target = vec![("name", Node::string(name.as_str())), ("creationPolicy", Node::string("Owner"))];
+    if d.root.get("immutable").and_then(Node::as_bool) == Some(true) {
+        target.push(("immutable", Node::plain("true")));
+    }
+    target.push(("template", map_of(template)));
     let root = map_of(vec![
         ("apiVersion", Node::string("external-secrets.io/v1")),
         ("kind", Node::string("ExternalSecret")),
@@ -614,14 +620,7 @@ fn convert(
                         ("name", Node::string(sm.store_ref.name.trim())),
                     ]),
                 ),
-                (
-                    "target",
-                    map_of(vec![
-                        ("name", Node::string(name.as_str())),
-                        ("creationPolicy", Node::string("Owner")),
-                        ("template", map_of(template)),
-                    ]),
-                ),
+                ("target", map_of(target)),
                 ("data", Node::new(Value::Seq(data))),
             ]),
         ),
@@ -680,6 +679,7 @@ kind: Secret
 metadata:
   name: ums-keycloak-keycloakx-database
 type: kubernetes.io/basic-auth
+immutable: true
 stringData:
   password: "kc-db-secret"
 ---
