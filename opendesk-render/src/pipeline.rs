@@ -267,6 +267,26 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     }
     findings.extend(g.findings());
     let _ = (&inventory, &lint);
+    // Nothing that leaves the process may carry a known secret value, even by coincidence
+    // (a value equal to a file name, say): scrub findings and guard messages.
+    if let Some(known) = redact.as_ref().map(|r| &r.known) {
+        let scrub = |s: &mut String| {
+            if known.contains(s) {
+                *s = known.mask(s).into_owned();
+            }
+        };
+        for f in &mut findings {
+            scrub(&mut f.message);
+            for o in [&mut f.resource, &mut f.origin, &mut f.path].into_iter().flatten() {
+                scrub(o);
+            }
+        }
+        for g in &mut guards {
+            if let Some(m) = &mut g.message {
+                scrub(m);
+            }
+        }
+    }
     timer.lap("guards");
 
     let meta_patches: Vec<crate::output::meta::PatchStat> = patch_stats

@@ -68,6 +68,8 @@ pub struct Prepared {
     pub graph: Option<ReleaseGraph>,
     /// Loaded input.
     pub input: opendesk_render::load::LoadedInput,
+    /// Time spent loading (ms).
+    pub load_ms: f64,
 }
 
 /// Load config, patches, graph and input (the bundled example when `input` is `None`).
@@ -107,6 +109,7 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         },
         (None, Some(_)) => None,
     };
+    let t0 = Instant::now();
     let loaded = match input {
         Some(dir) => load_dir(dir),
         None => {
@@ -120,7 +123,8 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
         with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)))
     })?;
-    Ok(Prepared { config, patches, graph, input: loaded })
+    let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    Ok(Prepared { config, patches, graph, input: loaded, load_ms })
 }
 
 fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
@@ -129,13 +133,20 @@ fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
 
 /// Run the pipeline on prepared inputs.
 pub fn run(p: Prepared, threads: Option<usize>) -> Result<Rendered, RenderError> {
-    let Prepared { config, patches, graph, input } = p;
+    let Prepared { config, patches, graph, input, load_ms } = p;
     let req =
         RenderRequest { config: Some(&config), patches: patches.as_ref(), graph: graph.as_ref(), ..Default::default() };
-    match pool(threads) {
+    let mut r = match pool(threads) {
         Some(pool) => pool.install(|| run_pipeline(input, &req)),
         None => run_pipeline(input, &req),
+    };
+    let load = opendesk_render::pipeline::StageTiming { stage: "load", ms: load_ms };
+    match &mut r {
+        Ok(x) => x.report.timings.insert(0, load),
+        Err(RenderError::Failed(rep, _)) => rep.timings.insert(0, load),
+        Err(_) => {}
     }
+    r
 }
 
 fn print_summary(r: &Report, out: &Path, total_ms: f64) {
@@ -203,13 +214,16 @@ pub fn render_to(
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     }
     let prepared = prepare(input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
-    let rendered = run(prepared, a.threads).map_err(|e| RenderFailure {
+    let mut rendered = run(prepared, a.threads).map_err(|e| RenderFailure {
         exit_code: e.exit_code(),
         message: format!("error: {e}"),
         report: e.report().map(|r| Box::new(r.clone())),
     })?;
+    let t = Instant::now();
     opendesk_render::output::write::write_tree(out, &rendered.tree.files)
         .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: "write", ms });
     if let Some(so) = secrets_out {
         opendesk_render::output::write::write_secrets_file(out, so, &rendered.secrets.to_secrets_file().into_bytes())
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
