@@ -9,9 +9,10 @@ use super::resolve::{self, Resolved};
 use std::fmt;
 
 /// How a scalar was (or will be) written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Style {
     /// Unquoted.
+    #[default]
     Plain,
     /// `'single quoted'`.
     SingleQuoted,
@@ -32,12 +33,6 @@ pub struct Scalar {
     pub style: Style,
     /// An explicit tag, written as in the source (`!!str`, `!!binary`, `!custom`).
     pub tag: Option<Box<str>>,
-}
-
-impl Default for Style {
-    fn default() -> Self {
-        Style::Plain
-    }
 }
 
 impl Scalar {
