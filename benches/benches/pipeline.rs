@@ -1,0 +1,84 @@
+//! The full pipeline on the real corpus (load, all patches, every stage with a secrets manager
+//! configured, output tree written to a temp dir), and each stage on its own.
+//! `cargo bench -p opendesk-benches --bench pipeline`. Output files are not fsynced here
+//! (`OPENDESK_RENDER_FSYNC=0`): fsync latency is the disk's, not the pipeline's.
+
+use divan::counter::{BytesCount, ItemsCount};
+use divan::Bencher;
+use opendesk_render::config::InstanceConfig;
+use opendesk_render::load::{load_dir, LoadedInput};
+use opendesk_render::patch::{apply, PatchSet, Vars};
+use opendesk_render::pipeline::{render, RenderRequest};
+use opendesk_render::stages;
+use std::path::PathBuf;
+
+fn main() {
+    std::env::set_var("OPENDESK_RENDER_FSYNC", "0");
+    divan::main();
+}
+
+fn config() -> InstanceConfig {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus-instance.yaml");
+    InstanceConfig::load(&p).expect("corpus config")
+}
+
+fn input() -> LoadedInput {
+    load_dir(&opendesk_benches::corpus()).expect("corpus loads")
+}
+
+fn patches() -> PatchSet {
+    opendesk_patches::default_set().expect("default patches")
+}
+
+#[divan::bench(sample_count = 10)]
+fn full_pipeline(b: Bencher) {
+    let cfg = config();
+    let set = patches();
+    let dir = opendesk_benches::corpus();
+    let first = input();
+    let out = std::env::temp_dir().join(format!("odr-bench-{}", std::process::id()));
+    b.counter(BytesCount::new(first.bytes as usize)).counter(ItemsCount::new(first.documents.len())).bench(|| {
+        let input = load_dir(&dir).unwrap();
+        let req = RenderRequest { config: Some(&cfg), patches: Some(&set), ..Default::default() };
+        let r = render(input, &req).expect("corpus renders");
+        opendesk_render::output::write::write_tree(&out, &r.tree.files).unwrap();
+        r.report.summary.documents_out
+    });
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[divan::bench(sample_count = 10)]
+fn pipeline_in_memory(b: Bencher) {
+    let cfg = config();
+    let set = patches();
+    let first = input();
+    b.counter(BytesCount::new(first.bytes as usize)).with_inputs(input).bench_values(|input| {
+        let req = RenderRequest { config: Some(&cfg), patches: Some(&set), ..Default::default() };
+        render(input, &req).expect("corpus renders").tree.files.len()
+    });
+}
+
+#[divan::bench(sample_count = 10)]
+fn stage_patches(b: Bencher) {
+    let cfg = config();
+    let prep = patches().prepare(&cfg.version(), &Vars::from_config(&cfg)).unwrap();
+    b.with_inputs(|| input().documents).bench_refs(|docs| apply(&prep, docs, "patch"));
+}
+
+#[divan::bench(sample_count = 10)]
+fn stage_lint(b: Bencher) {
+    let cfg = config();
+    let docs = input().documents;
+    b.bench(|| stages::lint::lint(&docs, &cfg));
+}
+
+#[divan::bench(sample_count = 10)]
+fn stage_eso_redact_guards(b: Bencher) {
+    let cfg = config();
+    b.with_inputs(|| input().documents).bench_refs(|docs| {
+        let eso = stages::eso::eso(docs, &cfg).unwrap();
+        let red = stages::redact::redact(docs, &cfg, &eso.payload).unwrap();
+        let ctx = stages::guards::GuardContext { known_secrets: Some(&red.known) };
+        stages::guards::guards(docs, &cfg, &ctx).failed()
+    });
+}
