@@ -438,6 +438,9 @@ pub fn plaintext_secrets(docs: &[Document], _cfg: &InstanceConfig, known: Option
             continue;
         }
         let Some(k) = known.filter(|k| !k.is_empty()) else { continue };
+        if !d.root.any_text(&mut |t| k.contains(t)) {
+            continue;
+        }
         let mut paths = Vec::new();
         d.root.walk_scalars(&mut Vec::new(), &mut |p, s| {
             if k.contains(&s.text) {

@@ -430,6 +430,9 @@ fn placeholders(c: &mut Ctx<'_>) {
     let re = placeholder_re();
     let mut hits = Vec::new();
     let is_secret = c.doc.kind() == Some("Secret");
+    if !c.doc.root.any_text(&mut |t| t.contains("${")) {
+        return;
+    }
     c.doc.root.walk_scalars(&mut Vec::new(), &mut |path, s| {
         if s.text.contains("${") {
             if let Some(m) = re.find(&s.text) {

@@ -361,7 +361,14 @@ impl KnownSecrets {
 
     /// Does `text` contain a known value?
     pub fn contains(&self, text: &str) -> bool {
-        !self.find(text).is_empty()
+        // Hot path (every scalar of every document): stop at the first bounded match, no
+        // allocation.
+        let Some(ac) = &self.ac else { return false };
+        ac.find_overlapping_iter(text).any(|m| {
+            let (s, e) = (m.start(), m.end());
+            let (bs, be) = self.bounded[m.pattern().as_usize()];
+            !((bs && prev_word(text, s)) || (be && next_word(text, e)))
+        })
     }
 
     /// `text` with every occurrence replaced by [`MASK`].
@@ -536,6 +543,10 @@ fn scan(d: &Document, known: &KnownSecrets) -> Vec<Occurrence> {
         out.push(occ("#head-comment".into(), d.origin.line));
     }
     let mut found: Vec<(String, u32)> = Vec::new();
+    // Most documents hold no known value: check without building paths first.
+    if !d.root.any_text(&mut |t| known.contains(t)) {
+        return out;
+    }
     walk(&d.root, &mut Vec::new(), &mut |path, text, is_key, line| {
         if known.contains(text) {
             let p = masked_path(path, known);

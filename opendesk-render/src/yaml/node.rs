@@ -369,6 +369,16 @@ impl Node {
         }
     }
 
+    /// True when `pred` holds for the text of any scalar or mapping key in this subtree
+    /// (depth-first, stops at the first hit). Cheap: no paths are built.
+    pub fn any_text(&self, pred: &mut dyn FnMut(&str) -> bool) -> bool {
+        match &self.value {
+            Value::Scalar(s) => pred(&s.text),
+            Value::Seq(items) => items.iter().any(|n| n.any_text(pred)),
+            Value::Map(m) => m.iter().any(|e| pred(&e.key.text) || e.value.any_text(pred)),
+        }
+    }
+
     /// Visit every scalar with its path (keys excluded). Depth-first, in order.
     pub fn walk_scalars<'a>(&'a self, path: &mut Vec<PathSeg>, f: &mut dyn FnMut(&[PathSeg], &'a Scalar)) {
         match &self.value {
