@@ -32,15 +32,15 @@ pub struct Failure {
     /// The message as the CLI prints it (`error: FILE:LINE:COL: ...` plus a snippet where known).
     pub message: String,
     /// The position the message names, if any.
-    pub location: Option<Location>,
+    pub location: Option<Box<Location>>,
     /// The report (same JSON as `--json`), when the pipeline ran.
-    pub report: Option<Value>,
+    pub report: Option<Box<Value>>,
 }
 
 impl Failure {
     /// A failure from a message, with the position parsed from its first line.
     pub fn new(exit_code: i32, message: String) -> Self {
-        let location = location_of(&message);
+        let location = location_of(&message).map(Box::new);
         Failure { exit_code, message, location, report: None }
     }
 }
@@ -48,7 +48,7 @@ impl Failure {
 impl From<RenderFailure> for Failure {
     fn from(f: RenderFailure) -> Self {
         let mut out = Failure::new(f.exit_code, f.message);
-        out.report = f.report.and_then(|r| serde_json::to_value(&*r).ok());
+        out.report = f.report.and_then(|r| serde_json::to_value(&*r).ok()).map(Box::new);
         out
     }
 }
@@ -128,7 +128,9 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, a: &Inputs) -> Resu
         if shown.is_empty() {
             return Err(Failure::new(
                 EXIT_USAGE,
-                format!("error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` for no namespace)"),
+                format!(
+                    "error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` for no namespace)"
+                ),
             ));
         }
     }

@@ -124,7 +124,11 @@ unsafe fn inputs(
 ) -> Result<Inputs, Failure> {
     // SAFETY: forwarded contract.
     let (config_text, patches, graph) = unsafe {
-        (opt_str(config_text, "config_text")?, opt_str(patches_dir, "patches_dir")?, opt_str(release_graph, "release_graph")?)
+        (
+            opt_str(config_text, "config_text")?,
+            opt_str(patches_dir, "patches_dir")?,
+            opt_str(release_graph, "release_graph")?,
+        )
     };
     Ok(Inputs {
         config_text: config_text.map(str::to_string),

@@ -70,7 +70,7 @@ fn render(
 ) -> Out {
     let p = |o: Option<&CString>| o.map_or(null(), |s| s.as_ptr());
     // Poison the out-parameters: the call must reset them.
-    let (mut r, mut e) = (1usize as *mut c_char, 1usize as *mut c_char);
+    let (mut r, mut e) = (std::ptr::dangling_mut::<c_char>(), std::ptr::dangling_mut::<c_char>());
     let status = unsafe { RENDER(p(input), p(config), p(patches), p(graph), out, p(secrets), threads, &mut r, &mut e) };
     Out { status, result: take(r), error: take(e) }
 }
