@@ -12,7 +12,6 @@ use opendesk_render::config::{SecretsManager, StoreRef};
 use opendesk_render::stages::{dedup, eso, guards, inventory, jit, lint, redact};
 use opendesk_render::yaml::Node;
 use opendesk_render::{load_dir, Document, InstanceConfig, Severity};
-use regex::Regex;
 use serde_json::Value as J;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -43,108 +42,9 @@ fn config() -> InstanceConfig {
     c
 }
 
-// ---------------------------------------------------------------------------------------
-// A structural validator for the OpenAPI v3 subset CRD schemas use: type, properties,
-// required, items, enum, additionalProperties, x-kubernetes-preserve-unknown-fields,
-// x-kubernetes-int-or-string, pattern, minLength, maxLength, minItems, maxItems,
-// minProperties, maxProperties. Unknown fields are errors (server-side apply with strict
-// field validation rejects them) unless the schema preserves unknown fields; an object
-// schema with neither properties nor additionalProperties (like `metadata`) is open.
-// ---------------------------------------------------------------------------------------
-
+/// The library's structural OpenAPI v3 validator (output::schema), with the old signature.
 fn validate(schema: &J, v: &J, path: &str, errs: &mut Vec<String>) {
-    let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&J::Bool(true));
-    if schema.get("x-kubernetes-int-or-string") == Some(&J::Bool(true)) {
-        if !(v.is_i64() || v.is_u64() || v.is_string()) {
-            errs.push(format!("{path}: expected int-or-string, got {v}"));
-        }
-        return;
-    }
-    if let Some(t) = schema.get("type").and_then(J::as_str) {
-        let ok = match t {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "number" => v.is_number(),
-            "boolean" => v.is_boolean(),
-            _ => true,
-        };
-        if !ok {
-            errs.push(format!("{path}: expected {t}, got {v}"));
-            return;
-        }
-    }
-    if let Some(e) = schema.get("enum").and_then(J::as_array) {
-        if !e.contains(v) {
-            errs.push(format!("{path}: {v} not in enum {e:?}"));
-        }
-    }
-    if let Some(s) = v.as_str() {
-        let n = s.chars().count() as u64;
-        if let Some(min) = schema.get("minLength").and_then(J::as_u64) {
-            if n < min {
-                errs.push(format!("{path}: shorter than {min}"));
-            }
-        }
-        if let Some(max) = schema.get("maxLength").and_then(J::as_u64) {
-            if n > max {
-                errs.push(format!("{path}: longer than {max}"));
-            }
-        }
-        if let Some(p) = schema.get("pattern").and_then(J::as_str) {
-            if !Regex::new(p).expect("CRD pattern compiles").is_match(s) {
-                errs.push(format!("{path}: {s:?} does not match {p}"));
-            }
-        }
-    }
-    if let Some(items) = v.as_array() {
-        let n = items.len() as u64;
-        if schema.get("minItems").and_then(J::as_u64).is_some_and(|m| n < m) {
-            errs.push(format!("{path}: fewer items than minItems"));
-        }
-        if schema.get("maxItems").and_then(J::as_u64).is_some_and(|m| n > m) {
-            errs.push(format!("{path}: more items than maxItems"));
-        }
-        if let Some(is) = schema.get("items") {
-            for (i, x) in items.iter().enumerate() {
-                validate(is, x, &format!("{path}[{i}]"), errs);
-            }
-        }
-    }
-    if let Some(obj) = v.as_object() {
-        let n = obj.len() as u64;
-        if schema.get("minProperties").and_then(J::as_u64).is_some_and(|m| n < m) {
-            errs.push(format!("{path}: fewer properties than minProperties"));
-        }
-        if schema.get("maxProperties").and_then(J::as_u64).is_some_and(|m| n > m) {
-            errs.push(format!("{path}: more properties than maxProperties"));
-        }
-        for r in schema.get("required").and_then(J::as_array).into_iter().flatten() {
-            if let Some(k) = r.as_str() {
-                if !obj.contains_key(k) {
-                    errs.push(format!("{path}: missing required {k:?}"));
-                }
-            }
-        }
-        let props = schema.get("properties").and_then(J::as_object);
-        let addl = schema.get("additionalProperties");
-        let open = preserve || (props.is_none() && addl.is_none());
-        for (k, x) in obj {
-            let p = format!("{path}.{k}");
-            if let Some(s) = props.and_then(|ps| ps.get(k)) {
-                validate(s, x, &p, errs);
-            } else if let Some(a) = addl {
-                match a {
-                    J::Bool(false) => errs.push(format!("{p}: additional property not allowed")),
-                    J::Bool(true) => {}
-                    s => validate(s, x, &p, errs),
-                }
-            } else if !open {
-                errs.push(format!("{p}: unknown field"));
-            }
-        }
-    }
+    errs.extend(opendesk_render::output::schema::validate(schema, v).into_iter().map(|e| e.replacen('$', path, 1)));
 }
 
 fn external_secret_schema(docs: &[Document]) -> J {
@@ -177,11 +77,11 @@ fn validator_rejects_what_it_should() {
     let mut errs = Vec::new();
     validate(&schema, &bad, "$", &mut errs);
     let want = [
-        "secretStoreRef.kind: \"Vault\" not in enum",
+        "secretStoreRef.kind: \"Vault\" is not one of",
         "secretStoreRef.name: \"UPPER\" does not match",
-        "target.creationPolicy: \"Always\" not in enum",
-        "target.bogus: unknown field",
-        "data[0].remoteRef: missing required \"key\"",
+        "target.creationPolicy: \"Always\" is not one of",
+        "target: unknown field \"bogus\"",
+        "data[0].remoteRef: missing required field \"key\"",
         "data[0].secretKey: \"bad key\" does not match",
     ];
     for w in want {

@@ -1,10 +1,11 @@
 //! A small structural OpenAPI v3 validator, the subset Kubernetes CRD schemas use:
 //! `type`, `properties`, `required`, `items`, `enum`, `additionalProperties` (bool or schema),
-//! `nullable`, `x-kubernetes-preserve-unknown-fields`, `x-kubernetes-int-or-string`.
+//! `nullable`, `x-kubernetes-preserve-unknown-fields`, `x-kubernetes-int-or-string`,
+//! `pattern`, `minLength`/`maxLength`, `minItems`/`maxItems`, `minProperties`/`maxProperties`.
 //!
 //! Unknown fields are errors (Kubernetes prunes or, with strict field validation, rejects
-//! them), unless the schema preserves unknown fields or allows additional properties. Formats,
-//! patterns, lengths and CEL rules are not checked.
+//! them), unless the schema preserves unknown fields or allows additional properties. Formats
+//! and CEL rules are not checked.
 
 use serde_json::Value as J;
 
@@ -53,8 +54,32 @@ fn check(schema: &J, v: &J, path: &str, errs: &mut Vec<String>) {
             errs.push(format!("{path}: {v} is not one of {}", J::Array(allowed.clone())));
         }
     }
+    let num = |k: &str| s.get(k).and_then(J::as_u64);
     match v {
+        J::String(text) => {
+            let n = text.chars().count() as u64;
+            if num("minLength").is_some_and(|m| n < m) {
+                errs.push(format!("{path}: shorter than minLength"));
+            }
+            if num("maxLength").is_some_and(|m| n > m) {
+                errs.push(format!("{path}: longer than maxLength"));
+            }
+            if let Some(p) = s.get("pattern").and_then(J::as_str) {
+                match regex::Regex::new(p) {
+                    Ok(re) if !re.is_match(text) => errs.push(format!("{path}: {text:?} does not match {p}")),
+                    Ok(_) => {}
+                    Err(_) => errs.push(format!("{path}: schema pattern {p:?} does not compile")),
+                }
+            }
+        }
         J::Object(obj) => {
+            let n = obj.len() as u64;
+            if num("minProperties").is_some_and(|m| n < m) {
+                errs.push(format!("{path}: fewer properties than minProperties"));
+            }
+            if num("maxProperties").is_some_and(|m| n > m) {
+                errs.push(format!("{path}: more properties than maxProperties"));
+            }
             if let Some(req) = s.get("required").and_then(J::as_array) {
                 for r in req.iter().filter_map(J::as_str) {
                     if !obj.contains_key(r) {
@@ -82,6 +107,13 @@ fn check(schema: &J, v: &J, path: &str, errs: &mut Vec<String>) {
             }
         }
         J::Array(items) => {
+            let n = items.len() as u64;
+            if num("minItems").is_some_and(|m| n < m) {
+                errs.push(format!("{path}: fewer items than minItems"));
+            }
+            if num("maxItems").is_some_and(|m| n > m) {
+                errs.push(format!("{path}: more items than maxItems"));
+            }
             if let Some(is) = s.get("items") {
                 for (i, it) in items.iter().enumerate() {
                     check(is, it, &format!("{path}[{i}]"), errs);
