@@ -27,12 +27,13 @@ SCALE="${SCALE:-10}"
 # OURS_CMD: how our own binary is run. It is eval'ed once per timed run with these set:
 #   $CORPUS  the input dir        $OUT  a fresh, not yet existing output dir
 #   $OURS_BIN, $OURS_CONFIG       (overridable from the environment)
-# The secrets payload goes beside $OUT (never inside it). `--no-patches` measures the pipeline
-# without the patch set; drop it (export OURS_CMD=...) to measure DESIGN §9's "all patches" bar.
+# The secrets payload goes beside $OUT (never inside it). This is DESIGN §9's bar: the full
+# pipeline with every patch, every stage, a secrets manager, the tree written (fsync skipped:
+# OPENDESK_RENDER_FSYNC=0, the disk's latency is not the pipeline's).
 OURS_BIN="${OURS_BIN:-$repo/target/release/opendesk-render}"
-OURS_CONFIG="${OURS_CONFIG:-$repo/examples/instance.yaml}"
+OURS_CONFIG="${OURS_CONFIG:-$repo/benches/corpus-instance.yaml}"
 if [[ -z "${OURS_CMD:-}" ]]; then
-  OURS_CMD='"$OURS_BIN" render "$CORPUS" --out "$OUT" --config "$OURS_CONFIG" --no-patches --secrets-out "$OUT.secrets.json"'
+  OURS_CMD='OPENDESK_RENDER_FSYNC=0 "$OURS_BIN" render "$CORPUS" --out "$OUT" --config "$OURS_CONFIG" --secrets-out "$OUT.secrets.json"'
 fi
 # ============================================================================================
 
