@@ -261,6 +261,26 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
     EXIT_OK
 }
 
+/// The `explain --json` entries: `{resource, release, file, line, changes}` per document, or only
+/// the one whose id (`KIND/NAMESPACE/NAME`) equals `resource` (case-insensitive).
+pub fn explain_entries(docs: &[Document], resource: Option<&str>) -> Vec<serde_json::Value> {
+    let mut shown = Vec::new();
+    for d in docs {
+        let id = d.id().to_string();
+        if resource.is_some_and(|w| !w.eq_ignore_ascii_case(&id)) {
+            continue;
+        }
+        shown.push(serde_json::json!({
+            "resource": id,
+            "release": &*d.origin.release,
+            "file": &*d.origin.file,
+            "line": d.origin.line,
+            "changes": d.changes,
+        }));
+    }
+    shown
+}
+
 /// `explain`.
 pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inputs) -> i32 {
     let prepared = match prepare(input, a) {
@@ -278,22 +298,8 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
             return e.exit_code();
         }
     };
-    let wanted = resource.map(|r| r.to_string());
-    let mut shown = Vec::new();
-    for d in &docs {
-        let id = d.id().to_string();
-        if wanted.as_ref().is_some_and(|w| !w.eq_ignore_ascii_case(&id)) {
-            continue;
-        }
-        shown.push(serde_json::json!({
-            "resource": id,
-            "release": &*d.origin.release,
-            "file": &*d.origin.file,
-            "line": d.origin.line,
-            "changes": d.changes,
-        }));
-    }
-    if let Some(w) = &wanted {
+    let shown = explain_entries(&docs, resource);
+    if let Some(w) = resource {
         if shown.is_empty() {
             eprintln!("error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` for no namespace)");
             return EXIT_USAGE;

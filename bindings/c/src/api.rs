@@ -110,20 +110,7 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, a: &Inputs) -> Resu
         Err(RenderError::Failed(_, docs)) => *docs,
         Err(e) => return Err(Failure::new(e.exit_code(), format!("error: {e}"))),
     };
-    let mut shown = Vec::new();
-    for d in &docs {
-        let id = d.id().to_string();
-        if resource.is_some_and(|w| !w.eq_ignore_ascii_case(&id)) {
-            continue;
-        }
-        shown.push(serde_json::json!({
-            "resource": id,
-            "release": &*d.origin.release,
-            "file": &*d.origin.file,
-            "line": d.origin.line,
-            "changes": d.changes,
-        }));
-    }
+    let shown = render_cmd::explain_entries(&docs, resource);
     if let Some(w) = resource {
         if shown.is_empty() {
             return Err(Failure::new(

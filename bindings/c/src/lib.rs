@@ -234,3 +234,44 @@ pub unsafe extern "C" fn odr_free(s: *mut c_char) {
 pub extern "C" fn odr_version() -> *const c_char {
     VERSION.as_ptr()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn take(p: *mut c_char) -> Option<String> {
+        // SAFETY: NULL or returned by `put`.
+        (!p.is_null()).then(|| unsafe { CString::from_raw(p) }.into_string().unwrap())
+    }
+
+    #[test]
+    fn a_panic_is_status_3_and_never_crosses_the_boundary() {
+        let (mut r, mut e) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: both out-pointers are valid.
+        let status = unsafe { call(&mut r, &mut e, || panic!("boom {}", 42)) };
+        assert_eq!(status, ODR_INTERNAL);
+        assert_eq!(take(r), None);
+        let msg = take(e).unwrap();
+        assert!(msg.contains("internal error") && msg.contains("boom 42"), "{msg}");
+    }
+
+    #[test]
+    fn interior_nul_is_dropped_not_truncated() {
+        let mut p = std::ptr::null_mut();
+        // SAFETY: valid out-pointer.
+        unsafe { put(&mut p, "a\0b".into()) };
+        assert_eq!(take(p).as_deref(), Some("ab"));
+    }
+
+    #[test]
+    fn failures_keep_the_report() {
+        let (mut r, mut e) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let mut f = Failure::new(ODR_FAILED, "error: render failed: guard".into());
+        f.report = Some(Box::new(serde_json::json!({"status": "failed"})));
+        // SAFETY: both out-pointers are valid.
+        let status = unsafe { call(&mut r, &mut e, move || Err(f)) };
+        assert_eq!(status, ODR_FAILED);
+        assert_eq!(take(r).as_deref(), Some(r#"{"status":"failed"}"#));
+        assert_eq!(take(e).as_deref(), Some("error: render failed: guard"));
+    }
+}

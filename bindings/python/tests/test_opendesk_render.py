@@ -46,6 +46,34 @@ def test_duplicate_key_raises_input_error_with_its_line(tmp_path):
     assert not out.exists()
 
 
+CONFIG = {
+    "opendeskVersion": "1.13.1",
+    "instance": "acme",
+    "namespace": "opendesk",
+    "argocd": {"repoURL": "https://git.example.org/acme.git", "path": "instances/acme"},
+    "secretsManager": {"storeRef": {"kind": "ClusterSecretStore", "name": "sm"}, "keyPrefix": "acme"},
+}
+
+
+def test_lint_error_raises_render_failed_with_the_report(tmp_path):
+    """A ConfigMap value Kubernetes would not read as a string fails lint (exit 1)."""
+    templates = tmp_path / "input" / "app" / "app" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "c.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: opendesk}\ndata:\n  enabled: yes\n"
+    )
+    out = tmp_path / "out"
+    with pytest.raises(odr.RenderFailed) as info:
+        odr.render(tmp_path / "input", out, config=CONFIG)
+    e = info.value
+    assert e.exit_code == 1
+    assert e.report["status"] == "failed"
+    assert e.report["summary"]["findings"].get("error", 0) >= 1, e.report["summary"]
+    assert not out.exists()
+    # explain still shows what ran before the failure
+    assert odr.explain(tmp_path / "input", config=CONFIG)
+
+
 def test_bad_config_text_points_into_it(tmp_path):
     with pytest.raises(odr.InputError) as info:
         odr.render(None, tmp_path / "out", config_text="instance: x\nnoSuchKey: 1\n")
