@@ -18,8 +18,17 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 use thiserror::Error;
 
+/// A progress callback: called with the stage name (`patches`, `jit`, `overrides`, `dedup`,
+/// `lint`, `inventory`, `eso`, `redact`, `guards`, `output`) when that stage starts. It may be
+/// called from a rayon worker thread, hence `Sync`. It sees no documents and no values.
+pub type ProgressFn<'a> = &'a (dyn Fn(&'static str) + Sync);
+
+/// The stage names the pipeline reports through [`RenderRequest::progress`], in order.
+pub const STAGES: [&str; 10] =
+    ["patches", "jit", "overrides", "dedup", "lint", "inventory", "eso", "redact", "guards", "output"];
+
 /// What to render with.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RenderRequest<'a> {
     /// The instance config.
     pub config: Option<&'a InstanceConfig>,
@@ -29,6 +38,29 @@ pub struct RenderRequest<'a> {
     pub graph: Option<&'a ReleaseGraph>,
     /// Application sync options.
     pub app_options: AppOptions,
+    /// Called at the start of each stage (for progress bars); `None` = silent. Does not change
+    /// what is rendered.
+    pub progress: Option<ProgressFn<'a>>,
+}
+
+impl std::fmt::Debug for RenderRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderRequest")
+            .field("config", &self.config)
+            .field("patches", &self.patches)
+            .field("graph", &self.graph)
+            .field("app_options", &self.app_options)
+            .field("progress", &self.progress.map(|_| "<callback>"))
+            .finish()
+    }
+}
+
+impl RenderRequest<'_> {
+    fn stage(&self, name: &'static str) {
+        if let Some(p) = self.progress {
+            p(name);
+        }
+    }
 }
 
 /// Time spent in one stage.
@@ -193,6 +225,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     let version = cfg.version();
 
     // Patches.
+    req.stage("patches");
     let prepared = match req.patches {
         Some(set) => set.prepare(&version, &vars)?,
         None => Prepared::default(),
@@ -204,11 +237,13 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     timer.lap("patches");
 
     // JIT.
+    req.stage("jit");
     let jit = stages::jit::jit(&mut docs, cfg).map_err(|e| RenderError::Input(e.to_string()))?;
     findings.extend(jit.findings.iter().cloned());
     timer.lap("jit");
 
     // Overrides: same engine, no appliesTo.
+    req.stage("overrides");
     let overrides = PatchSet { patches: cfg.compiled_overrides()? };
     let override_prep = overrides.prepare(&version, &vars)?;
     let override_run = apply(&override_prep, &mut docs, "override");
@@ -218,25 +253,30 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     timer.lap("overrides");
 
     // Dedup.
+    req.stage("dedup");
     let dedup = stages::dedup::dedup(&mut docs, cfg).map_err(|e| RenderError::Input(e.to_string()))?;
     findings.extend(dedup.findings.iter().cloned());
     timer.lap("dedup");
 
     // Lint.
+    req.stage("lint");
     let lint = stages::lint::lint(&docs, cfg);
     findings.extend(lint.findings.iter().cloned());
     timer.lap("lint");
 
     // Inventory.
+    req.stage("inventory");
     let inventory = stages::inventory::inventory(&docs, cfg);
     timer.lap("inventory");
 
     // ESO.
+    req.stage("eso");
     let eso = stages::eso::eso(&mut docs, cfg).map_err(|e| RenderError::Input(e.to_string()))?;
     findings.extend(eso.report.findings.iter().cloned());
     timer.lap("eso");
 
     // Redact.
+    req.stage("redact");
     let (redact, redact_error) = match stages::redact::redact(&mut docs, cfg, &eso.payload) {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e)),
@@ -248,6 +288,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     timer.lap("redact");
 
     // Guards.
+    req.stage("guards");
     let mut patch_stats: Vec<PatchStat> = patch_run.stats.clone();
     patch_stats
         .extend(override_run.stats.iter().map(|s| PatchStat { name: format!("override:{}", s.name), ..s.clone() }));
@@ -346,6 +387,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
         return Err(RenderError::Failed(Box::new(report), Box::new(docs)));
     }
 
+    req.stage("output");
     let tree = build_tree(cfg, &docs, req.graph, &meta, &req.app_options)?;
     findings.extend(tree.findings.iter().cloned());
     timer.lap("output");

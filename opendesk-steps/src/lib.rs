@@ -6,6 +6,8 @@
 
 pub mod cli;
 pub mod example;
+pub mod progress;
 pub mod push;
 pub mod render_cmd;
+pub mod render_step;
 pub mod step;

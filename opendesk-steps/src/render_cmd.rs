@@ -6,7 +6,7 @@ use opendesk_render::document::Document;
 use opendesk_render::load::{load_dir, parse_text};
 use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::PatchSet;
-use opendesk_render::pipeline::{render as run_pipeline, RenderError, RenderRequest, Rendered, Report};
+use opendesk_render::pipeline::{render as run_pipeline, ProgressFn, RenderError, RenderRequest, Rendered, Report};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -133,9 +133,24 @@ fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
 
 /// Run the pipeline on prepared inputs.
 pub fn run(p: Prepared, threads: Option<usize>) -> Result<Rendered, RenderError> {
+    run_with_progress(p, threads, None)
+}
+
+/// [`run`], reporting each pipeline stage's start to `progress` (see
+/// [`crate::progress::STAGES`]; the callback may run on a worker thread).
+pub fn run_with_progress(
+    p: Prepared,
+    threads: Option<usize>,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<Rendered, RenderError> {
     let Prepared { config, patches, graph, input, load_ms } = p;
-    let req =
-        RenderRequest { config: Some(&config), patches: patches.as_ref(), graph: graph.as_ref(), ..Default::default() };
+    let req = RenderRequest {
+        config: Some(&config),
+        patches: patches.as_ref(),
+        graph: graph.as_ref(),
+        progress,
+        ..Default::default()
+    };
     let mut r = match pool(threads) {
         Some(pool) => pool.install(|| run_pipeline(input, &req)),
         None => run_pipeline(input, &req),
@@ -208,17 +223,52 @@ pub fn render_to(
     secrets_out: Option<&Path>,
     a: &Inputs,
 ) -> Result<Rendered, RenderFailure> {
+    render_to_with_progress(input, out, secrets_out, a, None)
+}
+
+/// [`render_to`], reporting the start of each stage in [`crate::progress::STAGES`] (`load`,
+/// the pipeline stages, `write`) to `progress`. The callback may run on a worker thread.
+pub fn render_to_with_progress(
+    input: Option<&Path>,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    a: &Inputs,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<Rendered, RenderFailure> {
     let fail = |code: i32, message: String| RenderFailure { exit_code: code, message, report: None };
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     }
+    if let Some(p) = progress {
+        p("load");
+    }
     let prepared = prepare(input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
-    let mut rendered = run(prepared, a.threads).map_err(|e| RenderFailure {
+    render_prepared(prepared, out, secrets_out, a.threads, progress)
+}
+
+/// Run the pipeline on already prepared inputs (e.g. a config the caller adjusted) and write
+/// the results as [`render_to`] does. Reports the pipeline stages and `write` to `progress`.
+pub fn render_prepared(
+    prepared: Prepared,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    threads: Option<usize>,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<Rendered, RenderFailure> {
+    let fail = |code: i32, message: String| RenderFailure { exit_code: code, message, report: None };
+    if let Some(so) = secrets_out {
+        opendesk_render::output::write::check_secrets_out(out, so)
+            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+    }
+    let mut rendered = run_with_progress(prepared, threads, progress).map_err(|e| RenderFailure {
         exit_code: e.exit_code(),
         message: format!("error: {e}"),
         report: e.report().map(|r| Box::new(r.clone())),
     })?;
+    if let Some(p) = progress {
+        p("write");
+    }
     let t = Instant::now();
     opendesk_render::output::write::write_tree(out, &rendered.tree.files)
         .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
@@ -234,7 +284,11 @@ pub fn render_to(
 /// `render`: exit 0, 1 or 2; writes nothing unless 0.
 pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json: bool, a: &Inputs) -> i32 {
     let start = Instant::now();
-    let rendered = match render_to(input, out, secrets_out, a) {
+    let bar = crate::progress::StageProgress::stderr();
+    let tick = |stage: &'static str| bar.stage(stage);
+    let result = render_to_with_progress(input, out, secrets_out, a, Some(&tick));
+    bar.finish();
+    let rendered = match result {
         Ok(r) => r,
         Err(f) => {
             if let Some(r) = &f.report {
@@ -283,14 +337,20 @@ pub fn explain_entries(docs: &[Document], resource: Option<&str>) -> Vec<serde_j
 
 /// `explain`.
 pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inputs) -> i32 {
+    let bar = crate::progress::StageProgress::stderr();
+    bar.stage("load");
     let prepared = match prepare(input, a) {
         Ok(p) => p,
         Err(UsageError(m)) => {
+            bar.finish();
             eprintln!("{m}");
             return EXIT_USAGE;
         }
     };
-    let (docs, failed) = match run(prepared, a.threads) {
+    let tick = |stage: &'static str| bar.stage(stage);
+    let result = run_with_progress(prepared, a.threads, Some(&tick));
+    bar.finish();
+    let (docs, failed) = match result {
         Ok(r) => (r.documents, None),
         Err(RenderError::Failed(rep, docs)) => (*docs, Some(rep)),
         Err(e) => {

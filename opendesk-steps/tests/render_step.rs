@@ -1,0 +1,330 @@
+//! The `RenderManifests` step: from a rendered dir, from a helmfile through a fake `helmfile`
+//! on PATH, with `runtime-state.json`, and every bad-input and failure path.
+
+use opendesk_steps::render_step::{RenderManifests, RuntimeState, Source, OUTPUT_DIR_TEMPLATE};
+use opendesk_steps::step::{Level, ProgressEvent, Step, StepError, StepErrorKind};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+fn tmp(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("odr-step-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn read_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut m = BTreeMap::new();
+    walk(dir, dir, &mut m);
+    m
+}
+
+const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\nargocd: {repoURL: https://git.example.org/acme.git, path: instances/acme}\nsecretsManager: {storeRef: {kind: ClusterSecretStore, name: sm}, keyPrefix: acme}\n";
+
+const DEPLOY: &str = "---\n# Source: app/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: opendesk\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec:\n      containers:\n        - name: app\n          image: registry.example.org/app:1.0.0\n          ports:\n            - containerPort: 8080\n              protocol: \"\"\n";
+
+const SECRET: &str = "---\n# Source: db/templates/secret.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: opendesk\nstringData:\n  password: dummy-db-password\n";
+
+/// A small rendered helmfile output dir (`--output-dir-template …/{{ .Release.Name }}` layout).
+fn known_rendered(root: &Path) -> PathBuf {
+    let d = root.join("known");
+    write(&d.join("app/app/templates/deploy.yaml"), DEPLOY);
+    write(&d.join("db/db/templates/secret.yaml"), SECRET);
+    d
+}
+
+/// A fake `helmfile` in `<root>/bin`: records its arguments in `<root>/args.txt`, then copies
+/// `src` into `--output-dir` (or fails with `fail` on stderr).
+fn fake_helmfile(root: &Path, src: &Path, fail: Option<&str>) -> OsString {
+    let bin = root.join("bin");
+    let action = match fail {
+        Some(msg) => format!("echo 'fetching charts' ; echo '{msg}' >&2; exit 1"),
+        None => format!("cp -R '{}'/. \"$out\"/", src.display()),
+    };
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nout=\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    --output-dir) out=\"$2\"; shift 2;;\n    *) shift;;\n  esac\ndone\n[ -n \"$out\" ] || {{ echo 'no --output-dir' >&2; exit 3; }}\n{action}\n",
+        root.join("args.txt").display()
+    );
+    write(&bin.join("helmfile"), &script);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("helmfile"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut paths = vec![bin];
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(paths).unwrap()
+}
+
+fn step(root: &Path, config: &str) -> RenderManifests {
+    let cfg = root.join("instance.yaml");
+    write(&cfg, config);
+    RenderManifests::new(cfg, root.join("out"))
+}
+
+fn run(s: &RenderManifests) -> (Result<opendesk_steps::render_step::RenderOutcome, StepError>, Vec<ProgressEvent>) {
+    let mut events = Vec::new();
+    let r = s.run(&mut |e| events.push(e.clone()));
+    (r, events)
+}
+
+#[test]
+fn helmfile_on_path_renders_the_same_tree_as_the_rendered_dir() {
+    let root = tmp("helmfile");
+    let known = known_rendered(&root);
+    let path = fake_helmfile(&root, &known, None);
+    write(&root.join("deploy/helmfile.yaml.gotmpl"), "releases: []\n");
+    write(
+        &root.join("deploy/runtime-state.json"),
+        r#"{"instance": "acme", "environment": "prod", "namespace": "opendesk", "helmfile": "helmfile.yaml.gotmpl", "deployerOnly": {"x": 1}}"#,
+    );
+    let mut s = step(&root, CONFIG);
+    s.runtime_state = Some(root.join("deploy/runtime-state.json"));
+    s.search_path = Some(path);
+    s.skip_deps = true;
+    s.secrets_out = Some(root.join("secrets.json"));
+    let (r, events) = run(&s);
+    let o = r.unwrap();
+    assert!(o.ran_helmfile);
+    assert_eq!(o.environment.as_deref(), Some("prod"));
+    assert_eq!(o.report.summary.releases, 2);
+    assert_eq!(o.report.summary.eso_converted, 1);
+    assert_eq!(o.secrets.value_count(), 1);
+    assert!(std::fs::read_to_string(root.join("secrets.json")).unwrap().contains("dummy-db-password"));
+
+    // The exact helmfile command line.
+    let args: Vec<String> =
+        std::fs::read_to_string(root.join("args.txt")).unwrap().lines().map(str::to_string).collect();
+    let tmp_out = PathBuf::from(&args[8]);
+    let expected: Vec<String> = [
+        "-f",
+        root.join("deploy/helmfile.yaml.gotmpl").to_str().unwrap(),
+        "-e",
+        "prod",
+        "-n",
+        "opendesk",
+        "template",
+        "--output-dir",
+        tmp_out.to_str().unwrap(),
+        "--output-dir-template",
+        OUTPUT_DIR_TEMPLATE,
+        "--skip-deps",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(args, expected);
+    assert!(!tmp_out.exists(), "helmfile's temp output dir is removed");
+
+    // Events: start, state, helmfile, every render stage in order, done; on the calling thread.
+    let phases: Vec<&str> = events.iter().map(|e| e.phase).collect();
+    let mut want = vec!["start", "state", "helmfile"];
+    want.extend(opendesk_steps::progress::STAGES);
+    want.push("done");
+    assert_eq!(phases, want);
+    assert!(events.iter().all(|e| e.step == "render-manifests" && e.level == Level::Info));
+    assert!(events[1].message.contains("instance, namespace, environment, helmfile"), "{}", events[1].message);
+    assert!(events.iter().all(|e| !e.message.contains("dummy-db-password")));
+
+    // Same tree as rendering the dir helmfile wrote, given directly.
+    let mut d = step(&root, CONFIG);
+    d.source = Some(Source::RenderedDir(known));
+    d.out = root.join("out-direct");
+    let od = d.run(&mut |_| {}).unwrap();
+    assert!(!od.ran_helmfile);
+    assert_eq!(od.report.input_digest, o.report.input_digest);
+    assert_eq!(read_tree(&root.join("out")), read_tree(&root.join("out-direct")));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn environment_defaults_to_default_and_the_step_field_wins_over_the_state() {
+    let root = tmp("env");
+    let known = known_rendered(&root);
+    let path = fake_helmfile(&root, &known, None);
+    write(&root.join("helmfile.yaml"), "releases: []\n");
+    let mut s = step(&root, CONFIG);
+    s.source = Some(Source::Helmfile(root.join("helmfile.yaml")));
+    s.search_path = Some(path);
+    let (r, _) = run(&s);
+    r.unwrap();
+    let args = std::fs::read_to_string(root.join("args.txt")).unwrap();
+    assert!(args.contains("-e\ndefault\n-n\nopendesk\n"), "{args}");
+    assert!(!args.contains("--skip-deps"));
+
+    write(&root.join("state.json"), r#"{"environment": "prod"}"#);
+    s.runtime_state = Some(root.join("state.json"));
+    s.environment = Some("staging".into());
+    let (r, _) = run(&s);
+    assert_eq!(r.unwrap().environment.as_deref(), Some("staging"));
+    let args = std::fs::read_to_string(root.join("args.txt")).unwrap();
+    assert!(args.contains("-e\nstaging\n"), "{args}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn helmfile_missing_is_bad_input_and_nothing_is_written() {
+    let root = tmp("nohelmfile");
+    write(&root.join("helmfile.yaml"), "releases: []\n");
+    let mut s = step(&root, CONFIG);
+    s.source = Some(Source::Helmfile(root.join("helmfile.yaml")));
+    s.search_path = Some(root.join("empty-bin").into_os_string());
+    let (r, _) = run(&s);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, StepErrorKind::BadInput);
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.message.contains("`helmfile` is not on PATH"), "{e}");
+    assert!(e.message.contains("rendered dir"), "says what to do instead: {e}");
+    assert!(!root.join("out").exists());
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn helmfile_failure_is_a_failure_with_its_stderr_and_out_untouched() {
+    let root = tmp("helmfail");
+    let known = known_rendered(&root);
+    let path = fake_helmfile(&root, &known, Some("Error: chart opendesk/nubus not found"));
+    write(&root.join("helmfile.yaml"), "releases: []\n");
+    write(&root.join("out/keep.txt"), "old tree");
+    let mut s = step(&root, CONFIG);
+    s.source = Some(Source::Helmfile(root.join("helmfile.yaml")));
+    s.search_path = Some(path);
+    let (r, _) = run(&s);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, StepErrorKind::Failed);
+    assert!(e.message.contains("helmfile template failed"), "{e}");
+    assert!(e.message.contains("chart opendesk/nubus not found"), "{e}");
+    assert_eq!(std::fs::read_to_string(root.join("out/keep.txt")).unwrap(), "old tree");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn rendered_dir_from_the_state_and_the_version_override() {
+    let root = tmp("state");
+    let ex = opendesk_steps::example::materialize().unwrap();
+    let config = std::fs::read_to_string("../examples/instance.yaml").unwrap();
+    // Relative renderedDir: resolved against the state file's folder.
+    let rel = pathdiff(&ex.dir, &root);
+    write(&root.join("runtime-state.json"), &format!(r#"{{"renderedDir": {rel:?}, "opendeskVersion": "1.18.0"}}"#));
+    let mut s = step(&root, &config);
+    s.runtime_state = Some(root.join("runtime-state.json"));
+    s.inputs.release_graph = Some("../examples/release-graph.yaml".into());
+    let (r, events) = run(&s);
+    let o = r.unwrap();
+    assert_eq!(o.input, root.join(&rel));
+    assert_eq!(o.opendesk_version, "1.18.0");
+    assert_eq!(o.report.opendesk_version, "1.18.0");
+    let ingress = o.report.patches.iter().find(|p| p.name == "ox-appsuite-ingress").unwrap();
+    assert!(ingress.skipped.is_some(), "appliesTo <1.17.0 is out of range for 1.18.0");
+    let warn: Vec<&ProgressEvent> = events.iter().filter(|e| e.level == Level::Warning).collect();
+    assert_eq!(warn.len(), 1);
+    assert_eq!(warn[0].phase, "version");
+    assert!(warn[0].message.contains("1.18.0") && warn[0].message.contains("1.13.1"));
+    let meta = std::fs::read_to_string(root.join("out/render-meta.yaml")).unwrap();
+    assert!(meta.contains("opendeskVersion: '1.18.0'"), "{meta}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// `to` relative to `from` (both absolute, `from` a folder).
+fn pathdiff(to: &Path, from: &Path) -> String {
+    let up = from.components().count() - 1;
+    let mut s = "../".repeat(up);
+    s.push_str(to.strip_prefix("/").unwrap().to_str().unwrap());
+    s
+}
+
+#[test]
+fn a_guard_failure_is_exit_1_and_writes_nothing() {
+    let root = tmp("guard");
+    let d = root.join("in");
+    write(
+        &d.join("app/app/templates/cm.yaml"),
+        "---\n# Source: app/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: opendesk\ndata:\n  url: https://app.__NAMESPACE__.svc\n",
+    );
+    let mut s = step(&root, CONFIG);
+    s.source = Some(Source::RenderedDir(d));
+    let (r, events) = run(&s);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, StepErrorKind::Failed, "{e}");
+    assert!(e.message.contains("__NAMESPACE__"), "{e}");
+    assert!(!root.join("out").exists());
+    assert!(events.iter().any(|e| e.phase == "guards"));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn bad_inputs_are_exit_2_and_name_the_problem() {
+    let root = tmp("bad");
+    let known = known_rendered(&root);
+    let cases: Vec<(&str, &str, Option<&str>)> = vec![
+        (r#"{"instance": "bravo"}"#, CONFIG, Some("for instance \"bravo\"")),
+        (r#"{"namespace": "other"}"#, CONFIG, Some("namespace \"other\" differs")),
+        (r#"{"opendeskVersion": "one"}"#, CONFIG, Some("not a semantic version")),
+        (r#"{"renderedDir": "a", "helmfile": "b"}"#, CONFIG, Some("both `renderedDir` and `helmfile`")),
+        (r#"{}"#, CONFIG, Some("no input")),
+        ("{\n  \"instance\": acme\n}", CONFIG, Some("runtime-state.json:2:")),
+        (r#"{"renderedDir": "nope"}"#, CONFIG, Some("not a directory")),
+        (r#"{"renderedDir": "known"}"#, "opendeskVersion: 1.13.1\ninstance: acme\n", Some("instance.yaml")),
+        (r#"{"renderedDir": "known", "instance": "", "namespace": " "}"#, CONFIG, None),
+    ];
+    for (state, config, want) in cases {
+        write(&root.join("runtime-state.json"), state);
+        let mut s = step(&root, config);
+        s.runtime_state = Some(root.join("runtime-state.json"));
+        let (r, _) = run(&s);
+        match want {
+            Some(w) => {
+                let e = r.unwrap_err();
+                assert_eq!(e.kind, StepErrorKind::BadInput, "{state}: {e}");
+                assert!(e.message.contains(w), "{state}: {e}");
+            }
+            None => {
+                r.unwrap_or_else(|e| panic!("{state}: empty strings count as absent: {e}"));
+            }
+        }
+    }
+    // No config at all.
+    let mut s = step(&root, CONFIG);
+    s.inputs.config = None;
+    s.source = Some(Source::RenderedDir(known));
+    let e = s.run(&mut |_| {}).unwrap_err();
+    assert!(e.message.contains("instance config is required"), "{e}");
+    // Missing state file.
+    let mut s = step(&root, CONFIG);
+    s.runtime_state = Some(root.join("missing.json"));
+    assert_eq!(s.run(&mut |_| {}).unwrap_err().kind, StepErrorKind::BadInput);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn runtime_state_schema() {
+    let s = RuntimeState::parse(
+        Path::new("s.json"),
+        r#"{"instance":"acme","environment":"prod","namespace":"opendesk","renderedDir":"/r","helmfile":null,"opendeskVersion":"1.13.1","other":[1]}"#,
+    )
+    .unwrap();
+    assert_eq!(s.instance.as_deref(), Some("acme"));
+    assert_eq!(s.rendered_dir.as_deref(), Some(Path::new("/r")));
+    assert_eq!(s.helmfile, None);
+    assert_eq!(
+        serde_json::to_string(&s).unwrap(),
+        r#"{"instance":"acme","environment":"prod","namespace":"opendesk","renderedDir":"/r","helmfile":null,"opendeskVersion":"1.13.1"}"#
+    );
+    assert_eq!(RenderManifests::new("c", "o").name(), "render-manifests");
+}
