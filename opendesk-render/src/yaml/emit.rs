@@ -47,7 +47,7 @@ fn emit_map(out: &mut String, entries: &[Entry], indent: usize, first_inline: bo
         if i > 0 || !first_inline {
             pad(out, indent);
         }
-        write_key(out, &e.key);
+        write_key(out, &e.key, indent);
         out.push(':');
         match &e.value.value {
             Value::Scalar(s) => {
@@ -103,14 +103,25 @@ fn emit_seq(out: &mut String, items: &[Node], indent: usize, first_inline: bool)
     }
 }
 
-fn write_key(out: &mut String, k: &Scalar) {
+fn write_key(out: &mut String, k: &Scalar, indent: usize) {
+    if k.style == Style::Plain && k.text.is_empty() {
+        // An empty plain key (YAML's null key) has no inline form, and `""` would make it a
+        // string: write an explicit entry, `?` (and the tag) with the `:` on the next line.
+        out.push('?');
+        if let Some(t) = &k.tag {
+            out.push(' ');
+            out.push_str(t);
+        }
+        out.push('\n');
+        pad(out, indent);
+        return;
+    }
     if let Some(t) = &k.tag {
         out.push_str(t);
         out.push(' ');
     }
     match k.style {
         Style::Plain if plain_text_ok(&k.text) && !k.text.is_empty() => out.push_str(&k.text),
-        Style::Plain if k.text.is_empty() => out.push_str("\"\""),
         Style::SingleQuoted if !needs_double(&k.text) => write_single(out, &k.text),
         _ => write_double(out, &k.text),
     }
