@@ -190,7 +190,8 @@ pub fn run_fixture(root: &Path, fixture: &Path, accept: bool) -> Result<FixtureO
     let set =
         PatchSet::from_texts([(file.display().to_string().as_str(), text.as_str())]).map_err(|e| e.to_string())?;
     let meta: FixtureMeta = match std::fs::read_to_string(fixture.join("meta.yaml")) {
-        Ok(t) => serde_saphyr::from_str(&t).map_err(|e| format!("{}/meta.yaml: {e}", fixture.display()))?,
+        Ok(t) => serde_saphyr::from_str_with_options(&t, opendesk_render::config::saphyr_options())
+            .map_err(|e| format!("{}/meta.yaml: {e}", fixture.display()))?,
         Err(_) => FixtureMeta::default(),
     };
     let version = semver::Version::parse(meta.opendesk_version.as_deref().unwrap_or(FIXTURE_VERSION))

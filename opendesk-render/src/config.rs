@@ -34,9 +34,21 @@ impl ConfigError {
     }
 }
 
-/// serde-saphyr options for our config files: no 1,024-document cap surprises, but bounded.
+/// serde-saphyr options for our config files (instance config, patch files, release graph):
+/// our own bounds instead of the library defaults. Config files are small and hand-written, so
+/// the limits are generous for them and tight for hostile input: up to 10,000 documents (the
+/// default 1,024 would cap a large patch set), 64 levels, 1,000 aliases, 16 MiB of scalars.
 pub fn saphyr_options() -> serde_saphyr::Options {
-    serde_saphyr::Options::default()
+    let mut o = serde_saphyr::Options::default();
+    let mut b = o.budget.clone().unwrap_or_default();
+    b.max_documents = 10_000;
+    b.max_depth = 64;
+    b.max_aliases = 1_000;
+    b.max_anchors = 1_000;
+    b.max_nodes = 250_000;
+    b.max_total_scalar_bytes = 16 << 20;
+    o.budget = Some(b);
+    o
 }
 
 /// Argo CD settings for the generated Applications.

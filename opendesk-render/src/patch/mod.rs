@@ -237,6 +237,9 @@ fn bind_op(op: &mut Op, vars: &Vars) -> Result<(), String> {
 
 /// Keep only the file name of a patch path (render-meta must not carry absolute paths).
 fn short_file(f: &str) -> String {
+    if f.starts_with('<') {
+        return f.to_string(); // a placeholder name such as `<bundled examples/instance.yaml>`
+    }
     Path::new(f).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| f.to_string())
 }
 
