@@ -15,8 +15,11 @@ use opendesk_render::yaml::parse_documents;
 use std::path::Path;
 use std::sync::Arc;
 
+/// A check: panics when the input shows a bug.
+pub type Check = fn(&[u8]);
+
 /// Every target, by name (the folder names under `fuzz/regressions/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("loader", loader),
     ("patch_file", patch_file),
     ("instance_config", instance_config),

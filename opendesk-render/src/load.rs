@@ -71,7 +71,7 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
             if pos > start {
                 chunks.push(Chunk { line: start_line, text: &text[start..pos] });
             }
-            let rest = std::str::from_utf8(&l[3..]).unwrap_or("").trim();
+            let rest = std::str::from_utf8(&l[3..]).unwrap_or("").trim_matches([' ', '\t']);
             let next = (end + 1).min(bytes.len());
             if l.starts_with(b"---") && !rest.is_empty() && !rest.starts_with('#') {
                 start = pos;
@@ -99,7 +99,9 @@ fn memchr_nl(b: &[u8], from: usize) -> usize {
 fn head(chunk: &str) -> (Vec<String>, Option<u32>) {
     let mut comments = Vec::new();
     for (i, l) in chunk.split('\n').enumerate() {
-        let t = l.trim();
+        // YAML whitespace is space and tab only: a line starting with a vertical tab or form
+        // feed is content to the parser, so it must not pass for a comment or a blank line here.
+        let t = l.trim_matches([' ', '\t']);
         if t.is_empty() {
             continue;
         }
@@ -112,7 +114,7 @@ fn head(chunk: &str) -> (Vec<String>, Option<u32>) {
     (comments, None)
 }
 
-/// Decode file bytes: reject invalid UTF-8 with its position, drop a BOM, normalise CRLF.
+/// Decode file bytes: reject invalid UTF-8 with its position, drop a BOM, normalise CRLF and lone CR to LF.
 pub fn decode(file: &Path, bytes: Vec<u8>) -> Result<String, LoadError> {
     let mut s = match String::from_utf8(bytes) {
         Ok(s) => s,
@@ -128,7 +130,9 @@ pub fn decode(file: &Path, bytes: Vec<u8>) -> Result<String, LoadError> {
         s.drain(..3);
     }
     if s.contains('\r') {
-        s = s.replace("\r\n", "\n");
+        // A lone CR is a line break to YAML too; make it one for the line-based splitting and
+        // head-comment scans (which only see `\n`), so both agree with the parser.
+        s = s.replace("\r\n", "\n").replace('\r', "\n");
     }
     Ok(s)
 }

@@ -270,14 +270,27 @@ pub fn render_prepared(
         p("write");
     }
     let t = Instant::now();
+    // The secret payload is staged (written and synced beside --secrets-out) before the tree is
+    // swapped in and renamed into place after: a --secrets-out that cannot be written fails the
+    // render with --out untouched, and a failed tree write leaves the old payload.
+    let staged = match secrets_out {
+        Some(so) => Some(
+            opendesk_render::output::write::stage_secrets_file(
+                out,
+                so,
+                &rendered.secrets.to_secrets_file().into_bytes(),
+            )
+            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?,
+        ),
+        None => None,
+    };
     opendesk_render::output::write::write_tree(out, &rendered.tree.files)
         .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+    if let Some(s) = staged {
+        s.commit().map_err(|e| fail(EXIT_USAGE, format!("error: {e} (the output tree was written)")))?;
+    }
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: "write", ms });
-    if let Some(so) = secrets_out {
-        opendesk_render::output::write::write_secrets_file(out, so, &rendered.secrets.to_secrets_file().into_bytes())
-            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
-    }
     Ok(rendered)
 }
 

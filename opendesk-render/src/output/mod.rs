@@ -30,7 +30,10 @@ pub use argo::{child_application, parent_application, AppOptions};
 pub use graph::{GraphError, GraphIssue, GraphProblem, ReleaseGraph, ReleaseWave, WaveAssignment};
 pub use meta::{render_meta, GuardResult, MetaInput, PatchStat, ReleaseMeta, META_SCHEMA_VERSION, RENDERER_VERSION};
 pub use tree::TreeError;
-pub use write::{check_secrets_out, clean_stale, read_tree, write_secrets_file, write_tree, WriteError};
+pub use write::{
+    check_secrets_out, clean_stale, read_tree, stage_secrets_file, write_secrets_file, write_tree, StagedSecrets,
+    WriteError,
+};
 
 use crate::config::InstanceConfig;
 use crate::document::Document;

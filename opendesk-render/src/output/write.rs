@@ -134,33 +134,69 @@ pub fn check_secrets_out(out: &Path, secrets_out: &Path) -> Result<(), WriteErro
 /// Write the secret payload to `secrets_out` (mode 0600, via a temp file and rename), after
 /// checking that it is not inside `out`.
 pub fn write_secrets_file(out: &Path, secrets_out: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    stage_secrets_file(out, secrets_out, bytes)?.commit()
+}
+
+/// A secret payload written and synced to a temp file beside `--secrets-out` (mode 0600), not
+/// yet renamed into place. [`StagedSecrets::commit`] renames it; dropping it uncommitted removes
+/// the temp file. The CLI stages the payload before it swaps the output tree in and commits it
+/// after, so a `--secrets-out` that cannot be written fails the render with nothing changed.
+#[derive(Debug)]
+pub struct StagedSecrets {
+    tmp: PathBuf,
+    dest: PathBuf,
+    parent: PathBuf,
+    shown: PathBuf,
+    done: bool,
+}
+
+impl StagedSecrets {
+    /// Rename the staged file into place.
+    pub fn commit(mut self) -> Result<(), WriteError> {
+        fs::rename(&self.tmp, &self.dest).map_err(io_err(&self.shown))?;
+        self.done = true;
+        sync_dir(&self.parent);
+        Ok(())
+    }
+}
+
+impl Drop for StagedSecrets {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Check `secrets_out` against `out`, write `bytes` to a synced temp file beside it and return
+/// it staged (see [`StagedSecrets`]). Errors name `secrets_out`, not the temp file.
+pub fn stage_secrets_file(out: &Path, secrets_out: &Path, bytes: &[u8]) -> Result<StagedSecrets, WriteError> {
     check_secrets_out(out, secrets_out)?;
     let abs = normalize(secrets_out).map_err(io_err(secrets_out))?;
     let (parent, name) = match (abs.parent(), abs.file_name()) {
         (Some(p), Some(n)) => (p.to_path_buf(), n.to_string_lossy().to_string()),
         _ => return Err(WriteError::BadOut(secrets_out.to_path_buf())),
     };
-    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    let tmp = parent.join(format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
-    let res = (|| {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-        fs::rename(&tmp, &abs).map_err(io_err(&abs))?;
-        sync_dir(&parent);
-        Ok(())
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if fs::metadata(&abs).is_ok_and(|m| m.is_dir()) {
+        return Err(WriteError::Io {
+            path: secrets_out.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
+        });
     }
-    res
+    fs::create_dir_all(&parent).map_err(io_err(secrets_out))?;
+    let tmp = parent.join(format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).map_err(io_err(secrets_out))?;
+    let staged = StagedSecrets { tmp, dest: abs, parent, shown: secrets_out.to_path_buf(), done: false };
+    f.write_all(bytes).map_err(io_err(secrets_out))?;
+    f.sync_all().map_err(io_err(secrets_out))?;
+    Ok(staged)
 }
 
 fn check_rel(p: &Path) -> Result<(), WriteError> {

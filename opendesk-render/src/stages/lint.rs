@@ -14,6 +14,9 @@
 //! | `lint/missing-image` | error | a container without `image` |
 //! | `lint/non-string-value` | error | a value Kubernetes must read as a string but YAML 1.1 reads as something else (plain `yes`, `0644`, `true`, `1.0`) in ConfigMap `data`, Secret `stringData`, labels, annotations or env `value` |
 //! | `lint/placeholder` | error | an unresolved patch variable `${values.…}` (`${namespace}` and the like are not checked: Grafana dashboards and scripts use them legitimately) |
+//! | `lint/non-string-key` | error | a mapping key Kubernetes reads as another string than its text (plain `on` → `"true"`, `0644` → `"420"`, `0x1F` → `"31"`) or cannot read at all (`~`, `null`, empty): sigs.k8s.io/yaml converts or rejects non-string keys |
+//! | `lint/non-string-key` | warning | a non-string key that converts to its own text (`80`, `true`, `1.5`): quote it |
+//! | `lint/too-large` | error | an object holding more than [`MAX_OBJECT_TEXT`] bytes of scalar text (etcd's default request limit is 1.5 MiB, the API server's 3 MiB) |
 //! | `lint/image-untagged` | warning | an image with neither tag nor digest |
 //! | `lint/image-latest` | warning | an image tagged `:latest` |
 //! | `lint/duplicate-env` | warning | an env name defined twice in one container (the dedup stage removes these first) |
@@ -25,7 +28,8 @@ use super::{containers, key, origin_at, pod_spec_path, ImageRef};
 use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
-use crate::yaml::{path_to_string, Node, PathSeg, Value};
+use crate::yaml::resolve::Resolved;
+use crate::yaml::{path_to_string, Node, PathSeg, Scalar, Value};
 use rayon::prelude::*;
 use regex::Regex;
 use serde::Serialize;
@@ -98,7 +102,110 @@ pub fn lint_document(doc: &Document) -> Vec<Finding> {
     workload(&mut c);
     service_ports(&mut c);
     placeholders(&mut c);
+    keys_and_size(&mut c);
     c.out
+}
+
+/// Most bytes of scalar text (values, not keys) one object may hold: etcd's default request
+/// limit, 1.5 MiB. The text is a lower bound of the stored object, so an object over it can
+/// never be applied to a default cluster.
+pub const MAX_OBJECT_TEXT: usize = 3 << 19;
+
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// What sigs.k8s.io/yaml (YAML → JSON in kubectl and Argo CD) makes of a non-string key:
+/// `Some(text)` for the string it uses, `None` when it rejects the key.
+fn k8s_key(r: &Resolved<'_>) -> Option<String> {
+    match r {
+        Resolved::Str(s) => Some(s.to_string()),
+        Resolved::Null => None,
+        Resolved::Bool(b) => Some(b.to_string()),
+        Resolved::Int(i) => Some(i.to_string()),
+        // strconv.FormatFloat(f, 'g', -1, 32) for ordinary values; anything unusual is reported
+        // as changed, which errs on the side of an error.
+        Resolved::Float(f) if f.is_finite() => Some(format!("{}", *f as f32)),
+        Resolved::Float(f) if f.is_nan() => Some(".nan".into()),
+        Resolved::Float(f) => Some(if *f > 0.0 { ".inf" } else { "-.inf" }.into()),
+    }
+}
+
+/// Non-string keys and the object's size, in one walk.
+fn keys_and_size(c: &mut Ctx<'_>) {
+    fn scan<'a>(
+        n: &'a Node,
+        path: &mut Vec<Seg<'a>>,
+        size: &mut usize,
+        found: &mut Vec<(Vec<PathSeg>, &'a Scalar, u32)>,
+    ) {
+        match &n.value {
+            Value::Scalar(s) => *size += s.text.len(),
+            Value::Seq(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    scan(x, path, size, found);
+                    path.pop();
+                }
+            }
+            Value::Map(m) => {
+                for e in m {
+                    path.push(Seg::Key(&e.key.text));
+                    if !matches!(e.key.resolve(), Resolved::Str(_)) {
+                        let p = path
+                            .iter()
+                            .map(|s| match s {
+                                Seg::Key(k) => key(k),
+                                Seg::Index(i) => PathSeg::Index(*i),
+                            })
+                            .collect();
+                        found.push((p, &e.key, e.key_line));
+                    }
+                    scan(&e.value, path, size, found);
+                    path.pop();
+                }
+            }
+        }
+    }
+    let doc = c.doc;
+    let (mut size, mut found) = (0usize, Vec::new());
+    scan(&doc.root, &mut Vec::new(), &mut size, &mut found);
+    for (path, k, line) in found {
+        let shown = if k.text.is_empty() { "(empty)".to_string() } else { format!("{:?}", k.text) };
+        match k8s_key(&k.resolve()) {
+            None => c.error(
+                "lint/non-string-key",
+                format!("key {shown} is null in YAML 1.1: Kubernetes cannot read it (quote it, or remove it)"),
+                &path,
+                line,
+            ),
+            Some(t) if t != k.text => c.error(
+                "lint/non-string-key",
+                format!("key {shown} is not a string: Kubernetes reads it as {t:?} (quote it: '{}')", k.text),
+                &path,
+                line,
+            ),
+            Some(_) => c.warn(
+                "lint/non-string-key",
+                format!("key {shown} is not a string in YAML 1.1 (Kubernetes converts it to the same text; quote it)"),
+                &path,
+                line,
+            ),
+        }
+    }
+    if size > MAX_OBJECT_TEXT {
+        c.error(
+            "lint/too-large",
+            format!(
+                "the object holds {:.1} MB of text: more than etcd's default limit of 1.5 MiB per object (the API server \
+                 refuses 3 MiB); split it or move the data elsewhere",
+                size as f64 / 1e6
+            ),
+            &[],
+            doc.root.line,
+        );
+    }
 }
 
 fn required_fields(c: &mut Ctx<'_>) {

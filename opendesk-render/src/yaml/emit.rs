@@ -9,7 +9,7 @@
 //! are not kept (head comments such as `# Source:` are, by the document layer).
 
 use super::node::{Entry, Node, Scalar, Style, Value};
-use super::resolve::{literal_ok, needs_double};
+use super::resolve::{literal_ok, needs_double, plain_verbatim_ok};
 
 /// Emit a node as a YAML document body (no `---`), ending with a newline.
 pub fn emit(node: &Node) -> String {
@@ -27,7 +27,9 @@ pub fn emit_into(out: &mut String, node: &Node) {
         Value::Seq(_) => out.push_str("[]\n"),
         Value::Scalar(s) => {
             if !(s.style == Style::Plain && s.text.is_empty() && s.tag.is_none()) {
-                write_scalar(out, s, 0, false);
+                // A root block scalar is indented by two (at column 0 a `---` line would end the
+                // document) and, like one in a sequence, gets no indentation indicator.
+                write_scalar(out, s, 2, true);
             } else {
                 out.push_str("null");
             }
@@ -128,9 +130,9 @@ fn write_key(out: &mut String, k: &Scalar, indent: usize) {
 }
 
 /// Plain text from a source plain scalar can be written back verbatim unless it carries a
-/// line break (a multi-line plain scalar with an empty line folds to `\n`).
+/// line break, a control character or a leading document marker (see [`plain_verbatim_ok`]).
 fn plain_text_ok(t: &str) -> bool {
-    !t.contains('\n')
+    plain_verbatim_ok(t)
 }
 
 /// Write a scalar after `key: ` or `- `. `content_indent` is where block lines go.

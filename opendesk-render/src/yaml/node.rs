@@ -349,6 +349,9 @@ impl Node {
                 }
                 Style::Folded => Style::Literal,
                 Style::SingleQuoted if resolve::needs_double(&s.text) => Style::DoubleQuoted,
+                // Plain text the emitter must quote (a folded line break, a control character, a
+                // leading `--- `) resolves to a string either way.
+                Style::Plain if !resolve::plain_verbatim_ok(&s.text) => Style::DoubleQuoted,
                 st => st,
             }
         }

@@ -261,6 +261,20 @@ pub fn needs_double(t: &str) -> bool {
     t.chars().any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}'))
 }
 
+/// Whether text read from a plain scalar can be written back verbatim as a plain scalar: no
+/// line break (an empty line inside a multi-line plain scalar folds to `\n`), no control or
+/// invisible line/format character (YAML forbids them in plain scalars; lenient parsers accept
+/// some) and no document marker at its start (`--- x`, folded from an indented line).
+pub fn plain_verbatim_ok(t: &str) -> bool {
+    if (t.starts_with("---") || t.starts_with("...")) && matches!(t.as_bytes().get(3), None | Some(b' ' | b'\t')) {
+        return false;
+    }
+    if t.is_ascii() {
+        return !t.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
+    }
+    !t.chars().any(|c| (c.is_control() && c != '\t') || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+}
+
 /// Whether `t` can be written as a literal block and read back unchanged.
 pub fn literal_ok(t: &str) -> bool {
     if !t.chars().any(|c| !c.is_whitespace()) {
