@@ -309,8 +309,10 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     findings.extend(g.findings());
     let _ = (&inventory, &lint);
     // Nothing that leaves the process may carry a known secret value, even by coincidence
-    // (a value equal to a file name, say): scrub findings and guard messages.
-    if let Some(known) = redact.as_ref().map(|r| &r.known) {
+    // (a value equal to a file name, say): scrub findings and guard messages. Under
+    // `redact.strict` with an occurrence the redact stage returns no set: collect it here.
+    let known_strict = redact_error.as_ref().map(|_| stages::redact::KnownSecrets::collect(&eso.payload, cfg, &docs).0);
+    if let Some(known) = redact.as_ref().map(|r| &r.known).or(known_strict.as_ref()) {
         let scrub = |s: &mut String| {
             if known.contains(s) {
                 *s = known.mask(s).into_owned();
@@ -325,6 +327,14 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
         for g in &mut guards {
             if let Some(m) = &mut g.message {
                 scrub(m);
+            }
+        }
+        // Origins too: `explain` prints them, and the output gives a document without a
+        // `# Source:` comment one from its origin file (a chart file named like a default
+        // password, `cassandra-secret.yaml`, is such a coincidence in the corpus).
+        for d in &mut docs {
+            if known.contains(&d.origin.file) {
+                d.origin.file = std::sync::Arc::from(known.mask(&d.origin.file).as_ref());
             }
         }
     }

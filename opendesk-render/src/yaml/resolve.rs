@@ -269,6 +269,14 @@ pub fn plain_verbatim_ok(t: &str) -> bool {
     if (t.starts_with("---") || t.starts_with("...")) && matches!(t.as_bytes().get(3), None | Some(b' ' | b'\t')) {
         return false;
     }
+    // Nor an indicator at its start that a lenient parser let through inside a flow
+    // collection (`[>x]`): in block context `>x` would open a block scalar.
+    match t.as_bytes() {
+        [b'|' | b'>' | b'%' | b'@' | b'`' | b'!' | b'&' | b'*' | b'\'' | b'"' | b'#' | b'[' | b']' | b'{' | b'}'
+        | b',', ..] => return false,
+        [b'-' | b'?' | b':'] | [b'-' | b'?' | b':', b' ' | b'\t', ..] => return false,
+        _ => {}
+    }
     if t.is_ascii() {
         return !t.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
     }
