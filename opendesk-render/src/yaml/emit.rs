@@ -112,20 +112,43 @@ fn write_key(out: &mut String, k: &Scalar, indent: usize) {
         out.push('?');
         if let Some(t) = &k.tag {
             out.push(' ');
-            out.push_str(t);
+            write_tag(out, t);
         }
         out.push('\n');
         pad(out, indent);
         return;
     }
+    let start = out.len();
     if let Some(t) = &k.tag {
-        out.push_str(t);
+        write_tag(out, t);
         out.push(' ');
     }
     match k.style {
         Style::Plain if plain_text_ok(&k.text) && !k.text.is_empty() => out.push_str(&k.text),
         Style::SingleQuoted if !needs_double(&k.text) => write_single(out, &k.text),
         _ => write_double(out, &k.text),
+    }
+    // An implicit key may not be longer than 1024 characters: make a longer one explicit.
+    if out.len() - start > 1000 {
+        out.insert_str(start, "? ");
+        out.push('\n');
+        pad(out, indent);
+    }
+}
+
+/// Write a tag as read (`!!str`, `!local`), re-escaping what the parser decoded from `%XX`
+/// escapes: characters that cannot stand in a tag (controls, spaces, flow indicators,
+/// non-ASCII) and `%` itself.
+fn write_tag(out: &mut String, t: &str) {
+    for c in t.chars() {
+        if c.is_ascii_graphic() && !matches!(c, '%' | ',' | '[' | ']' | '{' | '}') {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
     }
 }
 
@@ -138,7 +161,7 @@ fn plain_text_ok(t: &str) -> bool {
 /// Write a scalar after `key: ` or `- `. `content_indent` is where block lines go.
 fn write_scalar(out: &mut String, s: &Scalar, content_indent: usize, in_seq: bool) {
     if let Some(t) = &s.tag {
-        out.push_str(t);
+        write_tag(out, t);
         out.push(' ');
     }
     match s.style {
