@@ -38,6 +38,9 @@ pub enum WriteError {
     /// `--out` exists and is not a directory (or is a symlink): refusing to replace it.
     #[error("{0}: exists and is not a directory (or is a symlink); refusing to replace it")]
     NotADirectory(PathBuf),
+    /// A parent of `--out` (or `--secrets-out`) exists and is not a directory.
+    #[error("{0}: exists and is not a directory, so nothing can be created below it")]
+    ParentNotADirectory(PathBuf),
     /// `--out` has no usable name or parent (`/`, `..`).
     #[error("{0}: cannot be used as an output directory")]
     BadOut(PathBuf),
@@ -183,7 +186,7 @@ pub fn stage_secrets_file(out: &Path, secrets_out: &Path, bytes: &[u8]) -> Resul
             source: io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
         });
     }
-    fs::create_dir_all(&parent).map_err(io_err(secrets_out))?;
+    create_parent(&parent)?;
     let tmp = parent.join(format!(".{name}.tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -197,6 +200,16 @@ pub fn stage_secrets_file(out: &Path, secrets_out: &Path, bytes: &[u8]) -> Resul
     f.write_all(bytes).map_err(io_err(secrets_out))?;
     f.sync_all().map_err(io_err(secrets_out))?;
     Ok(staged)
+}
+
+/// `create_dir_all`, naming the ancestor that is in the way when one is not a directory.
+fn create_parent(parent: &Path) -> Result<(), WriteError> {
+    fs::create_dir_all(parent).map_err(|e| {
+        match parent.ancestors().find(|a| fs::metadata(a).is_ok()) {
+            Some(a) if !a.is_dir() => WriteError::ParentNotADirectory(a.to_path_buf()),
+            _ => WriteError::Io { path: parent.to_path_buf(), source: e },
+        }
+    })
 }
 
 fn check_rel(p: &Path) -> Result<(), WriteError> {
@@ -316,12 +329,13 @@ pub fn write_tree_with(
             return Err(WriteError::NotADirectory(out.to_path_buf()));
         }
     }
-    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+    create_parent(&parent)?;
     clean_stale(&abs);
 
     let tag = format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
     let tmp = parent.join(format!("{}{tag}", temp_prefix(&name)));
-    fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+    // Name --out in the error: the temp dir is an implementation detail.
+    fs::create_dir(&tmp).map_err(io_err(&abs))?;
     let mut guard = TempDir { path: tmp.clone(), armed: true };
 
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();

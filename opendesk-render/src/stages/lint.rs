@@ -574,6 +574,26 @@ mod tests {
     }
 
     #[test]
+    fn non_string_keys_and_size() {
+        let head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n";
+        let keyed = |k: &str| codes(&format!("{head}  {k}: v\n"));
+        let err = |p: &str| vec![("lint/non-string-key".to_string(), Severity::Error, p.to_string())];
+        assert_eq!(keyed("on"), err("$.data.on"));
+        assert_eq!(keyed("0644"), err("$.data.0644"));
+        assert_eq!(keyed("~"), err("$.data['~']"));
+        assert_eq!(keyed("1.50"), err("$.data['1.50']"));
+        assert_eq!(keyed("80"), vec![("lint/non-string-key".into(), Severity::Warning, "$.data.80".into())]);
+        assert_eq!(keyed("true")[0].1, Severity::Warning);
+        assert!(keyed("'on'").is_empty());
+        assert!(keyed("\"80\"").is_empty());
+        assert!(keyed("ok").is_empty());
+        let big = format!("{head}  big: {}\n", "x".repeat(MAX_OBJECT_TEXT));
+        assert_eq!(codes(&big), vec![("lint/too-large".into(), Severity::Error, String::new())]);
+        let fits = format!("{head}  big: {}\n", "x".repeat(MAX_OBJECT_TEXT - 100));
+        assert!(codes(&fits).is_empty());
+    }
+
+    #[test]
     fn names_rules() {
         assert!(
             is_dns1123_label("a-1") && !is_dns1123_label("A") && !is_dns1123_label("-a") && !is_dns1123_label("a.b")
