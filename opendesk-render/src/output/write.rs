@@ -204,11 +204,9 @@ pub fn stage_secrets_file(out: &Path, secrets_out: &Path, bytes: &[u8]) -> Resul
 
 /// `create_dir_all`, naming the ancestor that is in the way when one is not a directory.
 fn create_parent(parent: &Path) -> Result<(), WriteError> {
-    fs::create_dir_all(parent).map_err(|e| {
-        match parent.ancestors().find(|a| fs::metadata(a).is_ok()) {
-            Some(a) if !a.is_dir() => WriteError::ParentNotADirectory(a.to_path_buf()),
-            _ => WriteError::Io { path: parent.to_path_buf(), source: e },
-        }
+    fs::create_dir_all(parent).map_err(|e| match parent.ancestors().find(|a| fs::metadata(a).is_ok()) {
+        Some(a) if !a.is_dir() => WriteError::ParentNotADirectory(a.to_path_buf()),
+        _ => WriteError::Io { path: parent.to_path_buf(), source: e },
     })
 }
 
