@@ -125,11 +125,26 @@ pub fn release_graph(data: &[u8]) {
 }
 
 /// A small Kubernetes-shaped tree for evaluating compiled JSONPaths.
-const SAMPLE: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web, 'a.b/c': x}\n\
-spec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.25\n\
-          ports: [{containerPort: 80, protocol: TCP}, {containerPort: 443}]\n          env:\n            - {name: A, value: '1'}\n\
-            - {name: B, valueFrom: {secretKeyRef: {name: s, key: k}}}\n        - name: side\n          image: busybox\n\
-      volumes: [{name: v, emptyDir: {}}]\n";
+const SAMPLE: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web, 'a.b/c': x}
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.25
+          ports: [{containerPort: 80, protocol: TCP}, {containerPort: 443}]
+          env:
+            - {name: A, value: '1'}
+            - {name: B, valueFrom: {secretKeyRef: {name: s, key: k}}}
+        - name: side
+          image: busybox
+      volumes: [{name: v, emptyDir: {}}]
+"#;
 
 /// JSONPath compilation: `query::compile`, and on success evaluating the query (and, for write
 /// paths, its parent) on a sample resource; every path found must lead to a node.
