@@ -30,13 +30,15 @@ mkdir -p "artifacts/$target" logs
 max_len=65536
 [ "$target" = jsonpath ] && max_len=512
 [ "$target" = loader ] || [ "$target" = patch_file ] || max_len=16384
+timeout=10
+[ "$target" = jsonpath ] && timeout=2 # one path must compile in far less
 jobs=
 [ "${JOBS:-1}" -gt 1 ] && jobs="-jobs=$JOBS -workers=$JOBS"
 start=$(date +%s)
 set +e
 # shellcheck disable=SC2086
 cargo fuzz run -s "${SANITIZER:-none}" "$target" "corpus/$target" -- \
-  -max_total_time="$secs" -max_len="$max_len" -timeout=10 -rss_limit_mb="${RSS_MB:-2048}" \
+  -max_total_time="$secs" -max_len="$max_len" -timeout="$timeout" -rss_limit_mb="${RSS_MB:-2048}" \
   -print_final_stats=1 $jobs ${FUZZ_ARGS:-} 2>&1 | tee "logs/$target-$(date +%Y%m%dT%H%M%S).log" | grep -E --line-buffered 'DONE|INFO: seed|Done |stat::|==|panicked|SUMMARY|Test unit written|artifact_prefix|ERROR|Crash|crash|deadly|timeout|oom|-rss'
 rc=${PIPESTATUS[0]}
 set -e

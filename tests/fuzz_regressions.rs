@@ -25,10 +25,14 @@ fn every_saved_fuzz_input_passes_its_check() {
                 "{}: keep regression inputs small (minimize with cargo fuzz tmin)",
                 f.display()
             );
+            let t = std::time::Instant::now();
             let r = std::panic::catch_unwind(|| check(&data));
             ran += 1;
             if r.is_err() {
                 failed.push(f.display().to_string());
+            } else if t.elapsed() > std::time::Duration::from_secs(5) {
+                // Timeouts found by the fuzzers are regressions too.
+                failed.push(format!("{} (took {:?})", f.display(), t.elapsed()));
             }
         }
     }
