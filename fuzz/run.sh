@@ -27,9 +27,11 @@ command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install ca
 export RUSTC_BOOTSTRAP=1
 ./seed.sh >/dev/null
 mkdir -p "artifacts/$target" logs
-max_len=65536
-[ "$target" = jsonpath ] && max_len=512
-[ "$target" = loader ] || [ "$target" = patch_file ] || max_len=16384
+case "$target" in
+  loader | patch_file) max_len=65536 ;;
+  jsonpath) max_len=512 ;;
+  *) max_len=16384 ;;
+esac
 timeout=10
 [ "$target" = jsonpath ] && timeout=2 # one path must compile in far less
 jobs=
