@@ -85,7 +85,12 @@ fn node_diff(a: &Node, b: &Node, path: &mut Vec<PathSeg>, secret: bool, out: &mu
                 path.push(PathSeg::Key(e.key.text.clone()));
                 match b.get(&e.key.text) {
                     Some(v) => node_diff(&e.value, v, path, secret, out),
-                    None => out.push(PathChange { path: p(path), kind: "removed", old: Some(show(&e.value, secret)), new: None }),
+                    None => out.push(PathChange {
+                        path: p(path),
+                        kind: "removed",
+                        old: Some(show(&e.value, secret)),
+                        new: None,
+                    }),
                 }
                 path.pop();
             }
@@ -102,8 +107,12 @@ fn node_diff(a: &Node, b: &Node, path: &mut Vec<PathSeg>, secret: bool, out: &mu
                 path.push(PathSeg::Index(i));
                 match (sa.get(i), sb.get(i)) {
                     (Some(x), Some(y)) => node_diff(x, y, path, secret, out),
-                    (Some(x), None) => out.push(PathChange { path: p(path), kind: "removed", old: Some(show(x, secret)), new: None }),
-                    (None, Some(y)) => out.push(PathChange { path: p(path), kind: "added", old: None, new: Some(show(y, secret)) }),
+                    (Some(x), None) => {
+                        out.push(PathChange { path: p(path), kind: "removed", old: Some(show(x, secret)), new: None })
+                    }
+                    (None, Some(y)) => {
+                        out.push(PathChange { path: p(path), kind: "added", old: None, new: Some(show(y, secret)) })
+                    }
                     (None, None) => {}
                 }
                 path.pop();
@@ -111,7 +120,12 @@ fn node_diff(a: &Node, b: &Node, path: &mut Vec<PathSeg>, secret: bool, out: &mu
         }
         _ => {
             if a != b {
-                out.push(PathChange { path: p(path), kind: "changed", old: Some(show(a, secret)), new: Some(show(b, secret)) });
+                out.push(PathChange {
+                    path: p(path),
+                    kind: "changed",
+                    old: Some(show(a, secret)),
+                    new: Some(show(b, secret)),
+                });
             }
         }
     }
