@@ -33,7 +33,7 @@ SCALE="${SCALE:-10}"
 OURS_BIN="${OURS_BIN:-$repo/target/release/opendesk-render}"
 OURS_CONFIG="${OURS_CONFIG:-$repo/benches/corpus-instance.yaml}"
 if [[ -z "${OURS_CMD:-}" ]]; then
-  OURS_CMD='OPENDESK_RENDER_FSYNC=0 "$OURS_BIN" render "$CORPUS" --out "$OUT" --config "$OURS_CONFIG" --secrets-out "$OUT.secrets.json"'
+  OURS_CMD='env OPENDESK_RENDER_FSYNC=0 "$OURS_BIN" render "$CORPUS" --out "$OUT" --config "$OURS_CONFIG" --secrets-out "$OUT.secrets.json"'
 fi
 # ============================================================================================
 

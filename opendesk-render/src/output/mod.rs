@@ -39,6 +39,7 @@ use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::emit;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -136,42 +137,47 @@ pub fn build_tree(
         });
     }
 
+    // Per-release digests in parallel (each is a pass over that release's files); the texts
+    // are then moved, not copied, into the file map.
+    let digests: Vec<String> = per_release
+        .par_iter()
+        .map(|(_, rfiles)| meta::digest_files(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.as_bytes()))))
+        .collect();
     let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut releases = Vec::with_capacity(per_release.len());
-    let mut all_digest_parts: Vec<(String, Vec<u8>)> = Vec::new();
-    for (release, rfiles) in &per_release {
-        let w = waves.get(release).cloned().unwrap_or(ReleaseWave { wave: "default".into(), sync_wave: 0 });
+    for ((release, rfiles), output_digest) in per_release.into_iter().zip(digests) {
+        let w = waves.get(&release).cloned().unwrap_or(ReleaseWave { wave: "default".into(), sync_wave: 0 });
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
-        for f in rfiles {
+        for f in &rfiles {
             *kinds.entry(f.id.kind.clone()).or_default() += 1;
         }
-        let output_digest = meta::digest_files(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.as_bytes())));
+        let resources = rfiles.len();
         for f in rfiles {
-            let rel = format!("{RELEASES_DIR}/{release}/{}", f.file_name);
-            all_digest_parts.push((rel.clone(), f.text.as_bytes().to_vec()));
-            files.insert(PathBuf::from(rel), f.text.clone());
+            files.insert(PathBuf::from(format!("{RELEASES_DIR}/{release}/{}", f.file_name)), f.text);
         }
-        let app = argo::child_application(cfg, release, w.sync_wave, opts);
+        let app = argo::child_application(cfg, &release, w.sync_wave, opts);
         files.insert(PathBuf::from(format!("{APPLICATIONS_DIR}/{release}.yaml")), emit(&app));
         releases.push(ReleaseMeta {
-            name: release.clone(),
-            application: argo::application_name(cfg, release),
+            application: argo::application_name(cfg, &release),
+            name: release,
             wave: w.wave,
             sync_wave: w.sync_wave,
-            resources: rfiles.len(),
+            resources,
             kinds,
             output_digest,
         });
     }
     files
         .insert(PathBuf::from(format!("{APPLICATIONS_DIR}/{parent}.yaml")), emit(&argo::parent_application(cfg, opts)));
-    for (p, t) in &files {
-        if p.starts_with(APPLICATIONS_DIR) {
-            all_digest_parts.push((p.to_string_lossy().to_string(), t.as_bytes().to_vec()));
-        }
-    }
-    all_digest_parts.sort();
-    let output_digest = meta::digest_files(all_digest_parts.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+    // Over `releases/` and `applications/`, sorted by path string (as before: a `PathBuf`
+    // orders by components, the digest by the `/`-joined string).
+    let mut parts: Vec<(String, &[u8])> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with(RELEASES_DIR) || p.starts_with(APPLICATIONS_DIR))
+        .map(|(p, t)| (p.to_string_lossy().into_owned(), t.as_bytes()))
+        .collect();
+    parts.sort();
+    let output_digest = meta::digest_files(parts.iter().map(|(n, b)| (n.as_str(), *b)));
     files.insert(PathBuf::from(META_FILE), render_meta(meta, &releases, &output_digest, &findings));
     Ok(RenderedTree { files, releases, findings, output_digest })
 }

@@ -17,6 +17,7 @@
 //! [`Document::emit_into`]. There is no leading `---`.
 
 use crate::document::{Document, ResourceId};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -188,7 +189,10 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
         }
         by_release.entry(&d.origin.release).or_default().push(d);
     }
-    let mut out = BTreeMap::new();
+    // Names first (cheap, per release), then every file emitted in parallel: emission is the
+    // bulk of the work and each document is independent. Collected in order, so the result is
+    // the same on any number of threads.
+    let mut planned: Vec<(&str, Vec<(&Document, ResourceId, String)>)> = Vec::with_capacity(by_release.len());
     for (release, docs) in by_release {
         if !release_ok(release) {
             return Err(TreeError::BadRelease(release.to_string()));
@@ -220,13 +224,27 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
             }
             taken.insert(s, i);
         }
-        let mut files: Vec<ResourceFile> = docs
-            .iter()
-            .zip(ids)
-            .zip(stems)
-            .map(|((d, id), stem)| ResourceFile { file_name: format!("{stem}.yaml"), id, text: file_text(d) })
-            .collect();
-        files.sort_by(|a, b| a.file_name.cmp(&b.file_name));
+        let mut files: Vec<(&Document, ResourceId, String)> =
+            docs.into_iter().zip(ids).zip(stems).map(|((d, id), stem)| (d, id, format!("{stem}.yaml"))).collect();
+        files.sort_by(|a, b| a.2.cmp(&b.2));
+        planned.push((release, files));
+    }
+    let mut out = BTreeMap::new();
+    let emitted: Vec<Vec<ResourceFile>> = planned
+        .par_iter()
+        .map(|(_, files)| {
+            files
+                .par_iter()
+                .with_min_len(4)
+                .map(|(d, id, file_name)| ResourceFile {
+                    file_name: file_name.clone(),
+                    id: id.clone(),
+                    text: file_text(d),
+                })
+                .collect()
+        })
+        .collect();
+    for ((release, _), files) in planned.into_iter().zip(emitted) {
         out.insert(release.to_string(), files);
     }
     Ok(out)

@@ -20,6 +20,7 @@ use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::{path_to_string, Node, PathSeg, Value};
+use rayon::prelude::*;
 use regex::Regex;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -280,45 +281,57 @@ pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult
             ),
         ));
     }
-    for d in docs {
-        let mut hits = Vec::new();
-        walk_markers(&d.root, &mut Vec::new(), &mut hits);
-        for (path, marker) in hits {
-            findings.push(
-                fail(
-                    G,
-                    Some(d),
-                    format!(
-                        "placeholder {marker} was never replaced: set the value it stands for (helmfile environment \
-                         values or an override), e.g. render with `helmfile -n <namespace>` for __NAMESPACE__"
-                    ),
-                )
-                .path(path),
-            );
-        }
-        if argo.is_empty() || is_argocd_own(d) {
-            continue;
-        }
-        let Some(kind) = d.kind() else { continue };
-        if !scopes.is_namespaced(d.group(), kind) {
-            continue;
-        }
-        if d.namespace() == Some(argo) {
-            findings.push(
-                fail(
-                    G,
-                    Some(d),
-                    format!(
-                        "namespaced resource in the Argo CD namespace {argo:?} (the `.Release.Namespace = argocd` bug: \
-                         helmfile ran without `-n <namespace>`): render with `helmfile -n {}` or fix the namespace with an \
-                         override",
-                        cfg.namespace
-                    ),
-                )
-                .path("$.metadata.namespace"),
-            );
-        }
-    }
+    // Per document in parallel, in document order; most documents hold no `__` at all, so
+    // paths are only built for the ones that do.
+    let per_doc: Vec<Vec<Finding>> = docs
+        .par_iter()
+        .with_min_len(8)
+        .map(|d| {
+            let mut findings = Vec::new();
+            if d.root.any_text(&mut |t| find_marker(t).is_some()) {
+                let mut hits = Vec::new();
+                walk_markers(&d.root, &mut Vec::new(), &mut hits);
+                for (path, marker) in hits {
+                    findings.push(
+                        fail(
+                            G,
+                            Some(d),
+                            format!(
+                                "placeholder {marker} was never replaced: set the value it stands for (helmfile \
+                                 environment values or an override), e.g. render with `helmfile -n <namespace>` for \
+                                 __NAMESPACE__"
+                            ),
+                        )
+                        .path(path),
+                    );
+                }
+            }
+            if argo.is_empty() || is_argocd_own(d) {
+                return findings;
+            }
+            let Some(kind) = d.kind() else { return findings };
+            if !scopes.is_namespaced(d.group(), kind) {
+                return findings;
+            }
+            if d.namespace() == Some(argo) {
+                findings.push(
+                    fail(
+                        G,
+                        Some(d),
+                        format!(
+                            "namespaced resource in the Argo CD namespace {argo:?} (the `.Release.Namespace = argocd` \
+                             bug: helmfile ran without `-n <namespace>`): render with `helmfile -n {}` or fix the \
+                             namespace with an override",
+                            cfg.namespace
+                        ),
+                    )
+                    .path("$.metadata.namespace"),
+                );
+            }
+            findings
+        })
+        .collect();
+    findings.extend(per_doc.into_iter().flatten());
     GuardResult::from_findings(
         G,
         "no placeholders, nothing in the Argo CD namespace",
@@ -423,50 +436,57 @@ pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
 /// other document. Messages never contain a value.
 pub fn plaintext_secrets(docs: &[Document], _cfg: &InstanceConfig, known: Option<&KnownSecrets>) -> GuardResult {
     const G: &str = "plaintext-secrets";
-    let mut findings = Vec::new();
-    for d in docs {
-        if is_secret(d) {
-            if has_data(d) {
-                findings.push(fail(
-                    G,
-                    Some(d),
-                    "Secret still carries data and would be pushed to git in plaintext: run the ESO stage with a usable \
-                     `secretsManager` (storeRef kind and name, keyPrefix) so it becomes an ExternalSecret"
-                        .into(),
-                ));
+    // Per document in parallel, collected in document order.
+    let per_doc: Vec<Vec<Finding>> = docs
+        .par_iter()
+        .with_min_len(8)
+        .map(|d| {
+            let mut findings = Vec::new();
+            if is_secret(d) {
+                if has_data(d) {
+                    findings.push(fail(
+                        G,
+                        Some(d),
+                        "Secret still carries data and would be pushed to git in plaintext: run the ESO stage with a \
+                         usable `secretsManager` (storeRef kind and name, keyPrefix) so it becomes an ExternalSecret"
+                            .into(),
+                    ));
+                }
+                return findings;
             }
-            continue;
-        }
-        let Some(k) = known.filter(|k| !k.is_empty()) else { continue };
-        if !d.root.any_text(&mut |t| k.contains(t)) {
-            continue;
-        }
-        let mut paths = Vec::new();
-        d.root.walk_scalars(&mut Vec::new(), &mut |p, s| {
-            if k.contains(&s.text) {
-                paths.push(p.to_vec());
+            let Some(k) = known.filter(|k| !k.is_empty()) else { return findings };
+            if !d.root.any_text(&mut |t| k.contains(t)) {
+                return findings;
             }
-        });
-        for p in paths {
-            let safe: Vec<PathSeg> = p
-                .into_iter()
-                .map(|s| match s {
-                    PathSeg::Key(t) => PathSeg::Key(k.mask(&t).into_owned()),
-                    i => i,
-                })
-                .collect();
-            findings.push(
-                fail(
-                    G,
-                    Some(d),
-                    "a known secret value is left in this manifest: run the redact stage, or reference the Secret instead \
-                     of inlining the value"
-                        .into(),
-                )
-                .path(path_to_string(&safe)),
-            );
-        }
-    }
+            let mut paths = Vec::new();
+            d.root.walk_scalars(&mut Vec::new(), &mut |p, s| {
+                if k.contains(&s.text) {
+                    paths.push(p.to_vec());
+                }
+            });
+            for p in paths {
+                let safe: Vec<PathSeg> = p
+                    .into_iter()
+                    .map(|s| match s {
+                        PathSeg::Key(t) => PathSeg::Key(k.mask(&t).into_owned()),
+                        i => i,
+                    })
+                    .collect();
+                findings.push(
+                    fail(
+                        G,
+                        Some(d),
+                        "a known secret value is left in this manifest: run the redact stage, or reference the Secret \
+                         instead of inlining the value"
+                            .into(),
+                    )
+                    .path(path_to_string(&safe)),
+                );
+            }
+            findings
+        })
+        .collect();
+    let findings: Vec<Finding> = per_doc.into_iter().flatten().collect();
     GuardResult::from_findings(
         G,
         "no Secret with data, no known secret value in the output",
