@@ -40,7 +40,7 @@ use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::{path_to_string, Node, PathSeg, Scalar, Value};
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -226,7 +226,12 @@ pub struct Selection {
 pub struct KnownSecrets {
     values: Vec<String>,
     bounded: Vec<(bool, bool)>,
+    /// A contiguous NFA, not a DFA: the values include PEM keys and certificates thousands of
+    /// bytes long, and building a DFA for them took longer than all the searching.
     ac: Option<AhoCorasick>,
+    /// The same patterns, leftmost-first: its `is_match` can use SIMD prefilters, and some
+    /// pattern occurs in a text exactly when it finds a match. A cheap "no" for the common case.
+    quick: Option<AhoCorasick>,
 }
 
 impl fmt::Debug for KnownSecrets {
@@ -266,10 +271,20 @@ impl KnownSecrets {
                 )
             })
             .collect();
-        let ac = (!values.is_empty()).then(|| {
-            AhoCorasick::builder().match_kind(MatchKind::Standard).build(&values).expect("literal patterns build")
-        });
-        KnownSecrets { values, bounded, ac }
+        // Both automata are built at once: with long values (PEM blocks) each takes a while.
+        let build = |kind: MatchKind, prefilter: bool| {
+            (!values.is_empty()).then(|| {
+                AhoCorasick::builder()
+                    .match_kind(kind)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .prefilter(prefilter)
+                    .build(&values)
+                    .expect("literal patterns build")
+            })
+        };
+        // `ac` only runs on texts `quick` said yes to: no prefilter needed there.
+        let (ac, quick) = rayon::join(|| build(MatchKind::Standard, false), || build(MatchKind::LeftmostFirst, true));
+        KnownSecrets { values, bounded, ac, quick }
     }
 
     /// Collect the known values of a render: the payload's values (with the exceptions in the
@@ -339,6 +354,9 @@ impl KnownSecrets {
     /// Byte ranges of the occurrences in `text` (token-bounded, merged, sorted).
     pub fn find(&self, text: &str) -> Vec<(usize, usize)> {
         let Some(ac) = &self.ac else { return Vec::new() };
+        if !self.quick.as_ref().is_some_and(|q| q.is_match(text)) {
+            return Vec::new();
+        }
         let mut r: Vec<(usize, usize)> = Vec::new();
         for m in ac.find_overlapping_iter(text) {
             let (s, e) = (m.start(), m.end());
@@ -364,6 +382,9 @@ impl KnownSecrets {
         // Hot path (every scalar of every document): stop at the first bounded match, no
         // allocation.
         let Some(ac) = &self.ac else { return false };
+        if !self.quick.as_ref().is_some_and(|q| q.is_match(text)) {
+            return false;
+        }
         ac.find_overlapping_iter(text).any(|m| {
             let (s, e) = (m.start(), m.end());
             let (bs, be) = self.bounded[m.pattern().as_usize()];
