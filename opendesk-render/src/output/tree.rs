@@ -172,6 +172,8 @@ pub fn file_text(doc: &Document) -> String {
             doc.emit_into(&mut out);
         }
     }
+    // The whole tree is held until it is written: drop the doubling slack (up to half).
+    out.shrink_to_fit();
     out
 }
 
