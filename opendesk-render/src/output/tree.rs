@@ -177,6 +177,9 @@ pub fn file_text(doc: &Document) -> String {
     out
 }
 
+/// A document with its identity and output file name, before emission.
+type Planned<'a> = (&'a Document, ResourceId, String);
+
 /// Lay out the documents as one file per resource, grouped by release (sorted), files sorted
 /// by name. Documents must carry `kind` and `metadata.name`, and identities must be unique per
 /// release.
@@ -194,7 +197,7 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
     // Names first (cheap, per release), then every file emitted in parallel: emission is the
     // bulk of the work and each document is independent. Collected in order, so the result is
     // the same on any number of threads.
-    let mut planned: Vec<(&str, Vec<(&Document, ResourceId, String)>)> = Vec::with_capacity(by_release.len());
+    let mut planned: Vec<(&str, Vec<Planned<'_>>)> = Vec::with_capacity(by_release.len());
     for (release, docs) in by_release {
         if !release_ok(release) {
             return Err(TreeError::BadRelease(release.to_string()));
@@ -226,7 +229,7 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
             }
             taken.insert(s, i);
         }
-        let mut files: Vec<(&Document, ResourceId, String)> =
+        let mut files: Vec<Planned<'_>> =
             docs.into_iter().zip(ids).zip(stems).map(|((d, id), stem)| (d, id, format!("{stem}.yaml"))).collect();
         files.sort_by(|a, b| a.2.cmp(&b.2));
         planned.push((release, files));
