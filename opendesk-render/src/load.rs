@@ -285,13 +285,12 @@ pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
     }
     let mut out = Vec::new();
     let mut seen_release = std::collections::HashMap::new();
-    for entry in sorted_entries(dir)? {
+    for (entry, ft) in sorted_entries(dir)? {
         let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
         if name.starts_with('.') {
             continue;
         }
-        let md = std::fs::metadata(&entry).map_err(|e| LoadError::Io { path: entry.clone(), source: e })?;
-        if md.is_dir() {
+        if is_dir(&entry, ft)? {
             let release: Arc<str> = Arc::from(release_name(&name));
             if let Some(prev) = seen_release.insert(release.clone(), name.clone()) {
                 return Err(LoadError::DuplicateRelease { release: release.to_string(), first: prev, second: name });
@@ -309,15 +308,27 @@ fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+fn sorted_entries(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType)>, LoadError> {
     let rd = std::fs::read_dir(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
     let mut v = Vec::new();
     for e in rd {
         let e = e.map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
-        v.push(e.path());
+        // The entry's own type comes with the directory listing (no extra stat).
+        let ft = e.file_type().map_err(|err| LoadError::Io { path: e.path(), source: err })?;
+        v.push((e.path(), ft));
     }
-    v.sort();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(v)
+}
+
+/// Is `p` (of listed type `ft`) a directory, following a symlink?
+fn is_dir(p: &Path, ft: std::fs::FileType) -> Result<bool, LoadError> {
+    if ft.is_symlink() {
+        let md = std::fs::metadata(p).map_err(|e| LoadError::Io { path: p.to_path_buf(), source: e })?;
+        Ok(md.is_dir())
+    } else {
+        Ok(ft.is_dir())
+    }
 }
 
 fn walk(
@@ -328,16 +339,15 @@ fn walk(
     out: &mut Vec<InputFile>,
 ) -> Result<(), LoadError> {
     let canon = std::fs::canonicalize(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
-    if !visited.insert(canon) {
+    if !visited.insert(canon.clone()) {
         return Err(LoadError::SymlinkLoop { path: dir.to_path_buf() });
     }
-    for p in sorted_entries(dir)? {
+    for (p, ft) in sorted_entries(dir)? {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.starts_with('.') {
             continue;
         }
-        let md = std::fs::metadata(&p).map_err(|e| LoadError::Io { path: p.clone(), source: e })?;
-        if md.is_dir() {
+        if is_dir(&p, ft)? {
             walk(root, &p, release, visited, out)?;
         } else if is_yaml(name) {
             let rel = p
@@ -352,9 +362,7 @@ fn walk(
     }
     // A directory reached twice through different symlinks is a loop only on the current
     // branch; remove it so sibling links to the same target are allowed.
-    if let Ok(c) = std::fs::canonicalize(dir) {
-        visited.remove(&c);
-    }
+    visited.remove(&canon);
     Ok(())
 }
 
@@ -374,40 +382,60 @@ pub struct LoadedInput {
 pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
     use sha2::{Digest, Sha256};
     let files = list_inputs(dir)?;
-    let texts: Vec<Result<String, LoadError>> = files
+    // Read, decode and split per file in parallel; chunks are kept as offsets into the text.
+    type Split = (String, Vec<(u32, usize, usize)>);
+    let texts: Vec<Result<Split, LoadError>> = files
         .par_iter()
         .map(|f| {
             let bytes = std::fs::read(&f.path).map_err(|e| LoadError::Io { path: f.path.clone(), source: e })?;
-            decode(&f.path, bytes)
+            let text = decode(&f.path, bytes)?;
+            let base = text.as_ptr() as usize;
+            let chunks = split_documents(&text)
+                .into_iter()
+                .map(|c| {
+                    let start = c.text.as_ptr() as usize - base;
+                    (c.line, start, start + c.text.len())
+                })
+                .collect();
+            Ok((text, chunks))
         })
         .collect();
     let mut decoded = Vec::with_capacity(texts.len());
     for t in texts {
         decoded.push(t?);
     }
-    let mut h = Sha256::new();
-    let mut total = 0u64;
-    for (f, t) in files.iter().zip(&decoded) {
-        h.update(f.release.as_bytes());
-        h.update(b"/");
-        h.update(f.rel.as_bytes());
-        h.update(b"\0");
-        h.update((t.len() as u64).to_le_bytes());
-        h.update(t.as_bytes());
-        total += t.len() as u64;
-    }
-    let digest = format!("sha256:{:x}", h.finalize());
+    let total: u64 = decoded.iter().map(|(t, _)| t.len() as u64).sum();
     // Flatten chunks across files so one huge file does not serialise the pool.
-    let tasks: Vec<(usize, Chunk<'_>)> =
-        decoded.iter().enumerate().flat_map(|(i, t)| split_documents(t).into_iter().map(move |c| (i, c))).collect();
-    let parsed: Vec<Result<Option<Document>, LoadError>> = tasks
-        .par_iter()
-        .with_min_len(4)
-        .map(|(i, c)| {
-            let f = &files[*i];
-            parse_chunk(&f.release, &f.rel, &f.path, *c, true)
-        })
+    let tasks: Vec<(usize, Chunk<'_>)> = decoded
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (t, cs))| cs.iter().map(move |&(line, s, e)| (i, Chunk { line, text: &t[s..e] })))
         .collect();
+    // The input digest is one sequential pass; it runs beside the parse instead of before it.
+    let (digest, parsed) = rayon::join(
+        || {
+            let mut h = Sha256::new();
+            for (f, (t, _)) in files.iter().zip(&decoded) {
+                h.update(f.release.as_bytes());
+                h.update(b"/");
+                h.update(f.rel.as_bytes());
+                h.update(b"\0");
+                h.update((t.len() as u64).to_le_bytes());
+                h.update(t.as_bytes());
+            }
+            format!("sha256:{:x}", h.finalize())
+        },
+        || {
+            tasks
+                .par_iter()
+                .with_min_len(4)
+                .map(|(i, c)| {
+                    let f = &files[*i];
+                    parse_chunk(&f.release, &f.rel, &f.path, *c, true)
+                })
+                .collect::<Vec<Result<Option<Document>, LoadError>>>()
+        },
+    );
     let mut documents = Vec::with_capacity(parsed.len());
     for p in parsed {
         if let Some(d) = p? {
