@@ -3,6 +3,7 @@
 #
 #   benches/peers/run_all.sh [CORPUS_DIR]          peers + ours on the corpus, with ratios
 #   benches/peers/run_all.sh scale [CORPUS_DIR]    time and peak RSS at 1x and 10x the corpus
+#   benches/peers/run_all.sh threads [CORPUS_DIR]  ours on 1 and on 2 threads
 #
 # CORPUS_DIR defaults to ../shared/corpus/opendesk-like (relative to the repo root).
 # env: RUNS (timed runs of our binary, best wall time; default 3), SKIP="kustomize pyyaml" (peers to
@@ -17,6 +18,7 @@ repo="$(cd "$here/../.." && pwd)"
 
 mode=peers
 if [[ "${1:-}" == "scale" ]]; then mode=scale; shift; fi
+if [[ "${1:-}" == "threads" ]]; then mode=threads; shift; fi
 corpus="${1:-$repo/../shared/corpus/opendesk-like}"
 corpus="$(cd "$corpus" && pwd)"
 RUNS="${RUNS:-3}"
@@ -98,15 +100,24 @@ if [[ $mode == peers ]]; then
   done
   echo
   if (( have_ours )); then
-    [[ -n "${T[rapidyaml]:-}" ]] && echo "ours / rapidyaml parse-only : $(ratio "${T[ours]}" "${T[rapidyaml]}")   (bar: < 1)"
-    [[ -n "${T[pyyaml]:-}" ]]    && echo "pyyaml load+dump / ours    : $(ratio "${T[pyyaml]}" "${T[ours]}")   (bar: >= 50)"
-    [[ -n "${T[kustomize]:-}" ]] && echo "kustomize / ours           : $(ratio "${T[kustomize]}" "${T[ours]}")"
-    echo "ours peak RSS / input size : $(ratio "$((R[ours] * 1024))" "$bytes")   (bar: <= 4)"
+    [[ -n "${T[rapidyaml]:-}" ]] && echo "ours / rapidyaml parse-only : $(ratio "${T[ours]}" "${T[rapidyaml]}")   (issue #9: <= 3; DESIGN §9: < 1)"
+    [[ -n "${T[pyyaml]:-}" ]]    && echo "pyyaml load+dump / ours    : $(ratio "${T[pyyaml]}" "${T[ours]}")   (DESIGN §9: >= 50)"
+    [[ -n "${T[kustomize]:-}" ]] && echo "kustomize / ours           : $(ratio "${T[kustomize]}" "${T[ours]}")   (issue #9: >= 30)"
+    echo "ours peak RSS / input size : $(ratio "$((R[ours] * 1024))" "$bytes")   (DESIGN §9: <= 4)"
+    echo "ours peak RSS - 4 x input  : $(awk -v r="${R[ours]}" -v b="$bytes" 'BEGIN { printf "%.1f MB", (r * 1024 - 4 * b) / 1e6 }')   (issue #9: <= 30 MB)"
   else
     [[ -n "${T[rapidyaml]:-}" && -n "${T[pyyaml]:-}" ]] && echo "pyyaml / rapidyaml     : $(ratio "${T[pyyaml]}" "${T[rapidyaml]}")"
     [[ -n "${T[rapidyaml]:-}" && -n "${T[kustomize]:-}" ]] && echo "kustomize / rapidyaml  : $(ratio "${T[kustomize]}" "${T[rapidyaml]}")"
     echo "(our binary not measured: no ratios against ours)"
   fi
+  exit 0
+fi
+
+# ---- threads mode: ours on 1 and on 2 worker threads (RAYON_NUM_THREADS), same corpus ----
+if [[ $mode == threads ]]; then
+  RAYON_NUM_THREADS=1 run_ours "$corpus" || exit 1; t1=$OURS_S
+  RAYON_NUM_THREADS=2 run_ours "$corpus" || exit 1; t2=$OURS_S
+  echo "ours 1 thread: $(ms "$t1"), 2 threads: $(ms "$t2"), speed-up $(ratio "$t1" "$t2")   (issue #9: >= 1.6)"
   exit 0
 fi
 

@@ -137,12 +137,35 @@ pub fn build_tree(
         });
     }
 
-    // Per-release digests in parallel (each is a pass over that release's files); the texts
-    // are then moved, not copied, into the file map.
-    let digests: Vec<String> = per_release
-        .par_iter()
-        .map(|(_, rfiles)| meta::digest_files(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.as_bytes()))))
+    // The Applications first (small), then the digests: per release in parallel, and the
+    // one over `releases/` and `applications/` (sorted by path string) beside them.
+    let mut apps: Vec<(String, String)> = per_release
+        .keys()
+        .map(|release| {
+            let w = waves.get(release).map_or(0, |w| w.sync_wave);
+            (format!("{APPLICATIONS_DIR}/{release}.yaml"), emit(&argo::child_application(cfg, release, w, opts)))
+        })
         .collect();
+    apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
+    let (digests, output_digest) = rayon::join(
+        || -> Vec<String> {
+            per_release
+                .par_iter()
+                .map(|(_, rfiles)| meta::digest_files(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.as_bytes()))))
+                .collect()
+        },
+        || {
+            let mut parts: Vec<(String, &[u8])> = apps.iter().map(|(p, t)| (p.clone(), t.as_bytes())).collect();
+            for (release, rfiles) in &per_release {
+                for f in rfiles {
+                    parts.push((format!("{RELEASES_DIR}/{release}/{}", f.file_name), f.text.as_bytes()));
+                }
+            }
+            parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            meta::digest_files(parts.iter().map(|(n, b)| (n.as_str(), *b)))
+        },
+    );
+    // The texts are moved, not copied, into the file map.
     let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut releases = Vec::with_capacity(per_release.len());
     for ((release, rfiles), output_digest) in per_release.into_iter().zip(digests) {
@@ -155,8 +178,6 @@ pub fn build_tree(
         for f in rfiles {
             files.insert(PathBuf::from(format!("{RELEASES_DIR}/{release}/{}", f.file_name)), f.text);
         }
-        let app = argo::child_application(cfg, &release, w.sync_wave, opts);
-        files.insert(PathBuf::from(format!("{APPLICATIONS_DIR}/{release}.yaml")), emit(&app));
         releases.push(ReleaseMeta {
             application: argo::application_name(cfg, &release),
             name: release,
@@ -167,17 +188,9 @@ pub fn build_tree(
             output_digest,
         });
     }
-    files
-        .insert(PathBuf::from(format!("{APPLICATIONS_DIR}/{parent}.yaml")), emit(&argo::parent_application(cfg, opts)));
-    // Over `releases/` and `applications/`, sorted by path string (as before: a `PathBuf`
-    // orders by components, the digest by the `/`-joined string).
-    let mut parts: Vec<(String, &[u8])> = files
-        .iter()
-        .filter(|(p, _)| p.starts_with(RELEASES_DIR) || p.starts_with(APPLICATIONS_DIR))
-        .map(|(p, t)| (p.to_string_lossy().into_owned(), t.as_bytes()))
-        .collect();
-    parts.sort();
-    let output_digest = meta::digest_files(parts.iter().map(|(n, b)| (n.as_str(), *b)));
+    for (p, t) in apps {
+        files.insert(PathBuf::from(p), t);
+    }
     files.insert(PathBuf::from(META_FILE), render_meta(meta, &releases, &output_digest, &findings));
     Ok(RenderedTree { files, releases, findings, output_digest })
 }
