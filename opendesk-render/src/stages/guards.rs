@@ -455,7 +455,7 @@ pub fn plaintext_secrets(docs: &[Document], _cfg: &InstanceConfig, known: Option
                 return findings;
             }
             let Some(k) = known.filter(|k| !k.is_empty()) else { return findings };
-            if !d.root.any_text(&mut |t| k.contains(t)) {
+            if !k.any_in(&d.root) {
                 return findings;
             }
             let mut paths = Vec::new();
