@@ -6,6 +6,10 @@ use divan::Bencher;
 use opendesk_render::document::emit_stream;
 use opendesk_render::load::load_dir;
 
+/// The allocator of the `opendesk-render` binary (opendesk-steps/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }
