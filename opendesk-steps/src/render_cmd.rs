@@ -294,7 +294,8 @@ pub fn render_prepared(
     Ok(rendered)
 }
 
-/// `render`: exit 0, 1 or 2; writes nothing unless 0.
+/// `render`: exit 0, 1 or 2; writes nothing unless 0. The CLI's command: it does not free the
+/// render (the process exits next), so library callers use [`render_to_with_progress`].
 pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json: bool, a: &Inputs) -> i32 {
     let start = Instant::now();
     let bar = crate::progress::StageProgress::stderr();
@@ -325,9 +326,10 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
         print_findings(&rendered.report);
     }
     print_summary(&rendered.report, out, start.elapsed().as_secs_f64() * 1000.0);
-    // Freeing every node of the render one by one takes milliseconds the caller waits for; the
-    // CLI exits right after this, so drop it off the critical path.
-    std::thread::spawn(move || drop(rendered));
+    // Freeing every node of the render one by one takes milliseconds the user waits for, and
+    // this is the CLI's last step before the process exits: leave the memory to the OS. (A
+    // thread dropping it could still be running while `exit` tears the allocator down.)
+    std::mem::forget(rendered);
     EXIT_OK
 }
 
