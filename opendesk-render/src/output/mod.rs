@@ -137,13 +137,24 @@ pub fn build_tree(
         });
     }
 
+    // Each release's wave and each file's path, once: the Applications, the digests and the
+    // file map all use them.
+    let release_waves: Vec<ReleaseWave> = per_release
+        .keys()
+        .map(|r| waves.get(r).cloned().unwrap_or(ReleaseWave { wave: "default".into(), sync_wave: 0 }))
+        .collect();
+    let release_paths: Vec<Vec<String>> = per_release
+        .iter()
+        .map(|(release, rfiles)| rfiles.iter().map(|f| format!("{RELEASES_DIR}/{release}/{}", f.file_name)).collect())
+        .collect();
     // The Applications first (small), then the digests: per release in parallel, and the
     // one over `releases/` and `applications/` (sorted by path string) beside them.
     let mut apps: Vec<(String, String)> = per_release
         .keys()
-        .map(|release| {
-            let w = waves.get(release).map_or(0, |w| w.sync_wave);
-            (format!("{APPLICATIONS_DIR}/{release}.yaml"), emit(&argo::child_application(cfg, release, w, opts)))
+        .zip(&release_waves)
+        .map(|(release, w)| {
+            let app = argo::child_application(cfg, release, w.sync_wave, opts);
+            (format!("{APPLICATIONS_DIR}/{release}.yaml"), emit(&app))
         })
         .collect();
     apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
@@ -155,28 +166,27 @@ pub fn build_tree(
                 .collect()
         },
         || {
-            let mut parts: Vec<(String, &[u8])> = apps.iter().map(|(p, t)| (p.clone(), t.as_bytes())).collect();
-            for (release, rfiles) in &per_release {
-                for f in rfiles {
-                    parts.push((format!("{RELEASES_DIR}/{release}/{}", f.file_name), f.text.as_bytes()));
-                }
+            let mut parts: Vec<(&str, &[u8])> = apps.iter().map(|(p, t)| (p.as_str(), t.as_bytes())).collect();
+            for (rfiles, paths) in per_release.values().zip(&release_paths) {
+                parts.extend(paths.iter().map(String::as_str).zip(rfiles.iter().map(|f| f.text.as_bytes())));
             }
-            parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            meta::digest_files(parts.iter().map(|(n, b)| (n.as_str(), *b)))
+            parts.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            meta::digest_files(parts)
         },
     );
-    // The texts are moved, not copied, into the file map.
+    // The texts and paths are moved, not copied, into the file map.
     let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut releases = Vec::with_capacity(per_release.len());
-    for ((release, rfiles), output_digest) in per_release.into_iter().zip(digests) {
-        let w = waves.get(&release).cloned().unwrap_or(ReleaseWave { wave: "default".into(), sync_wave: 0 });
+    for ((((release, rfiles), output_digest), w), paths) in
+        per_release.into_iter().zip(digests).zip(release_waves).zip(release_paths)
+    {
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
         for f in &rfiles {
             *kinds.entry(f.id.kind.clone()).or_default() += 1;
         }
         let resources = rfiles.len();
-        for f in rfiles {
-            files.insert(PathBuf::from(format!("{RELEASES_DIR}/{release}/{}", f.file_name)), f.text);
+        for (f, path) in rfiles.into_iter().zip(paths) {
+            files.insert(PathBuf::from(path), f.text);
         }
         releases.push(ReleaseMeta {
             application: argo::application_name(cfg, &release),

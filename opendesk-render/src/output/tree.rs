@@ -234,24 +234,18 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
         files.sort_by(|a, b| a.2.cmp(&b.2));
         planned.push((release, files));
     }
-    let mut out = BTreeMap::new();
-    let emitted: Vec<Vec<ResourceFile>> = planned
-        .par_iter()
-        .map(|(_, files)| {
-            files
-                .par_iter()
+    let emitted: Vec<(String, Vec<ResourceFile>)> = planned
+        .into_par_iter()
+        .map(|(release, files)| {
+            let files = files
+                .into_par_iter()
                 .with_min_len(4)
-                .map(|(d, id, file_name)| ResourceFile {
-                    file_name: file_name.clone(),
-                    id: id.clone(),
-                    text: file_text(d),
-                })
-                .collect()
+                .map(|(d, id, file_name)| ResourceFile { file_name, id, text: file_text(d) })
+                .collect();
+            (release.to_string(), files)
         })
         .collect();
-    for ((release, _), files) in planned.into_iter().zip(emitted) {
-        out.insert(release.to_string(), files);
-    }
+    let out: BTreeMap<String, Vec<ResourceFile>> = emitted.into_iter().collect();
     Ok(out)
 }
 

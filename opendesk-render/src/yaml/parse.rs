@@ -59,7 +59,7 @@ fn style(s: ScalarStyle) -> Style {
 /// The scalar's text without large spare capacity. saphyr-parser builds every plain scalar in a
 /// `String::with_capacity(32)` that then doubles: kept as is, that slack was two thirds of the
 /// whole tree's memory on the corpus (31 of 46 MB).
-fn exact(v: std::borrow::Cow<'_, str>) -> String {
+fn trim_slack(v: std::borrow::Cow<'_, str>) -> String {
     match v {
         std::borrow::Cow::Owned(mut s) => {
             // Short scalars sit in their 32-byte start buffer: reallocating each would cost
@@ -123,7 +123,7 @@ pub fn parse_documents(text: &str) -> Result<Parsed, SyntaxError> {
                         format!("{}{}", t.handle, t.suffix).into_boxed_str()
                     }
                 });
-                Some((Node { value: Value::Scalar(Scalar { text: exact(v), style: style(st), tag }), line }, anchor))
+                Some((Node { value: Value::Scalar(Scalar { text: trim_slack(v), style: style(st), tag }), line }, anchor))
             }
             Event::SequenceStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
