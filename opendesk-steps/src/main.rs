@@ -8,14 +8,15 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[cfg(feature = "mimalloc")]
+// `.init_array` is an ELF section: the tuning is Linux-only (elsewhere mimalloc's defaults).
+#[cfg(all(feature = "mimalloc", target_os = "linux"))]
 mod tuning {
     use std::ffi::{c_int, c_long};
     extern "C" {
         // From the mimalloc library that the `mimalloc` crate links (mimalloc.h).
         fn mi_option_set(option: c_int, value: c_long);
     }
-    /// `mi_option_arena_eager_commit` (mimalloc.h, v2: the fifth option).
+    /// `mi_option_arena_eager_commit`: the fifth option in mimalloc.h, in both v2 and v3.
     const ARENA_EAGER_COMMIT: c_int = 4;
 
     /// Commit arena memory on demand, not eagerly: peak RSS on the corpus drops from ~92 MB to

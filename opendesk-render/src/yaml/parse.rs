@@ -123,7 +123,10 @@ pub fn parse_documents(text: &str) -> Result<Parsed, SyntaxError> {
                         format!("{}{}", t.handle, t.suffix).into_boxed_str()
                     }
                 });
-                Some((Node { value: Value::Scalar(Scalar { text: trim_slack(v), style: style(st), tag }), line }, anchor))
+                Some((
+                    Node { value: Value::Scalar(Scalar { text: trim_slack(v), style: style(st), tag }), line },
+                    anchor,
+                ))
             }
             Event::SequenceStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
