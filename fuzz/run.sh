@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a fuzz target for a number of seconds, keeping its corpus in fuzz/corpus/<target>.
 #
-#   fuzz/run.sh TARGET SECONDS       # one of: loader patch_file instance_config release_graph jsonpath
+#   fuzz/run.sh TARGET SECONDS       # one of: loader fast_path patch_file instance_config release_graph jsonpath
 #   fuzz/run.sh all SECONDS          # every target, one after the other, SECONDS each
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). On a stable toolchain RUSTC_BOOTSTRAP=1 lets
@@ -12,7 +12,7 @@
 # RSS_MB (libFuzzer -rss_limit_mb, default 2048), FUZZ_ARGS (extra libFuzzer flags).
 set -euo pipefail
 cd "$(dirname "$0")"
-targets=(loader patch_file instance_config release_graph jsonpath)
+targets=(loader fast_path patch_file instance_config release_graph jsonpath)
 if [ $# -ne 2 ]; then
   sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   exit 2

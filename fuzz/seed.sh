@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=..
 corpus=corpus
-mkdir -p "$corpus"/{loader,patch_file,instance_config,release_graph,jsonpath}
+mkdir -p "$corpus"/{loader,fast_path,patch_file,instance_config,release_graph,jsonpath}
 
 seed() { # seed TARGET FILE: copy FILE (at most 16 KiB of it) under a content-derived name
   local t=$1 f=$2
@@ -27,6 +27,8 @@ printf 'k: "unclosed\n' >"$corpus/loader/hand-unclosed"
 printf 'k: [a, {b: c}\n' >"$corpus/loader/hand-unclosed-flow"
 printf 'a:\n\tb: 1\n' >"$corpus/loader/hand-tab"
 printf "a: 'it''s'\nb: !!binary aGk=\nc: 0644\nd: on\ne: ~\n" >"$corpus/loader/hand-scalars"
+# Fast path: the loader's seeds (the differential check wants the same shapes).
+cp -n "$corpus"/loader/* "$corpus/fast_path/"
 
 # Patch files: every rendered patch.
 while IFS= read -r f; do seed patch_file "$f"; done < <(find "$root/runtime-patches/rendered-patches" -name '*.yaml' | sort)
@@ -45,6 +47,6 @@ grep -rhoE 'path: "([^"\\]|\\.)*"' "$root/runtime-patches/rendered-patches" | se
 for p in '$' '$.a.b[0]' "\$['a','b'][*]" '$..x[-1:0:-2]' '$[?@.a == 1 && (@.b || !@.c)]' "\$[?match(@.n, 'a.*')]" '$.spec.template.spec.containers[?@.name == "web"].image'; do
   printf '%s' "$p" >"$corpus/jsonpath/hand-$(printf '%s' "$p" | sha1sum | cut -c1-16)"
 done
-for t in loader patch_file instance_config release_graph jsonpath; do
+for t in loader fast_path patch_file instance_config release_graph jsonpath; do
   echo "seeds: $t $(ls "$corpus/$t" | wc -l)"
 done

@@ -8,10 +8,10 @@
 
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::document::emit_stream;
-use opendesk_render::load::{decode, parse_text};
+use opendesk_render::load::{decode, parse_text, split_documents};
 use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::query;
-use opendesk_render::yaml::parse_documents;
+use opendesk_render::yaml::{parse_documents, parse_documents_general, parse_fast};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("instance_config", instance_config),
     ("release_graph", release_graph),
     ("jsonpath", jsonpath),
+    ("fast_path", fast_path),
 ];
 
 /// Largest input the checks look at (libFuzzer's `-max_len` is lower; saved regressions too).
@@ -74,6 +75,25 @@ pub fn loader(data: &[u8]) {
     assert_eq!(out, out2, "emit is not a fixed point\n--- input\n{text:?}");
     // The stream-level parser (used for config and patch trees) must not panic either.
     let _ = parse_documents(&text);
+}
+
+/// The loader's fast path against the general parser: on every chunk the fast path reads, the
+/// general parser must read the same trees, lines, styles and tags included.
+pub fn fast_path(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    for chunk in std::iter::once(text).chain(split_documents(text).into_iter().map(|c| c.text)) {
+        let Some(fast) = parse_fast(chunk) else { continue };
+        let general = match parse_documents_general(chunk) {
+            Ok(g) => g,
+            Err(e) => panic!("the fast path read what the general parser rejects ({e:?}):\n{chunk:?}"),
+        };
+        assert_eq!(fast.len(), general.len(), "document count differs:\n{chunk:?}");
+        for (a, b) in fast.iter().zip(&general) {
+            if let Some(d) = a.first_difference(b) {
+                panic!("fast path and general parser differ at {d}:\n{chunk:?}");
+            }
+        }
+    }
 }
 
 /// Patch-file parser: `compile_file` returns a patch list or a positioned error.

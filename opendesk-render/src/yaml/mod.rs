@@ -1,10 +1,12 @@
 //! Lossless YAML for Kubernetes manifests: tree, parser, emitter, YAML 1.1 resolution.
 
 mod emit;
+mod fast;
 mod node;
 mod parse;
 pub mod resolve;
 
 pub use emit::{emit, emit_into};
+pub use fast::{parse_fast, why_not_fast};
 pub use node::{path_to_string, Entry, Node, PathSeg, Scalar, Style, Value};
-pub use parse::{parse_documents, SyntaxError, MAX_ALIAS_NODES, MAX_DEPTH};
+pub use parse::{parse_documents, parse_documents_general, SyntaxError, MAX_ALIAS_NODES, MAX_DEPTH};

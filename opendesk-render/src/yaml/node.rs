@@ -372,6 +372,48 @@ impl Node {
         }
     }
 
+    /// Exact comparison, lines, styles and tags included: the path and reason of the first
+    /// difference, `None` when the trees are identical. Used to hold the loader's fast path to
+    /// the general parser.
+    pub fn first_difference(&self, other: &Node) -> Option<String> {
+        fn scalar(x: &Scalar, y: &Scalar, path: &str) -> Option<String> {
+            (x.text != y.text || x.style != y.style || x.tag != y.tag).then(|| format!("{path}: {x:?} vs {y:?}"))
+        }
+        fn walk(a: &Node, b: &Node, path: &mut String) -> Option<String> {
+            if a.line != b.line {
+                return Some(format!("{path}: line {} vs {}", a.line, b.line));
+            }
+            match (&a.value, &b.value) {
+                (Value::Scalar(x), Value::Scalar(y)) => scalar(x, y, path),
+                (Value::Seq(x), Value::Seq(y)) if x.len() == y.len() => {
+                    x.iter().zip(y).enumerate().find_map(|(i, (m, n))| {
+                        let len = path.len();
+                        path.push_str(&PathSeg::Index(i).to_string());
+                        let d = walk(m, n, path);
+                        path.truncate(len);
+                        d
+                    })
+                }
+                (Value::Map(x), Value::Map(y)) if x.len() == y.len() => x.iter().zip(y).find_map(|(m, n)| {
+                    let len = path.len();
+                    path.push_str(&PathSeg::Key(m.key.text.clone()).to_string());
+                    let d = scalar(&m.key, &n.key, path)
+                        .or_else(|| {
+                            (m.key_line != n.key_line)
+                                .then(|| format!("{path}: key line {} vs {}", m.key_line, n.key_line))
+                        })
+                        .or_else(|| walk(&m.value, &n.value, path));
+                    path.truncate(len);
+                    d
+                }),
+                (Value::Seq(x), Value::Seq(y)) => Some(format!("{path}: {} vs {} items", x.len(), y.len())),
+                (Value::Map(x), Value::Map(y)) => Some(format!("{path}: {} vs {} entries", x.len(), y.len())),
+                _ => Some(format!("{path}: a different kind of node")),
+            }
+        }
+        walk(self, other, &mut String::from("$"))
+    }
+
     /// True when `pred` holds for the text of any scalar or mapping key in this subtree
     /// (depth-first, stops at the first hit). Cheap: no paths are built.
     pub fn any_text(&self, pred: &mut dyn FnMut(&str) -> bool) -> bool {

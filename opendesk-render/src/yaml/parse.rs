@@ -78,7 +78,20 @@ fn err(span: &Span, reason: impl Into<String>) -> SyntaxError {
 }
 
 /// Parse every document of `text` into trees. Empty documents (no content) yield no node.
+///
+/// Text in Helm's block-style subset is read by the fast path ([`super::fast::parse_fast`]);
+/// everything else, and every error, by the general parser ([`parse_documents_general`]).
+/// Both build the same tree.
 pub fn parse_documents(text: &str) -> Result<Parsed, SyntaxError> {
+    if let Some(docs) = super::fast::parse_fast(text) {
+        return Ok(docs);
+    }
+    parse_documents_general(text)
+}
+
+/// [`parse_documents`] with the general parser only (saphyr-parser events): the reference the
+/// fast path is tested against.
+pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
