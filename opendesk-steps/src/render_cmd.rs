@@ -110,25 +110,31 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         (None, Some(_)) => None,
     };
     let t0 = Instant::now();
-    let loaded = match input {
-        Some(dir) => load_dir(dir),
-        None => {
-            let m = crate::example::materialize().map_err(usage)?;
-            let r = load_dir(&m.dir);
-            drop(m);
-            r
-        }
-    }
-    .map_err(|e| {
+    let example = match input {
+        Some(_) => None,
+        None => Some(crate::example::materialize().map_err(usage)?),
+    };
+    let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
+    let loaded = in_pool(a.threads, || load_dir(dir)).map_err(|e| {
         let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
         with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)))
     })?;
+    drop(example);
     let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(Prepared { config, patches, graph, input: loaded, load_ms })
 }
 
 fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
     threads.map(|n| rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().expect("thread pool"))
+}
+
+/// Run `f` on a pool of `threads` workers (the global pool when `None`): loading and writing
+/// honour `--threads` as the pipeline does.
+fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
+    match pool(threads) {
+        Some(p) => p.install(f),
+        None => f(),
+    }
 }
 
 /// Run the pipeline on prepared inputs.
@@ -284,7 +290,7 @@ pub fn render_prepared(
         ),
         None => None,
     };
-    opendesk_render::output::write::write_tree(out, &rendered.tree.files)
+    in_pool(threads, || opendesk_render::output::write::write_tree(out, &rendered.tree.files))
         .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     if let Some(s) = staged {
         s.commit().map_err(|e| fail(EXIT_USAGE, format!("error: {e} (the output tree was written)")))?;

@@ -2,7 +2,7 @@
 //! nothing the second time. Each change is recorded on the document for `explain`.
 
 use super::compile::{Op, Patch, Pattern, Select};
-use super::query::{exists, find, CompiledPath};
+use super::query::{find, CompiledPath};
 use crate::document::Document;
 use crate::yaml::{path_to_string, Entry, Node, PathSeg, Scalar, Style, Value};
 
@@ -17,7 +17,7 @@ pub fn selects(s: &Select, d: &Document) -> bool {
         && any(&s.api_version, d.api_version())
         && (s.namespace.is_empty() || s.namespace.iter().any(|p| p.matches(d.namespace().unwrap_or(""))))
         && s.labels.iter().all(|(k, v)| d.label(k) == Some(v.as_str()))
-        && s.where_.as_ref().is_none_or(|w| exists(&w.full, &d.root))
+        && s.where_.as_ref().is_none_or(|w| w.exists(&d.root))
 }
 
 /// Apply one patch's ops to a selected document; returns whether anything changed.
@@ -82,7 +82,7 @@ pub fn apply_op(op: &Op, by: &str, d: &mut Document) -> bool {
             }
         }
         Op::Remove { path } => {
-            let mut ps = find(&path.full, &d.root);
+            let mut ps = path.find(&d.root);
             ps.sort();
             ps.dedup();
             for p in ps.into_iter().rev() {
@@ -109,7 +109,7 @@ pub fn apply_op(op: &Op, by: &str, d: &mut Document) -> bool {
             }
         }
         Op::Replace { path, from, to } => {
-            for p in find(&path.full, &d.root) {
+            for p in path.find(&d.root) {
                 let n = d.root.at_mut(&p).expect("found");
                 if *n == *from && !n.same(to) {
                     *n = to.clone();
@@ -139,7 +139,7 @@ pub fn apply_op(op: &Op, by: &str, d: &mut Document) -> bool {
             }
         }
         Op::Merge { path, value } => {
-            let mut targets = find(&path.full, &d.root);
+            let mut targets = path.find(&d.root);
             if targets.is_empty() {
                 if let Some((_, key)) = &path.parent {
                     let (ps, _) = parents(path, &d.root);
@@ -162,7 +162,7 @@ pub fn apply_op(op: &Op, by: &str, d: &mut Document) -> bool {
             }
         }
         Op::Dedup { path, key } => {
-            for p in find(&path.full, &d.root) {
+            for p in path.find(&d.root) {
                 let Some(list) = d.root.at_mut(&p).and_then(Node::as_seq_mut) else { continue };
                 if dedup_keep_last(list, key) {
                     d.record(by, "dedup", path_to_string(&p), Some(format!("by {key}")));
@@ -172,7 +172,7 @@ pub fn apply_op(op: &Op, by: &str, d: &mut Document) -> bool {
         }
         Op::RegexReplace { path, regex, replacement } => {
             let is_secret = d.kind() == Some("Secret");
-            for p in find(&path.full, &d.root) {
+            for p in path.find(&d.root) {
                 let Some(Value::Scalar(s)) = d.root.at_mut(&p).map(|n| &mut n.value) else { continue };
                 if !s.is_string() {
                     continue;
@@ -266,7 +266,8 @@ pub fn apply_op(op: &Op, by: &str, d: &mut Document) -> bool {
 /// Lists targeted by an append: found lists, or (when the last key is missing or null in a
 /// found parent map) a new empty list created there.
 fn list_targets(path: &CompiledPath, root: &mut Node) -> Vec<Vec<PathSeg>> {
-    let mut out: Vec<Vec<PathSeg>> = find(&path.full, root)
+    let mut out: Vec<Vec<PathSeg>> = path
+        .find(root)
         .into_iter()
         .filter(|p| root.at(p).is_some_and(|n| n.as_seq().is_some() || n.is_null()))
         .collect();

@@ -85,6 +85,57 @@ pub struct CompiledPath {
     pub full: JpQuery,
     /// When the last segment is a plain name: the parent query and that name.
     pub parent: Option<(JpQuery, String)>,
+    /// Mapping keys of which every match passes through one (the names of the query's last
+    /// plain-name segment, `$..ports[*].port` → `port`); empty when the query has none. A
+    /// document without any of them cannot match: one walk over its keys, far cheaper than
+    /// evaluating the query (`$..` builds a path string for every node it visits).
+    pub needs: Vec<String>,
+}
+
+impl CompiledPath {
+    /// [`find`], with the [`CompiledPath::needs`] pre-check.
+    pub fn find(&self, root: &Node) -> Vec<Vec<PathSeg>> {
+        if !self.may_match(root) {
+            return Vec::new();
+        }
+        find(&self.full, root)
+    }
+
+    /// [`exists`], with the [`CompiledPath::needs`] pre-check.
+    pub fn exists(&self, root: &Node) -> bool {
+        self.may_match(root) && exists(&self.full, root)
+    }
+
+    /// False when `root` holds none of the keys a match needs.
+    pub fn may_match(&self, root: &Node) -> bool {
+        fn has(n: &Node, needs: &[String]) -> bool {
+            match &n.value {
+                Value::Scalar(_) => false,
+                Value::Seq(items) => items.iter().any(|i| has(i, needs)),
+                Value::Map(m) => m.iter().any(|e| needs.contains(&e.key.text) || has(&e.value, needs)),
+            }
+        }
+        self.needs.is_empty() || has(root, &self.needs)
+    }
+}
+
+/// The names of the last segment made of plain names only (descendant or not).
+fn needed_keys(q: &JpQuery) -> Vec<String> {
+    fn names(seg: &Segment) -> Option<Vec<String>> {
+        match seg {
+            Segment::Descendant(inner) => names(inner),
+            Segment::Selector(Selector::Name(n)) => Some(vec![n.clone()]),
+            Segment::Selectors(v) if !v.is_empty() => v
+                .iter()
+                .map(|s| match s {
+                    Selector::Name(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+    q.segments.iter().rev().find_map(names).unwrap_or_default()
 }
 
 /// Deepest nesting of parentheses (function calls, grouped filters) a JSONPath may have. The
@@ -148,7 +199,8 @@ pub fn compile(text: &str) -> Result<CompiledPath, String> {
         }
         _ => None,
     };
-    Ok(CompiledPath { text: text.to_string(), full, parent })
+    let needs = needed_keys(&full);
+    Ok(CompiledPath { text: text.to_string(), full, parent, needs })
 }
 
 /// Evaluate a query on `root`, returning the concrete paths found, in document order.
@@ -275,6 +327,22 @@ mod tests {
         assert_eq!(find(&compile("$.items[?(@.m == 420)]").unwrap().full, &d).len(), 1);
         assert_eq!(find(&compile("$.items[?(@.m == '0644')]").unwrap().full, &d).len(), 1);
         assert_eq!(find(&compile("$.items[?match(@.m, '06.*')]").unwrap().full, &d).len(), 1);
+    }
+
+    #[test]
+    fn needed_keys_skip_documents_that_cannot_match() {
+        let q = compile("$..ports[*].port").unwrap();
+        assert_eq!(q.needs, ["port"]);
+        let q = compile("$..['containers','initContainers'][?@.a.enabled == false].livenessProbe").unwrap();
+        assert_eq!(q.needs, ["livenessProbe"]);
+        let q = compile("$..['a','b'][*]").unwrap();
+        assert_eq!(q.needs, ["a", "b"]);
+        assert!(compile("$[*]").unwrap().needs.is_empty());
+        let with = doc("spec:\n  containers:\n    - ports:\n        - port: 80\n");
+        let without = doc("spec:\n  containers:\n    - ports:\n        - containerPort: 80\n");
+        let q = compile("$..containers[*].ports[*].port").unwrap();
+        assert!(q.may_match(&with) && q.exists(&with) && q.find(&with).len() == 1);
+        assert!(!q.may_match(&without) && !q.exists(&without) && q.find(&without).is_empty());
     }
 
     #[test]

@@ -392,23 +392,57 @@ impl KnownSecrets {
         })
     }
 
-    /// Does any scalar or mapping key of `n` contain a known value? The texts are joined
-    /// (NUL-separated) and searched in one pass first: one prefiltered search per document
-    /// instead of one call per scalar, which cost more in call setup than in searching. Only
-    /// when that finds something is each text checked with the token rules.
+    /// Does any scalar or mapping key of `n` contain a known value (under the token rules)?
     pub fn any_in(&self, n: &Node) -> bool {
-        let Some(q) = &self.quick else { return false };
+        !self.hits(n, true).is_empty()
+    }
+
+    /// Which texts of `n` contain a known value: their indices in [`Node::any_text`] order
+    /// (every mapping key before its value), ascending.
+    pub fn hits_in(&self, n: &Node) -> Vec<usize> {
+        self.hits(n, false)
+    }
+
+    /// The texts are joined (NUL-separated) and searched in one prefiltered pass per
+    /// document instead of one call per scalar, which cost more in call setup than in
+    /// searching; only a text holding a candidate is checked on its own with the token rules.
+    fn hits(&self, n: &Node, first_only: bool) -> Vec<usize> {
+        let Some(q) = &self.quick else { return Vec::new() };
         let mut joined = String::new();
+        // (offset in `joined`, length, index among all texts)
+        let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        let mut idx = 0usize;
         n.any_text(&mut |t| {
+            // Shorter (in bytes) than the minimum length (in chars): cannot hold a value.
             if t.len() >= MIN_SECRET_LEN {
+                spans.push((joined.len(), t.len(), idx));
                 joined.push_str(t);
                 joined.push('\0');
             }
+            idx += 1;
             false
         });
-        // A match across a separator can only be a false positive (each text is checked
-        // again below, with the token rules); a value inside one text is always found.
-        q.is_match(&joined) && n.any_text(&mut |t| self.contains(t))
+        // The prefiltered automaton finds the next text with any candidate; that text alone is
+        // then checked with the token rules, and the search goes on after it.
+        let mut hits = Vec::new();
+        let mut from = 0;
+        while let Some(m) = q.find(aho_corasick::Input::new(&joined).span(from..joined.len())) {
+            let k = spans.partition_point(|&(o, _, _)| o <= m.start()) - 1;
+            let (o, len, i) = spans[k];
+            if self.contains(&joined[o..o + len]) {
+                hits.push(i);
+                if first_only {
+                    break;
+                }
+            }
+            from = o + len + 1;
+            if from >= joined.len() {
+                break;
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        hits
     }
 
     /// `text` with every occurrence replaced by [`MASK`].
@@ -542,23 +576,39 @@ fn masked_path(path: &[PathSeg], known: &KnownSecrets) -> String {
     path_to_string(&safe)
 }
 
-/// Visitor of [`walk`]: `(path, text, is_key, line)`.
-type Visit<'v, 'a> = dyn FnMut(&[PathSeg], &'a str, bool, u32) + 'v;
+/// One step of a borrowed path (no allocation while walking; [`PathSeg`] only at a hit).
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
 
-/// Walk a node: `f(path, text, is_key, line)` for every scalar value and mapping key.
-fn walk<'a>(n: &'a Node, path: &mut Vec<PathSeg>, f: &mut Visit<'_, 'a>) {
+impl Seg<'_> {
+    fn owned(&self) -> PathSeg {
+        match self {
+            Seg::Key(k) => PathSeg::Key((*k).to_string()),
+            Seg::Index(i) => PathSeg::Index(*i),
+        }
+    }
+}
+
+/// Visitor of [`walk`]: `(path, text, is_key, line)`.
+type Visit<'v, 'a> = dyn FnMut(&[Seg<'a>], &'a str, bool, u32) + 'v;
+
+/// Walk a node: `f(path, text, is_key, line)` for every scalar value and mapping key, in
+/// [`Node::any_text`] order.
+fn walk<'a>(n: &'a Node, path: &mut Vec<Seg<'a>>, f: &mut Visit<'_, 'a>) {
     match &n.value {
         Value::Scalar(s) => f(path, &s.text, false, n.line),
         Value::Seq(items) => {
             for (i, c) in items.iter().enumerate() {
-                path.push(PathSeg::Index(i));
+                path.push(Seg::Index(i));
                 walk(c, path, f);
                 path.pop();
             }
         }
         Value::Map(m) => {
             for e in m {
-                path.push(PathSeg::Key(e.key.text.clone()));
+                path.push(Seg::Key(&e.key.text));
                 f(path, &e.key.text, true, e.key_line);
                 walk(&e.value, path, f);
                 path.pop();
@@ -583,16 +633,21 @@ fn scan(d: &Document, known: &KnownSecrets) -> Vec<Occurrence> {
         out.push(occ("#head-comment".into(), d.origin.line));
     }
     let mut found: Vec<(String, u32)> = Vec::new();
-    // Most documents hold no known value: check without building paths first.
-    if !known.any_in(&d.root) {
+    // Most documents hold no known value: find which texts do before building any path.
+    let hits = known.hits_in(&d.root);
+    if hits.is_empty() {
         return out;
     }
-    walk(&d.root, &mut Vec::new(), &mut |path, text, is_key, line| {
-        if known.contains(text) {
-            let p = masked_path(path, known);
+    let (mut idx, mut next) = (0usize, 0usize);
+    walk(&d.root, &mut Vec::new(), &mut |path, _text, is_key, line| {
+        if hits.get(next) == Some(&idx) {
+            next += 1;
+            let owned: Vec<PathSeg> = path.iter().map(Seg::owned).collect();
+            let p = masked_path(&owned, known);
             let p = if is_key { format!("{p} (key)") } else { p };
             found.push((p, line));
         }
+        idx += 1;
     });
     for (p, line) in found {
         out.push(occ(p, line));
