@@ -59,30 +59,34 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     let bytes = text.as_bytes();
     let mut start = 0usize; // byte offset of the current chunk
     let mut start_line = 1u32;
-    let mut pos = 0usize;
-    let mut line = 1u32;
-    while pos < bytes.len() {
-        let end = memchr_nl(bytes, pos);
-        let l = &bytes[pos..end];
-        if l.len() >= 3
-            && (l.starts_with(b"---") || l.starts_with(b"..."))
-            && (l.len() == 3 || l[3] == b' ' || l[3] == b'\t')
-        {
-            if pos > start {
-                chunks.push(Chunk { line: start_line, text: &text[start..pos] });
-            }
-            let rest = std::str::from_utf8(&l[3..]).unwrap_or("").trim_matches([' ', '\t']);
-            let next = (end + 1).min(bytes.len());
-            if l.starts_with(b"---") && !rest.is_empty() && !rest.starts_with('#') {
-                start = pos;
-                start_line = line;
-            } else {
-                start = next;
-                start_line = line + 1;
+    // Line starts come from one SIMD scan for line breaks; only lines that start with `-` or
+    // `.` are looked at.
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+    for (line, pos) in (1u32..).zip(starts) {
+        if pos >= bytes.len() {
+            break;
+        }
+        if matches!(bytes[pos], b'-' | b'.') {
+            let end = memchr_nl(bytes, pos);
+            let l = &bytes[pos..end];
+            if l.len() >= 3
+                && (l.starts_with(b"---") || l.starts_with(b"..."))
+                && (l.len() == 3 || l[3] == b' ' || l[3] == b'\t')
+            {
+                if pos > start {
+                    chunks.push(Chunk { line: start_line, text: &text[start..pos] });
+                }
+                let rest = std::str::from_utf8(&l[3..]).unwrap_or("").trim_matches([' ', '\t']);
+                let next = (end + 1).min(bytes.len());
+                if l.starts_with(b"---") && !rest.is_empty() && !rest.starts_with('#') {
+                    start = pos;
+                    start_line = line;
+                } else {
+                    start = next;
+                    start_line = line + 1;
+                }
             }
         }
-        pos = end + 1;
-        line += 1;
     }
     if start < bytes.len() {
         chunks.push(Chunk { line: start_line, text: &text[start..] });
@@ -91,7 +95,7 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
 }
 
 fn memchr_nl(b: &[u8], from: usize) -> usize {
-    b[from..].iter().position(|&c| c == b'\n').map_or(b.len(), |i| from + i)
+    memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |i| from + i)
 }
 
 /// Head comment lines of a chunk (comments before the first content line) and the 1-based
@@ -283,7 +287,7 @@ pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
     if !meta.is_dir() {
         return Err(LoadError::NotADirectory { path: dir.to_path_buf() });
     }
-    let mut out = Vec::new();
+    let mut releases = Vec::new();
     let mut seen_release = std::collections::HashMap::new();
     for (entry, ft) in sorted_entries(dir)? {
         let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
@@ -295,13 +299,45 @@ pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
             if let Some(prev) = seen_release.insert(release.clone(), name.clone()) {
                 return Err(LoadError::DuplicateRelease { release: release.to_string(), first: prev, second: name });
             }
-            let mut visited = HashSet::new();
-            walk(&entry, &entry, &release, &mut visited, &mut out)?;
+            releases.push((release, entry));
         } else if is_yaml(&name) {
             return Err(LoadError::OutsideRelease { path: entry.clone() });
         }
     }
+    // Release folders are walked in parallel (directory listings are syscalls, not CPU); the
+    // lists are joined in order, and the first error in that order is the one reported.
+    let walked: Vec<Result<Vec<InputFile>, LoadError>> = releases
+        .par_iter()
+        .map(|(release, entry)| {
+            let mut out = Vec::new();
+            walk(entry, entry, release, &mut HashSet::new(), &mut out)?;
+            Ok(out)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for w in walked {
+        out.extend(w?);
+    }
     Ok(out)
+}
+
+/// What identifies a directory for loop detection: device and inode (one `stat`; resolving
+/// the canonical path took a `lstat` per path component, for every directory).
+#[cfg(unix)]
+type DirKey = (u64, u64);
+#[cfg(not(unix))]
+type DirKey = PathBuf;
+
+#[cfg(unix)]
+fn dir_key(dir: &Path) -> std::io::Result<DirKey> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(dir)?;
+    Ok((md.dev(), md.ino()))
+}
+
+#[cfg(not(unix))]
+fn dir_key(dir: &Path) -> std::io::Result<DirKey> {
+    std::fs::canonicalize(dir)
 }
 
 fn is_yaml(name: &str) -> bool {
@@ -335,10 +371,11 @@ fn walk(
     root: &Path,
     dir: &Path,
     release: &Arc<str>,
-    visited: &mut HashSet<PathBuf>,
+    visited: &mut HashSet<DirKey>,
     out: &mut Vec<InputFile>,
 ) -> Result<(), LoadError> {
-    let canon = std::fs::canonicalize(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
+    let canon = dir_key(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
+    #[allow(clippy::clone_on_copy)] // a `PathBuf` off Unix
     if !visited.insert(canon.clone()) {
         return Err(LoadError::SymlinkLoop { path: dir.to_path_buf() });
     }

@@ -149,10 +149,28 @@ pub struct ResourceFile {
 /// Emit one document as an output file's text: `# Source:` line first, then the other head
 /// comments and the body.
 pub fn file_text(doc: &Document) -> String {
-    let mut out = String::with_capacity(512);
+    thread_local! {
+        /// Each worker emits into one buffer that keeps its capacity, then copies the text out
+        /// at its exact size: no doubling reallocations and no slack held for the whole render.
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUF.with(|b| {
+        let mut out = b.borrow_mut();
+        out.clear();
+        emit_file(doc, &mut out);
+        let text = out.as_str().to_owned();
+        // A huge document must not pin its buffer's size on the thread for good.
+        if out.capacity() > 1 << 20 {
+            *out = String::new();
+        }
+        text
+    })
+}
+
+fn emit_file(doc: &Document, out: &mut String) {
     let src = doc.head_comments.iter().position(|c| c.starts_with("# Source: "));
     match src {
-        Some(0) => doc.emit_into(&mut out),
+        Some(0) => doc.emit_into(out),
         Some(i) => {
             // Rare: other comments before the `# Source:` line. Move it to the front.
             out.push_str(&doc.head_comments[i]);
@@ -163,18 +181,15 @@ pub fn file_text(doc: &Document) -> String {
                     out.push('\n');
                 }
             }
-            crate::yaml::emit_into(&mut out, &doc.root);
+            crate::yaml::emit_into(out, &doc.root);
         }
         None => {
             out.push_str("# Source: ");
             out.push_str(&doc.origin.file);
             out.push('\n');
-            doc.emit_into(&mut out);
+            doc.emit_into(out);
         }
     }
-    // The whole tree is held until it is written: drop the doubling slack (up to half).
-    out.shrink_to_fit();
-    out
 }
 
 /// A document with its identity and output file name, before emission.

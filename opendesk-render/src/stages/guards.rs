@@ -224,7 +224,9 @@ fn marker_re() -> &'static Regex {
 /// The first `__UPPER_CASE__` placeholder in `text` (a whole token: not inside a longer
 /// identifier such as `AWS__ACCESS__KEY`).
 pub fn find_marker(text: &str) -> Option<&str> {
-    if !text.contains("__") {
+    // Most texts have no `_` at all: a SIMD scan for it, then a look at the next byte.
+    let b = text.as_bytes();
+    if !memchr::memchr_iter(b'_', b).any(|i| b.get(i + 1) == Some(&b'_')) {
         return None;
     }
     marker_re().captures(text).and_then(|c| c.get(1)).map(|m| m.as_str())

@@ -24,6 +24,10 @@ use std::collections::HashSet;
 /// enforces the real limit). Keeps this recursive descent far from any stack limit.
 const MAX_FAST_DEPTH: usize = 64;
 
+/// Longest key the fast path reads (bytes); YAML's limit is 1024 characters, and no manifest
+/// comes near either.
+const MAX_KEY: usize = 512;
+
 /// The fast path gave up: the text is outside the subset (or wrong); parse it in full. Holds
 /// the line of this file that gave up (for [`why_not_fast`]).
 struct Bail(u32);
@@ -155,7 +159,7 @@ struct P<'a> {
 impl P<'_> {
     /// Offset of the line break at or after `from` (or the end of the text).
     fn eol(&self, from: usize) -> usize {
-        self.s[from..].iter().position(|&c| c == b'\n').map_or(self.s.len(), |i| from + i)
+        memchr::memchr(b'\n', &self.s[from..]).map_or(self.s.len(), |i| from + i)
     }
 
     fn next_line(&mut self) {
@@ -267,8 +271,17 @@ impl P<'_> {
         Ok(Node { value: Value::Map(entries), line })
     }
 
-    /// The key at `i` and the offset just past its `:`.
+    /// The key at `i` and the offset just past its `:`. Keys longer than [`MAX_KEY`] bytes
+    /// go to the general parser (YAML caps implicit keys at 1024 characters).
     fn key(&mut self, i: usize) -> R<(Scalar, usize)> {
+        let (k, j) = self.key_inner(i)?;
+        if j - i > MAX_KEY {
+            return Err(Bail(line!()));
+        }
+        Ok((k, j))
+    }
+
+    fn key_inner(&mut self, i: usize) -> R<(Scalar, usize)> {
         let s = self.s;
         match s.get(i) {
             Some(b'"' | b'\'') => {
