@@ -297,7 +297,10 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     if let Some(e) = &redact_error {
         guards.push(GuardResult { name: "redact-strict".into(), passed: false, message: Some(e.to_string()) });
     }
-    let ctx = stages::guards::GuardContext { known_secrets: redact.as_ref().map(|r| &r.known) };
+    let ctx = stages::guards::GuardContext {
+        known_secrets: redact.as_ref().map(|r| &r.known),
+        root_clean: redact.as_ref().map_or(&[][..], |r| &r.root_clean),
+    };
     let g = stages::guards::guards(&docs, cfg, &ctx);
     for r in &g.results {
         guards.push(GuardResult {

@@ -151,7 +151,11 @@ fn stages_on_the_corpus() {
     let inv = inventory::inventory(&docs, &cfg);
     let eso_out = eso::eso(&mut docs, &cfg).expect("eso with a store");
     let redact_out = redact::redact(&mut docs, &cfg, &eso_out.payload).expect("redact (not strict)");
-    let guard_r = guards::guards(&docs, &cfg, &guards::GuardContext { known_secrets: Some(&redact_out.known) });
+    let guard_r = guards::guards(
+        &docs,
+        &cfg,
+        &guards::GuardContext { known_secrets: Some(&redact_out.known), root_clean: &redact_out.root_clean },
+    );
 
     // Reports, as they would be written.
     let reports = [

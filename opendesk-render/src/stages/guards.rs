@@ -97,6 +97,10 @@ impl GuardReport {
 pub struct GuardContext<'a> {
     /// The known secret values (from the redact stage); `None` skips the value scan.
     pub known_secrets: Option<&'a KnownSecrets>,
+    /// Per document, from the redact stage run just before on the same documents: the tree
+    /// held no known value and was not changed since (see `RedactOutput::root_clean`). Those
+    /// trees are not searched again; anything else is. Empty: search every tree.
+    pub root_clean: &'a [bool],
 }
 
 /// Run every guard of this module.
@@ -107,7 +111,7 @@ pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -
             orphan_synapse_sidecars(docs, cfg),
             namespace_markers(docs, cfg),
             scim(docs, cfg),
-            plaintext_secrets(docs, cfg, ctx.known_secrets),
+            plaintext_secrets(docs, cfg, ctx.known_secrets, ctx.root_clean),
         ],
     }
 }
@@ -436,13 +440,21 @@ pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
 
 /// `plaintext-secrets`: no Secret with data, and (given the known values) none of them in any
 /// other document. Messages never contain a value.
-pub fn plaintext_secrets(docs: &[Document], _cfg: &InstanceConfig, known: Option<&KnownSecrets>) -> GuardResult {
+pub fn plaintext_secrets(
+    docs: &[Document],
+    _cfg: &InstanceConfig,
+    known: Option<&KnownSecrets>,
+    root_clean: &[bool],
+) -> GuardResult {
+    // Only trusted when it describes exactly these documents.
+    let root_clean = if root_clean.len() == docs.len() { root_clean } else { &[] };
     const G: &str = "plaintext-secrets";
     // Per document in parallel, collected in document order.
     let per_doc: Vec<Vec<Finding>> = docs
         .par_iter()
+        .enumerate()
         .with_min_len(8)
-        .map(|d| {
+        .map(|(i, d)| {
             let mut findings = Vec::new();
             if is_secret(d) {
                 if has_data(d) {
@@ -457,7 +469,7 @@ pub fn plaintext_secrets(docs: &[Document], _cfg: &InstanceConfig, known: Option
                 return findings;
             }
             let Some(k) = known.filter(|k| !k.is_empty()) else { return findings };
-            if !k.any_in(&d.root) {
+            if root_clean.get(i) == Some(&true) || !k.any_in(&d.root) {
                 return findings;
             }
             let mut paths = Vec::new();
@@ -624,14 +636,20 @@ mod tests {
         let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter22}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {conf: \"pw=hunter22\"}\n";
         let ds = docs("r", "f.yaml", bad);
         let known = KnownSecrets::from_values(["hunter22"]);
-        let r = plaintext_secrets(&ds, &cfg(), Some(&known));
+        let r = plaintext_secrets(&ds, &cfg(), Some(&known), &[]);
         assert!(!r.passed);
         assert_eq!(codes(&r), ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]);
         let all = serde_json::to_string(&r).unwrap();
         assert!(!all.contains("hunter22"));
         // Passing: data-less Secret and clean documents.
         let good = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {conf: \"pw=<redacted>\"}\n";
-        assert!(plaintext_secrets(&docs("r", "f.yaml", good), &cfg(), Some(&known)).passed);
+        assert!(plaintext_secrets(&docs("r", "f.yaml", good), &cfg(), Some(&known), &[]).passed);
+        // Trees the redact stage found clean are not searched again; a list that does not
+        // describe these documents is ignored.
+        let skip = plaintext_secrets(&ds, &cfg(), Some(&known), &[false, true]);
+        assert_eq!(codes(&skip), ["Secret/-/s "]);
+        let wrong = plaintext_secrets(&ds, &cfg(), Some(&known), &[true]);
+        assert_eq!(codes(&wrong), ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]);
     }
 
     #[test]

@@ -497,6 +497,10 @@ pub struct RedactOutput {
     pub report: RedactReport,
     /// The known values, for the guards and for scrubbing anything else the caller prints.
     pub known: KnownSecrets,
+    /// Per document (in order): its tree held no known value when scanned, so masking left it
+    /// as it was. The plaintext-secrets guard need not search such a tree again; empty when
+    /// nothing was scanned.
+    pub root_clean: Vec<bool>,
 }
 
 /// `redact.strict` and a known secret value is inlined in a manifest.
@@ -531,9 +535,10 @@ pub fn redact(
     let strict = cfg.redact.strict;
     let mut report = RedactReport { strict, selection, ..Default::default() };
     if known.is_empty() {
-        return Ok(RedactOutput { report, known });
+        return Ok(RedactOutput { report, known, root_clean: Vec::new() });
     }
-    let hits: Vec<Vec<Occurrence>> = docs.par_iter().with_min_len(8).map(|d| scan(d, &known)).collect();
+    let (hits, root_clean): (Vec<Vec<Occurrence>>, Vec<bool>) =
+        docs.par_iter().with_min_len(8).map(|d| scan(d, &known)).unzip();
     let occurrences: Vec<Occurrence> = hits.iter().flatten().cloned().collect();
     if strict && !occurrences.is_empty() {
         return Err(RedactError { occurrences });
@@ -562,7 +567,7 @@ pub fn redact(
         }
     }
     report.occurrences = occurrences;
-    Ok(RedactOutput { report, known })
+    Ok(RedactOutput { report, known, root_clean })
 }
 
 fn masked_path(path: &[PathSeg], known: &KnownSecrets) -> String {
@@ -617,9 +622,10 @@ fn walk<'a>(n: &'a Node, path: &mut Vec<Seg<'a>>, f: &mut Visit<'_, 'a>) {
     }
 }
 
-fn scan(d: &Document, known: &KnownSecrets) -> Vec<Occurrence> {
+/// The occurrences in one document, and whether its tree is free of known values.
+fn scan(d: &Document, known: &KnownSecrets) -> (Vec<Occurrence>, bool) {
     if super::eso::is_secret(d) {
-        return Vec::new();
+        return (Vec::new(), false);
     }
     let mut out = Vec::new();
     let id = d.id();
@@ -636,7 +642,7 @@ fn scan(d: &Document, known: &KnownSecrets) -> Vec<Occurrence> {
     // Most documents hold no known value: find which texts do before building any path.
     let hits = known.hits_in(&d.root);
     if hits.is_empty() {
-        return out;
+        return (out, true);
     }
     let (mut idx, mut next) = (0usize, 0usize);
     walk(&d.root, &mut Vec::new(), &mut |path, _text, is_key, line| {
@@ -655,7 +661,7 @@ fn scan(d: &Document, known: &KnownSecrets) -> Vec<Occurrence> {
     if d.changes.iter().any(|c| known.contains(&c.path) || c.detail.as_deref().is_some_and(|t| known.contains(t))) {
         out.push(occ("#change-record".into(), d.origin.line));
     }
-    out
+    (out, false)
 }
 
 fn mask_scalar(s: &mut Scalar, known: &KnownSecrets) {
