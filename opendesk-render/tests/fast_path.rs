@@ -119,6 +119,9 @@ fn edge_cases_agree() {
         "a:\n    b: 1\n  c: 2\n",
         "a: y\t\n",
         "- 'p\n  q': no\n",
+        // Found by the fast_path fuzz target: saphyr-parser rejects `-]` after a space in a flow item.
+        "[cf  , --- -]\n",
+        "k: [a b, c]\n",
         "a: b: c\n",
         "a: 1\na: 2\n",
         "a: &x 1\nb: *x\n",

@@ -185,37 +185,40 @@ fn block_ok(t: &str, in_seq: bool) -> bool {
 
 fn write_single(out: &mut String, t: &str) {
     out.push('\'');
-    for c in t.chars() {
-        if c == '\'' {
+    for (i, part) in t.split('\'').enumerate() {
+        if i > 0 {
             out.push_str("''");
-        } else {
-            out.push(c);
         }
+        out.push_str(part);
     }
     out.push('\'');
 }
 
 fn write_double(out: &mut String, t: &str) {
     out.push('"');
-    for c in t.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            '\u{85}' => out.push_str("\\N"),
-            '\u{2028}' => out.push_str("\\L"),
-            '\u{2029}' => out.push_str("\\P"),
-            '\u{feff}' => out.push_str("\\uFEFF"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02X}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
+    // Runs of characters that need no escape are copied as slices.
+    let mut from = 0;
+    for (i, c) in t.char_indices() {
+        let esc: std::borrow::Cow<'static, str> = match c {
+            '"' => "\\\"".into(),
+            '\\' => "\\\\".into(),
+            '\n' => "\\n".into(),
+            '\t' => "\\t".into(),
+            '\r' => "\\r".into(),
+            '\0' => "\\0".into(),
+            '\u{85}' => "\\N".into(),
+            '\u{2028}' => "\\L".into(),
+            '\u{2029}' => "\\P".into(),
+            '\u{feff}' => "\\uFEFF".into(),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => format!("\\x{:02X}", c as u32).into(),
+            c if c.is_control() => format!("\\u{:04X}", c as u32).into(),
+            _ => continue,
+        };
+        out.push_str(&t[from..i]);
+        out.push_str(&esc);
+        from = i + c.len_utf8();
     }
+    out.push_str(&t[from..]);
     out.push('"');
 }
 
