@@ -86,18 +86,35 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
             InstanceConfig::parse(Path::new("<bundled examples/instance.yaml>"), text).map_err(usage)?
         }
     };
-    let patches = if a.no_patches {
-        None
-    } else {
-        Some(match &a.patches {
+    // The patch set is compiled (a few ms of JSONPath parsing) beside the input load; errors
+    // keep their order: patches, release graph, input.
+    let t0 = Instant::now();
+    let load_patches = || -> Result<Option<PatchSet>, UsageError> {
+        if a.no_patches {
+            return Ok(None);
+        }
+        Ok(Some(match &a.patches {
             Some(dir) => PatchSet::from_dir(&opendesk_patches::patches_dir(dir)).map_err(|e| {
                 let (l, c) = (e.line, e.col);
                 let f = PathBuf::from(&e.file);
                 with_snippet(e.to_string(), Some((&f, l, c)))
             })?,
             None => opendesk_patches::default_set().map_err(usage)?,
+        }))
+    };
+    let load_input = || -> Result<opendesk_render::load::LoadedInput, UsageError> {
+        let example = match input {
+            Some(_) => None,
+            None => Some(crate::example::materialize().map_err(usage)?),
+        };
+        let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
+        load_dir(dir).map_err(|e| {
+            let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
+            with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)))
         })
     };
+    let (patches, loaded) = in_pool(a.threads, || rayon::join(load_patches, load_input));
+    let patches = patches?;
     let graph = match (&a.release_graph, input) {
         (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
             let loc = e.issues.first().map(|i| (i.pos.line, i.pos.col));
@@ -109,17 +126,7 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         },
         (None, Some(_)) => None,
     };
-    let t0 = Instant::now();
-    let example = match input {
-        Some(_) => None,
-        None => Some(crate::example::materialize().map_err(usage)?),
-    };
-    let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
-    let loaded = in_pool(a.threads, || load_dir(dir)).map_err(|e| {
-        let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
-        with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)))
-    })?;
-    drop(example);
+    let loaded = loaded?;
     let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(Prepared { config, patches, graph, input: loaded, load_ms })
 }
