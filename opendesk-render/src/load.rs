@@ -411,21 +411,24 @@ pub struct LoadedInput {
     pub documents: Vec<Document>,
     /// Total input bytes.
     pub bytes: u64,
-    /// sha256 over sorted relative paths (`release/file`) and bytes.
+    /// sha256 over the sorted relative paths (`release/file`), each with its length and the
+    /// sha256 of its (decoded) text: `output::meta::digest_entries`.
     pub digest: String,
 }
 
 /// Load a helmfile output dir: every document of every release, in order, parsed in parallel.
 pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
-    use sha2::{Digest, Sha256};
     let files = list_inputs(dir)?;
-    // Read, decode and split per file in parallel; chunks are kept as offsets into the text.
-    type Split = (String, Vec<(u32, usize, usize)>);
+    // Read, decode, hash and split per file in parallel; chunks are kept as offsets into the
+    // text. Each file is hashed here, while its bytes are in cache; the input digest then
+    // hashes paths and those hashes (see `output::meta::digest_entries`).
+    type Split = (String, [u8; 32], Vec<(u32, usize, usize)>);
     let texts: Vec<Result<Split, LoadError>> = files
         .par_iter()
         .map(|f| {
             let bytes = std::fs::read(&f.path).map_err(|e| LoadError::Io { path: f.path.clone(), source: e })?;
             let text = decode(&f.path, bytes)?;
+            let hash = crate::output::meta::file_hash(text.as_bytes());
             let base = text.as_ptr() as usize;
             let chunks = split_documents(&text)
                 .into_iter()
@@ -434,45 +437,32 @@ pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
                     (c.line, start, start + c.text.len())
                 })
                 .collect();
-            Ok((text, chunks))
+            Ok((text, hash, chunks))
         })
         .collect();
     let mut decoded = Vec::with_capacity(texts.len());
     for t in texts {
         decoded.push(t?);
     }
-    let total: u64 = decoded.iter().map(|(t, _)| t.len() as u64).sum();
+    let total: u64 = decoded.iter().map(|(t, _, _)| t.len() as u64).sum();
+    let names: Vec<String> = files.iter().map(|f| format!("{}/{}", f.release, f.rel)).collect();
+    let digest = crate::output::meta::digest_entries(
+        names.iter().zip(&decoded).map(|(n, (t, h, _))| (n.as_str(), t.len() as u64, h)),
+    );
     // Flatten chunks across files so one huge file does not serialise the pool.
     let tasks: Vec<(usize, Chunk<'_>)> = decoded
         .iter()
         .enumerate()
-        .flat_map(|(i, (t, cs))| cs.iter().map(move |&(line, s, e)| (i, Chunk { line, text: &t[s..e] })))
+        .flat_map(|(i, (t, _, cs))| cs.iter().map(move |&(line, s, e)| (i, Chunk { line, text: &t[s..e] })))
         .collect();
-    // The input digest is one sequential pass; it runs beside the parse instead of before it.
-    let (digest, parsed) = rayon::join(
-        || {
-            let mut h = Sha256::new();
-            for (f, (t, _)) in files.iter().zip(&decoded) {
-                h.update(f.release.as_bytes());
-                h.update(b"/");
-                h.update(f.rel.as_bytes());
-                h.update(b"\0");
-                h.update((t.len() as u64).to_le_bytes());
-                h.update(t.as_bytes());
-            }
-            format!("sha256:{:x}", h.finalize())
-        },
-        || {
-            tasks
-                .par_iter()
-                .with_min_len(4)
-                .map(|(i, c)| {
-                    let f = &files[*i];
-                    parse_chunk(&f.release, &f.rel, &f.path, *c, true)
-                })
-                .collect::<Vec<Result<Option<Document>, LoadError>>>()
-        },
-    );
+    let parsed = tasks
+        .par_iter()
+        .with_min_len(4)
+        .map(|(i, c)| {
+            let f = &files[*i];
+            parse_chunk(&f.release, &f.rel, &f.path, *c, true)
+        })
+        .collect::<Vec<Result<Option<Document>, LoadError>>>();
     let mut documents = Vec::with_capacity(parsed.len());
     for p in parsed {
         if let Some(d) = p? {

@@ -7,8 +7,8 @@
 //! rendererVersion: 0.1.0
 //! opendeskVersion: 1.13.1
 //! instance: acme
-//! inputDigest: sha256:…          # over sorted relative input paths and bytes
-//! outputDigest: sha256:…         # over releases/ and applications/ (not this file)
+//! inputDigest: sha256:…          # over sorted relative input paths and each file's sha256
+//! outputDigest: sha256:…         # over releases/ and applications/ (not this file): paths and file sha256s
 //! totals: {releases: 2, resources: 14}
 //! releases:
 //!   - name: ums
@@ -17,7 +17,7 @@
 //!     syncWave: 2
 //!     resources: 12
 //!     kinds: {ConfigMap: 3, Deployment: 2, …}
-//!     outputDigest: sha256:…     # over the release folder's file names and bytes
+//!     outputDigest: sha256:…     # over the release folder's file names and file sha256s
 //! patches:
 //!   - {name: fix-empty-protocol, matched: 4, changed: 2, skipped: false}
 //!   - {name: old-fix, matched: 0, changed: 0, skipped: true, skipReason: appliesTo …}
@@ -123,22 +123,39 @@ pub struct ReleaseMeta {
     pub resources: usize,
     /// Resources by kind (sorted).
     pub kinds: BTreeMap<String, usize>,
-    /// sha256 over the release folder's sorted file names and bytes.
+    /// sha256 over the release folder's sorted file names and each file's sha256.
     pub output_digest: String,
 }
 
-/// sha256 over `(name, bytes)` pairs in the given order (callers pass sorted names), as
-/// `sha256:<hex>`. Each name is followed by a NUL and the 8-byte length of its bytes, so
-/// different splits cannot collide.
-pub fn digest_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+/// A file's sha256 (the leaf of the tree digests).
+pub fn file_hash(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// sha256 over `(name, length, sha256 of the bytes)` triples in the given order (callers pass
+/// sorted names), as `sha256:<hex>`. Each name is followed by a NUL, the 8-byte length and the
+/// file's own 32-byte sha256 ([`file_hash`]), so different splits cannot collide.
+///
+/// Why a digest of digests: each file is hashed once, on the worker that emitted (or read)
+/// it while its bytes are in cache, and the per-release and whole-tree digests hash 48 bytes
+/// a file instead of every byte again, serially. One file can also be checked on its own
+/// (`sha256sum`) against a recomputation.
+pub fn digest_entries<'a>(files: impl IntoIterator<Item = (&'a str, u64, &'a [u8; 32])>) -> String {
     let mut h = Sha256::new();
-    for (name, bytes) in files {
+    for (name, len, hash) in files {
         h.update(name.as_bytes());
         h.update([0u8]);
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
+        h.update(len.to_le_bytes());
+        h.update(hash);
     }
     format!("sha256:{:x}", h.finalize())
+}
+
+/// [`digest_entries`] over `(name, bytes)` pairs, hashing each file first.
+pub fn digest_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let leaves: Vec<(&str, u64, [u8; 32])> =
+        files.into_iter().map(|(n, b)| (n, b.len() as u64, file_hash(b))).collect();
+    digest_entries(leaves.iter().map(|(n, l, h)| (*n, *l, h)))
 }
 
 #[derive(Serialize)]

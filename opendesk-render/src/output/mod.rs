@@ -39,7 +39,6 @@ use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::emit;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -158,22 +157,23 @@ pub fn build_tree(
         })
         .collect();
     apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
-    let (digests, output_digest) = rayon::join(
-        || -> Vec<String> {
-            per_release
-                .par_iter()
-                .map(|(_, rfiles)| meta::digest_files(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.as_bytes()))))
-                .collect()
-        },
-        || {
-            let mut parts: Vec<(&str, &[u8])> = apps.iter().map(|(p, t)| (p.as_str(), t.as_bytes())).collect();
-            for (rfiles, paths) in per_release.values().zip(&release_paths) {
-                parts.extend(paths.iter().map(String::as_str).zip(rfiles.iter().map(|f| f.text.as_bytes())));
-            }
-            parts.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            meta::digest_files(parts)
-        },
-    );
+    // Every file was hashed where it was emitted: the digests hash names and those hashes.
+    let app_hashes: Vec<[u8; 32]> = apps.iter().map(|(_, t)| meta::file_hash(t.as_bytes())).collect();
+    let digests: Vec<String> = per_release
+        .values()
+        .map(|rfiles| {
+            meta::digest_entries(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.len() as u64, &f.sha256)))
+        })
+        .collect();
+    let output_digest = {
+        let mut parts: Vec<(&str, u64, &[u8; 32])> =
+            apps.iter().zip(&app_hashes).map(|((p, t), h)| (p.as_str(), t.len() as u64, h)).collect();
+        for (rfiles, paths) in per_release.values().zip(&release_paths) {
+            parts.extend(paths.iter().zip(rfiles).map(|(p, f)| (p.as_str(), f.text.len() as u64, &f.sha256)));
+        }
+        parts.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        meta::digest_entries(parts)
+    };
     // The texts and paths are moved, not copied, into the file map.
     let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut releases = Vec::with_capacity(per_release.len());

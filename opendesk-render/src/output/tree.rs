@@ -144,6 +144,8 @@ pub struct ResourceFile {
     pub id: ResourceId,
     /// The file's text.
     pub text: String,
+    /// sha256 of the text (computed where it was emitted; see [`super::meta::digest_entries`]).
+    pub sha256: [u8; 32],
 }
 
 /// Emit one document as an output file's text: `# Source:` line first, then the other head
@@ -255,7 +257,11 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
             let files = files
                 .into_par_iter()
                 .with_min_len(4)
-                .map(|(d, id, file_name)| ResourceFile { file_name, id, text: file_text(d) })
+                .map(|(d, id, file_name)| {
+                    let text = file_text(d);
+                    let sha256 = super::meta::file_hash(text.as_bytes());
+                    ResourceFile { file_name, id, text, sha256 }
+                })
                 .collect();
             (release.to_string(), files)
         })
