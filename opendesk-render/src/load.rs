@@ -455,14 +455,20 @@ pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
         .enumerate()
         .flat_map(|(i, (t, _, cs))| cs.iter().map(move |&(line, s, e)| (i, Chunk { line, text: &t[s..e] })))
         .collect();
-    let parsed = tasks
+    // Largest chunks first (the CRDs reach 1.4 MB): the pool ends on small ones instead of
+    // one thread finishing a big one alone. Results go back to input order.
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(tasks[k].1.text.len()));
+    let mut parsed_by_size: Vec<(usize, Result<Option<Document>, LoadError>)> = order
         .par_iter()
-        .with_min_len(4)
-        .map(|(i, c)| {
+        .map(|&k| {
+            let (i, c) = &tasks[k];
             let f = &files[*i];
-            parse_chunk(&f.release, &f.rel, &f.path, *c, true)
+            (k, parse_chunk(&f.release, &f.rel, &f.path, *c, true))
         })
-        .collect::<Vec<Result<Option<Document>, LoadError>>>();
+        .collect();
+    parsed_by_size.sort_unstable_by_key(|(k, _)| *k);
+    let parsed: Vec<Result<Option<Document>, LoadError>> = parsed_by_size.into_iter().map(|(_, r)| r).collect();
     let mut documents = Vec::with_capacity(parsed.len());
     for p in parsed {
         if let Some(d) = p? {

@@ -121,6 +121,10 @@ fn edge_cases_agree() {
         "- 'p\n  q': no\n",
         // Found by the fast_path fuzz target: saphyr-parser rejects `-]` after a space in a flow item.
         "[cf  , --- -]\n",
+        // Found by the fast_path fuzz target: a root block scalar with an indentation indicator.
+        "#\"\n |2+\n    \"#\n",
+        "- |2\n   x\n",
+        "-\n  |2\n    x\n",
         "k: [a b, c]\n",
         "a: b: c\n",
         "a: 1\na: 2\n",
