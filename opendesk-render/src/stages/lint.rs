@@ -533,15 +533,22 @@ fn placeholder_re() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"\$\{values\.[A-Za-z0-9_.\-]+\}").expect("valid regex"))
 }
 
+/// `${` somewhere in `t` (a SIMD scan for `$`; `str::contains` set up a two-way search per
+/// text, for every scalar of every document).
+fn has_placeholder_start(t: &str) -> bool {
+    let b = t.as_bytes();
+    memchr::memchr_iter(b'$', b).any(|i| b.get(i + 1) == Some(&b'{'))
+}
+
 fn placeholders(c: &mut Ctx<'_>) {
     let re = placeholder_re();
     let mut hits = Vec::new();
     let is_secret = c.doc.kind() == Some("Secret");
-    if !c.doc.root.any_text(&mut |t| t.contains("${")) {
+    if !c.doc.root.any_text(&mut has_placeholder_start) {
         return;
     }
     c.doc.root.walk_scalars(&mut Vec::new(), &mut |path, s| {
-        if s.text.contains("${") {
+        if has_placeholder_start(&s.text) {
             if let Some(m) = re.find(&s.text) {
                 hits.push((path.to_vec(), m.as_str().to_string()));
             }
