@@ -3,15 +3,15 @@
 //! Why: the general parser (saphyr-parser, a complete YAML 1.2 event parser) was most of the
 //! load time, and load was most of a render: a token queue, an event per node, and every plain
 //! scalar built in its own growing `String`. Helm's output is a small, regular subset of YAML:
-//! block mappings and sequences indented with spaces, one-line plain and quoted scalars,
-//! literal and folded blocks, one-line flow collections of scalars, comments. This module reads
-//! that subset in one pass over the bytes straight into the tree, with one exact-size
-//! allocation per scalar and per collection.
+//! block mappings and sequences indented with spaces, plain and quoted scalars (wrapped over
+//! lines too, as in CRD descriptions), literal and folded blocks, one-line flow sequences of
+//! scalars, `{}`, comments. This module reads that subset in one pass over the bytes straight
+//! into the tree, with one exact-size allocation per scalar and per collection.
 //!
 //! It is a fast path, never a second YAML dialect: whatever it does not read with certainty
-//! (anchors, aliases, tags, merge keys, multi-line plain or quoted scalars, explicit keys,
-//! nested or multi-line flow collections, tabs, control characters, directives or document
-//! markers, duplicate keys, any error) makes it give up with `None` before anything is kept,
+//! (anchors, aliases, tags, merge keys, explicit keys, nested or multi-line flow collections,
+//! tabs, control characters, directives or document markers, duplicate keys, keys over
+//! [`MAX_KEY`] bytes, any error) makes it give up with `None` before anything is kept,
 //! and the caller parses the text again with the general parser, which is the reference and
 //! the one that reports errors. Both must build identical trees, lines included: tests check
 //! that on every corpus file and on generated documents, and a fuzz target checks it on
