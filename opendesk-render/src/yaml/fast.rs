@@ -18,6 +18,9 @@
 //! arbitrary input.
 
 use super::node::{Entry, Node, Scalar, Style, Value};
+// A plain scalar may not start with one (the fast path does not read the few that may, like
+// `-x` in keys or `:x`, and leaves them to the general parser).
+use super::resolve::is_indicator;
 use std::collections::HashSet;
 
 /// Deepest nesting the fast path follows; deeper documents go to the general parser (which
@@ -114,32 +117,6 @@ fn quote_style(q: u8) -> Style {
     } else {
         Style::DoubleQuoted
     }
-}
-
-/// A YAML indicator: a plain scalar may not start with one (the fast path does not read the
-/// few that may, like `-x` in keys or `:x`, and leaves them to the general parser).
-fn is_indicator(c: u8) -> bool {
-    matches!(
-        c,
-        b'-' | b'?'
-            | b':'
-            | b','
-            | b'['
-            | b']'
-            | b'{'
-            | b'}'
-            | b'#'
-            | b'&'
-            | b'*'
-            | b'!'
-            | b'|'
-            | b'>'
-            | b'\''
-            | b'"'
-            | b'%'
-            | b'@'
-            | b'`'
-    )
 }
 
 struct P<'a> {

@@ -222,27 +222,7 @@ pub fn plain_ok(t: &str) -> bool {
     }
     let b = t.as_bytes();
     let first = b[0];
-    if matches!(
-        first,
-        b'-' | b'?'
-            | b':'
-            | b','
-            | b'['
-            | b']'
-            | b'{'
-            | b'}'
-            | b'#'
-            | b'&'
-            | b'*'
-            | b'!'
-            | b'|'
-            | b'>'
-            | b'\''
-            | b'"'
-            | b'%'
-            | b'@'
-            | b'`'
-    ) {
+    if is_indicator(first) {
         // `-x`, `?x`, `:x` are legal plain starts in YAML 1.2 but not in every 1.1 reader.
         return false;
     }
@@ -281,6 +261,33 @@ pub fn plain_verbatim_ok(t: &str) -> bool {
         return !t.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
     }
     !t.chars().any(|c| (c.is_control() && c != '\t') || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+}
+
+/// A YAML indicator character (`-?:,[]{}#&*!|>'"%@` and backquote): what a plain scalar may
+/// not start with (`-`, `?`, `:` may, before a non-space, in YAML 1.2 but not in every 1.1
+/// reader).
+pub(crate) fn is_indicator(c: u8) -> bool {
+    matches!(
+        c,
+        b'-' | b'?'
+            | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+    )
 }
 
 /// Whether `t` can be written as a literal block and read back unchanged.
