@@ -58,8 +58,7 @@ pub fn parse_fast(text: &str) -> Option<Vec<Node>> {
     if !plain_bytes(s) {
         return None;
     }
-    let mut p = P { s, text, pos: 0, line: 1, items: Vec::new(), entries: Vec::new(), depth: 0 };
-    p.stream().ok()
+    P::new(text).stream().ok()
 }
 
 /// Why the fast path leaves `text` to the general parser: `(input line, reason)`, or `None`
@@ -69,7 +68,7 @@ pub fn why_not_fast(text: &str) -> Option<(u32, String)> {
     if !plain_bytes(text.as_bytes()) {
         return Some((0, "a control character, tab or special Unicode line break".into()));
     }
-    let mut p = P { s: text.as_bytes(), text, pos: 0, line: 1, items: Vec::new(), entries: Vec::new(), depth: 0 };
+    let mut p = P::new(text);
     match p.stream() {
         Ok(_) => None,
         Err(Bail(at)) => Some((p.line, format!("fast.rs:{at}"))),
@@ -133,10 +132,24 @@ struct P<'a> {
     depth: usize,
 }
 
-impl P<'_> {
+impl<'a> P<'a> {
+    fn new(text: &'a str) -> Self {
+        P { s: text.as_bytes(), text, pos: 0, line: 1, items: Vec::new(), entries: Vec::new(), depth: 0 }
+    }
+
     /// Offset of the line break at or after `from` (or the end of the text).
     fn eol(&self, from: usize) -> usize {
         memchr::memchr(b'\n', &self.s[from..]).map_or(self.s.len(), |i| from + i)
+    }
+
+    /// The first offset at or after `from` that is not a space (the line break, or the end).
+    fn skip_spaces(&self, from: usize) -> usize {
+        from + self.s[from.min(self.s.len())..].iter().take_while(|&&c| c == b' ').count()
+    }
+
+    /// `end` moved back over the spaces before it, not past `start`.
+    fn trim_spaces_end(&self, start: usize, end: usize) -> usize {
+        end - self.s[start..end].iter().rev().take_while(|&&c| c == b' ').count()
     }
 
     fn next_line(&mut self) {
@@ -153,10 +166,7 @@ impl P<'_> {
             if self.pos >= s.len() {
                 return None;
             }
-            let mut i = self.pos;
-            while i < s.len() && s[i] == b' ' {
-                i += 1;
-            }
+            let i = self.skip_spaces(self.pos);
             if i == s.len() {
                 self.pos = i;
                 return None;
@@ -292,10 +302,7 @@ impl P<'_> {
     /// column `n`.
     fn value(&mut self, n: usize, j: usize, ctx: Ctx) -> R<Node> {
         let s = self.s;
-        let mut i = j;
-        while i < s.len() && s[i] == b' ' {
-            i += 1;
-        }
+        let i = self.skip_spaces(j);
         let line = self.line;
         if i == s.len() || s[i] == b'\n' || s[i] == b'#' {
             // `#` here always follows a space: the indicator required one.
@@ -346,9 +353,7 @@ impl P<'_> {
                         _ => k += 1,
                     }
                 }
-                while end > i && s[end - 1] == b' ' {
-                    end -= 1;
-                }
+                let end = self.trim_spaces_end(i, end);
                 let first = &self.text[i..end];
                 self.next_line();
                 let text = if comment { first.to_owned() } else { self.plain_continuation(n, first)? };
@@ -366,10 +371,7 @@ impl P<'_> {
         let mut empties = 0usize;
         while self.pos < s.len() {
             let ls = self.pos;
-            let mut sp = ls;
-            while sp < s.len() && s[sp] == b' ' {
-                sp += 1;
-            }
+            let sp = self.skip_spaces(ls);
             if sp == s.len() {
                 break;
             }
@@ -387,7 +389,6 @@ impl P<'_> {
                 return Err(Bail(line!()));
             }
             let e = self.eol(sp);
-            let mut end = e;
             for k in sp..e {
                 match s[k] {
                     b':' if k + 1 == e || s[k + 1] == b' ' => return Err(Bail(line!())),
@@ -395,9 +396,7 @@ impl P<'_> {
                     _ => {}
                 }
             }
-            while end > sp && s[end - 1] == b' ' {
-                end -= 1;
-            }
+            let end = self.trim_spaces_end(sp, e);
             let o = out.get_or_insert_with(|| first.to_owned());
             if empties == 0 {
                 o.push(' ');
@@ -454,10 +453,7 @@ impl P<'_> {
     /// on the line. Moves to the next line.
     fn end_of_line(&mut self, k: usize) -> R<()> {
         let s = self.s;
-        let mut i = k;
-        while i < s.len() && s[i] == b' ' {
-            i += 1;
-        }
+        let i = self.skip_spaces(k);
         if i == s.len() || s[i] == b'\n' || (s[i] == b'#' && i > k) {
             self.next_line();
             Ok(())
@@ -506,10 +502,7 @@ impl P<'_> {
             let mut empties = 0;
             loop {
                 let ls = self.pos;
-                let mut sp = ls;
-                while sp < s.len() && s[sp] == b' ' {
-                    sp += 1;
-                }
+                let sp = self.skip_spaces(ls);
                 if sp == s.len() {
                     return Err(Bail(line!()));
                 }
@@ -610,13 +603,7 @@ impl P<'_> {
         let s = self.s;
         let line = self.line;
         let e = self.eol(i);
-        let skip = |mut k: usize| {
-            while k < e && s[k] == b' ' {
-                k += 1;
-            }
-            k
-        };
-        let mut k = skip(i + 1);
+        let mut k = self.skip_spaces(i + 1);
         if s[i] == b'{' {
             return if k < e && s[k] == b'}' {
                 Ok((Node { value: Value::Map(Vec::new()), line }, k + 1))
@@ -651,10 +638,7 @@ impl P<'_> {
                             _ => k += 1,
                         }
                     }
-                    let mut end = k;
-                    while end > st && s[end - 1] == b' ' {
-                        end -= 1;
-                    }
+                    let end = self.trim_spaces_end(st, k);
                     // One word per item (`[get, list]`, `["--a", -b]`): a space inside is left to
                     // the general parser, whose reading of `[a -]` differs from the spec's
                     // (found by the fast_path fuzz target).
@@ -665,9 +649,9 @@ impl P<'_> {
                 }
             };
             items.push(Node { value: Value::Scalar(sc), line });
-            k = skip(k);
+            k = self.skip_spaces(k);
             if k < e && s[k] == b',' {
-                k = skip(k + 1);
+                k = self.skip_spaces(k + 1);
                 if k < e && s[k] == b']' {
                     k += 1;
                     break;
@@ -718,10 +702,7 @@ impl P<'_> {
         let mut line = self.line;
         let mut deepest_blank = 0;
         let first = loop {
-            let mut sp = q;
-            while sp < s.len() && s[sp] == b' ' {
-                sp += 1;
-            }
+            let sp = self.skip_spaces(q);
             if sp == s.len() {
                 return Err(Bail(line!()));
             }
@@ -743,10 +724,7 @@ impl P<'_> {
         while self.pos < s.len() {
             let ls = self.pos;
             let e = self.eol(ls);
-            let mut sp = ls;
-            while sp < e && s[sp] == b' ' {
-                sp += 1;
-            }
+            let sp = self.skip_spaces(ls);
             let k = sp - ls;
             if sp == e {
                 if k > indent || e == s.len() {
