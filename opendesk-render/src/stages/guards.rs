@@ -479,13 +479,6 @@ pub fn plaintext_secrets(
                 }
             });
             for p in paths {
-                let safe: Vec<PathSeg> = p
-                    .into_iter()
-                    .map(|s| match s {
-                        PathSeg::Key(t) => PathSeg::Key(k.mask(&t).into_owned()),
-                        i => i,
-                    })
-                    .collect();
                 findings.push(
                     fail(
                         G,
@@ -494,7 +487,7 @@ pub fn plaintext_secrets(
                          instead of inlining the value"
                             .into(),
                     )
-                    .path(path_to_string(&safe)),
+                    .path(k.masked_path(&p)),
                 );
             }
             findings

@@ -24,7 +24,7 @@
 //! `__UPPER_CASE__` placeholders are left to the `namespace-markers` guard, so they are not
 //! reported twice.
 
-use super::{containers, key, origin_at, pod_spec_path, ImageRef};
+use super::{containers, key, origin_at, pod_spec_path, ImageRef, Seg};
 use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
@@ -111,11 +111,6 @@ pub fn lint_document(doc: &Document) -> Vec<Finding> {
 /// never be applied to a default cluster.
 pub const MAX_OBJECT_TEXT: usize = 3 << 19;
 
-enum Seg<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
 /// What sigs.k8s.io/yaml (YAML → JSON in kubectl and Argo CD) makes of a non-string key:
 /// `Some(text)` for the string it uses, `None` when it rejects the key.
 fn k8s_key(r: &Resolved<'_>) -> Option<String> {
@@ -153,13 +148,7 @@ fn keys_and_size(c: &mut Ctx<'_>) {
                 for e in m {
                     path.push(Seg::Key(&e.key.text));
                     if !matches!(e.key.resolve(), Resolved::Str(_)) {
-                        let p = path
-                            .iter()
-                            .map(|s| match s {
-                                Seg::Key(k) => key(k),
-                                Seg::Index(i) => PathSeg::Index(*i),
-                            })
-                            .collect();
+                        let p = path.iter().map(Seg::owned).collect();
                         found.push((p, &e.key, e.key_line));
                     }
                     scan(&e.value, path, size, found);

@@ -40,6 +40,23 @@ pub(crate) fn key(s: &str) -> PathSeg {
     PathSeg::Key(s.to_string())
 }
 
+/// One step of a borrowed path, for walks that build a [`PathSeg`] path only where they
+/// report something (no key copied per visited node).
+pub(crate) enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl Seg<'_> {
+    /// The owned segment.
+    pub(crate) fn owned(&self) -> PathSeg {
+        match self {
+            Seg::Key(k) => key(k),
+            Seg::Index(i) => PathSeg::Index(*i),
+        }
+    }
+}
+
 /// The path of the pod spec inside a workload of this kind, or `None` for kinds without one.
 ///
 /// `Pod` → `spec`; `Deployment`, `StatefulSet`, `DaemonSet`, `ReplicaSet`, `Job`,

@@ -36,6 +36,7 @@
 //! render-meta, reports, error messages and logs through them before they leave the process.
 
 use super::eso::SecretPayload;
+use super::Seg;
 use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
@@ -445,6 +446,19 @@ impl KnownSecrets {
         hits
     }
 
+    /// `path` as a normalized JSONPath with every known value in its keys masked: where a
+    /// value was found may be reported, the value never.
+    pub fn masked_path(&self, path: &[PathSeg]) -> String {
+        let safe: Vec<PathSeg> = path
+            .iter()
+            .map(|p| match p {
+                PathSeg::Key(k) => PathSeg::Key(self.mask(k).into_owned()),
+                i => i.clone(),
+            })
+            .collect();
+        path_to_string(&safe)
+    }
+
     /// `text` with every occurrence replaced by [`MASK`].
     pub fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let ranges = self.find(text);
@@ -570,32 +584,6 @@ pub fn redact(
     Ok(RedactOutput { report, known, root_clean })
 }
 
-fn masked_path(path: &[PathSeg], known: &KnownSecrets) -> String {
-    let safe: Vec<PathSeg> = path
-        .iter()
-        .map(|p| match p {
-            PathSeg::Key(k) => PathSeg::Key(known.mask(k).into_owned()),
-            i => i.clone(),
-        })
-        .collect();
-    path_to_string(&safe)
-}
-
-/// One step of a borrowed path (no allocation while walking; [`PathSeg`] only at a hit).
-enum Seg<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-impl Seg<'_> {
-    fn owned(&self) -> PathSeg {
-        match self {
-            Seg::Key(k) => PathSeg::Key((*k).to_string()),
-            Seg::Index(i) => PathSeg::Index(*i),
-        }
-    }
-}
-
 /// Visitor of [`walk`]: `(path, text, is_key, line)`.
 type Visit<'v, 'a> = dyn FnMut(&[Seg<'a>], &'a str, bool, u32) + 'v;
 
@@ -649,7 +637,7 @@ fn scan(d: &Document, known: &KnownSecrets) -> (Vec<Occurrence>, bool) {
         if hits.get(next) == Some(&idx) {
             next += 1;
             let owned: Vec<PathSeg> = path.iter().map(Seg::owned).collect();
-            let p = masked_path(&owned, known);
+            let p = known.masked_path(&owned);
             let p = if is_key { format!("{p} (key)") } else { p };
             found.push((p, line));
         }
