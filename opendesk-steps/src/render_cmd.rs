@@ -164,10 +164,7 @@ pub fn run_with_progress(
         progress,
         ..Default::default()
     };
-    let mut r = match pool(threads) {
-        Some(pool) => pool.install(|| run_pipeline(input, &req)),
-        None => run_pipeline(input, &req),
-    };
+    let mut r = in_pool(threads, || run_pipeline(input, &req));
     let load = opendesk_render::pipeline::StageTiming { stage: "load", ms: load_ms };
     match &mut r {
         Ok(x) => x.report.timings.insert(0, load),

@@ -151,13 +151,6 @@ pub fn digest_entries<'a>(files: impl IntoIterator<Item = (&'a str, u64, &'a [u8
     format!("sha256:{:x}", h.finalize())
 }
 
-/// [`digest_entries`] over `(name, bytes)` pairs, hashing each file first.
-pub fn digest_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
-    let leaves: Vec<(&str, u64, [u8; 32])> =
-        files.into_iter().map(|(n, b)| (n, b.len() as u64, file_hash(b))).collect();
-    digest_entries(leaves.iter().map(|(n, l, h)| (*n, *l, h)))
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Meta<'a> {
@@ -296,8 +289,8 @@ mod tests {
 
     #[test]
     fn digest_separates_names_and_bytes() {
-        let a = digest_files([("ab", b"c".as_slice())]);
-        let b = digest_files([("a", b"bc".as_slice())]);
+        let a = digest_entries([("ab", 1, &file_hash(b"c"))]);
+        let b = digest_entries([("a", 2, &file_hash(b"bc"))]);
         assert_ne!(a, b);
         assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
     }

@@ -146,8 +146,8 @@ pub fn build_tree(
         .iter()
         .map(|(release, rfiles)| rfiles.iter().map(|f| format!("{RELEASES_DIR}/{release}/{}", f.file_name)).collect())
         .collect();
-    // The Applications first (small), then the digests: per release in parallel, and the
-    // one over `releases/` and `applications/` (sorted by path string) beside them.
+    // The Applications (small), then the digests: per release, and the one over `releases/` and
+    // `applications/` sorted by path string.
     let mut apps: Vec<(String, String)> = per_release
         .keys()
         .zip(&release_waves)
