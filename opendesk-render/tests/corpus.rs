@@ -6,16 +6,8 @@ use opendesk_render::yaml::{Node, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-fn corpus() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        assert!(std::env::var_os("CI").is_none(), "corpus missing at {}", p.display());
-        eprintln!("skipping: corpus not found at {}", p.display());
-        None
-    }
-}
+mod common;
+use common::corpus;
 
 /// Emit every file of the corpus (documents grouped by release + file) under `out`.
 fn emit_tree(

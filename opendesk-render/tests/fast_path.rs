@@ -2,12 +2,11 @@
 //! line) on every document of the real corpus, on hand-picked edge cases and on generated
 //! documents; and the fast path must cover the bulk of Helm's output (else it is no fast path).
 
-use opendesk_render::load::{decode, split_documents};
+use opendesk_render::load::{decode, list_inputs, split_documents};
 use opendesk_render::yaml::{
     emit, parse_documents_general, parse_fast, why_not_fast, Entry, Node, Scalar, Style, Value,
 };
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
 
 /// `Ok(true)` when the fast path read `text` (and agreed), `Ok(false)` when it gave up.
 fn check(text: &str) -> Result<bool, String> {
@@ -24,36 +23,16 @@ fn check(text: &str) -> Result<bool, String> {
     Ok(true)
 }
 
-fn corpus() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        assert!(std::env::var_os("CI").is_none(), "corpus missing at {}", p.display());
-        None
-    }
-}
-
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            yaml_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(p);
-        }
-    }
-}
+mod common;
+use common::corpus;
 
 #[test]
 fn corpus_fast_path_agrees_and_covers() {
     let Some(dir) = corpus() else { return };
-    let mut files = Vec::new();
-    yaml_files(&dir, &mut files);
+    let files = list_inputs(&dir).expect("corpus lists");
     let (mut total, mut fast, mut failures) = (0usize, 0usize, Vec::new());
     let mut fell_back = Vec::new();
-    for f in &files {
+    for f in files.iter().map(|f| &f.path) {
         let text = decode(f, std::fs::read(f).unwrap()).unwrap();
         for c in split_documents(&text) {
             total += c.text.len();

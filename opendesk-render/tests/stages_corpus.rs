@@ -14,19 +14,9 @@ use opendesk_render::yaml::Node;
 use opendesk_render::{load_dir, Document, InstanceConfig, Severity};
 use serde_json::Value as J;
 use std::collections::HashSet;
-use std::path::PathBuf;
 
-fn corpus() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-    if p.is_dir() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("corpus missing at {} (required when CI is set)", p.display());
-    }
-    eprintln!("SKIP stages_corpus: corpus not found at {}", p.display());
-    None
-}
+mod common;
+use common::corpus;
 
 fn config() -> InstanceConfig {
     let mut c = InstanceConfig::minimal("1.13.1");
