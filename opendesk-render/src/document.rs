@@ -75,6 +75,13 @@ impl Document {
         Document { origin, head_comments, root, changes: Vec::new() }
     }
 
+    /// An estimate of the document's size for scheduling parallel work: the source lines it
+    /// spans, from its first line to the last line a walk down the last children reaches (so
+    /// without visiting every node). Documents made by a stage count as one line.
+    pub fn weight(&self) -> usize {
+        (self.root.last_line().saturating_sub(self.origin.line) as usize) + 1
+    }
+
     fn str_at(&self, path: &str) -> Option<&str> {
         self.root.get_path(path).and_then(|n| n.scalar_text()).filter(|s| !s.is_empty())
     }
@@ -162,4 +169,32 @@ pub fn emit_stream(docs: &[Document]) -> String {
         d.emit_into(&mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse_documents;
+
+    fn doc(text: &str, first_line: u32) -> Document {
+        let root = parse_documents(text).unwrap().remove(0);
+        let origin = Origin { release: "r".into(), file: "f.yaml".into(), line: first_line };
+        Document::new(origin, Vec::new(), root)
+    }
+
+    #[test]
+    fn weight_is_the_lines_a_document_spans() {
+        assert_eq!(doc("a: 1\n", 1).weight(), 1);
+        let d = doc("kind: X\nspec:\n  list:\n    - a\n    - b: |\n        text\n  last: 1\n", 1);
+        assert_eq!(d.root.last_line(), 7);
+        assert_eq!(d.weight(), 7);
+        // An empty last collection ends the walk at its own line.
+        assert_eq!(doc("a: 1\nb: []\n", 1).root.last_line(), 2);
+        // Nodes a stage made (line 0) never make a document lighter than one line.
+        let mut made = doc("a: 1\n", 10);
+        made.root.line = 0;
+        made.root.as_map_mut().unwrap()[0].value.line = 0;
+        made.root.as_map_mut().unwrap()[0].key_line = 0;
+        assert_eq!(made.weight(), 1);
+    }
 }

@@ -18,6 +18,7 @@ pub mod document;
 pub mod error;
 pub mod load;
 pub mod output;
+mod par;
 pub mod patch;
 pub mod pipeline;
 pub mod report;

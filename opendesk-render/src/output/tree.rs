@@ -17,7 +17,6 @@
 //! [`Document::emit_into`]. There is no leading `---`.
 
 use crate::document::{Document, ResourceId};
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -211,9 +210,7 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
         }
         by_release.entry(&d.origin.release).or_default().push(d);
     }
-    // Names first (cheap, per release), then every file emitted in parallel: emission is the
-    // bulk of the work and each document is independent. Collected in order, so the result is
-    // the same on any number of threads.
+    // Names first (cheap, per release), then the files.
     let mut planned: Vec<(&str, Vec<Planned<'_>>)> = Vec::with_capacity(by_release.len());
     for (release, docs) in by_release {
         if !release_ok(release) {
@@ -251,22 +248,31 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
         files.sort_by(|a, b| a.2.cmp(&b.2));
         planned.push((release, files));
     }
-    let emitted: Vec<(String, Vec<ResourceFile>)> = planned
-        .into_par_iter()
-        .map(|(release, files)| {
-            let files = files
-                .into_par_iter()
-                .with_min_len(4)
-                .map(|(d, id, file_name)| {
-                    let text = file_text(d);
-                    let sha256 = super::meta::file_hash(text.as_bytes());
-                    ResourceFile { file_name, id, text, sha256 }
-                })
+    // Every file is emitted and hashed in parallel, heaviest first (`crate::par`): a 1.4 MB
+    // CRD started last would leave the other worker idle. Back in plan order.
+    let counts: Vec<(&str, usize)> = planned.iter().map(|(r, f)| (*r, f.len())).collect();
+    let flat: Vec<Planned<'_>> = planned.into_iter().flat_map(|(_, f)| f).collect();
+    let texts = crate::par::map(
+        &flat,
+        |(d, _, _)| d.weight(),
+        |(d, _, _)| {
+            let text = file_text(d);
+            let sha256 = super::meta::file_hash(text.as_bytes());
+            (text, sha256)
+        },
+    );
+    let mut files = flat.into_iter().zip(texts);
+    let out: BTreeMap<String, Vec<ResourceFile>> = counts
+        .into_iter()
+        .map(|(release, n)| {
+            let rfiles = files
+                .by_ref()
+                .take(n)
+                .map(|((_, id, file_name), (text, sha256))| ResourceFile { file_name, id, text, sha256 })
                 .collect();
-            (release.to_string(), files)
+            (release.to_string(), rfiles)
         })
         .collect();
-    let out: BTreeMap<String, Vec<ResourceFile>> = emitted.into_iter().collect();
     Ok(out)
 }
 

@@ -14,7 +14,6 @@ pub use compile::{compile_file, Op, Patch, PatchError, Pattern};
 
 use crate::document::Document;
 use crate::yaml::{Node, Value};
-use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
 
@@ -294,22 +293,21 @@ impl PatchRun {
 /// the changes (`patch` or `override`).
 pub fn apply(prep: &Prepared, docs: &mut [Document], prefix: &str) -> PatchRun {
     let bys: Vec<String> = prep.active.iter().map(|p| format!("{prefix}:{}", p.name)).collect();
-    let per_doc: Vec<Vec<(bool, bool)>> =
-        docs.par_iter_mut()
-            .map(|d| {
-                prep.active
-                    .iter()
-                    .zip(&bys)
-                    .map(|(p, by)| {
-                        if engine::selects(&p.select, d) {
-                            (true, engine::apply_patch(p, by, d))
-                        } else {
-                            (false, false)
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+    let per_doc: Vec<Vec<(bool, bool)>> = crate::par::map_mut(docs, Document::weight, |d| {
+        prep.active
+            .iter()
+            .zip(&bys)
+            .map(
+                |(p, by)| {
+                    if engine::selects(&p.select, d) {
+                        (true, engine::apply_patch(p, by, d))
+                    } else {
+                        (false, false)
+                    }
+                },
+            )
+            .collect()
+    });
     let mut stats: Vec<PatchStat> = prep
         .active
         .iter()

@@ -20,7 +20,6 @@ use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::{path_to_string, Node, PathSeg, Value};
-use rayon::prelude::*;
 use regex::Regex;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -289,54 +288,50 @@ pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult
     }
     // Per document in parallel, in document order; most documents hold no `__` at all, so
     // paths are only built for the ones that do.
-    let per_doc: Vec<Vec<Finding>> = docs
-        .par_iter()
-        .with_min_len(8)
-        .map(|d| {
-            let mut findings = Vec::new();
-            if d.root.any_text(&mut |t| find_marker(t).is_some()) {
-                let mut hits = Vec::new();
-                walk_markers(&d.root, &mut Vec::new(), &mut hits);
-                for (path, marker) in hits {
-                    findings.push(
-                        fail(
-                            G,
-                            Some(d),
-                            format!(
-                                "placeholder {marker} was never replaced: set the value it stands for (helmfile \
-                                 environment values or an override), e.g. render with `helmfile -n <namespace>` for \
-                                 __NAMESPACE__"
-                            ),
-                        )
-                        .path(path),
-                    );
-                }
-            }
-            if argo.is_empty() || is_argocd_own(d) {
-                return findings;
-            }
-            let Some(kind) = d.kind() else { return findings };
-            if !scopes.is_namespaced(d.group(), kind) {
-                return findings;
-            }
-            if d.namespace() == Some(argo) {
+    let per_doc: Vec<Vec<Finding>> = crate::par::map(docs, Document::weight, |d| {
+        let mut findings = Vec::new();
+        if d.root.any_text(&mut |t| find_marker(t).is_some()) {
+            let mut hits = Vec::new();
+            walk_markers(&d.root, &mut Vec::new(), &mut hits);
+            for (path, marker) in hits {
                 findings.push(
                     fail(
                         G,
                         Some(d),
                         format!(
-                            "namespaced resource in the Argo CD namespace {argo:?} (the `.Release.Namespace = argocd` \
-                             bug: helmfile ran without `-n <namespace>`): render with `helmfile -n {}` or fix the \
-                             namespace with an override",
-                            cfg.namespace
+                            "placeholder {marker} was never replaced: set the value it stands for (helmfile \
+                                 environment values or an override), e.g. render with `helmfile -n <namespace>` for \
+                                 __NAMESPACE__"
                         ),
                     )
-                    .path("$.metadata.namespace"),
+                    .path(path),
                 );
             }
-            findings
-        })
-        .collect();
+        }
+        if argo.is_empty() || is_argocd_own(d) {
+            return findings;
+        }
+        let Some(kind) = d.kind() else { return findings };
+        if !scopes.is_namespaced(d.group(), kind) {
+            return findings;
+        }
+        if d.namespace() == Some(argo) {
+            findings.push(
+                fail(
+                    G,
+                    Some(d),
+                    format!(
+                        "namespaced resource in the Argo CD namespace {argo:?} (the `.Release.Namespace = argocd` \
+                             bug: helmfile ran without `-n <namespace>`): render with `helmfile -n {}` or fix the \
+                             namespace with an override",
+                        cfg.namespace
+                    ),
+                )
+                .path("$.metadata.namespace"),
+            );
+        }
+        findings
+    });
     findings.extend(per_doc.into_iter().flatten());
     GuardResult::from_findings(
         G,
@@ -450,11 +445,11 @@ pub fn plaintext_secrets(
     let root_clean = if root_clean.len() == docs.len() { root_clean } else { &[] };
     const G: &str = "plaintext-secrets";
     // Per document in parallel, collected in document order.
-    let per_doc: Vec<Vec<Finding>> = docs
-        .par_iter()
-        .enumerate()
-        .with_min_len(8)
-        .map(|(i, d)| {
+    let indexed: Vec<(usize, &Document)> = docs.iter().enumerate().collect();
+    let per_doc: Vec<Vec<Finding>> = crate::par::map(
+        &indexed,
+        |(_, d)| d.weight(),
+        |&(i, d)| {
             let mut findings = Vec::new();
             if is_secret(d) {
                 if has_data(d) {
@@ -491,8 +486,8 @@ pub fn plaintext_secrets(
                 );
             }
             findings
-        })
-        .collect();
+        },
+    );
     let findings: Vec<Finding> = per_doc.into_iter().flatten().collect();
     GuardResult::from_findings(
         G,

@@ -30,7 +30,6 @@ use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::resolve::Resolved;
 use crate::yaml::{path_to_string, Node, PathSeg, Scalar, Value};
-use rayon::prelude::*;
 use regex::Regex;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -57,7 +56,7 @@ impl LintReport {
 
 /// Lint every document. Pure and parallel; the result does not depend on the thread count.
 pub fn lint(docs: &[Document], _cfg: &InstanceConfig) -> LintReport {
-    let findings: Vec<Finding> = docs.par_iter().with_min_len(8).flat_map_iter(lint_document).collect();
+    let findings: Vec<Finding> = crate::par::map(docs, Document::weight, lint_document).into_iter().flatten().collect();
     let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
     let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
     LintReport { errors, warnings, findings }

@@ -42,7 +42,6 @@ use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::{path_to_string, Node, PathSeg, Scalar, Value};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use rayon::prelude::*;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
@@ -552,17 +551,24 @@ pub fn redact(
         return Ok(RedactOutput { report, known, root_clean: Vec::new() });
     }
     let (hits, root_clean): (Vec<Vec<Occurrence>>, Vec<bool>) =
-        docs.par_iter().with_min_len(8).map(|d| scan(d, &known)).unzip();
+        crate::par::map(docs, Document::weight, |d| scan(d, &known)).into_iter().unzip();
     let occurrences: Vec<Occurrence> = hits.iter().flatten().cloned().collect();
     if strict && !occurrences.is_empty() {
         return Err(RedactError { occurrences });
     }
-    docs.par_iter_mut().zip(hits.par_iter()).filter(|(_, h)| !h.is_empty()).for_each(|(d, h)| {
-        mask_document(d, &known);
-        for o in h {
-            d.record("stage:redact", "mask", o.path.clone(), None);
-        }
-    });
+    // The few documents with hits, heaviest first: they are often the giant CRDs.
+    let mut hit_docs: Vec<(&mut Document, &[Occurrence])> =
+        docs.iter_mut().zip(&hits).filter(|(_, h)| !h.is_empty()).map(|(d, h)| (d, h.as_slice())).collect();
+    crate::par::map_mut(
+        &mut hit_docs,
+        |(d, _)| d.weight(),
+        |(d, h)| {
+            mask_document(d, &known);
+            for o in h.iter() {
+                d.record("stage:redact", "mask", o.path.clone(), None);
+            }
+        },
+    );
     for (d, h) in docs.iter().zip(&hits) {
         for o in h {
             report.findings.push(

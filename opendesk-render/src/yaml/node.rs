@@ -239,6 +239,31 @@ impl Node {
         matches!(self.as_scalar().map(Scalar::resolve), Some(Resolved::Null))
     }
 
+    /// The largest source line found walking down the last entry or item from here: the line
+    /// where this node's source ends, near enough (a multi-line scalar counts by its first
+    /// line; nodes made by a stage have line 0 and count as nothing). Visits one node per level.
+    pub fn last_line(&self) -> u32 {
+        let mut n = self;
+        let mut last = n.line;
+        loop {
+            n = match &n.value {
+                Value::Map(es) => match es.last() {
+                    Some(e) => {
+                        last = last.max(e.key_line);
+                        &e.value
+                    }
+                    None => return last,
+                },
+                Value::Seq(items) => match items.last() {
+                    Some(x) => x,
+                    None => return last,
+                },
+                Value::Scalar(_) => return last,
+            };
+            last = last.max(n.line);
+        }
+    }
+
     /// The text of a scalar of any type (`"0644"` for `0644`), for messages and matching.
     pub fn scalar_text(&self) -> Option<&str> {
         self.as_scalar().map(|s| s.text.as_str())
