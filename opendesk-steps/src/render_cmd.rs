@@ -175,43 +175,66 @@ pub fn run_with_progress(
 }
 
 fn print_summary(r: &Report, out: &Path, total_ms: f64) {
+    use std::fmt::Write as _;
     let s = &r.summary;
-    eprintln!(
-        "rendered {} releases, {} documents in → {} resources out ({:.1} MB) into {}",
+    let f = |k| s.findings.get(&k).copied().unwrap_or(0);
+    use opendesk_render::Severity::*;
+    let t: Vec<String> = r.timings.iter().map(|t| format!("{} {:.1}ms", t.stage, t.ms)).collect();
+    let mut text = String::new();
+    let _ = write!(
+        text,
+        "rendered {} releases, {} documents in → {} resources out ({:.1} MB) into {}\n\
+         patches: {} applied, {} skipped (appliesTo), {} matched nothing\n\
+         findings: {} errors, {} warnings, {} info\n\
+         ESO: {} Secrets → ExternalSecrets; {} inline secret values masked\n\
+         time: {total_ms:.1}ms total ({})\n",
         s.releases,
         s.documents_in,
         s.documents_out,
         s.input_bytes as f64 / 1e6,
-        out.display()
+        out.display(),
+        s.patches_applied,
+        s.patches_skipped,
+        s.patches_dead,
+        f(Error),
+        f(Warning),
+        f(Info),
+        s.eso_converted,
+        s.redactions,
+        t.join(", ")
     );
-    eprintln!(
-        "patches: {} applied, {} skipped (appliesTo), {} matched nothing",
-        s.patches_applied, s.patches_skipped, s.patches_dead
-    );
-    let f = |k| s.findings.get(&k).copied().unwrap_or(0);
-    use opendesk_render::Severity::*;
-    eprintln!("findings: {} errors, {} warnings, {} info", f(Error), f(Warning), f(Info));
-    eprintln!("ESO: {} Secrets → ExternalSecrets; {} inline secret values masked", s.eso_converted, s.redactions);
-    let t: Vec<String> = r.timings.iter().map(|t| format!("{} {:.1}ms", t.stage, t.ms)).collect();
-    eprintln!("time: {total_ms:.1}ms total ({})", t.join(", "));
+    to_stderr(&text);
+}
+
+/// One write for the whole text: stderr is unbuffered, and `eprintln!` makes a system call
+/// per formatted piece (about ten per finding; a render prints over a hundred findings).
+fn to_stderr(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn print_findings(r: &Report) {
+    use std::fmt::Write as _;
+    let mut text = String::new();
     for f in &r.findings {
         if f.severity == opendesk_render::Severity::Info {
             continue;
         }
-        let at = match (&f.resource, &f.origin) {
-            (Some(res), Some(o)) => format!(" {res} ({o})"),
-            (Some(res), None) => format!(" {res}"),
-            _ => String::new(),
-        };
-        let path = f.path.as_deref().map(|p| format!(" at {p}")).unwrap_or_default();
-        eprintln!("{:?}[{}]{at}{path}: {}", f.severity, f.code, f.message);
+        let _ = write!(text, "{:?}[{}]", f.severity, f.code);
+        match (&f.resource, &f.origin) {
+            (Some(res), Some(o)) => _ = write!(text, " {res} ({o})"),
+            (Some(res), None) => _ = write!(text, " {res}"),
+            _ => {}
+        }
+        if let Some(p) = &f.path {
+            let _ = write!(text, " at {p}");
+        }
+        let _ = writeln!(text, ": {}", f.message);
     }
     for g in r.guards.iter().filter(|g| !g.passed) {
-        eprintln!("guard {} failed: {}", g.name, g.message.as_deref().unwrap_or(""));
+        let _ = writeln!(text, "guard {} failed: {}", g.name, g.message.as_deref().unwrap_or(""));
     }
+    to_stderr(&text);
 }
 
 /// Why `render_to` wrote nothing.
