@@ -148,14 +148,15 @@ pub fn build_tree(
         .collect();
     // The Applications (small), then the digests: per release, and the one over `releases/` and
     // `applications/` sorted by path string.
-    let mut apps: Vec<(String, String)> = per_release
-        .keys()
-        .zip(&release_waves)
-        .map(|(release, w)| {
+    let app_plan: Vec<(&String, &ReleaseWave)> = per_release.keys().zip(&release_waves).collect();
+    let mut apps: Vec<(String, String)> = crate::par::map(
+        &app_plan,
+        |_| 1,
+        |(release, w)| {
             let app = argo::child_application(cfg, release, w.sync_wave, opts);
             (format!("{APPLICATIONS_DIR}/{release}.yaml"), emit(&app))
-        })
-        .collect();
+        },
+    );
     apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
     // Every file was hashed where it was emitted: the digests hash names and those hashes.
     let app_hashes: Vec<[u8; 32]> = apps.iter().map(|(_, t)| meta::file_hash(t.as_bytes())).collect();
@@ -175,7 +176,8 @@ pub fn build_tree(
         meta::digest_entries(parts)
     };
     // The texts and paths are moved, not copied, into the file map.
-    let mut files: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut entries: Vec<(PathBuf, String)> =
+        Vec::with_capacity(release_paths.iter().map(Vec::len).sum::<usize>() + apps.len() + 1);
     let mut releases = Vec::with_capacity(per_release.len());
     for ((((release, rfiles), output_digest), w), paths) in
         per_release.into_iter().zip(digests).zip(release_waves).zip(release_paths)
@@ -185,9 +187,7 @@ pub fn build_tree(
             *kinds.entry(f.id.kind.clone()).or_default() += 1;
         }
         let resources = rfiles.len();
-        for (f, path) in rfiles.into_iter().zip(paths) {
-            files.insert(PathBuf::from(path), f.text);
-        }
+        entries.extend(rfiles.into_iter().zip(paths).map(|(f, path)| (PathBuf::from(path), f.text)));
         releases.push(ReleaseMeta {
             application: argo::application_name(cfg, &release),
             name: release,
@@ -198,10 +198,14 @@ pub fn build_tree(
             output_digest,
         });
     }
-    for (p, t) in apps {
-        files.insert(PathBuf::from(p), t);
-    }
-    files.insert(PathBuf::from(META_FILE), render_meta(meta, &releases, &output_digest, &findings));
+    entries.extend(apps.into_iter().map(|(p, t)| (PathBuf::from(p), t)));
+    // The map sorts the entries (already in runs: releases, applications) beside the
+    // render-meta emission; paths are unique (checked above), so no entry is dropped.
+    let (mut files, meta_text) = rayon::join(
+        || entries.into_iter().collect::<BTreeMap<PathBuf, String>>(),
+        || render_meta(meta, &releases, &output_digest, &findings),
+    );
+    files.insert(PathBuf::from(META_FILE), meta_text);
     Ok(RenderedTree { files, releases, findings, output_digest })
 }
 

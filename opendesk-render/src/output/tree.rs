@@ -196,6 +196,44 @@ fn emit_file(doc: &Document, out: &mut String) {
 /// A document with its identity and output file name, before emission.
 type Planned<'a> = (&'a Document, ResourceId, String);
 
+/// One release's files: identities (unique), file names (unique), sorted by name.
+fn plan_release<'a>(release: &'a str, docs: &[&'a Document]) -> Result<(&'a str, Vec<Planned<'a>>), TreeError> {
+    if !release_ok(release) {
+        return Err(TreeError::BadRelease(release.to_string()));
+    }
+    let ids: Vec<ResourceId> = docs.iter().map(|d| d.id()).collect();
+    let mut seen: HashMap<&ResourceId, usize> = HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(&j) = seen.get(id) {
+            return Err(TreeError::Duplicate {
+                release: release.to_string(),
+                id: id.to_string(),
+                first: docs[j].origin.to_string(),
+                second: docs[i].origin.to_string(),
+            });
+        }
+        seen.insert(id, i);
+    }
+    let stems = file_stems(&ids);
+    let mut taken: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in stems.iter().enumerate() {
+        if let Some(&j) = taken.get(s.as_str()) {
+            // Only reachable through a 32-bit hash collision of two distinct identities.
+            return Err(TreeError::Duplicate {
+                release: release.to_string(),
+                id: format!("{} / {}", ids[j], ids[i]),
+                first: docs[j].origin.to_string(),
+                second: docs[i].origin.to_string(),
+            });
+        }
+        taken.insert(s, i);
+    }
+    let mut files: Vec<Planned<'a>> =
+        docs.iter().zip(ids).zip(stems).map(|((d, id), stem)| (*d, id, format!("{stem}.yaml"))).collect();
+    files.sort_by(|a, b| a.2.cmp(&b.2));
+    Ok((release, files))
+}
+
 /// Lay out the documents as one file per resource, grouped by release (sorted), files sorted
 /// by name. Documents must carry `kind` and `metadata.name`, and identities must be unique per
 /// release.
@@ -210,44 +248,13 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
         }
         by_release.entry(&d.origin.release).or_default().push(d);
     }
-    // Names first (cheap, per release), then the files.
-    let mut planned: Vec<(&str, Vec<Planned<'_>>)> = Vec::with_capacity(by_release.len());
-    for (release, docs) in by_release {
-        if !release_ok(release) {
-            return Err(TreeError::BadRelease(release.to_string()));
-        }
-        let ids: Vec<ResourceId> = docs.iter().map(|d| d.id()).collect();
-        let mut seen: HashMap<&ResourceId, usize> = HashMap::new();
-        for (i, id) in ids.iter().enumerate() {
-            if let Some(&j) = seen.get(id) {
-                return Err(TreeError::Duplicate {
-                    release: release.to_string(),
-                    id: id.to_string(),
-                    first: docs[j].origin.to_string(),
-                    second: docs[i].origin.to_string(),
-                });
-            }
-            seen.insert(id, i);
-        }
-        let stems = file_stems(&ids);
-        let mut taken: HashMap<&str, usize> = HashMap::new();
-        for (i, s) in stems.iter().enumerate() {
-            if let Some(&j) = taken.get(s.as_str()) {
-                // Only reachable through a 32-bit hash collision of two distinct identities.
-                return Err(TreeError::Duplicate {
-                    release: release.to_string(),
-                    id: format!("{} / {}", ids[j], ids[i]),
-                    first: docs[j].origin.to_string(),
-                    second: docs[i].origin.to_string(),
-                });
-            }
-            taken.insert(s, i);
-        }
-        let mut files: Vec<Planned<'_>> =
-            docs.into_iter().zip(ids).zip(stems).map(|((d, id), stem)| (d, id, format!("{stem}.yaml"))).collect();
-        files.sort_by(|a, b| a.2.cmp(&b.2));
-        planned.push((release, files));
-    }
+    // Names per release (in parallel: identities and stems are a few strings per document),
+    // then the files. The first error in release order is the one reported.
+    let releases: Vec<(&str, Vec<&Document>)> = by_release.into_iter().collect();
+    let planned: Vec<(&str, Vec<Planned<'_>>)> =
+        crate::par::map(&releases, |(_, docs)| docs.len(), |(release, docs)| plan_release(release, docs))
+            .into_iter()
+            .collect::<Result<_, _>>()?;
     // Every file is emitted and hashed in parallel, heaviest first (`crate::par`): a 1.4 MB
     // CRD started last would leave the other worker idle. Back in plan order.
     let counts: Vec<(&str, usize)> = planned.iter().map(|(r, f)| (*r, f.len())).collect();

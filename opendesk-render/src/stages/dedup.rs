@@ -117,11 +117,12 @@ pub fn dedup(docs: &mut Vec<Document>, cfg: &InstanceConfig) -> Result<DedupRepo
     let mut dups: Vec<(usize, Vec<usize>)> = Vec::new(); // (kept, dropped) in order of kept
     let mut dup_index: HashMap<usize, usize> = HashMap::new();
     let mut conflicts = Vec::new();
-    for (i, d) in docs.iter().enumerate() {
-        if d.kind().is_none() || d.name().is_none() {
-            continue;
-        }
-        let id = identity(d, &scopes, cfg);
+    // Identities in parallel (four strings each); the first-seen map in order.
+    let ids = crate::par::map(docs, Document::weight, |d| {
+        (d.kind().is_some() && d.name().is_some()).then(|| identity(d, &scopes, cfg))
+    });
+    for (i, (d, id)) in docs.iter().zip(ids).enumerate() {
+        let Some(id) = id else { continue };
         match first.get(&id) {
             None => {
                 first.insert(id, i);
@@ -172,8 +173,15 @@ pub fn dedup(docs: &mut Vec<Document>, cfg: &InstanceConfig) -> Result<DedupRepo
     let mut it = drop.into_iter();
     docs.retain(|_| !it.next().unwrap_or(false));
 
-    for d in docs.iter_mut() {
-        dedup_env(d, &mut report);
+    // Per document in parallel; the findings and entries are joined in document order.
+    let per_doc = crate::par::map_mut(docs, Document::weight, |d| {
+        let mut r = DedupReport::default();
+        dedup_env(d, &mut r);
+        r
+    });
+    for r in per_doc {
+        report.env.extend(r.env);
+        report.findings.extend(r.findings);
     }
     Ok(report)
 }
