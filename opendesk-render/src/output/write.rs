@@ -199,7 +199,9 @@ pub fn stage_secrets_file(out: &Path, secrets_out: &Path, bytes: &[u8]) -> Resul
     let mut f = opts.open(&tmp).map_err(io_err(secrets_out))?;
     let staged = StagedSecrets { tmp, dest: abs, parent, shown: secrets_out.to_path_buf(), done: false };
     f.write_all(bytes).map_err(io_err(secrets_out))?;
-    f.sync_all().map_err(io_err(secrets_out))?;
+    if fsync_enabled() {
+        f.sync_all().map_err(io_err(secrets_out))?;
+    }
     Ok(staged)
 }
 
@@ -220,7 +222,17 @@ fn check_rel(p: &Path) -> Result<(), WriteError> {
     }
 }
 
+/// False when `OPENDESK_RENDER_FSYNC=0`: no file or directory is synced (benchmarks, throwaway
+/// trees). Every rename stays atomic against a killed process; only power-loss durability is
+/// given up.
+fn fsync_enabled() -> bool {
+    std::env::var_os("OPENDESK_RENDER_FSYNC").is_none_or(|v| v != "0")
+}
+
 fn sync_dir(d: &Path) {
+    if !fsync_enabled() {
+        return;
+    }
     // Directory fsync makes the renames durable; not supported everywhere, so best effort.
     if let Ok(f) = File::open(d) {
         let _ = f.sync_all();
@@ -367,7 +379,7 @@ pub fn write_tree_with(
     // synced in parallel after all were written (one pass instead of one stall per file).
     // `OPENDESK_RENDER_FSYNC=0` skips it (benchmarks, throwaway trees): the swap stays atomic
     // against a killed process, only power-loss durability is given up.
-    if std::env::var_os("OPENDESK_RENDER_FSYNC").is_none_or(|v| v != "0") {
+    if fsync_enabled() {
         // I/O-bound: more threads than cores helps; each syncs a contiguous slice.
         let keys: Vec<&PathBuf> = files.keys().collect();
         let per = keys.len().div_ceil(8).max(1);
