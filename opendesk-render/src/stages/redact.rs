@@ -550,20 +550,32 @@ pub fn redact(
     if known.is_empty() {
         return Ok(RedactOutput { report, known, root_clean: Vec::new() });
     }
-    let (hits, root_clean): (Vec<Vec<Occurrence>>, Vec<bool>) =
-        crate::par::map(docs, Document::weight, |d| scan(d, &known)).into_iter().unzip();
+    let mut hits: Vec<Vec<Occurrence>> = Vec::with_capacity(docs.len());
+    let mut root_clean: Vec<bool> = Vec::with_capacity(docs.len());
+    let mut tree_hits: Vec<Vec<usize>> = Vec::with_capacity(docs.len());
+    for (h, clean, t) in crate::par::map(docs, Document::weight, |d| scan(d, &known)) {
+        hits.push(h);
+        root_clean.push(clean);
+        tree_hits.push(t);
+    }
     let occurrences: Vec<Occurrence> = hits.iter().flatten().cloned().collect();
     if strict && !occurrences.is_empty() {
         return Err(RedactError { occurrences });
     }
     // The few documents with hits, heaviest first: they are often the giant CRDs.
-    let mut hit_docs: Vec<(&mut Document, &[Occurrence])> =
-        docs.iter_mut().zip(&hits).filter(|(_, h)| !h.is_empty()).map(|(d, h)| (d, h.as_slice())).collect();
+    type HitDoc<'d> = (&'d mut Document, &'d [Occurrence], &'d [usize]);
+    let mut hit_docs: Vec<HitDoc<'_>> = docs
+        .iter_mut()
+        .zip(&hits)
+        .zip(&tree_hits)
+        .filter(|((_, h), _)| !h.is_empty())
+        .map(|((d, h), t)| (d, h.as_slice(), t.as_slice()))
+        .collect();
     crate::par::map_mut(
         &mut hit_docs,
-        |(d, _)| d.weight(),
-        |(d, h)| {
-            mask_document(d, &known);
+        |(d, _, _)| d.weight(),
+        |(d, h, t)| {
+            mask_document(d, &known, t);
             for o in h.iter() {
                 d.record("stage:redact", "mask", o.path.clone(), None);
             }
@@ -616,10 +628,11 @@ fn walk<'a>(n: &'a Node, path: &mut Vec<Seg<'a>>, f: &mut Visit<'_, 'a>) {
     }
 }
 
-/// The occurrences in one document, and whether its tree is free of known values.
-fn scan(d: &Document, known: &KnownSecrets) -> (Vec<Occurrence>, bool) {
+/// The occurrences in one document, whether its tree is free of known values, and which of
+/// its texts hold one ([`KnownSecrets::hits_in`] indices, for [`mask_document`]).
+fn scan(d: &Document, known: &KnownSecrets) -> (Vec<Occurrence>, bool, Vec<usize>) {
     if super::eso::is_secret(d) {
-        return (Vec::new(), false);
+        return (Vec::new(), false, Vec::new());
     }
     let mut out = Vec::new();
     let id = d.id();
@@ -636,7 +649,7 @@ fn scan(d: &Document, known: &KnownSecrets) -> (Vec<Occurrence>, bool) {
     // Most documents hold no known value: find which texts do before building any path.
     let hits = known.hits_in(&d.root);
     if hits.is_empty() {
-        return (out, true);
+        return (out, true, hits);
     }
     let (mut idx, mut next) = (0usize, 0usize);
     walk(&d.root, &mut Vec::new(), &mut |path, _text, is_key, line| {
@@ -655,7 +668,7 @@ fn scan(d: &Document, known: &KnownSecrets) -> (Vec<Occurrence>, bool) {
     if d.changes.iter().any(|c| known.contains(&c.path) || c.detail.as_deref().is_some_and(|t| known.contains(t))) {
         out.push(occ("#change-record".into(), d.origin.line));
     }
-    (out, false)
+    (out, false, hits)
 }
 
 fn mask_scalar(s: &mut Scalar, known: &KnownSecrets) {
@@ -664,26 +677,52 @@ fn mask_scalar(s: &mut Scalar, known: &KnownSecrets) {
     }
 }
 
-fn mask_node(n: &mut Node, known: &KnownSecrets) {
+/// Mask the texts of `n` whose [`KnownSecrets::hits_in`] index is in `hits` (ascending):
+/// the walk visits the texts in the same order (every mapping key before its value) and
+/// stops after the last hit. Searching only those texts, not every scalar of a 1 MB CRD again,
+/// made masking ~4 ms cheaper on the corpus.
+fn mask_at(n: &mut Node, known: &KnownSecrets, hits: &[usize], idx: &mut usize, next: &mut usize) {
     match &mut n.value {
-        Value::Scalar(s) => mask_scalar(s, known),
-        Value::Seq(items) => items.iter_mut().for_each(|c| mask_node(c, known)),
+        Value::Scalar(s) => {
+            if hits.get(*next) == Some(idx) {
+                *next += 1;
+                mask_scalar(s, known);
+            }
+            *idx += 1;
+        }
+        Value::Seq(items) => {
+            for c in items {
+                if *next == hits.len() {
+                    return;
+                }
+                mask_at(c, known, hits, idx, next);
+            }
+        }
         Value::Map(m) => {
             for e in m.iter_mut() {
-                mask_scalar(&mut e.key, known);
-                mask_node(&mut e.value, known);
+                if *next == hits.len() {
+                    return;
+                }
+                if hits.get(*next) == Some(idx) {
+                    *next += 1;
+                    mask_scalar(&mut e.key, known);
+                }
+                *idx += 1;
+                mask_at(&mut e.value, known, hits, idx, next);
             }
         }
     }
 }
 
-fn mask_document(d: &mut Document, known: &KnownSecrets) {
+/// Mask a document: head comments and change records searched whole (a few lines), the tree
+/// at the texts `scan` found (`tree_hits`).
+fn mask_document(d: &mut Document, known: &KnownSecrets, tree_hits: &[usize]) {
     for c in &mut d.head_comments {
         if let Cow::Owned(t) = known.mask(c) {
             *c = t;
         }
     }
-    mask_node(&mut d.root, known);
+    mask_at(&mut d.root, known, tree_hits, &mut 0, &mut 0);
     for c in &mut d.changes {
         if let Cow::Owned(t) = known.mask(&c.path) {
             c.path = t;
@@ -700,6 +739,35 @@ mod tests {
     use crate::document::emit_stream;
     use crate::stages::eso::eso;
     use crate::stages::testutil::{cfg_with_store, docs};
+
+    /// Masking at the texts `scan` found is masking every text, as before.
+    #[test]
+    fn mask_at_hits_equals_masking_every_text() {
+        fn mask_all(n: &mut Node, known: &KnownSecrets) {
+            match &mut n.value {
+                Value::Scalar(s) => mask_scalar(s, known),
+                Value::Seq(items) => items.iter_mut().for_each(|c| mask_all(c, known)),
+                Value::Map(m) => {
+                    for e in m.iter_mut() {
+                        mask_scalar(&mut e.key, known);
+                        mask_all(&mut e.value, known);
+                    }
+                }
+            }
+        }
+        let known = KnownSecrets::from_values(["s3cr3t-value-1", "an0ther-secret"]);
+        let text = "kind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: plain\n  s3cr3t-value-1: key\n  \
+                    list: [one, \"x an0ther-secret y\", {deep: [s3cr3t-value-1]}]\n  tail: s3cr3t-value-1s\n  \
+                    last: an0ther-secret\n";
+        let mut a = docs("r", "f.yaml", text).remove(0);
+        let mut b = a.clone();
+        let (_, clean, hits) = scan(&a, &known);
+        assert!(!clean);
+        assert_eq!(hits.len(), 4, "{hits:?}");
+        mask_document(&mut a, &known, &hits);
+        mask_all(&mut b.root, &known);
+        assert_eq!(emit_stream(&[a]), emit_stream(&[b]));
+    }
 
     const INPUT: &str = r#"apiVersion: v1
 kind: Secret
