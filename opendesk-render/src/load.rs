@@ -8,6 +8,7 @@ use crate::document::{Document, Origin};
 use crate::error::LoadError;
 use crate::yaml::{parse_documents, Value};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -120,33 +121,36 @@ fn head(chunk: &str) -> (Vec<String>, Option<u32>) {
 
 /// Decode file bytes: reject invalid UTF-8 with its position, drop a BOM, normalise CRLF and lone CR to LF.
 pub fn decode(file: &Path, bytes: Vec<u8>) -> Result<String, LoadError> {
-    match decode_str(file, &bytes)? {
+    let s = String::from_utf8(bytes).map_err(|e| utf8_error(file, e.as_bytes(), e.utf8_error().valid_up_to()))?;
+    match normalize(&s) {
         // Nothing to drop or rewrite: the bytes are the text (no copy).
-        std::borrow::Cow::Borrowed(t) if t.len() == bytes.len() => {
-            Ok(String::from_utf8(bytes).expect("checked to be UTF-8 by decode_str"))
-        }
+        Cow::Borrowed(t) if t.len() == s.len() => Ok(s),
         t => Ok(t.into_owned()),
     }
 }
 
 /// [`decode`] without taking the bytes: borrowed unless a CR had to be rewritten.
-pub fn decode_str<'a>(file: &Path, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, str>, LoadError> {
-    let s = match std::str::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => {
-            let valid = e.valid_up_to();
-            let line = memchr::memchr_iter(b'\n', &bytes[..valid]).count() + 1;
-            let col = valid - memchr::memrchr(b'\n', &bytes[..valid]).map_or(0, |p| p + 1) + 1;
-            return Err(LoadError::InvalidUtf8 { file: file.to_path_buf(), line, col });
-        }
-    };
+pub fn decode_str<'a>(file: &Path, bytes: &'a [u8]) -> Result<Cow<'a, str>, LoadError> {
+    let s = std::str::from_utf8(bytes).map_err(|e| utf8_error(file, bytes, e.valid_up_to()))?;
+    Ok(normalize(s))
+}
+
+/// Where decoding stopped, as the 1-based line and column of the first invalid byte.
+fn utf8_error(file: &Path, bytes: &[u8], valid: usize) -> LoadError {
+    let line = memchr::memchr_iter(b'\n', &bytes[..valid]).count() + 1;
+    let col = valid - memchr::memrchr(b'\n', &bytes[..valid]).map_or(0, |p| p + 1) + 1;
+    LoadError::InvalidUtf8 { file: file.to_path_buf(), line, col }
+}
+
+/// The text without a BOM and with every CRLF and lone CR made LF.
+fn normalize(s: &str) -> Cow<'_, str> {
     let s = s.strip_prefix('\u{feff}').unwrap_or(s);
     if memchr::memchr(b'\r', s.as_bytes()).is_some() {
         // A lone CR is a line break to YAML too; make it one for the line-based splitting and
         // head-comment scans (which only see `\n`), so both agree with the parser.
-        return Ok(std::borrow::Cow::Owned(s.replace("\r\n", "\n").replace('\r', "\n")));
+        return Cow::Owned(s.replace("\r\n", "\n").replace('\r', "\n"));
     }
-    Ok(std::borrow::Cow::Borrowed(s))
+    Cow::Borrowed(s)
 }
 
 /// Parse one file's text into documents (empty ones dropped). `display` names the file in
@@ -549,7 +553,6 @@ mod tests {
         let e = decode(Path::new("f"), b"a: 1\nb: \xff\n".to_vec()).unwrap_err();
         assert!(e.to_string().starts_with("f:2:4"), "{e}");
         // Borrowed unless a CR had to go; a BOM is sliced off.
-        use std::borrow::Cow;
         let f = Path::new("f");
         assert!(matches!(decode_str(f, b"a: 1\n").unwrap(), Cow::Borrowed("a: 1\n")));
         assert!(matches!(decode_str(f, b"\xef\xbb\xbfa: 1\n").unwrap(), Cow::Borrowed("a: 1\n")));
