@@ -300,8 +300,8 @@ pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult
                         Some(d),
                         format!(
                             "placeholder {marker} was never replaced: set the value it stands for (helmfile \
-                                 environment values or an override), e.g. render with `helmfile -n <namespace>` for \
-                                 __NAMESPACE__"
+                             environment values or an override), e.g. render with `helmfile -n <namespace>` for \
+                             __NAMESPACE__"
                         ),
                     )
                     .path(path),
@@ -322,8 +322,8 @@ pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult
                     Some(d),
                     format!(
                         "namespaced resource in the Argo CD namespace {argo:?} (the `.Release.Namespace = argocd` \
-                             bug: helmfile ran without `-n <namespace>`): render with `helmfile -n {}` or fix the \
-                             namespace with an override",
+                         bug: helmfile ran without `-n <namespace>`): render with `helmfile -n {}` or fix the \
+                         namespace with an override",
                         cfg.namespace
                     ),
                 )
