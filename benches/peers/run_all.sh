@@ -130,9 +130,9 @@ if [[ $mode == threads ]]; then
     RAYON_NUM_THREADS=1 RUNS=1 run_ours "$corpus" || exit 1; s1+=("$OURS_S")
     RAYON_NUM_THREADS=2 RUNS=1 run_ours "$corpus" || exit 1; s2+=("$OURS_S")
   done
-  stat() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%s %s", a[1], a[int((NR + 1) / 2)] }'; }
-  read -r t1 m1 <<< "$(stat "${s1[@]}")"
-  read -r t2 m2 <<< "$(stat "${s2[@]}")"
+  best_and_median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%s %s", a[1], a[int((NR + 1) / 2)] }'; }
+  read -r t1 m1 <<< "$(best_and_median "${s1[@]}")"
+  read -r t2 m2 <<< "$(best_and_median "${s2[@]}")"
   echo "ours 1 thread: $(ms "$t1"), 2 threads: $(ms "$t2"), speed-up $(ratio "$t1" "$t2")   (best of $RUNS each, alternating; issue #9: >= 1.6)"
   echo "medians: 1 thread $(ms "$m1"), 2 threads $(ms "$m2"), speed-up $(ratio "$m1" "$m2")"
   exit 0
