@@ -17,7 +17,11 @@ struct Case {
     tmp: TempDir,
     input: PathBuf,
     out: PathBuf,
+    config: PathBuf,
 }
+
+/// The instance config every case renders with (an input dir needs one).
+const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
 
 impl Case {
     fn new(tag: &str) -> Self {
@@ -28,7 +32,8 @@ impl Case {
         // An existing output tree that no failed render may touch.
         write(&out, "releases/old/ConfigMap-old.yaml", "old: tree\n");
         write(&out, "render-meta.yaml", "old: meta\n");
-        Case { tmp, input, out }
+        let config = write(tmp.path(), "instance.yaml", CONFIG);
+        Case { tmp, input, out, config }
     }
 
     /// Write `rel/chart/templates/<name>`; returns its full path (as the binary names it).
@@ -40,6 +45,9 @@ impl Case {
         let mut a: Vec<&OsStr> =
             vec![OsStr::new("render"), self.input.as_os_str(), OsStr::new("--out"), self.out.as_os_str()];
         a.push(OsStr::new("--no-patches"));
+        if !extra.contains(&OsStr::new("--config")) {
+            a.extend([OsStr::new("--config"), self.config.as_os_str()]);
+        }
         a.extend_from_slice(extra);
         run(&a)
     }
@@ -155,7 +163,7 @@ fn deep_nesting_flow_and_block() {
     let pd = c.tmp.join("patches");
     let before = snapshot(&c.out);
     let mut a: Vec<&OsStr> = vec![OsStr::new("render"), c.input.as_os_str(), OsStr::new("--out"), c.out.as_os_str()];
-    a.extend([OsStr::new("--patches"), pd.as_os_str()]);
+    a.extend([OsStr::new("--patches"), pd.as_os_str(), OsStr::new("--config"), c.config.as_os_str()]);
     run(&a).expect("deep patch file", 2).stderr_has("deep patch file", &format!("{}:", p.display()));
     assert_eq!(snapshot(&c.out), before);
 }
@@ -321,6 +329,8 @@ fn unreadable_file() {
             OsStr::new("--out"),
             c.out.as_os_str(),
             OsStr::new("--no-patches"),
+            OsStr::new("--config"),
+            c.config.as_os_str(),
         ];
         let start = std::time::Instant::now();
         let child = limited(setpriv, &args)
@@ -359,7 +369,7 @@ fn output_dir_that_cannot_be_written() {
     let file = write(c.tmp.path(), "plain-file", "x");
     let out = file.join("out");
     let mut a: Vec<&OsStr> = vec![OsStr::new("render"), c.input.as_os_str(), OsStr::new("--out"), out.as_os_str()];
-    a.push(OsStr::new("--no-patches"));
+    a.extend([OsStr::new("--no-patches"), OsStr::new("--config"), c.config.as_os_str()]);
     run(&a).expect("--out below a file", 2).stderr_has("below a file", &file.display().to_string());
     // --out is an existing regular file.
     a[3] = file.as_os_str();
@@ -380,6 +390,8 @@ fn output_dir_that_cannot_be_written() {
         OsStr::new("--no-patches"),
         OsStr::new("--secrets-out"),
         so.as_os_str(),
+        OsStr::new("--config"),
+        c.config.as_os_str(),
     ];
     run(&a).expect("unwritable --secrets-out", 2).stderr_has("secrets-out", &so.display().to_string());
     assert_eq!(snapshot(&c.out), before, "a failed --secrets-out write changed --out");

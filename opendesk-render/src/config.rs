@@ -10,7 +10,7 @@ use thiserror::Error;
 
 /// A config file that could not be read or understood.
 #[derive(Debug, Error)]
-#[error("{file}:{line}:{col}: {message}")]
+#[error("{}: {message}", crate::error::at(&.file.display(), *.line, *.col))]
 pub struct ConfigError {
     /// The file (or `<inline>`).
     pub file: PathBuf,
@@ -29,7 +29,19 @@ impl ConfigError {
         let full = e.without_snippet().to_string();
         // serde-saphyr prefixes "line N column M:"-style context and appends snippets; keep the
         // first line of the message.
-        let message = full.lines().next().unwrap_or("invalid YAML").trim().to_string();
+        let first = full.lines().next().unwrap_or("invalid YAML").trim();
+        // The position is printed once, before the message: drop serde-saphyr's own
+        // ` at line N, column M` from the text.
+        let message = match first.rfind(" at line ") {
+            Some(i)
+                if first[i + 9..]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c == ' ' || c.is_ascii_alphabetic()) =>
+            {
+                first[..i].to_string()
+            }
+            _ => first.to_string(),
+        };
         ConfigError { file: file.to_path_buf(), line, col, message }
     }
 }
@@ -228,11 +240,15 @@ impl InstanceConfig {
 
     /// Read and parse a config file.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+        let text = crate::fsio::read_regular_string(file).map_err(|e| ConfigError {
             file: file.to_path_buf(),
             line: 0,
             col: 0,
-            message: e.to_string(),
+            message: e
+                .to_string()
+                .strip_prefix(&format!("{}: ", file.display()))
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string()),
         })?;
         Self::parse(file, &text)
     }

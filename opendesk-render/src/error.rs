@@ -3,6 +3,16 @@
 use std::path::PathBuf;
 use thiserror::Error;
 
+/// `file:line:col`, `file:line` or `file`: a position is only printed where it is known (a line
+/// or column of 0 means unknown, and `:0:0` is never printed).
+pub fn at(file: &dyn std::fmt::Display, line: usize, col: usize) -> String {
+    match (line, col) {
+        (0, _) => file.to_string(),
+        (l, 0) => format!("{file}:{l}"),
+        (l, c) => format!("{file}:{l}:{c}"),
+    }
+}
+
 /// A problem reading or parsing the input tree. Every variant names the file, and the line and
 /// column where one applies.
 #[derive(Debug, Error)]
@@ -70,6 +80,9 @@ pub enum LoadError {
         /// Second folder.
         second: String,
     },
+    /// A file that must not be read: not a regular file, or a symlink leaving the input root.
+    #[error(transparent)]
+    File(#[from] crate::fsio::FileError),
     /// A YAML file directly in the input dir, outside any release folder.
     #[error("{path}: YAML file outside a release folder (expected <input>/<release>/<chart>/templates/*.yaml)")]
     OutsideRelease {

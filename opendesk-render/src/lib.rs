@@ -16,6 +16,7 @@ pub mod config;
 pub mod diff;
 pub mod document;
 pub mod error;
+pub mod fsio;
 pub mod load;
 pub mod output;
 mod par;

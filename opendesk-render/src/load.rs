@@ -292,13 +292,20 @@ pub struct InputFile {
 }
 
 /// List every `*.yaml`/`*.yml` under each release folder of `dir`, sorted by (release folder,
-/// relative path). Hidden entries (`.git`, temp dirs) are skipped; symlinks are followed with
-/// loop detection.
+/// relative path). Hidden entries (`.git`, temp dirs) are skipped. Symlinks are followed (with
+/// loop detection) only while their target stays inside `dir` (else [`FileError::SymlinkOutside`]);
+/// a YAML entry that is not a regular file (FIFO, device, socket) is refused by its type
+/// ([`FileError::NotRegular`]) before anything opens it.
+///
+/// [`FileError::SymlinkOutside`]: crate::fsio::FileError::SymlinkOutside
+/// [`FileError::NotRegular`]: crate::fsio::FileError::NotRegular
 pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
     let meta = std::fs::metadata(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
     if !meta.is_dir() {
         return Err(LoadError::NotADirectory { path: dir.to_path_buf() });
     }
+    let root = crate::fsio::canonical_root(dir)?;
+    let root = root.as_path();
     let mut releases = Vec::new();
     let mut seen_release = std::collections::HashMap::new();
     for (entry, ft) in sorted_entries(dir)? {
@@ -306,7 +313,7 @@ pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
         if name.starts_with('.') {
             continue;
         }
-        if is_dir(&entry, ft)? {
+        if is_dir(root, &entry, ft)? {
             let release: Arc<str> = Arc::from(release_name(&name));
             if let Some(prev) = seen_release.insert(release.clone(), name.clone()) {
                 return Err(LoadError::DuplicateRelease { release: release.to_string(), first: prev, second: name });
@@ -322,7 +329,7 @@ pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
         .par_iter()
         .map(|(release, entry)| {
             let mut out = Vec::new();
-            walk(entry, entry, release, &mut HashSet::new(), &mut out)?;
+            walk(root, entry, entry, release, &mut HashSet::new(), &mut out)?;
             Ok(out)
         })
         .collect();
@@ -369,17 +376,24 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType)>, LoadE
     Ok(v)
 }
 
-/// Is `p` (of listed type `ft`) a directory, following a symlink?
-fn is_dir(p: &Path, ft: std::fs::FileType) -> Result<bool, LoadError> {
+/// Is `p` (of listed type `ft`) a directory, following a symlink that stays inside `root`?
+fn is_dir(root: &Path, p: &Path, ft: std::fs::FileType) -> Result<bool, LoadError> {
+    Ok(resolved_type(root, p, ft)?.is_dir())
+}
+
+/// The type of `p` (listed as `ft`), through a symlink only when it stays inside `root`.
+fn resolved_type(root: &Path, p: &Path, ft: std::fs::FileType) -> Result<std::fs::FileType, LoadError> {
     if ft.is_symlink() {
-        let md = std::fs::metadata(p).map_err(|e| LoadError::Io { path: p.to_path_buf(), source: e })?;
-        Ok(md.is_dir())
+        let target = crate::fsio::check_link(root, p)?;
+        let md = std::fs::metadata(&target).map_err(|e| LoadError::Io { path: p.to_path_buf(), source: e })?;
+        Ok(md.file_type())
     } else {
-        Ok(ft.is_dir())
+        Ok(ft)
     }
 }
 
 fn walk(
+    input_root: &Path,
     root: &Path,
     dir: &Path,
     release: &Arc<str>,
@@ -396,9 +410,13 @@ fn walk(
         if name.starts_with('.') {
             continue;
         }
-        if is_dir(&p, ft)? {
-            walk(root, &p, release, visited, out)?;
+        let ft = resolved_type(input_root, &p, ft)?;
+        if ft.is_dir() {
+            walk(input_root, root, &p, release, visited, out)?;
         } else if is_yaml(name) {
+            if !ft.is_file() {
+                return Err(crate::fsio::FileError::NotRegular { path: p, kind: crate::fsio::kind_name(ft) }.into());
+            }
             let rel = p
                 .strip_prefix(root)
                 .unwrap_or(&p)
@@ -471,10 +489,7 @@ fn load_file(f: &InputFile) -> Result<(Vec<Document>, [u8; 32], u64), LoadError>
     BUF.with(|b| {
         // Never re-entered: nothing below runs rayon work on this thread.
         let mut buf = b.borrow_mut();
-        buf.clear();
-        let io = |e| LoadError::Io { path: f.path.clone(), source: e };
-        let mut file = std::fs::File::open(&f.path).map_err(io)?;
-        std::io::Read::read_to_end(&mut file, &mut buf).map_err(io)?;
+        crate::fsio::read_regular_into(&f.path, &mut buf)?;
         let result = (|| {
             let text = decode_str(&f.path, &buf)?;
             let hash = crate::output::meta::file_hash(text.as_bytes());

@@ -92,9 +92,9 @@ struct InputArgs {
     /// bundled example uses its own graph.
     #[arg(long)]
     release_graph: Option<PathBuf>,
-    /// Worker threads (default: all cores). Output is identical for any count.
-    #[arg(long)]
-    threads: Option<usize>,
+    /// Worker threads, 1..=512 (default: all cores). Output is identical for any count.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=512))]
+    threads: Option<u16>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -268,7 +268,7 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
             patches: a.patches,
             no_patches: a.no_patches,
             release_graph: a.release_graph,
-            threads: a.threads,
+            threads: a.threads.map(usize::from),
             config_text: None,
         }
     }

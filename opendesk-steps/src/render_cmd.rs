@@ -72,8 +72,34 @@ pub struct Prepared {
     pub load_ms: f64,
 }
 
+/// Most worker threads `--threads` accepts.
+pub const MAX_THREADS: usize = 512;
+
+/// `--threads` within 1..=[`MAX_THREADS`].
+pub fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
+    match threads {
+        Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+            Err(usage(format!("--threads {n}: must be between 1 and {MAX_THREADS}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Load config, patches, graph and input (the bundled example when `input` is `None`).
+///
+/// A given input dir needs a config (`--config` or `config_text`): the bundled example's config
+/// only fits the bundled example (its repoURL and keyPrefix are placeholders).
 pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError> {
+    check_threads(a.threads)?;
+    // Checked after the input is loaded, so a broken input is reported first.
+    let missing_config = |dir: &Path| {
+        usage(format!(
+            "{}: an input dir needs --config FILE (the instance config: instance, namespace, argocd, \
+             secretsManager); without --config only the bundled example renders\nhint: start from \
+             examples/instance.yaml, see docs/config.md",
+            dir.display()
+        ))
+    };
     let config = match (&a.config, &a.config_text) {
         (_, Some(text)) => InstanceConfig::parse(Path::new("<config>"), text).map_err(usage)?,
         (Some(p), None) => InstanceConfig::load(p).map_err(|e| {
@@ -127,12 +153,32 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         (None, Some(_)) => None,
     };
     let loaded = loaded?;
+    if let (Some(dir), None, None) = (input, &a.config, &a.config_text) {
+        return Err(missing_config(dir));
+    }
+    if loaded.documents.is_empty() {
+        let dir = input.map_or_else(|| "the bundled example".to_string(), |d| d.display().to_string());
+        return Err(usage(format!(
+            "{dir}: no Kubernetes document found ({} YAML files under release folders): refusing to render an \
+             empty tree (Argo CD would prune the whole instance). Check the input dir (helmfile template \
+             --output-dir)",
+            loaded.files.len()
+        )));
+    }
     let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Ok(Prepared { config, patches, graph, input: loaded, load_ms })
 }
 
 fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
-    threads.map(|n| rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().expect("thread pool"))
+    // `prepare` keeps `threads` within 1..=MAX_THREADS; a pool the OS cannot start falls back to
+    // the global one (output is the same on any number of threads).
+    // More workers than 8 per core gain nothing (the work is CPU-bound; file syncs use their
+    // own threads) and each reserves a stack: 512 of them do not fit a 1 GiB address space.
+    threads.and_then(|n| {
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let n = n.clamp(1, MAX_THREADS).min(8 * cores.max(1));
+        rayon::ThreadPoolBuilder::new().num_threads(n).build().ok()
+    })
 }
 
 /// Run `f` on a pool of `threads` workers (the global pool when `None`): loading and writing
@@ -174,7 +220,28 @@ pub fn run_with_progress(
     r
 }
 
-fn print_summary(r: &Report, out: &Path, total_ms: f64) {
+/// `releases: +a +b −c` against the tree that was replaced (nothing when the set is unchanged).
+fn release_changes(previous: &[String], now: &[String]) -> Option<String> {
+    let added: Vec<&String> = now.iter().filter(|r| !previous.contains(r)).collect();
+    let removed: Vec<&String> = previous.iter().filter(|r| !now.contains(r)).collect();
+    if previous.is_empty() && !now.is_empty() {
+        return Some(format!("releases: {} added (new tree)\n", now.len()));
+    }
+    if added.is_empty() && removed.is_empty() {
+        return None;
+    }
+    let mut s = String::from("releases vs the replaced tree:");
+    for a in added {
+        s.push_str(&format!(" +{a}"));
+    }
+    for r in removed {
+        s.push_str(&format!(" -{r}"));
+    }
+    s.push('\n');
+    Some(s)
+}
+
+fn print_summary(r: &Report, out: &Path, total_ms: f64, changes: Option<String>) {
     use std::fmt::Write as _;
     let s = &r.summary;
     let f = |k| s.findings.get(&k).copied().unwrap_or(0);
@@ -203,6 +270,9 @@ fn print_summary(r: &Report, out: &Path, total_ms: f64) {
         s.redactions,
         t.join(", ")
     );
+    if let Some(c) = changes {
+        text.push_str(&c);
+    }
     to_stderr(&text);
 }
 
@@ -269,6 +339,7 @@ pub fn render_to_with_progress(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderFailure> {
     let fail = |code: i32, message: String| RenderFailure { exit_code: code, message, report: None };
+    check_out(out, input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
@@ -278,6 +349,28 @@ pub fn render_to_with_progress(
     }
     let prepared = prepare(input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
     render_prepared(prepared, out, secrets_out, a.threads, progress)
+}
+
+/// Refuse an `--out` that is not ours to replace (see
+/// [`opendesk_render::output::write::check_out_owned`]) or that is, contains or lies inside the
+/// input dir, the config, the patch dir or the release graph.
+pub fn check_out(out: &Path, input: Option<&Path>, a: &Inputs) -> Result<(), UsageError> {
+    use opendesk_render::output::write::{check_out_disjoint, check_out_owned};
+    let mut inputs: Vec<(&'static str, &Path)> = Vec::new();
+    if let Some(i) = input {
+        inputs.push(("input dir", i));
+    }
+    if let Some(c) = &a.config {
+        inputs.push(("config file", c));
+    }
+    if let (Some(p), false) = (&a.patches, a.no_patches) {
+        inputs.push(("patch dir", p));
+    }
+    if let Some(g) = &a.release_graph {
+        inputs.push(("release graph", g));
+    }
+    check_out_disjoint(out, &inputs).map_err(usage)?;
+    check_out_owned(out).map_err(usage)
 }
 
 /// Run the pipeline on already prepared inputs (e.g. a config the caller adjusted) and write
@@ -290,6 +383,7 @@ pub fn render_prepared(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderFailure> {
     let fail = |code: i32, message: String| RenderFailure { exit_code: code, message, report: None };
+    opendesk_render::output::write::check_out_owned(out).map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
@@ -333,6 +427,7 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
     let start = Instant::now();
     let bar = crate::progress::StageProgress::stderr();
     let tick = |stage: &'static str| bar.stage(stage);
+    let previous = opendesk_render::output::write::previous_releases(out);
     let result = render_to_with_progress(input, out, secrets_out, a, Some(&tick));
     bar.finish();
     let rendered = match result {
@@ -358,7 +453,8 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
     } else {
         print_findings(&rendered.report);
     }
-    print_summary(&rendered.report, out, start.elapsed().as_secs_f64() * 1000.0);
+    let now: Vec<String> = rendered.tree.releases.iter().map(|r| r.name.clone()).collect();
+    print_summary(&rendered.report, out, start.elapsed().as_secs_f64() * 1000.0, release_changes(&previous, &now));
     // Freeing every node of the render one by one takes milliseconds the user waits for, and
     // this is the CLI's last step before the process exits: leave the memory to the OS. (A
     // thread dropping it could still be running while `exit` tears the allocator down.)
@@ -449,11 +545,20 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
     EXIT_OK
 }
 
-/// Load an output tree (`releases/<r>/*.yaml`, `applications/*.yaml`) as documents.
+/// Load an output tree (`releases/<r>/*.yaml`, `applications/*.yaml`) as documents. Regular
+/// files only; a symlink is followed only while it stays inside `dir`.
 pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
+    use opendesk_render::fsio;
+    if !dir.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
+    let root = fsio::canonical_root(dir).map_err(|e| e.to_string())?;
     let mut docs = Vec::new();
     let mut add = |release: &str, p: &Path| -> Result<(), String> {
-        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+            fsio::check_link(&root, p).map_err(|e| e.to_string())?;
+        }
+        let text = fsio::read_regular_string(p).map_err(|e| e.to_string())?;
         let r: Arc<str> = Arc::from(release);
         let f: Arc<str> = Arc::from(p.file_name().and_then(|f| f.to_str()).unwrap_or(""));
         docs.extend(parse_text(&r, &f, p, &text, true).map_err(|e| e.to_string())?);
@@ -465,10 +570,16 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
         v.sort();
         v
     };
-    if !dir.is_dir() {
-        return Err(format!("{}: not a directory", dir.display()));
+    for sub in ["releases", "applications"] {
+        let p = dir.join(sub);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            fsio::check_link(&root, &p).map_err(|e| e.to_string())?;
+        }
     }
     for rel in sorted(&dir.join("releases")) {
+        if std::fs::symlink_metadata(&rel).is_ok_and(|m| m.file_type().is_symlink()) {
+            fsio::check_link(&root, &rel).map_err(|e| e.to_string())?;
+        }
         let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
         for f in sorted(&rel) {
             if f.extension().is_some_and(|e| e == "yaml") {

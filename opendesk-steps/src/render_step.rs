@@ -462,6 +462,8 @@ impl Step for RenderManifests {
                 let tick = move |stage: &'static str| {
                     let _ = tx.send(stage);
                 };
+                render_cmd::check_out(&self.out, Some(dir), &self.inputs)
+                    .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
                 tick("load");
                 let mut prepared = render_cmd::prepare(Some(dir), &self.inputs)
                     .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;

@@ -207,6 +207,8 @@ fn failing_render_is_exit_1_and_leaves_existing_out_untouched() {
     let out = tmp("req-out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "old tree").unwrap();
+    // An output tree of this tool (anything else is refused as --out).
+    std::fs::write(out.join("render-meta.yaml"), "old meta\n").unwrap();
     let before = read_tree(&out);
     let o = run(&[
         "render",

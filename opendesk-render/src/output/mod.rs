@@ -31,8 +31,8 @@ pub use graph::{GraphError, GraphIssue, GraphProblem, ReleaseGraph, ReleaseWave,
 pub use meta::{render_meta, GuardResult, MetaInput, PatchStat, ReleaseMeta, META_SCHEMA_VERSION, RENDERER_VERSION};
 pub use tree::TreeError;
 pub use write::{
-    check_secrets_out, clean_stale, read_tree, stage_secrets_file, write_secrets_file, write_tree, StagedSecrets,
-    WriteError,
+    check_out_disjoint, check_out_owned, check_secrets_out, clean_stale, previous_releases, read_tree,
+    stage_secrets_file, write_secrets_file, write_tree, StagedSecrets, WriteError,
 };
 
 use crate::config::InstanceConfig;

@@ -48,6 +48,30 @@ pub enum WriteError {
     /// A file path of the tree that is absolute or leaves the tree.
     #[error("output file path {0:?} must be relative and stay inside the output tree")]
     BadPath(PathBuf),
+    /// `--out` exists, is not empty and holds no `render-meta.yaml`: it is not an output tree
+    /// of this tool, so replacing it could delete someone's data.
+    #[error(
+        "--out {out}: exists, is not empty and is not an output tree of opendesk-render (no render-meta.yaml; it \
+         holds {found}); refusing to replace it. Pass an absent or empty directory, or the --out of an earlier render"
+    )]
+    NotOwned {
+        /// The output dir.
+        out: PathBuf,
+        /// A few of its entries, for the message.
+        found: String,
+    },
+    /// `--out` is, contains or lies inside one of the render's inputs.
+    #[error("--out {out} {how} the {what} {input}: the render would replace (or read back) its own input; choose an --out outside it")]
+    OverlapsInput {
+        /// The output dir.
+        out: PathBuf,
+        /// `is`, `contains` or `lies inside`.
+        how: &'static str,
+        /// `input dir`, `config file`, `patch dir`, `release graph`.
+        what: &'static str,
+        /// The input path.
+        input: PathBuf,
+    },
     /// `--secrets-out` points into `--out` (or into its temp dirs).
     #[error(
         "--secrets-out {secrets} is inside --out {out}: the secret payload must never be written into the output tree"
@@ -133,6 +157,77 @@ pub fn check_secrets_out(out: &Path, secrets_out: &Path) -> Result<(), WriteErro
         }
     }
     Ok(())
+}
+
+/// Refuse an `--out` that is not ours to replace: it must be absent, an empty directory, or a
+/// directory holding `render-meta.yaml` (an output tree of this tool). A symlink or a file is
+/// refused too ([`WriteError::NotADirectory`]).
+pub fn check_out_owned(out: &Path) -> Result<(), WriteError> {
+    let md = match fs::symlink_metadata(out) {
+        Ok(md) => md,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(WriteError::Io { path: out.to_path_buf(), source: e }),
+    };
+    if !md.is_dir() {
+        return Err(WriteError::NotADirectory(out.to_path_buf()));
+    }
+    let meta = out.join(super::META_FILE);
+    if fs::symlink_metadata(&meta).is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    let mut names: Vec<String> = fs::read_dir(out)
+        .map_err(io_err(out))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    names.sort();
+    let n = names.len();
+    let mut found: String = names.iter().take(3).map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    if n > 3 {
+        found.push_str(&format!(" and {} more", n - 3));
+    }
+    Err(WriteError::NotOwned { out: out.to_path_buf(), found })
+}
+
+/// Refuse an `--out` that is, contains or lies inside one of `inputs` (`(what, path)`:
+/// `("input dir", …)`, `("config file", …)`, …), after resolving `.`, `..` and symlinks of
+/// the existing part of each path. Replacing such an `--out` would delete the input (its `.git`
+/// included), and an output inside the input would be read back by the next render.
+pub fn check_out_disjoint(out: &Path, inputs: &[(&'static str, &Path)]) -> Result<(), WriteError> {
+    let o = resolve(out).map_err(io_err(out))?;
+    for (what, p) in inputs {
+        let r = resolve(p).map_err(io_err(p))?;
+        let how = if r == o {
+            "is"
+        } else if r.starts_with(&o) {
+            "contains"
+        } else if o.starts_with(&r) {
+            "lies inside"
+        } else {
+            continue;
+        };
+        return Err(WriteError::OverlapsInput { out: out.to_path_buf(), how, what, input: p.to_path_buf() });
+    }
+    Ok(())
+}
+
+/// The releases of the output tree at `out` (the folder names under `releases/`), sorted; empty
+/// when there is no tree yet.
+pub fn previous_releases(out: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(out.join(super::RELEASES_DIR))
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 /// Write the secret payload to `secrets_out` (mode 0600, via a temp file and rename), after
@@ -557,6 +652,42 @@ pub(crate) mod tests {
         fs::create_dir_all(&stale).unwrap();
         write_tree(&out, &files(&[("a", "x")])).unwrap();
         assert_eq!(siblings(&s.0), [".other.tmp-1-1", "out"]);
+    }
+
+    #[test]
+    fn out_must_be_owned_and_apart_from_inputs() {
+        let s = Scratch::new("owned");
+        let out = s.0.join("out");
+        check_out_owned(&out).unwrap();
+        fs::create_dir_all(&out).unwrap();
+        check_out_owned(&out).unwrap();
+        fs::write(out.join("README.md"), "mine").unwrap();
+        let e = check_out_owned(&out).unwrap_err();
+        assert!(matches!(e, WriteError::NotOwned { .. }), "{e}");
+        assert!(e.to_string().contains("\"README.md\""), "{e}");
+        fs::write(out.join(crate::output::META_FILE), "x").unwrap();
+        check_out_owned(&out).unwrap();
+        fs::write(s.0.join("file"), "x").unwrap();
+        assert!(matches!(check_out_owned(&s.0.join("file")), Err(WriteError::NotADirectory(_))));
+
+        let input = s.0.join("in");
+        fs::create_dir_all(input.join("rel")).unwrap();
+        let cases: [(&Path, &str); 4] =
+            [(&input, "is"), (&s.0, "contains"), (&input.join("rel/out"), "lies inside"), (&input.join("."), "is")];
+        for (o, how) in cases {
+            let e = check_out_disjoint(o, &[("input dir", &input)]).unwrap_err();
+            assert!(matches!(e, WriteError::OverlapsInput { how: h, .. } if h == how), "{}: {e}", o.display());
+        }
+        check_out_disjoint(&out, &[("input dir", &input), ("config file", &s.0.join("c.yaml"))]).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&input, s.0.join("link")).unwrap();
+            assert!(check_out_disjoint(&s.0.join("link"), &[("input dir", &input)]).is_err());
+        }
+        assert_eq!(previous_releases(&out), Vec::<String>::new());
+        fs::create_dir_all(out.join("releases/b")).unwrap();
+        fs::create_dir_all(out.join("releases/a")).unwrap();
+        assert_eq!(previous_releases(&out), ["a", "b"]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use thiserror::Error;
 /// A patch file or patch that cannot be used. Names the file, line and column, and the patch
 /// and op where known.
 #[derive(Debug, Clone, Error)]
-#[error("{file}:{line}:{col}: {message}")]
+#[error("{}: {message}", crate::error::at(.file, *.line, *.col))]
 pub struct PatchError {
     /// Patch file.
     pub file: String,

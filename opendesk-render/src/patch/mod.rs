@@ -46,12 +46,23 @@ impl PatchSet {
             col: 0,
             message: e.to_string(),
         };
+        // Regular files only; a symlink is followed only while it stays inside `dir`.
+        let file_err = |p: &Path, e: crate::fsio::FileError| {
+            let m = e.to_string();
+            let message = m.strip_prefix(&format!("{}: ", p.display())).map_or(m.clone(), str::to_string);
+            PatchError { file: p.display().to_string(), line: 0, col: 0, message }
+        };
+        let root = crate::fsio::canonical_root(dir).map_err(|e| file_err(dir, e))?;
         let mut texts = Vec::new();
         for e in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
-            let p = e.map_err(|e| io(dir, e))?.path();
+            let e = e.map_err(|e| io(dir, e))?;
+            let p = e.path();
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.') {
-                let t = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+                if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                    crate::fsio::check_link(&root, &p).map_err(|e| file_err(&p, e))?;
+                }
+                let t = crate::fsio::read_regular_string(&p).map_err(|e| file_err(&p, e))?;
                 texts.push((p.display().to_string(), t));
             }
         }

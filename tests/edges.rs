@@ -1,0 +1,322 @@
+//! Input and output edges against the real binary (issue 16): the output dir is owned, never
+//! guessed; only regular files inside their root are read; limits give exit 2, never a hang or
+//! an abort. Every case asserts the exit code, the message and that nothing outside the
+//! expected files changed (the whole scratch dir is hashed before and after).
+
+use opendesk_e2e::*;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+
+fn cm(name: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: b\n")
+}
+
+/// A scratch dir with an input (releases `a` and `b`), a config and a `.git` dir in the input.
+struct Scene {
+    tmp: TempDir,
+    input: PathBuf,
+    config: PathBuf,
+}
+
+impl Scene {
+    fn new(tag: &str) -> Self {
+        let tmp = TempDir::new(tag);
+        let input = tmp.join("in");
+        write(&input, "a/chart/templates/cm.yaml", cm("a"));
+        write(&input, "b/chart/templates/cm.yaml", cm("b"));
+        write(&input, ".git/HEAD", "ref: refs/heads/main\n");
+        let config = write(tmp.path(), "instance.yaml", CONFIG);
+        Scene { tmp, input, config }
+    }
+
+    fn render(&self, input: &Path, out: &Path, extra: &[&OsStr]) -> Outcome {
+        let mut a: Vec<&OsStr> = vec![
+            OsStr::new("render"),
+            input.as_os_str(),
+            OsStr::new("--out"),
+            out.as_os_str(),
+            OsStr::new("--no-patches"),
+            OsStr::new("--config"),
+            self.config.as_os_str(),
+        ];
+        a.extend_from_slice(extra);
+        run(&a)
+    }
+
+    /// Run `args`, expect exit `code` with `needles` in stderr and the scratch dir unchanged.
+    fn refused(&self, what: &str, code: i32, args: &[&OsStr], needles: &[&str]) -> Outcome {
+        let before = snapshot(self.tmp.path());
+        let o = run(args);
+        o.expect(what, code);
+        for n in needles {
+            o.stderr_has(what, n);
+        }
+        assert_eq!(snapshot(self.tmp.path()), before, "{what}: files changed");
+        eprintln!("{what}: exit {code}: {}", o.stderr.lines().next().unwrap_or(""));
+        o
+    }
+
+    fn render_refused(&self, what: &str, input: &Path, out: &Path, extra: &[&OsStr], needles: &[&str]) -> Outcome {
+        let mut a: Vec<&OsStr> = vec![
+            OsStr::new("render"),
+            input.as_os_str(),
+            OsStr::new("--out"),
+            out.as_os_str(),
+            OsStr::new("--no-patches"),
+        ];
+        if !extra.contains(&OsStr::new("--config")) {
+            a.extend([OsStr::new("--config"), self.config.as_os_str()]);
+        }
+        a.extend_from_slice(extra);
+        self.refused(what, 2, &a, needles)
+    }
+}
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) {
+    let st = std::process::Command::new("mkfifo").arg(p).status().expect("mkfifo");
+    assert!(st.success());
+}
+
+#[test]
+fn out_that_is_or_holds_an_input_is_refused() {
+    let s = Scene::new("overlap");
+    let inp = s.input.as_path();
+    let d = |p: &Path| p.display().to_string();
+    s.render_refused("--out = input", inp, inp, &[], &["is the input dir", &d(inp)]);
+    s.render_refused("--out = input/.", inp, &inp.join("."), &[], &["is the input dir"]);
+    s.render_refused("--out = parent of input", inp, s.tmp.path(), &[], &["contains the input dir"]);
+    s.render_refused("--out inside input", inp, &inp.join("a/out"), &[], &["lies inside the input dir"]);
+    s.render_refused("--out inside input, via ..", inp, &inp.join("a/../b/x"), &[], &["lies inside the input dir"]);
+    // The config, a patch dir and the release graph.
+    let cfg_dir = s.tmp.join("cfg");
+    let cfg = write(&cfg_dir, "instance.yaml", CONFIG);
+    s.render_refused(
+        "--out holds the config",
+        inp,
+        &cfg_dir,
+        &[OsStr::new("--config"), cfg.as_os_str()],
+        &["contains the config file"],
+    );
+    let patches = s.tmp.join("patches");
+    write(&patches, "010-x.yaml", "name: x\nselect: {kind: ConfigMap}\nops:\n  - set: {path: $.data.c, value: d}\n");
+    let a: Vec<&OsStr> = vec![
+        OsStr::new("render"),
+        inp.as_os_str(),
+        OsStr::new("--out"),
+        patches.as_os_str(),
+        OsStr::new("--patches"),
+        patches.as_os_str(),
+        OsStr::new("--config"),
+        s.config.as_os_str(),
+    ];
+    s.refused("--out = patch dir", 2, &a, &["is the patch dir"]);
+    let graph = write(&s.tmp.join("g"), "graph.yaml", "waves:\n  - name: all\n    releases: [a, b]\n");
+    s.render_refused(
+        "--out holds the release graph",
+        inp,
+        &s.tmp.join("g"),
+        &[OsStr::new("--release-graph"), graph.as_os_str()],
+        &["contains the release graph"],
+    );
+    // Through a symlink to the input.
+    #[cfg(unix)]
+    {
+        let link = s.tmp.join("link");
+        std::os::unix::fs::symlink(inp, &link).unwrap();
+        s.render_refused("--out = symlink to input", inp, &link, &[], &["is the input dir"]);
+    }
+}
+
+#[test]
+fn out_must_be_absent_empty_or_ours() {
+    let s = Scene::new("owned");
+    let foreign = s.tmp.join("foreign");
+    write(&foreign, "README.md", "my notes\n");
+    write(&foreign, "instances/x/keep.yaml", "keep: me\n");
+    s.render_refused(
+        "--out is a foreign dir",
+        &s.input,
+        &foreign,
+        &[],
+        &["is not an output tree of opendesk-render", "\"README.md\""],
+    );
+    // Empty: rendered into.
+    let empty = s.tmp.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    s.render(&s.input, &empty, &[]).expect("empty --out", 0).stderr_has("empty --out", "releases: 2 added (new tree)");
+    assert!(empty.join("render-meta.yaml").is_file());
+    // Ours: replaced; the summary names the releases added and removed.
+    let second = s.tmp.join("in2");
+    write(&second, "b/chart/templates/cm.yaml", cm("b"));
+    write(&second, "c/chart/templates/cm.yaml", cm("c"));
+    s.render(&second, &empty, &[]).expect("replace", 0).stderr_has("replace", "releases vs the replaced tree: +c -a");
+    assert!(empty.join("releases/c").is_dir() && !empty.join("releases/a").exists());
+    // Same releases again: no release line.
+    let o = s.render(&second, &empty, &[]);
+    o.expect("same again", 0);
+    assert!(!o.stderr.contains("releases vs the replaced tree"), "{}", o.stderr);
+}
+
+#[test]
+fn empty_input_and_missing_config_are_refused() {
+    let s = Scene::new("empty-in");
+    let out = s.tmp.join("out");
+    s.render(&s.input, &out, &[]).expect("first render", 0);
+    // An input with no document (an empty dir, or only empty files): exit 2, the tree stays.
+    let empty = s.tmp.join("empty-in");
+    std::fs::create_dir(&empty).unwrap();
+    s.render_refused("empty input dir", &empty, &out, &[], &["no Kubernetes document found", "Argo CD would prune"]);
+    write(&empty, "a/chart/templates/cm.yaml", "---\n# nothing\n---\n");
+    s.render_refused("input with only empty documents", &empty, &out, &[], &["no Kubernetes document found"]);
+    // A given input without --config never renders with the bundled example's config.
+    let a: Vec<&OsStr> = vec![
+        OsStr::new("render"),
+        s.input.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+        OsStr::new("--no-patches"),
+    ];
+    s.refused("input without --config", 2, &a, &["needs --config", "examples/instance.yaml"]);
+    let a: Vec<&OsStr> = vec![OsStr::new("explain"), s.input.as_os_str()];
+    s.refused("explain without --config", 2, &a, &["needs --config"]);
+}
+
+#[test]
+fn threads_are_bounded() {
+    let s = Scene::new("threads");
+    let out = s.tmp.join("out");
+    for n in ["0", "513", "100000", "-1"] {
+        let o = s.render_refused(
+            &format!("--threads {n}"),
+            &s.input,
+            &out,
+            &[OsStr::new(&format!("--threads={n}"))],
+            &["--threads"],
+        );
+        assert!(!o.stderr.contains("panicked"));
+    }
+    s.render(&s.input, &out, &[OsStr::new("--threads"), OsStr::new("512")]).expect("--threads 512", 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_refused_by_type() {
+    let s = Scene::new("fifo");
+    let out = s.tmp.join("out");
+    // In the input: refused before it is opened, so nothing hangs.
+    let fifo = s.input.join("a/chart/templates/fifo.yaml");
+    mkfifo(&fifo);
+    s.render_refused("FIFO in the input", &s.input, &out, &[], &[&format!("{}: is a FIFO", fifo.display())]);
+    std::fs::remove_file(&fifo).unwrap();
+    // As --config and --release-graph.
+    let cfg_fifo = s.tmp.join("config.fifo");
+    mkfifo(&cfg_fifo);
+    let o = s.render_refused(
+        "FIFO as --config",
+        &s.input,
+        &out,
+        &[OsStr::new("--config"), cfg_fifo.as_os_str()],
+        &["is a FIFO"],
+    );
+    assert!(!o.stderr.contains(":0:0"), "{}", o.stderr);
+    s.render_refused(
+        "FIFO as --release-graph",
+        &s.input,
+        &out,
+        &[OsStr::new("--release-graph"), cfg_fifo.as_os_str()],
+        &["is a FIFO"],
+    );
+    s.render_refused(
+        "device as --config",
+        &s.input,
+        &out,
+        &[OsStr::new("--config"), OsStr::new("/dev/zero")],
+        &["/dev/zero", "character device"],
+    );
+    // In a patch dir.
+    let patches = s.tmp.join("patches");
+    std::fs::create_dir(&patches).unwrap();
+    mkfifo(&patches.join("010-x.yaml"));
+    let a: Vec<&OsStr> = vec![
+        OsStr::new("render"),
+        s.input.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+        OsStr::new("--patches"),
+        patches.as_os_str(),
+        OsStr::new("--config"),
+        s.config.as_os_str(),
+    ];
+    s.refused("FIFO in --patches", 2, &a, &["010-x.yaml", "is a FIFO"]);
+    // In a diff tree.
+    s.render(&s.input, &out, &[]).expect("render for diff", 0);
+    let other = s.tmp.join("other");
+    s.render(&s.input, &other, &[]).expect("render for diff", 0);
+    mkfifo(&other.join("releases/a/fifo.yaml"));
+    let a: Vec<&OsStr> = vec![OsStr::new("diff"), out.as_os_str(), other.as_os_str()];
+    s.refused("FIFO in a diff tree", 2, &a, &["fifo.yaml", "is a FIFO"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_followed_only_inside_the_root() {
+    use std::os::unix::fs::symlink;
+    let s = Scene::new("symlink");
+    let out = s.tmp.join("out");
+    // Inside the input: followed.
+    symlink("cm.yaml", s.input.join("a/chart/templates/again.yaml")).unwrap();
+    symlink("../a", s.input.join("b/linked-a")).unwrap();
+    // The same ConfigMap three times in two releases: identical, so dedup keeps one per release.
+    s.render(&s.input, &out, &[]).expect("symlinks inside the input", 0);
+    std::fs::remove_file(s.input.join("a/chart/templates/again.yaml")).unwrap();
+    std::fs::remove_file(s.input.join("b/linked-a")).unwrap();
+    // Out of it: refused, naming the link and the target, never printing the target's content.
+    let secret = write(s.tmp.path(), "secret.yaml", "password: hunter2-not-for-output\n");
+    let link = s.input.join("a/chart/templates/passwd.yaml");
+    for target in [Path::new("/etc/passwd"), Path::new("/dev/zero"), secret.as_path()] {
+        let _ = std::fs::remove_file(&link);
+        symlink(target, &link).unwrap();
+        let o = s.render_refused(
+            &format!("symlink to {}", target.display()),
+            &s.input,
+            &out,
+            &[],
+            &[&link.display().to_string(), &target.display().to_string(), "leaves"],
+        );
+        assert!(!o.stderr.contains("root:x:") && !o.stderr.contains("hunter2"), "{}", o.stderr);
+    }
+    std::fs::remove_file(&link).unwrap();
+    // A release folder linking out.
+    let elsewhere = s.tmp.join("elsewhere");
+    write(&elsewhere, "chart/templates/cm.yaml", cm("z"));
+    symlink(&elsewhere, s.input.join("z")).unwrap();
+    s.render_refused("release folder linking out", &s.input, &out, &[], &["leaves"]);
+    std::fs::remove_file(s.input.join("z")).unwrap();
+    // A patch dir whose file links out.
+    let patches = s.tmp.join("patches");
+    std::fs::create_dir(&patches).unwrap();
+    symlink(&secret, patches.join("010-x.yaml")).unwrap();
+    let a: Vec<&OsStr> = vec![
+        OsStr::new("render"),
+        s.input.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+        OsStr::new("--patches"),
+        patches.as_os_str(),
+        OsStr::new("--config"),
+        s.config.as_os_str(),
+    ];
+    let o = s.refused("patch file linking out", 2, &a, &["010-x.yaml", "leaves"]);
+    assert!(!o.stderr.contains("hunter2"), "{}", o.stderr);
+    // A diff tree whose release links out.
+    s.render(&s.input, &out, &[]).expect("render for diff", 0);
+    let other = s.tmp.join("other");
+    s.render(&s.input, &other, &[]).expect("render for diff", 0);
+    symlink(&secret, other.join("releases/a/x.yaml")).unwrap();
+    let a: Vec<&OsStr> = vec![OsStr::new("diff"), out.as_os_str(), other.as_os_str()];
+    let o = s.refused("diff tree linking out", 2, &a, &["x.yaml", "leaves"]);
+    assert!(!o.stderr.contains("hunter2"), "{}", o.stderr);
+}
