@@ -320,3 +320,77 @@ fn symlinks_are_followed_only_inside_the_root() {
     let o = s.refused("diff tree linking out", 2, &a, &["x.yaml", "leaves"]);
     assert!(!o.stderr.contains("hunter2"), "{}", o.stderr);
 }
+
+#[test]
+fn config_values_that_cannot_be_right_are_refused_with_their_position() {
+    let s = Scene::new("config");
+    let out = s.tmp.join("out");
+    let base = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+    let sm = |extra: &str| {
+        format!("{base}secretsManager:\n  storeRef: {{kind: ClusterSecretStore, name: sm}}\n  keyPrefix: acme\n{extra}")
+    };
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("opendeskVersion: 1.13\ninstance: acme\nnamespace: opendesk\n".into(), "1:1", "did you mean 1.13.0?"),
+        ("opendeskVersion: 1.13.1\ninstance: Acme_1\nnamespace: opendesk\n".into(), "2:1", "not a DNS-1123 label"),
+        ("opendeskVersion: 1.13.1\ninstance: acme\nnamespace: ../other\n".into(), "3:1", "not a DNS-1123 label"),
+        (format!("{base}argocd:\n  namespace: Argo CD\n"), "5:3", "`argocd.namespace`"),
+        (format!("{base}argocd:\n  path: ../elsewhere\n"), "5:3", "not a clean relative path"),
+        (format!("{base}argocd:\n  path: /abs\n"), "5:3", "not a clean relative path"),
+        (
+            format!("{base}secretsManager:\n  storeRef: {{kind: Bogus, name: sm}}\n  keyPrefix: acme\n"),
+            "5:14",
+            "must be SecretStore or ClusterSecretStore",
+        ),
+        (
+            format!(
+                "{base}secretsManager:\n  storeRef: {{kind: ClusterSecretStore, name: sm}}\n  keyPrefix: \"../..\"\n"
+            ),
+            "6:3",
+            "'.' or '..' segment",
+        ),
+        (
+            format!(
+                "{base}secretsManager:\n  storeRef: {{kind: ClusterSecretStore, name: sm}}\n  keyPrefix: \"a\\nb\"\n"
+            ),
+            "6:3",
+            "keyPrefix",
+        ),
+        (sm("  refreshInterval: 1 hour\n"), "7:3", "not a Go duration"),
+        (format!("{base}secretsManager:\n  keyPrefx: acme\n"), "5:3", "did you mean `keyPrefix`?"),
+        (format!("{base}argocd:\n  repoUrl: x\n"), "5:3", "did you mean `repoURL`?"),
+    ];
+    for (i, (text, pos, needle)) in cases.iter().enumerate() {
+        let cfg = write(s.tmp.path(), &format!("bad-{i}.yaml"), text);
+        let o = s.render_refused(
+            &format!("config case {i} ({needle})"),
+            &s.input,
+            &out,
+            &[OsStr::new("--config"), cfg.as_os_str()],
+            &[&format!("{}:{pos}: ", cfg.display()), needle],
+        );
+        // The position is printed once.
+        assert!(!o.stderr.contains(" at line "), "{}", o.stderr);
+    }
+    // Valid shapes pass.
+    let good = write(s.tmp.path(), "good.yaml", sm("  refreshInterval: 1h30m\nargocd:\n  path: instances/acme\n"));
+    let a: Vec<&OsStr> = vec![
+        OsStr::new("render"),
+        s.input.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+        OsStr::new("--no-patches"),
+        OsStr::new("--config"),
+        good.as_os_str(),
+    ];
+    run(&a).expect("valid config", 0);
+    // A missing config file names the file without a position.
+    let missing = s.tmp.join("missing.yaml");
+    let o = s.render_refused(
+        "missing --config",
+        &s.input,
+        &out,
+        &[OsStr::new("--config"), missing.as_os_str()],
+        &[&format!("{}: ", missing.display())],
+    );
+    assert!(!o.stderr.contains(":0"), "{}", o.stderr);
+}

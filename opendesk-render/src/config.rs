@@ -42,6 +42,8 @@ impl ConfigError {
             }
             _ => first.to_string(),
         };
+        let message = with_did_you_mean(message);
+        let message = message.trim_end_matches(", set DuplicateKeyPolicy in Options if acceptable").to_string();
         ConfigError { file: file.to_path_buf(), line, col, message }
     }
 }
@@ -233,7 +235,7 @@ impl InstanceConfig {
         let cfg: InstanceConfig = serde_saphyr::from_str_with_options(text, saphyr_options())
             .map_err(|e| ConfigError::from_saphyr(file, &e))?;
         let mut cfg = cfg;
-        cfg.validate(file)?;
+        cfg.validate(file, text)?;
         cfg.source = Some((file.display().to_string(), text.to_string()));
         Ok(cfg)
     }
@@ -287,13 +289,67 @@ impl InstanceConfig {
             .collect()
     }
 
-    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        let bad = |m: String| ConfigError { file: file.to_path_buf(), line: 0, col: 0, message: m };
-        semver::Version::parse(self.opendesk_version.trim())
-            .map_err(|e| bad(format!("opendeskVersion {:?} is not a semantic version: {e}", self.opendesk_version)))?;
-        for (k, v) in [("instance", &self.instance), ("namespace", &self.namespace)] {
-            if v.trim().is_empty() {
-                return Err(bad(format!("`{k}` must not be empty")));
+    fn validate(&self, file: &Path, text: &str) -> Result<(), ConfigError> {
+        let tree = crate::yaml::parse_documents(text).ok().and_then(|mut d| d.pop()).unwrap_or_default();
+        let bad = |key: &str, m: String| {
+            let (line, col) = key_position(&tree, text, key);
+            ConfigError { file: file.to_path_buf(), line, col, message: m }
+        };
+        let v = self.opendesk_version.trim();
+        if let Err(e) = semver::Version::parse(v) {
+            let parts: Vec<&str> = v.split('.').collect();
+            let numeric = !v.is_empty() && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            let hint = match (numeric, parts.len()) {
+                (true, 1) => format!("; did you mean {v}.0.0?"),
+                (true, 2) => format!("; did you mean {v}.0?"),
+                _ => String::new(),
+            };
+            return Err(bad(
+                "opendeskVersion",
+                format!("opendeskVersion {v:?} is not a full semantic version (MAJOR.MINOR.PATCH): {e}{hint}"),
+            ));
+        }
+        for (k, v) in
+            [("instance", &self.instance), ("namespace", &self.namespace), ("argocd.namespace", &self.argocd.namespace)]
+        {
+            if let Some(why) = dns_label_problem(v) {
+                return Err(bad(k, format!("`{k}` {v:?} is not a DNS-1123 label ({why})")));
+            }
+        }
+        if let Some(why) = repo_path_problem(&self.argocd.path) {
+            return Err(bad(
+                "argocd.path",
+                format!("`argocd.path` {:?} is not a clean relative path ({why})", self.argocd.path),
+            ));
+        }
+        if let Some(sm) = &self.secrets_manager {
+            let kind = sm.store_ref.kind.as_str();
+            if !kind.is_empty() && !matches!(kind, "SecretStore" | "ClusterSecretStore") {
+                let hint = crate::error::did_you_mean(kind, &["SecretStore", "ClusterSecretStore"]);
+                return Err(bad(
+                    "secretsManager.storeRef.kind",
+                    format!("`secretsManager.storeRef.kind` {kind:?} must be SecretStore or ClusterSecretStore{hint}"),
+                ));
+            }
+            if !sm.key_prefix.is_empty() {
+                if let Some(why) = key_prefix_problem(&sm.key_prefix) {
+                    return Err(bad(
+                        "secretsManager.keyPrefix",
+                        format!(
+                            "`secretsManager.keyPrefix` {:?} is not usable in remoteRef.key ({why})",
+                            sm.key_prefix
+                        ),
+                    ));
+                }
+            }
+            if !go_duration_ok(&sm.refresh_interval) {
+                return Err(bad(
+                    "secretsManager.refreshInterval",
+                    format!(
+                        "`secretsManager.refreshInterval` {:?} is not a Go duration (e.g. 1h, 30m, 1h30m, 90s)",
+                        sm.refresh_interval
+                    ),
+                ));
             }
         }
         Ok(())
@@ -315,5 +371,165 @@ impl InstanceConfig {
             values: Default::default(),
             source: None,
         }
+    }
+}
+
+/// serde's `unknown field `x`, expected one of `a`, `b`` with a did-you-mean for the closest.
+fn with_did_you_mean(message: String) -> String {
+    let Some(i) = message.find("unknown field `") else { return message };
+    let rest = &message[i + 15..];
+    let Some(end) = rest.find('`') else { return message };
+    let word = &rest[..end];
+    let Some(j) = rest.find("expected") else { return message };
+    let list = rest[j + 8..].trim_start().trim_start_matches("one of").replace(" or ", ",");
+    let candidates: Vec<&str> = list.split(',').map(|c| c.trim().trim_matches('`')).filter(|c| !c.is_empty()).collect();
+    let hint = crate::error::did_you_mean(word, &candidates);
+    format!("{message}{hint}")
+}
+
+/// Line and column of the key at the dotted `path` in the config text (the deepest part of the
+/// path that exists), or `(0, 0)` when the text has none of it.
+fn key_position(tree: &crate::yaml::Node, text: &str, path: &str) -> (usize, usize) {
+    let mut node = tree;
+    let mut found = (0usize, String::new());
+    for part in path.split('.') {
+        let Some(e) = node.as_map().and_then(|m| m.iter().find(|e| e.key.text == part)) else { break };
+        found = (e.key_line as usize, part.to_string());
+        node = &e.value;
+    }
+    let (line, key) = found;
+    if line == 0 {
+        return (0, 0);
+    }
+    let col = text.lines().nth(line - 1).and_then(|l| l.find(key.as_str())).map_or(1, |c| c + 1);
+    (line, col)
+}
+
+/// Why `v` is not a DNS-1123 label (≤ 63 of `[a-z0-9-]`, alphanumeric at both ends), or `None`.
+pub fn dns_label_problem(v: &str) -> Option<&'static str> {
+    if v.is_empty() {
+        return Some("empty");
+    }
+    if v.len() > 63 {
+        return Some("longer than 63 characters");
+    }
+    if !v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Some("only lowercase letters, digits and '-' are allowed");
+    }
+    if v.starts_with('-') || v.ends_with('-') {
+        return Some("must start and end with a letter or digit");
+    }
+    None
+}
+
+/// Why `p` is not a clean relative repository path (`a/b`; empty = the repository root).
+pub fn repo_path_problem(p: &str) -> Option<&'static str> {
+    if p.is_empty() {
+        return None;
+    }
+    if p.starts_with('/') {
+        return Some("absolute");
+    }
+    if p.chars().any(|c| c.is_control() || c == '\\') {
+        return Some("control characters or backslashes");
+    }
+    for seg in p.split('/') {
+        match seg {
+            "" => return Some("empty segment or trailing '/'"),
+            "." | ".." => return Some("'.' or '..' segment"),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Why `p` is not a `/`-joined list of `[a-z0-9._-]+` segments without `.` and `..`.
+pub fn key_prefix_problem(p: &str) -> Option<&'static str> {
+    for seg in p.split('/') {
+        if seg.is_empty() {
+            return Some("empty segment: leading, trailing or double '/'");
+        }
+        if seg == "." || seg == ".." {
+            return Some("'.' or '..' segment");
+        }
+        if !seg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')) {
+            return Some("segments may hold only lowercase letters, digits, '.', '_' and '-'");
+        }
+    }
+    None
+}
+
+/// A Go `time.ParseDuration` string: `0`, or one or more `<number><unit>` with units ns, us, µs,
+/// ms, s, m, h (an optional leading sign is not accepted: a refresh interval is positive).
+pub fn go_duration_ok(d: &str) -> bool {
+    if d == "0" {
+        return true;
+    }
+    let mut rest = d;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let int = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let mut n = int;
+        if rest[n..].starts_with('.') {
+            n += 1 + rest[n + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        }
+        if n == 0 || (int == 0 && n == 1) {
+            return false;
+        }
+        rest = &rest[n..];
+        let unit = ["ns", "us", "\u{b5}s", "\u{3bc}s", "ms", "s", "m", "h"].iter().find(|u| rest.starts_with(**u));
+        match unit {
+            Some(u) => rest = &rest[u.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked() {
+        assert_eq!(dns_label_problem("acme"), None);
+        assert!(dns_label_problem("../other").is_some());
+        assert!(dns_label_problem("-a").is_some());
+        assert!(dns_label_problem(&"a".repeat(64)).is_some());
+        assert_eq!(repo_path_problem("instances/acme"), None);
+        assert_eq!(repo_path_problem(""), None);
+        for p in ["/a", "a/../b", "./a", "a/", "a//b", "a\\b"] {
+            assert!(repo_path_problem(p).is_some(), "{p}");
+        }
+        assert_eq!(key_prefix_problem("acme/prod-1.x_y"), None);
+        for p in ["../..", "a/./b", "a\nb", "/a", "a/", "Acme"] {
+            assert!(key_prefix_problem(p).is_some(), "{p:?}");
+        }
+        for d in ["0", "1h", "30m", "1h30m", "1.5h", "90s", "100ms", "2\u{b5}s"] {
+            assert!(go_duration_ok(d), "{d}");
+        }
+        for d in ["", "1", "h", "1 hour", "-1h", "1d", ".h", "1.h2"] {
+            assert!(!go_duration_ok(d), "{d}");
+        }
+    }
+
+    #[test]
+    fn errors_carry_the_key_position_and_hints() {
+        let e = InstanceConfig::parse(Path::new("c.yaml"), "opendeskVersion: '1.13'\ninstance: a\nnamespace: b\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.col), (1, 1));
+        assert!(e.to_string().ends_with("did you mean 1.13.0?"), "{e}");
+        let e = InstanceConfig::parse(
+            Path::new("c.yaml"),
+            "opendeskVersion: 1.0.0\ninstance: a\nnamespace: b\nargocd:\n  namespace: x\n  projct: p\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.to_string().contains("did you mean `project`?"), "{e}");
+        assert!(!e.to_string().contains(" at line "), "{e}");
+        let e = InstanceConfig::load(Path::new("/nonexistent/c.yaml")).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/c.yaml: "), "{e}");
     }
 }

@@ -13,6 +13,30 @@ pub fn at(file: &dyn std::fmt::Display, line: usize, col: usize) -> String {
     }
 }
 
+/// `; did you mean `x`?` for the candidate closest to `word` (edit distance ≤ a third of its
+/// length, at least 2), or an empty string.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    fn dist(a: &str, b: &str) -> usize {
+        let (a, b): (Vec<char>, Vec<char>) = (a.to_lowercase().chars().collect(), b.to_lowercase().chars().collect());
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.iter().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur.push((prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (dist(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map_or(String::new(), |(_, c)| format!("; did you mean `{c}`?"))
+}
+
 /// A problem reading or parsing the input tree. Every variant names the file, and the line and
 /// column where one applies.
 #[derive(Debug, Error)]
