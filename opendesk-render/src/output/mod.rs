@@ -37,7 +37,7 @@ pub use write::{
 
 use crate::config::InstanceConfig;
 use crate::document::Document;
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::yaml::emit;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -109,10 +109,8 @@ pub fn build_tree(
     };
     let mut findings = waves.findings.clone();
     if cfg.argocd.repo_url.trim().is_empty() {
-        findings.push(Finding::new(
-            "output",
-            "output/no-repo-url",
-            Severity::Warning,
+        findings.push(Finding::of(
+            crate::checks::Check::OutputNoRepoUrl,
             "argocd.repoURL is empty: the generated Applications cannot sync until it is set",
         ));
     }
@@ -189,6 +187,7 @@ pub fn build_tree(
         let resources = rfiles.len();
         entries.extend(rfiles.into_iter().zip(paths).map(|(f, path)| (PathBuf::from(path), f.text)));
         releases.push(ReleaseMeta {
+            images: meta.images.get(&release).cloned().unwrap_or_default(),
             application: argo::application_name(cfg, &release),
             name: release,
             wave: w.wave,
