@@ -200,6 +200,29 @@ checks! {
     /// The output goes to git: no secret value may be in it.
     GuardPlaintextSecrets = "guard/plaintext-secrets", "guards", Error, Fixed;
 
+    /// A module render's ExternalSecrets differ from, or are missing against, the base full render.
+    ///
+    /// `render --module` with `--base`: after the sync the pods would read other secrets than
+    /// the full render points at. Its details are the `module/*` findings.
+    GuardSecretSkew = "guard/secret-skew", "guards", Error, Fixed;
+    /// A module's ExternalSecret differs from the base full render's (store, key, properties).
+    ///
+    /// The module and the full render would point the same Secret at different remote keys.
+    ModuleSecretSkew = "module/secret-skew", "guards", Error, Fixed;
+    /// An ExternalSecret of the base full render that the module render no longer has.
+    ///
+    /// Pods that mount its Secret would lose it after the sync; a warning with
+    /// `--allow-secret-removal`.
+    ModuleSecretRemoved = "module/secret-removed", "guards", Error, Fixed;
+    /// An ExternalSecret the module renders that the base full render does not have.
+    ///
+    /// Not fatal: a new Secret for a new component.
+    ModuleSecretNew = "module/secret-new", "guards", Warning, Tunable;
+    /// `--no-base`: the module render was not checked against a full render.
+    ///
+    /// The secret-skew guard was skipped.
+    ModuleNoBase = "module/no-base", "guards", Warning, Tunable;
+
     // --- output ---
     /// No release graph was given: every release is in wave 0.
     ///
@@ -271,11 +294,14 @@ mod tests {
             assert!(seen.insert(c.code()), "{} twice", c.code());
             assert_eq!(Check::from_code(c.code()), Some(*c));
             let prefix = c.code().split('/').next().unwrap();
-            let stage = if prefix == "guard" { "guards" } else { prefix };
+            let stage = match prefix {
+                "guard" | "module" => "guards",
+                p => p,
+            };
             assert_eq!(stage, c.stage(), "{c}");
             assert!(crate::pipeline::stage_names().any(|s| s == c.stage()), "{c}: stage {} is registered", c.stage());
             assert!(c.doc().lines().count() >= 2 && !c.summary().is_empty(), "{c} has a doc");
-            if c.stage() == "guards" {
+            if c.guard_name().is_some() {
                 assert_eq!((c.default_severity(), c.tuning()), (Severity::Error, Tuning::Fixed), "{c}");
             }
         }

@@ -26,6 +26,14 @@
 //! guards: [{name, passed, message?}]
 //! eso: {converted: 12}
 //! redactions: 0
+//! module:                        # only in a module render's tree (render --module)
+//!   keys: [nextcloud]
+//!   covers: [opendesk-nextcloud]  # the releases the push replaces
+//!   rendered: [opendesk-nextcloud]
+//!   base: {inputDigest: sha256:…, outputDigest: sha256:…}   # null with noBase: true
+//!   noBase: false
+//!   allowSecretRemoval: false
+//!   scopedGuards: [{name, how}]
 //! ```
 
 use crate::report::Finding;
@@ -104,6 +112,8 @@ pub struct MetaInput {
     pub redactions: usize,
     /// Per release, its container images (the inventory stage's; sorted, unique).
     pub images: BTreeMap<String, Vec<String>>,
+    /// A module render's facts (`module:`); `None` for a full render (the key is then absent).
+    pub module: Option<crate::module::ModuleMeta>,
 }
 
 impl Default for MetaInput {
@@ -119,6 +129,7 @@ impl Default for MetaInput {
             eso_converted: 0,
             redactions: 0,
             images: BTreeMap::new(),
+            module: None,
         }
     }
 }
@@ -186,6 +197,8 @@ struct Meta<'a> {
     guards: &'a [GuardResult],
     eso: Eso,
     redactions: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<&'a crate::module::ModuleMeta>,
 }
 
 #[derive(Serialize)]
@@ -223,6 +236,7 @@ pub fn render_meta(
         guards: &input.guards,
         eso: Eso { converted: input.eso_converted },
         redactions: input.redactions,
+        module: input.module.as_ref(),
     };
     // Serialising plain structs of strings and integers cannot fail.
     let json = serde_json::to_value(&meta).unwrap_or_default();

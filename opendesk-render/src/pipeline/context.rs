@@ -26,6 +26,12 @@ pub struct RenderContext<'a> {
     pub graph: Option<&'a ReleaseGraph>,
     /// Application sync options.
     pub app_options: &'a AppOptions,
+    /// A module render's request (`None`: a full render).
+    pub module: Option<&'a crate::module::ModuleRequest>,
+    /// A module render's facts (the guards stage).
+    pub module_meta: Option<crate::module::ModuleMeta>,
+    /// Required patches of a module render whose releases are all outside the module.
+    pub out_of_scope_patches: Vec<String>,
     /// The patch variables, from the config.
     pub vars: Vars,
     /// The openDesk version rendered.
@@ -64,6 +70,9 @@ impl<'a> RenderContext<'a> {
             patches: req.patches,
             graph: req.graph,
             app_options: &req.app_options,
+            module: req.module,
+            module_meta: None,
+            out_of_scope_patches: Vec::new(),
             vars: Vars::from_config(cfg),
             version: cfg.version(),
             documents_in: input.documents.len(),
@@ -122,6 +131,7 @@ impl<'a> RenderContext<'a> {
             eso_converted: self.eso.report.converted.len(),
             redactions: self.redactions(),
             images: self.inventory.releases.iter().map(|r| (r.release.clone(), r.images.clone())).collect(),
+            module: self.module_meta.clone(),
         }
     }
 
@@ -160,6 +170,7 @@ impl<'a> RenderContext<'a> {
             guards: self.guards.clone(),
             releases: self.tree.as_ref().map(|t| t.releases.clone()).unwrap_or_default(),
             timings: Vec::new(),
+            module: self.module_meta.clone(),
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct RenderRequest<'a> {
     /// [`RenderError::Cancelled`] (nothing is written: the library writes nothing anyway, and
     /// the caller gets no tree). `None` = not cancellable.
     pub cancel: Option<&'a AtomicBool>,
+    /// A module render (`render --module`): the scope, the base and the secret-skew options.
+    /// `None` = a full render.
+    pub module: Option<&'a crate::module::ModuleRequest>,
 }
 
 impl std::fmt::Debug for RenderRequest<'_> {
@@ -62,6 +65,7 @@ impl std::fmt::Debug for RenderRequest<'_> {
             .field("app_options", &self.app_options)
             .field("progress", &self.progress.map(|_| "<callback>"))
             .field("cancel", &self.cancel.map(|c| c.load(Ordering::Relaxed)))
+            .field("module", &self.module)
             .finish()
     }
 }
@@ -143,6 +147,9 @@ pub struct Report {
     pub releases: Vec<ReleaseMeta>,
     /// Time per stage (not in render-meta: it is not deterministic).
     pub timings: Vec<StageTiming>,
+    /// A module render's scope, base and scoped guards (absent for a full render).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<crate::module::ModuleMeta>,
 }
 
 /// A successful render.
@@ -250,6 +257,17 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     };
     let mut timer = Timer { t: Instant::now(), out: Vec::new() };
     let mut cx = RenderContext::new(input, cfg, req);
+    if let Some(m) = req.module {
+        // The loader reads only the module's folders; this keeps a caller's full input honest.
+        cx.docs.retain(|d| m.scope.covers(&d.origin.release));
+        if cx.docs.is_empty() {
+            let e = crate::module::ModuleError::NothingToRender {
+                keys: m.scope.keys.join(", "),
+                releases: m.scope.releases.iter().cloned().collect::<Vec<_>>().join(", "),
+            };
+            return Err(RenderError::Input(e.to_string()));
+        }
+    }
     for (i, stage) in STAGES.iter().enumerate() {
         if req.cancelled() {
             return Err(RenderError::Cancelled { stage: stage.name() });

@@ -104,6 +104,10 @@ pub struct GuardContext<'a> {
     /// held no known value and was not changed since (see `RedactOutput::root_clean`). Those
     /// trees are not searched again; anything else is. Empty: search every tree.
     pub root_clean: &'a [bool],
+    /// A module render (`render --module`): the instance-wide existence checks (a Keycloak
+    /// workload for JIT, a SCIM server) do not fail a module that renders none; every one it
+    /// renders is still checked.
+    pub module: bool,
 }
 
 /// Run every guard of this module.
@@ -118,13 +122,28 @@ pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -
     };
     GuardReport {
         results: vec![
-            jit_keycloak(docs, cfg),
+            scoped(jit_keycloak(docs, cfg), ctx.module),
             orphan_synapse_sidecars(inv, cfg),
             namespace_markers(docs, cfg),
-            scim(docs, cfg),
+            scoped(scim(docs, cfg), ctx.module),
             plaintext_secrets(docs, cfg, ctx.known_secrets, ctx.root_clean),
         ],
     }
+}
+
+/// In a module render, a guard that failed only because the module renders none of what it
+/// looks for (its findings name no resource) passes: that workload's release is outside the
+/// module, and the full render checks it.
+fn scoped(r: GuardResult, module: bool) -> GuardResult {
+    if module && !r.passed && r.findings.iter().all(|f| f.resource.is_none()) {
+        return GuardResult {
+            guard: r.guard,
+            passed: true,
+            summary: format!("not judged in a module render: {}", r.summary),
+            findings: Vec::new(),
+        };
+    }
+    r
 }
 
 /// The guard's name in `guards[]` (`scim` for `guard/scim`).
@@ -546,22 +565,45 @@ impl crate::pipeline::Stage for GuardsStage {
             inventory: Some(&cx.inventory),
             known_secrets: cx.redact.as_ref().map(|r| &r.known),
             root_clean: cx.redact.as_ref().map_or(&[][..], |r| &r.root_clean),
+            module: cx.module.is_some(),
         };
         let report = guards(&cx.docs, cx.cfg, &ctx);
-        let known = cx.known_secrets();
-        let results: Vec<crate::output::meta::GuardResult> = report
+        let mut results: Vec<crate::output::meta::GuardResult> = report
             .results
             .iter()
-            .map(|r| {
-                let mut message = (!r.passed).then(|| r.summary.clone());
-                if let (Some(m), Some(k)) = (&mut message, known) {
-                    super::redact::scrub(k, m);
-                }
-                crate::output::meta::GuardResult { name: r.guard.clone(), passed: r.passed, message }
+            .map(|r| crate::output::meta::GuardResult {
+                name: r.guard.clone(),
+                passed: r.passed,
+                message: (!r.passed).then(|| r.summary.clone()),
             })
             .collect();
+        let mut found = report.findings();
+        if let Some(m) = cx.module {
+            // A module render: the secret-skew guard against the base full render.
+            match &m.base {
+                Some(base) => {
+                    let skew = crate::module::secret_skew(&cx.docs, base, &m.scope, m.allow_secret_removal);
+                    results.push(skew.guard);
+                    found.extend(skew.findings);
+                }
+                None => {
+                    let (g, f) = crate::module::no_base_guard();
+                    results.push(g);
+                    found.push(f);
+                }
+            }
+            let rendered: std::collections::BTreeSet<String> =
+                cx.docs.iter().map(|d| d.origin.release.to_string()).collect();
+            cx.module_meta =
+                Some(crate::module::ModuleMeta::new(m, rendered, std::mem::take(&mut cx.out_of_scope_patches)));
+        }
+        if let Some(k) = cx.known_secrets() {
+            for m in results.iter_mut().filter_map(|g| g.message.as_mut()) {
+                super::redact::scrub(k, m);
+            }
+        }
         cx.guards.extend(results);
-        Ok(report.findings())
+        Ok(found)
     }
 }
 

@@ -29,7 +29,15 @@ impl Stage for PatchesStage {
         if let Some(e) = run.unbound {
             return Err(RenderError::Patch(e));
         }
-        cx.guards.push(required_guard(&run));
+        let required = match cx.module {
+            Some(m) => {
+                let (g, out_of_scope) = crate::module::required_guard(&run, &prepared, &m.scope);
+                cx.out_of_scope_patches = out_of_scope;
+                g
+            }
+            None => required_guard(&run),
+        };
+        cx.guards.push(required);
         cx.patch_stats.extend(run.stats);
         Ok(Vec::new())
     }
