@@ -6,8 +6,11 @@
 
 pub mod cli;
 pub mod example;
+pub mod patches_cmd;
 pub mod progress;
 pub mod push;
 pub mod render_cmd;
 pub mod render_step;
 pub mod step;
+pub mod suggest;
+pub mod term;
