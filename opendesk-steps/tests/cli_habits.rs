@@ -85,7 +85,7 @@ fn man_page_renders() {
         let t = Tmp::new("man");
         let f = t.join("opendesk-render.1");
         std::fs::write(&f, &o.stdout).unwrap();
-        let r = Command::new("groff").args(["-man", "-Tutf8", "-ww"]).arg(&f).output().unwrap();
+        let r = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-P-cbou"]).arg(&f).output().unwrap();
         assert!(r.status.success(), "groff: {}", err(&r));
         assert!(err(&r).trim().is_empty(), "groff warnings: {}", err(&r));
         let text = out(&r);
@@ -264,4 +264,30 @@ fn patches_check_json() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["errors"][0]["line"], 3);
     assert!(v["errors"][0]["file"].as_str().unwrap().ends_with("010-x.yaml"));
+}
+
+#[test]
+fn explain_accepts_the_namespace_a_resource_is_deployed_to() {
+    let t = Tmp::new("explain-ns");
+    let dir = t.join("in/app/app/templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("d.yaml"),
+        "---\n# Source: app/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec:\n      containers:\n        - name: app\n          image: registry.example.org/app:1.0.0\n---\n# Source: app/templates/r.yaml\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: app\nrules: []\n",
+    )
+    .unwrap();
+    let cfg = t.join("instance.yaml");
+    std::fs::write(&cfg, "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\nargocd: {repoURL: https://git.example.org/acme.git, path: instances/acme}\nsecretsManager: {storeRef: {kind: ClusterSecretStore, name: sm}, keyPrefix: acme}\n").unwrap();
+    let ex = |res: &str| {
+        run(&["explain", &t.s("in"), "--config", cfg.to_str().unwrap(), "--no-patches", "--resource", res, "--json"])
+    };
+    for res in ["Deployment/-/app", "Deployment/opendesk/app", "deployment/OPENDESK/app"] {
+        let o = ex(res);
+        assert_eq!(o.status.code(), Some(0), "{res}: {}", err(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v[0]["resource"], "Deployment/-/app", "{res}");
+    }
+    assert_eq!(ex("Deployment/other/app").status.code(), Some(2), "only the namespace it is deployed to");
+    assert_eq!(ex("ClusterRole/-/app").status.code(), Some(0));
+    assert_eq!(ex("ClusterRole/opendesk/app").status.code(), Some(2), "a cluster-scoped kind has no namespace");
 }
