@@ -563,7 +563,8 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
                 println!("    unchanged");
             }
             for c in changes {
-                let det = c["detail"].as_str().map(|d| format!("  = {d}")).unwrap_or_default();
+                // The complete value, on one line (line breaks as \n; an elided one says so).
+                let det = c["detail"].as_str().map(|d| format!("  = {}", d.replace('\n', "\\n"))).unwrap_or_default();
                 println!(
                     "    {:<44} {:<18} {}{det}",
                     c["by"].as_str().unwrap_or(""),
