@@ -21,7 +21,14 @@ fn git(args: &[&str]) -> Option<String> {
 /// HEAD or the branch it points to moves.
 fn version() {
     let pkg = env!("CARGO_PKG_VERSION");
-    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+    // Only this workspace's own checkout counts: a tarball unpacked inside some other git
+    // repository must not print that repository's commit.
+    let workspace = manifest_dir().join("..").canonicalize().ok();
+    let own = git(&["rev-parse", "--show-toplevel"])
+        .and_then(|t| Path::new(&t).canonicalize().ok())
+        .is_some_and(|t| Some(t) == workspace);
+    let commit = if own { git(&["rev-parse", "--short=12", "HEAD"]) } else { None };
+    let Some(commit) = commit else {
         println!("cargo:rustc-env=OPENDESK_RENDER_VERSION={pkg}");
         return;
     };
