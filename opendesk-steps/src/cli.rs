@@ -112,6 +112,9 @@ enum Cmd {
         #[arg(long)]
         markdown: bool,
     },
+    /// List the release graph's modules with their releases and waves.
+    #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
+    Modules(crate::modules_cmd::ModulesArgs),
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > patch.schema.json")]
     Schema,
@@ -152,6 +155,8 @@ struct RenderArgs {
     json: bool,
     #[command(flatten)]
     input_args: InputArgs,
+    #[command(flatten)]
+    module: crate::modules_cmd::ModuleFlags,
 }
 
 #[derive(clap::Args, Debug)]
@@ -210,7 +215,7 @@ pub fn main() -> i32 {
             &a.out,
             a.secrets_out.as_deref(),
             a.json,
-            &a.input_args.into(),
+            &crate::render_cmd::Inputs { module: a.module.into(), ..a.input_args.into() },
         ),
         Cmd::Explain(a) => {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
@@ -239,6 +244,7 @@ pub fn main() -> i32 {
             step.timeout = std::time::Duration::from_secs(timeout);
             plan(step, diff_format(json, markdown))
         }
+        Cmd::Modules(a) => crate::modules_cmd::modules(&a),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
@@ -366,6 +372,7 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
             release_graph: a.release_graph,
             threads: a.threads,
             config_text: None,
+            module: Default::default(),
         }
     }
 }
