@@ -354,19 +354,25 @@ fn push(step: crate::push::PushRenderedManifests, json: bool) -> i32 {
     use crate::step::Step;
     // Ctrl-C / SIGTERM end the running git command; the step fails and removes its work dir.
     crate::gitsafe::install_interrupt_handler();
-    match step.run(&mut |ev| eprintln!("{ev}")) {
+    let quiet = crate::term::quiet();
+    match step.run(&mut |ev| {
+        if !quiet {
+            eprintln!("{ev}")
+        }
+    }) {
         Ok(o) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
             } else if o.changed {
-                println!("pushed {} ({} attempt(s))", o.commit.as_deref().unwrap_or("?"), o.attempts);
+                let attempts = crate::term::count(o.attempts as usize, "attempt", "attempts");
+                println!("pushed {} ({attempts})", o.commit.as_deref().unwrap_or("?"));
             } else {
                 println!("no change: nothing committed");
             }
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", crate::term::paint_line(&format!("error: {e}")));
             if crate::gitsafe::interrupted() {
                 return 130;
             }
