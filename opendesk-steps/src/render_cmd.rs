@@ -616,8 +616,29 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
     Ok(docs)
 }
 
+/// Output format of `diff` and `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// For a terminal.
+    Text,
+    /// `--json`.
+    Json,
+    /// `--markdown` (a merge-request comment).
+    Markdown,
+}
+
+/// Print a diff report in `format`.
+pub fn print_diff(d: &opendesk_render::diff::DiffReport, format: DiffFormat, title: &str) {
+    use opendesk_render::diff::{render_markdown, render_text};
+    match format {
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(d).unwrap_or_default()),
+        DiffFormat::Text => print!("{}", render_text(d)),
+        DiffFormat::Markdown => print!("{}", render_markdown(d, title)),
+    }
+}
+
 /// `diff OLD NEW`: exit 0 equal, 1 different, 2 unreadable.
-pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
+pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
     let (a, b) = match (load_tree(old), load_tree(new)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -626,28 +647,10 @@ pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
         }
     };
     let d = opendesk_render::diff::diff(&a, &b);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
-    } else {
-        for r in &d {
-            println!("{:<8} {}", r.status, r.resource);
-            for c in &r.changes {
-                let old = c.old.as_deref().unwrap_or("");
-                let new = c.new.as_deref().unwrap_or("");
-                match c.kind {
-                    "added" => println!("    + {} = {new}", c.path),
-                    "removed" => println!("    - {} (was {old})", c.path),
-                    _ => println!("    ~ {}: {old} → {new}", c.path),
-                }
-            }
-        }
-        if d.is_empty() {
-            println!("no differences");
-        }
-    }
-    if d.is_empty() {
-        EXIT_OK
-    } else {
+    print_diff(&d, format, &format!("Diff {} → {}", old.display(), new.display()));
+    if d.changed {
         EXIT_FAILED
+    } else {
+        EXIT_OK
     }
 }
