@@ -124,6 +124,17 @@ enum Cmd {
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > target/patch.schema.json")]
     Schema,
+    /// List the checks (finding codes and guards), or explain one.
+    #[command(
+        after_help = "Examples:\n  opendesk-render rules\n  opendesk-render rules lint/unknown-field\n  opendesk-render rules --json | jq -r '.[].code'"
+    )]
+    Rules {
+        /// A check code (`lint/unknown-field`, `guard/scim`): print its whole documentation.
+        code: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(
         after_help = "Examples:\n  opendesk-render completions bash > ~/.local/share/bash-completion/completions/opendesk-render\n  opendesk-render completions zsh > ~/.zfunc/_opendesk-render\n  opendesk-render completions fish > ~/.config/fish/completions/opendesk-render.fish"
@@ -309,6 +320,7 @@ pub fn main() -> i32 {
         Cmd::Patches(PatchesCmd::New { name, kind, release, dir }) => {
             crate::patches_cmd::new(&dir, &name, &kind, &release)
         }
+        Cmd::Rules { code, json } => crate::rules_cmd::rules(code.as_deref(), json),
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "opendesk-render", &mut std::io::stdout());
