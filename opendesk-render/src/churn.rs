@@ -13,7 +13,7 @@ use serde_json::Value as J;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The finding's code.
+/// The finding's code ([`crate::checks::Check::SecretsValueChanged`]).
 pub const VALUE_CHANGED: &str = "secrets/value-changed";
 
 /// The previous payload could not be read.
@@ -94,16 +94,15 @@ pub fn value_changes(
         if changed.is_empty() {
             continue;
         }
-        let mut f = Finding::new(
-            "secrets",
-            VALUE_CHANGED,
-            severity,
+        let mut f = Finding::of(
+            crate::checks::Check::SecretsValueChanged,
             format!(
                 "{} value(s) of {key} changed since the previous payload: {} (names only). If nobody rotated them, the chart generates random values on every render (randAlphaNum, genCA, genSelfSignedCert): every deploy would rotate them in the secrets manager and restart the pods that use them. Pin them: set the values in the helmfile values, or point the chart at an existingSecret",
                 changed.len(),
                 changed.join(", ")
             ),
         );
+        f.severity = severity;
         f.resource = Some(resource.clone());
         f.origin = origin.clone();
         findings.push(f);

@@ -243,7 +243,7 @@ pub fn run(p: Prepared, threads: Option<usize>) -> Result<Rendered, RenderError>
 }
 
 /// [`run`], reporting each pipeline stage's start to `progress` (see
-/// [`crate::progress::STAGES`]; the callback may run on a worker thread).
+/// [`crate::progress::stages`]; the callback may run on a worker thread).
 pub fn run_with_progress(
     p: Prepared,
     threads: Option<usize>,
@@ -259,7 +259,7 @@ pub fn run_with_progress(
         ..Default::default()
     };
     let mut r = in_pool(threads, || run_pipeline(input, &req));
-    let load = opendesk_render::pipeline::StageTiming { stage: "load", ms: load_ms };
+    let load = opendesk_render::pipeline::StageTiming { stage: crate::progress::LOAD, ms: load_ms };
     match &mut r {
         Ok(x) => x.report.timings.insert(0, load),
         Err(RenderError::Failed(rep, _)) => rep.timings.insert(0, load),
@@ -378,7 +378,7 @@ pub fn render_to(
     render_to_with_progress(input, out, secrets_out, a, None)
 }
 
-/// [`render_to`], reporting the start of each stage in [`crate::progress::STAGES`] (`load`,
+/// [`render_to`], reporting the start of each stage in [`crate::progress::stages`] (`load`,
 /// the pipeline stages, `write`) to `progress`. The callback may run on a worker thread.
 pub fn render_to_with_progress(
     input: Option<&Path>,
@@ -393,7 +393,7 @@ pub fn render_to_with_progress(
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     }
     if let Some(p) = progress {
-        p("load");
+        p(crate::progress::LOAD);
     }
     let prepared = prepare(input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
     render_prepared(prepared, out, secrets_out, a.threads, progress)
@@ -440,7 +440,7 @@ pub fn render_prepared(
         }
     }
     if let Some(p) = progress {
-        p("write");
+        p(crate::progress::WRITE);
     }
     let t = Instant::now();
     // The secret payload is staged (written and synced beside --secrets-out) before the tree is
@@ -463,7 +463,7 @@ pub fn render_prepared(
         s.commit().map_err(|e| fail(EXIT_USAGE, format!("error: {e} (the output tree was written)")))?;
     }
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: "write", ms });
+    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: crate::progress::WRITE, ms });
     Ok(rendered)
 }
 
@@ -550,7 +550,7 @@ pub fn explain_entries_in(
 /// `explain`.
 pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inputs) -> i32 {
     let bar = crate::progress::StageProgress::stderr();
-    bar.stage("load");
+    bar.stage(crate::progress::LOAD);
     let prepared = match prepare(input, a) {
         Ok(p) => p,
         Err(UsageError(m)) => {
