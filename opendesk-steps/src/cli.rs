@@ -180,6 +180,13 @@ struct RenderArgs {
     /// Where to write the ESO secret payload (JSON, mode 0600). Never inside --out.
     #[arg(long)]
     secrets_out: Option<PathBuf>,
+    /// The payload an earlier render wrote (--secrets-out): report each Secret whose values
+    /// changed since (`secrets/value-changed`, names only), e.g. a chart's random values.
+    #[arg(long)]
+    previous_secrets: Option<PathBuf>,
+    /// With --previous-secrets: a changed value fails the render (exit 1) instead of warning.
+    #[arg(long, requires = "previous_secrets")]
+    strict_secrets: bool,
     /// Print the full report as JSON on stdout (see docs/json-report.md).
     #[arg(long)]
     json: bool,
@@ -278,7 +285,12 @@ pub fn main() -> i32 {
             &a.out,
             a.secrets_out.as_deref(),
             a.json,
-            &crate::render_cmd::Inputs { module: a.module.into(), ..a.input_args.into() },
+            &crate::render_cmd::Inputs {
+                module: a.module.into(),
+                previous_secrets: a.previous_secrets,
+                strict_secrets: a.strict_secrets,
+                ..a.input_args.into()
+            },
         ),
         Cmd::Explain(a) => {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
@@ -412,6 +424,8 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
             threads: a.threads,
             config_text: None,
             module: Default::default(),
+            previous_secrets: None,
+            strict_secrets: false,
         }
     }
 }
