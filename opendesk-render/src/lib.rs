@@ -12,12 +12,15 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod checks;
+pub mod churn;
 pub mod config;
 pub mod diff;
 pub mod document;
 pub mod error;
 pub mod fsio;
 pub mod load;
+pub mod module;
 pub mod output;
 mod par;
 pub mod patch;

@@ -6,8 +6,15 @@
 
 pub mod cli;
 pub mod example;
+pub mod gitsafe;
+pub mod modules_cmd;
+pub mod patches_cmd;
+pub mod plan;
 pub mod progress;
 pub mod push;
 pub mod render_cmd;
 pub mod render_step;
+pub mod rules_cmd;
 pub mod step;
+pub mod suggest;
+pub mod term;

@@ -3,7 +3,7 @@
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::document::Document;
-use opendesk_render::load::{load_dir, parse_text};
+use opendesk_render::load::{load_dir_only, parse_text};
 use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::PatchSet;
 use opendesk_render::pipeline::{render as run_pipeline, ProgressFn, RenderError, RenderRequest, Rendered, Report};
@@ -26,6 +26,70 @@ pub struct Inputs {
     pub threads: Option<usize>,
     /// Config given as text (YAML or JSON) instead of a file (bindings).
     pub config_text: Option<String>,
+    /// A module render (`--module`, `--base`, `--no-base`, `--allow-secret-removal`).
+    pub module: ModuleArgs,
+    /// The previous secret payload (`--previous-secrets`): values that changed are reported
+    /// (`secrets/value-changed`, names only).
+    pub previous_secrets: Option<PathBuf>,
+    /// `secrets/value-changed` is an error instead of a warning (`--strict-secrets`).
+    pub strict_secrets: bool,
+}
+
+/// The module-render options of [`Inputs`] (docs/output-and-push.md#modules). Empty `keys` =
+/// a full render; then the other fields must be unset.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleArgs {
+    /// Module keys of the release graph's `modules:` (repeatable `--module`).
+    pub keys: Vec<String>,
+    /// The full render's output tree to check ExternalSecrets against (`--base`).
+    pub base: Option<PathBuf>,
+    /// Skip the secret-skew guard explicitly (`--no-base`).
+    pub no_base: bool,
+    /// A Secret of the base the module no longer renders is a warning (`--allow-secret-removal`).
+    pub allow_secret_removal: bool,
+}
+
+impl ModuleArgs {
+    /// Check the flags' combination and resolve the scope against `graph`; loads the base.
+    /// `None` for a full render.
+    pub fn resolve(
+        &self,
+        graph: Option<&ReleaseGraph>,
+        config: &InstanceConfig,
+    ) -> Result<Option<opendesk_render::module::ModuleRequest>, opendesk_render::module::ModuleError> {
+        use opendesk_render::module::{BaseTree, ModuleError, ModuleRequest, ModuleScope};
+        if self.keys.is_empty() {
+            let given = [
+                (self.base.is_some(), "--base"),
+                (self.no_base, "--no-base"),
+                (self.allow_secret_removal, "--allow-secret-removal"),
+            ];
+            return match given.iter().find(|(g, _)| *g) {
+                Some((_, flag)) => Err(ModuleError::NotAModuleRender(flag)),
+                None => Ok(None),
+            };
+        }
+        let scope = ModuleScope::resolve(graph, &self.keys)?;
+        let base = match (&self.base, self.no_base) {
+            (Some(_), true) => return Err(ModuleError::BaseAndNoBase),
+            (None, false) => return Err(ModuleError::NoBase),
+            (None, true) => None,
+            (Some(dir), false) => {
+                let b = BaseTree::load(dir, &scope)?;
+                if !b.instance.is_empty() && b.instance != config.instance {
+                    return Err(ModuleError::BadBase {
+                        dir: dir.display().to_string(),
+                        why: format!(
+                            "it renders instance {:?}, this config instance {:?}",
+                            b.instance, config.instance
+                        ),
+                    });
+                }
+                Some(b)
+            }
+        };
+        Ok(Some(ModuleRequest { scope, base, allow_secret_removal: self.allow_secret_removal }))
+    }
 }
 
 /// A bad-input error, already formatted for stderr (file:line:col + snippet).
@@ -70,6 +134,10 @@ pub struct Prepared {
     pub input: opendesk_render::load::LoadedInput,
     /// Time spent loading (ms).
     pub load_ms: f64,
+    /// A module render's scope and base (`None` = full render).
+    pub module: Option<opendesk_render::module::ModuleRequest>,
+    /// The previous secret payload: (file, text, strict).
+    pub previous_secrets: Option<(PathBuf, String, bool)>,
 }
 
 /// Most worker threads `--threads` accepts.
@@ -112,6 +180,30 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
             InstanceConfig::parse(Path::new("<bundled examples/instance.yaml>"), text).map_err(usage)?
         }
     };
+    // A module render needs its graph and base first: the loader reads only its folders.
+    let load_graph = || -> Result<Option<ReleaseGraph>, UsageError> {
+        Ok(match (&a.release_graph, input) {
+            (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
+                let loc = e.issues.first().map(|i| (i.pos.line, i.pos.col));
+                with_snippet(e.to_string(), loc.map(|(l, c)| (e.file.as_path(), l, c)))
+            })?),
+            (None, None) => match crate::example::release_graph() {
+                Some(t) => {
+                    Some(ReleaseGraph::parse(Path::new("<bundled examples/release-graph.yaml>"), t).map_err(usage)?)
+                }
+                None => None,
+            },
+            (None, Some(_)) => None,
+        })
+    };
+    let early_graph = if a.module.keys.is_empty() { None } else { Some(load_graph()?) };
+    let module = match &early_graph {
+        Some(g) => a.module.resolve(g.as_ref(), &config).map_err(usage)?,
+        None => a.module.resolve(None, &config).map_err(usage)?,
+    };
+    let scope = module.as_ref().map(|m| &m.scope);
+    let keep = |r: &str| scope.is_some_and(|s| s.covers(r));
+    let only: Option<opendesk_render::load::ReleaseFilter<'_>> = scope.map(|_| &keep as _);
     // The patch set is compiled (a few ms of JSONPath parsing) beside the input load; errors
     // keep their order: patches, release graph, input.
     let t0 = Instant::now();
@@ -134,23 +226,16 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
             None => Some(crate::example::materialize().map_err(usage)?),
         };
         let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
-        load_dir(dir).map_err(|e| {
+        load_dir_only(dir, only).map_err(|e| {
             let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
             with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)))
         })
     };
     let (patches, loaded) = in_pool(a.threads, || rayon::join(load_patches, load_input));
     let patches = patches?;
-    let graph = match (&a.release_graph, input) {
-        (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
-            let loc = e.issues.first().map(|i| (i.pos.line, i.pos.col));
-            with_snippet(e.to_string(), loc.map(|(l, c)| (e.file.as_path(), l, c)))
-        })?),
-        (None, None) => match crate::example::release_graph() {
-            Some(t) => Some(ReleaseGraph::parse(Path::new("<bundled examples/release-graph.yaml>"), t).map_err(usage)?),
-            None => None,
-        },
-        (None, Some(_)) => None,
+    let graph = match early_graph {
+        Some(g) => g,
+        None => load_graph()?,
     };
     let loaded = loaded?;
     if let (Some(dir), None, None) = (input, &a.config, &a.config_text) {
@@ -166,7 +251,15 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         )));
     }
     let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    Ok(Prepared { config, patches, graph, input: loaded, load_ms })
+    let previous_secrets = match &a.previous_secrets {
+        Some(p) => Some((
+            p.clone(),
+            std::fs::read_to_string(p).map_err(|e| usage(format!("{}: --previous-secrets: {e}", p.display())))?,
+            a.strict_secrets,
+        )),
+        None => None,
+    };
+    Ok(Prepared { config, patches, graph, input: loaded, load_ms, module, previous_secrets })
 }
 
 fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
@@ -196,22 +289,23 @@ pub fn run(p: Prepared, threads: Option<usize>) -> Result<Rendered, RenderError>
 }
 
 /// [`run`], reporting each pipeline stage's start to `progress` (see
-/// [`crate::progress::STAGES`]; the callback may run on a worker thread).
+/// [`crate::progress::stages`]; the callback may run on a worker thread).
 pub fn run_with_progress(
     p: Prepared,
     threads: Option<usize>,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderError> {
-    let Prepared { config, patches, graph, input, load_ms } = p;
+    let Prepared { config, patches, graph, input, load_ms, module, previous_secrets: _ } = p;
     let req = RenderRequest {
         config: Some(&config),
         patches: patches.as_ref(),
         graph: graph.as_ref(),
         progress,
+        module: module.as_ref(),
         ..Default::default()
     };
     let mut r = in_pool(threads, || run_pipeline(input, &req));
-    let load = opendesk_render::pipeline::StageTiming { stage: "load", ms: load_ms };
+    let load = opendesk_render::pipeline::StageTiming { stage: crate::progress::LOAD, ms: load_ms };
     match &mut r {
         Ok(x) => x.report.timings.insert(0, load),
         Err(RenderError::Failed(rep, _)) => rep.timings.insert(0, load),
@@ -241,8 +335,12 @@ fn release_changes(previous: &[String], now: &[String]) -> Option<String> {
     Some(s)
 }
 
-fn print_summary(r: &Report, out: &Path, total_ms: f64, changes: Option<String>) {
+fn print_summary(r: &Report, out: &Path, output_bytes: u64, total_ms: f64, changes: Option<String>) {
+    use crate::term::{count, size};
     use std::fmt::Write as _;
+    if crate::term::quiet() {
+        return;
+    }
     let s = &r.summary;
     let f = |k| s.findings.get(&k).copied().unwrap_or(0);
     use opendesk_render::Severity::*;
@@ -250,28 +348,45 @@ fn print_summary(r: &Report, out: &Path, total_ms: f64, changes: Option<String>)
     let mut text = String::new();
     let _ = write!(
         text,
-        "rendered {} releases, {} documents in → {} resources out ({:.1} MB) into {}\n\
+        "rendered {}: {} in ({}) → {} out ({}) into {}\n\
          patches: {} applied, {} skipped (appliesTo), {} matched nothing\n\
-         findings: {} errors, {} warnings, {} info\n\
-         ESO: {} Secrets → ExternalSecrets; {} inline secret values masked\n\
+         findings: {}, {}, {} info\n\
+         ESO: {} → ExternalSecrets; {} masked\n\
          time: {total_ms:.1}ms total ({})\n",
-        s.releases,
-        s.documents_in,
-        s.documents_out,
-        s.input_bytes as f64 / 1e6,
+        count(s.releases, "release", "releases"),
+        count(s.documents_in, "document", "documents"),
+        size(s.input_bytes),
+        count(s.documents_out, "resource", "resources"),
+        size(output_bytes),
         out.display(),
         s.patches_applied,
         s.patches_skipped,
         s.patches_dead,
-        f(Error),
-        f(Warning),
+        count(f(Error), "error", "errors"),
+        count(f(Warning), "warning", "warnings"),
         f(Info),
-        s.eso_converted,
-        s.redactions,
+        count(s.eso_converted, "Secret", "Secrets"),
+        count(s.redactions, "inline secret value", "inline secret values"),
         t.join(", ")
     );
     if let Some(c) = changes {
         text.push_str(&c);
+    }
+    if let Some(m) = &r.module {
+        let scoped: Vec<&str> = m.scoped_guards.iter().map(|g| g.name.as_str()).collect();
+        let base = match &m.base {
+            Some(b) => format!("secret-skew guard against base output {}", b.output_digest),
+            None => "--no-base: secret-skew guard SKIPPED".into(),
+        };
+        let _ = writeln!(
+            text,
+            "module {}: {} of {} release(s) rendered ({}); {base}; guards judged against the module: {}",
+            m.keys.join(", "),
+            m.rendered.len(),
+            m.covers.len(),
+            m.rendered.join(", "),
+            scoped.join(", ")
+        );
     }
     to_stderr(&text);
 }
@@ -287,10 +402,13 @@ fn print_findings(r: &Report) {
     use std::fmt::Write as _;
     let mut text = String::new();
     for f in &r.findings {
-        if f.severity == opendesk_render::Severity::Info {
+        if f.severity == opendesk_render::Severity::Info
+            || (crate::term::quiet() && f.severity != opendesk_render::Severity::Error)
+        {
             continue;
         }
-        let _ = write!(text, "{:?}[{}]", f.severity, f.code);
+        let sev = format!("{:?}", f.severity);
+        let _ = write!(text, "{}[{}]", crate::term::paint(&sev, &sev), f.code);
         match (&f.resource, &f.origin) {
             (Some(res), Some(o)) => _ = write!(text, " {res} ({o})"),
             (Some(res), None) => _ = write!(text, " {res}"),
@@ -302,7 +420,8 @@ fn print_findings(r: &Report) {
         let _ = writeln!(text, ": {}", f.message);
     }
     for g in r.guards.iter().filter(|g| !g.passed) {
-        let _ = writeln!(text, "guard {} failed: {}", g.name, g.message.as_deref().unwrap_or(""));
+        let head = crate::term::paint("error", &format!("guard {} failed", g.name));
+        let _ = writeln!(text, "{head}: {}", g.message.as_deref().unwrap_or(""));
     }
     to_stderr(&text);
 }
@@ -329,7 +448,7 @@ pub fn render_to(
     render_to_with_progress(input, out, secrets_out, a, None)
 }
 
-/// [`render_to`], reporting the start of each stage in [`crate::progress::STAGES`] (`load`,
+/// [`render_to`], reporting the start of each stage in [`crate::progress::stages`] (`load`,
 /// the pipeline stages, `write`) to `progress`. The callback may run on a worker thread.
 pub fn render_to_with_progress(
     input: Option<&Path>,
@@ -345,7 +464,7 @@ pub fn render_to_with_progress(
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     }
     if let Some(p) = progress {
-        p("load");
+        p(crate::progress::LOAD);
     }
     let prepared = prepare(input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
     render_prepared(prepared, out, secrets_out, a.threads, progress)
@@ -388,13 +507,34 @@ pub fn render_prepared(
         opendesk_render::output::write::check_secrets_out(out, so)
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     }
+    let previous = prepared.previous_secrets.clone();
     let mut rendered = run_with_progress(prepared, threads, progress).map_err(|e| RenderFailure {
         exit_code: e.exit_code(),
         message: format!("error: {e}"),
         report: e.report().map(|r| Box::new(r.clone())),
     })?;
+    if let Some((file, text, strict)) = previous {
+        // Reported, not written to render-meta: the tree stays a function of the input alone.
+        let found = opendesk_render::churn::value_changes(&file, &text, &rendered.secrets, strict)
+            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+        let errors = found.iter().filter(|f| f.severity == opendesk_render::report::Severity::Error).count();
+        for f in &found {
+            *rendered.report.summary.findings.entry(f.severity).or_default() += 1;
+        }
+        rendered.report.findings.extend(found);
+        if errors > 0 {
+            rendered.report.status = "failed";
+            return Err(RenderFailure {
+                exit_code: EXIT_FAILED,
+                message: format!(
+                    "error: {errors} Secret(s) changed values since --previous-secrets (--strict-secrets); pin the chart's random values or drop --strict-secrets"
+                ),
+                report: Some(Box::new(rendered.report.clone())),
+            });
+        }
+    }
     if let Some(p) = progress {
-        p("write");
+        p(crate::progress::WRITE);
     }
     let t = Instant::now();
     // The secret payload is staged (written and synced beside --secrets-out) before the tree is
@@ -417,7 +557,7 @@ pub fn render_prepared(
         s.commit().map_err(|e| fail(EXIT_USAGE, format!("error: {e} (the output tree was written)")))?;
     }
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: "write", ms });
+    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: crate::progress::WRITE, ms });
     Ok(rendered)
 }
 
@@ -439,7 +579,7 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
                     println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
                 }
             }
-            eprintln!("{}", f.message);
+            eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&f.message)));
             if f.exit_code == EXIT_FAILED {
                 eprintln!(
                     "nothing was written; fix the findings above (or `explain` a resource to see what changed it)"
@@ -454,7 +594,14 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
         print_findings(&rendered.report);
     }
     let now: Vec<String> = rendered.tree.releases.iter().map(|r| r.name.clone()).collect();
-    print_summary(&rendered.report, out, start.elapsed().as_secs_f64() * 1000.0, release_changes(&previous, &now));
+    let output_bytes = rendered.tree.files.values().map(|t| t.len() as u64).sum();
+    print_summary(
+        &rendered.report,
+        out,
+        output_bytes,
+        start.elapsed().as_secs_f64() * 1000.0,
+        release_changes(&previous, &now),
+    );
     // Freeing every node of the render one by one takes milliseconds the user waits for, and
     // this is the CLI's last step before the process exits: leave the memory to the OS. (A
     // thread dropping it could still be running while `exit` tears the allocator down.)
@@ -465,10 +612,30 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
 /// The `explain --json` entries: `{resource, release, file, line, changes}` per document, or only
 /// the one whose id (`KIND/NAMESPACE/NAME`) equals `resource` (case-insensitive).
 pub fn explain_entries(docs: &[Document], resource: Option<&str>) -> Vec<serde_json::Value> {
+    explain_entries_in(docs, resource, None)
+}
+
+/// [`explain_entries`], where `resource` may also name a namespaced document without a
+/// namespace of its own by the namespace it is deployed to (`namespace`, the instance's):
+/// `Deployment/opendesk/x` finds the `Deployment/-/x` that Argo CD deploys into `opendesk`.
+pub fn explain_entries_in(
+    docs: &[Document],
+    resource: Option<&str>,
+    namespace: Option<&str>,
+) -> Vec<serde_json::Value> {
+    let scopes = namespace.map(|_| opendesk_render::stages::Scopes::from_docs(docs));
     let mut shown = Vec::new();
     for d in docs {
         let id = d.id().to_string();
-        if resource.is_some_and(|w| !w.eq_ignore_ascii_case(&id)) {
+        let effective = match (namespace, &scopes) {
+            (Some(ns), Some(sc)) if d.namespace().is_none() && sc.is_namespaced(d.group(), d.kind().unwrap_or("")) => {
+                Some(format!("{}/{ns}/{}", d.kind().unwrap_or(""), d.name().unwrap_or("")))
+            }
+            _ => None,
+        };
+        if resource.is_some_and(|w| {
+            !w.eq_ignore_ascii_case(&id) && !effective.as_deref().is_some_and(|e| w.eq_ignore_ascii_case(e))
+        }) {
             continue;
         }
         shown.push(serde_json::json!({
@@ -485,15 +652,16 @@ pub fn explain_entries(docs: &[Document], resource: Option<&str>) -> Vec<serde_j
 /// `explain`.
 pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inputs) -> i32 {
     let bar = crate::progress::StageProgress::stderr();
-    bar.stage("load");
+    bar.stage(crate::progress::LOAD);
     let prepared = match prepare(input, a) {
         Ok(p) => p,
         Err(UsageError(m)) => {
             bar.finish();
-            eprintln!("{m}");
+            eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&m)));
             return EXIT_USAGE;
         }
     };
+    let namespace = prepared.config.namespace.clone();
     let tick = |stage: &'static str| bar.stage(stage);
     let result = run_with_progress(prepared, a.threads, Some(&tick));
     bar.finish();
@@ -505,10 +673,15 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
             return e.exit_code();
         }
     };
-    let shown = explain_entries(&docs, resource);
+    let shown = explain_entries_in(&docs, resource, Some(&namespace));
     if let Some(w) = resource {
         if shown.is_empty() {
-            eprintln!("error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` for no namespace)");
+            eprintln!(
+                "{}",
+                crate::term::paint_line(&format!(
+                    "error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` or the namespace it is deployed to for one without its own)"
+                ))
+            );
             return EXIT_USAGE;
         }
     }
@@ -528,7 +701,8 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
                 println!("    unchanged");
             }
             for c in changes {
-                let det = c["detail"].as_str().map(|d| format!("  = {d}")).unwrap_or_default();
+                // The complete value, on one line (line breaks as \n; an elided one says so).
+                let det = c["detail"].as_str().map(|d| format!("  = {}", d.replace('\n', "\\n"))).unwrap_or_default();
                 println!(
                     "    {:<44} {:<18} {}{det}",
                     c["by"].as_str().unwrap_or(""),
@@ -595,8 +769,29 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
     Ok(docs)
 }
 
+/// Output format of `diff` and `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// For a terminal.
+    Text,
+    /// `--json`.
+    Json,
+    /// `--markdown` (a merge-request comment).
+    Markdown,
+}
+
+/// Print a diff report in `format`.
+pub fn print_diff(d: &opendesk_render::diff::DiffReport, format: DiffFormat, title: &str) {
+    use opendesk_render::diff::{render_markdown, render_text};
+    match format {
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(d).unwrap_or_default()),
+        DiffFormat::Text => print!("{}", render_text(d)),
+        DiffFormat::Markdown => print!("{}", render_markdown(d, title)),
+    }
+}
+
 /// `diff OLD NEW`: exit 0 equal, 1 different, 2 unreadable.
-pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
+pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
     let (a, b) = match (load_tree(old), load_tree(new)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -605,28 +800,10 @@ pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
         }
     };
     let d = opendesk_render::diff::diff(&a, &b);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
-    } else {
-        for r in &d {
-            println!("{:<8} {}", r.status, r.resource);
-            for c in &r.changes {
-                let old = c.old.as_deref().unwrap_or("");
-                let new = c.new.as_deref().unwrap_or("");
-                match c.kind {
-                    "added" => println!("    + {} = {new}", c.path),
-                    "removed" => println!("    - {} (was {old})", c.path),
-                    _ => println!("    ~ {}: {old} → {new}", c.path),
-                }
-            }
-        }
-        if d.is_empty() {
-            println!("no differences");
-        }
-    }
-    if d.is_empty() {
-        EXIT_OK
-    } else {
+    print_diff(&d, format, &format!("Diff {} → {}", old.display(), new.display()));
+    if d.changed {
         EXIT_FAILED
+    } else {
+        EXIT_OK
     }
 }

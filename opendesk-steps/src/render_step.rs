@@ -31,7 +31,7 @@
 //!
 //! Progress phases: `start`, `state` (what the runtime state supplied), `version` (warning:
 //! the state's opendeskVersion overrides the config's), `helmfile`, then the render stages of
-//! [`crate::progress::STAGES`] (`load`, `patches`, …, `output`, `write`), `done`. Events are
+//! [`crate::progress::stages`] (`load`, `patches`, …, `output`, `write`), `done`. Events are
 //! delivered on the calling thread, while the render runs.
 
 use crate::progress::label;
@@ -464,7 +464,7 @@ impl Step for RenderManifests {
                 };
                 render_cmd::check_out(&self.out, Some(dir), &self.inputs)
                     .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
-                tick("load");
+                tick(crate::progress::LOAD);
                 let mut prepared = render_cmd::prepare(Some(dir), &self.inputs)
                     .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
                 prepared.config.opendesk_version = version_ref.clone();

@@ -17,6 +17,7 @@
 //!     syncWave: 2
 //!     resources: 12
 //!     kinds: {ConfigMap: 3, Deployment: 2, …}
+//!     images: [quay.io/keycloak/keycloak:26.5.6, …]   # the inventory's: sorted, unique; absent when none
 //!     outputDigest: sha256:…     # over the release folder's file names and file sha256s
 //! patches:
 //!   - {name: fix-empty-protocol, matched: 4, changed: 2, skipped: false}
@@ -25,6 +26,14 @@
 //! guards: [{name, passed, message?}]
 //! eso: {converted: 12}
 //! redactions: 0
+//! module:                        # only in a module render's tree (render --module)
+//!   keys: [nextcloud]
+//!   covers: [opendesk-nextcloud]  # the releases the push replaces
+//!   rendered: [opendesk-nextcloud]
+//!   base: {inputDigest: sha256:…, outputDigest: sha256:…}   # null with noBase: true
+//!   noBase: false
+//!   allowSecretRemoval: false
+//!   scopedGuards: [{name, how}]
 //! ```
 
 use crate::report::Finding;
@@ -54,6 +63,18 @@ pub struct PatchStat {
     /// Why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
+}
+
+impl From<&crate::patch::PatchStat> for PatchStat {
+    fn from(s: &crate::patch::PatchStat) -> Self {
+        PatchStat {
+            name: s.name.clone(),
+            matched: s.matched,
+            changed: s.changed,
+            skipped: s.skipped.is_some(),
+            skip_reason: s.skipped.clone(),
+        }
+    }
 }
 
 /// One guard's result.
@@ -89,6 +110,10 @@ pub struct MetaInput {
     pub eso_converted: usize,
     /// Secret values masked by the redaction stage.
     pub redactions: usize,
+    /// Per release, its container images (the inventory stage's; sorted, unique).
+    pub images: BTreeMap<String, Vec<String>>,
+    /// A module render's facts (`module:`); `None` for a full render (the key is then absent).
+    pub module: Option<crate::module::ModuleMeta>,
 }
 
 impl Default for MetaInput {
@@ -103,6 +128,8 @@ impl Default for MetaInput {
             guards: Vec::new(),
             eso_converted: 0,
             redactions: 0,
+            images: BTreeMap::new(),
+            module: None,
         }
     }
 }
@@ -123,6 +150,9 @@ pub struct ReleaseMeta {
     pub resources: usize,
     /// Resources by kind (sorted).
     pub kinds: BTreeMap<String, usize>,
+    /// Container images its workloads run (the inventory's: sorted, unique).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
     /// sha256 over the release folder's sorted file names and each file's sha256.
     pub output_digest: String,
 }
@@ -167,6 +197,8 @@ struct Meta<'a> {
     guards: &'a [GuardResult],
     eso: Eso,
     redactions: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<&'a crate::module::ModuleMeta>,
 }
 
 #[derive(Serialize)]
@@ -204,6 +236,7 @@ pub fn render_meta(
         guards: &input.guards,
         eso: Eso { converted: input.eso_converted },
         redactions: input.redactions,
+        module: input.module.as_ref(),
     };
     // Serialising plain structs of strings and integers cannot fail.
     let json = serde_json::to_value(&meta).unwrap_or_default();
@@ -246,6 +279,7 @@ mod tests {
             sync_wave: 2,
             resources: 3,
             kinds: [("ConfigMap".to_string(), 2), ("Deployment".to_string(), 1)].into_iter().collect(),
+            images: vec!["redis:7".into()],
             output_digest: "sha256:11".into(),
         };
         (input, vec![rel])

@@ -37,7 +37,7 @@ pub use write::{
 
 use crate::config::InstanceConfig;
 use crate::document::Document;
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::yaml::emit;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -103,16 +103,26 @@ pub fn build_tree(
 ) -> Result<RenderedTree, OutputError> {
     let per_release = tree::release_files(docs)?;
     let names = per_release.keys().map(String::as_str);
-    let waves = match graph {
+    let mut waves = match graph {
         Some(g) => g.assign(names)?,
         None => WaveAssignment::flat(names),
     };
+    if let (Some(m), Some(_)) = (&meta.module, graph) {
+        // Only the module's own releases can be missing from a module render.
+        waves.findings.retain(|f| f.code != crate::checks::Check::OutputGraphReleaseNotRendered.code());
+        let missing: Vec<&str> =
+            m.covers.iter().map(String::as_str).filter(|r| !per_release.contains_key(*r)).collect();
+        if !missing.is_empty() {
+            waves.findings.push(Finding::of(
+                crate::checks::Check::OutputGraphReleaseNotRendered,
+                format!("module {} lists releases that were not rendered: {}", m.keys.join(", "), missing.join(", ")),
+            ));
+        }
+    }
     let mut findings = waves.findings.clone();
     if cfg.argocd.repo_url.trim().is_empty() {
-        findings.push(Finding::new(
-            "output",
-            "output/no-repo-url",
-            Severity::Warning,
+        findings.push(Finding::of(
+            crate::checks::Check::OutputNoRepoUrl,
             "argocd.repoURL is empty: the generated Applications cannot sync until it is set",
         ));
     }
@@ -157,7 +167,12 @@ pub fn build_tree(
             (format!("{APPLICATIONS_DIR}/{release}.yaml"), emit(&app))
         },
     );
-    apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
+    // A module render's tree holds only its releases' Applications: the parent is the full
+    // render's, and the push keeps it (it points at the applications/ folder, so a module
+    // never needs to change it).
+    if meta.module.is_none() {
+        apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
+    }
     // Every file was hashed where it was emitted: the digests hash names and those hashes.
     let app_hashes: Vec<[u8; 32]> = apps.iter().map(|(_, t)| meta::file_hash(t.as_bytes())).collect();
     let digests: Vec<String> = per_release
@@ -189,6 +204,7 @@ pub fn build_tree(
         let resources = rfiles.len();
         entries.extend(rfiles.into_iter().zip(paths).map(|(f, path)| (PathBuf::from(path), f.text)));
         releases.push(ReleaseMeta {
+            images: meta.images.get(&release).cloned().unwrap_or_default(),
             application: argo::application_name(cfg, &release),
             name: release,
             wave: w.wave,
