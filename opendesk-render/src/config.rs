@@ -207,6 +207,10 @@ pub struct InstanceConfig {
     /// Redaction.
     #[serde(default)]
     pub redact: Redact,
+    /// Check settings: `lint: {severity: {CODE: info|warning|error|off}}` (see
+    /// `opendesk-render rules`).
+    #[serde(default)]
+    pub lint: crate::checks::LintConfig,
     /// Free values that patches reference as `${values.a.b}`.
     #[serde(default)]
     pub values: serde_json::Map<String, serde_json::Value>,
@@ -272,6 +276,9 @@ impl InstanceConfig {
     }
 
     fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        if let Some((line, col, message)) = &self.lint.severity.invalid {
+            return Err(ConfigError { file: file.to_path_buf(), line: *line, col: *col, message: message.clone() });
+        }
         let bad = |m: String| ConfigError { file: file.to_path_buf(), line: 0, col: 0, message: m };
         semver::Version::parse(self.opendesk_version.trim())
             .map_err(|e| bad(format!("opendeskVersion {:?} is not a semantic version: {e}", self.opendesk_version)))?;
@@ -296,6 +303,7 @@ impl InstanceConfig {
             scim: Scim::default(),
             overrides: Vec::new(),
             redact: Redact::default(),
+            lint: Default::default(),
             values: Default::default(),
             source: None,
         }

@@ -121,6 +121,17 @@ enum Cmd {
     /// List the release graph's modules with their releases and waves.
     #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
     Modules(crate::modules_cmd::ModulesArgs),
+    /// List the checks (finding codes and guards) or print one check's doc.
+    #[command(
+        after_help = "Examples:\n  opendesk-render rules\n  opendesk-render rules lint/image-latest\n  opendesk-render rules --json | jq '.[] | select(.tunable) | .code'"
+    )]
+    Rules {
+        /// One check's code (`lint/image-latest`): print its doc.
+        code: Option<String>,
+        /// Print as JSON: `[{code, stage, severity, tunable, summary, doc}]` (one object with CODE).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > target/patch.schema.json")]
     Schema,
@@ -297,6 +308,7 @@ pub fn main() -> i32 {
             plan(step, diff_format(json, markdown))
         }
         Cmd::Modules(a) => crate::modules_cmd::modules(&a),
+        Cmd::Rules { code, json } => crate::rules_cmd::rules(code.as_deref(), json),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
