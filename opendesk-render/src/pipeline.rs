@@ -19,13 +19,13 @@ use std::time::Instant;
 use thiserror::Error;
 
 /// A progress callback: called with the stage name (`patches`, `jit`, `overrides`, `dedup`,
-/// `lint`, `inventory`, `eso`, `redact`, `guards`, `output`) when that stage starts. It may be
+/// `lint`, `inventory`, `eso`, `redact`, `guards`, `validate`, `output`) when that stage starts. It may be
 /// called from a rayon worker thread, hence `Sync`. It sees no documents and no values.
 pub type ProgressFn<'a> = &'a (dyn Fn(&'static str) + Sync);
 
 /// The stage names the pipeline reports through [`RenderRequest::progress`], in order.
-pub const STAGES: [&str; 10] =
-    ["patches", "jit", "overrides", "dedup", "lint", "inventory", "eso", "redact", "guards", "output"];
+pub const STAGES: [&str; 11] =
+    ["patches", "jit", "overrides", "dedup", "lint", "inventory", "eso", "redact", "guards", "validate", "output"];
 
 /// What to render with.
 #[derive(Clone, Default)]
@@ -310,6 +310,14 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
         });
     }
     findings.extend(g.findings());
+    timer.lap("guards");
+
+    // Validate: schemas, CRDs and API-server rules on the final documents (before the scrub
+    // below, which covers its findings too).
+    req.stage("validate");
+    let schemas = crate::validate::Schemas::for_config(cfg).map_err(|e| RenderError::Input(e.to_string()))?;
+    let validation = crate::validate::validate(&docs, &schemas, &findings);
+    findings.extend(validation.findings);
     let _ = (&inventory, &lint);
     // Nothing that leaves the process may carry a known secret value, even by coincidence
     // (a value equal to a file name, say): scrub findings and guard messages. Under
@@ -341,7 +349,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
             }
         }
     }
-    timer.lap("guards");
+    timer.lap("validate");
 
     let meta_patches: Vec<crate::output::meta::PatchStat> = patch_stats
         .iter()
@@ -403,6 +411,21 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     req.stage("output");
     let tree = build_tree(cfg, &docs, req.graph, &meta, &req.app_options)?;
     findings.extend(tree.findings.iter().cloned());
+    // The Applications are made here: validate them too (an error is a renderer bug, and
+    // still fails the render rather than push what Argo CD rejects).
+    let app_findings = crate::validate::validate_tree_files(&tree.files, "applications", &schemas);
+    if app_findings.iter().any(|f| f.severity == Severity::Error) {
+        findings.extend(app_findings);
+        report.status = "failed";
+        report.exit_code = 1;
+        summary.findings = count(&findings);
+        report.findings = findings;
+        report.summary = summary;
+        timer.lap("output");
+        report.timings = timer.out;
+        return Err(RenderError::Failed(Box::new(report), Box::new(docs)));
+    }
+    findings.extend(app_findings);
     timer.lap("output");
     summary.releases = tree.releases.len();
     summary.findings = count(&findings);

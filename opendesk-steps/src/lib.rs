@@ -11,3 +11,4 @@ pub mod push;
 pub mod render_cmd;
 pub mod render_step;
 pub mod step;
+pub mod validate_cmd;

@@ -10,8 +10,21 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 /// Every stage a render reports, in order: `load`, the pipeline stages, `write`.
-pub const STAGES: [&str; 12] =
-    ["load", "patches", "jit", "overrides", "dedup", "lint", "inventory", "eso", "redact", "guards", "output", "write"];
+pub const STAGES: [&str; 13] = [
+    "load",
+    "patches",
+    "jit",
+    "overrides",
+    "dedup",
+    "lint",
+    "inventory",
+    "eso",
+    "redact",
+    "guards",
+    "validate",
+    "output",
+    "write",
+];
 
 /// What the bar says during a stage.
 pub fn label(stage: &str) -> &'static str {
@@ -26,6 +39,7 @@ pub fn label(stage: &str) -> &'static str {
         "eso" => "converting Secrets to ExternalSecrets",
         "redact" => "redacting secret values",
         "guards" => "checking guards",
+        "validate" => "validating against Kubernetes schemas",
         "output" => "building the output tree",
         "write" => "writing the output tree",
         _ => "working",
@@ -98,8 +112,8 @@ mod tests {
     #[test]
     fn stages_are_load_pipeline_write() {
         assert_eq!(STAGES[0], "load");
-        assert_eq!(&STAGES[1..11], &opendesk_render::pipeline::STAGES[..]);
-        assert_eq!(STAGES[11], "write");
+        assert_eq!(&STAGES[1..12], &opendesk_render::pipeline::STAGES[..]);
+        assert_eq!(STAGES[12], "write");
         for s in STAGES {
             assert_ne!(label(s), "working", "{s} has a label");
         }
