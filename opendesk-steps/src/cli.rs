@@ -65,9 +65,13 @@ enum Cmd {
         /// Branch to commit to.
         #[arg(long, default_value = "main")]
         branch: String,
-        /// Folder inside the repository that the tree replaces.
-        #[arg(long, default_value = "")]
+        /// Folder inside the repository that the tree replaces (a clean relative path, e.g.
+        /// instances/acme; the repository root is refused).
+        #[arg(long)]
         path: String,
+        /// Time limit of every git command, network steps included, in seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
@@ -77,6 +81,9 @@ enum Cmd {
         after_help = "Examples:\n  opendesk-render validate out/                      # an output tree\n  opendesk-render validate helmfile-out/ --kubernetes-version 1.30 --crds crds/\n  opendesk-render validate deploy.yaml --json | jq .summary"
     )]
     Validate(ValidateCliArgs),
+    /// List the release graph's modules with their releases and waves.
+    #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
+    Modules(crate::modules_cmd::ModulesArgs),
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > patch.schema.json")]
     Schema,
@@ -117,6 +124,8 @@ struct RenderArgs {
     json: bool,
     #[command(flatten)]
     input_args: InputArgs,
+    #[command(flatten)]
+    module: crate::modules_cmd::ModuleFlags,
 }
 
 #[derive(clap::Args, Debug)]
@@ -195,13 +204,14 @@ pub fn main() -> i32 {
             &a.out,
             a.secrets_out.as_deref(),
             a.json,
-            &a.input_args.into(),
+            &crate::render_cmd::Inputs { module: a.module.into(), ..a.input_args.into() },
         ),
         Cmd::Explain(a) => {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
         }
         Cmd::Diff { old, new, json } => crate::render_cmd::diff(&old, &new, json),
-        Cmd::Push { out_dir, repo, branch, path, json } => push(out_dir, repo, branch, path, json),
+        Cmd::Push { out_dir, repo, branch, path, timeout, json } => push(out_dir, repo, branch, path, timeout, json),
+        Cmd::Modules(a) => crate::modules_cmd::modules(&a),
         Cmd::Validate(a) => crate::validate_cmd::run(&crate::validate_cmd::ValidateArgs {
             paths: a.paths,
             kubernetes_version: Some(a.kubernetes_version),
@@ -222,11 +232,14 @@ pub fn main() -> i32 {
     }
 }
 
-fn push(out_dir: PathBuf, repo: String, branch: String, path: String, json: bool) -> i32 {
+fn push(out_dir: PathBuf, repo: String, branch: String, path: String, timeout: u64, json: bool) -> i32 {
     use crate::step::Step;
     let mut step = crate::push::PushRenderedManifests::new(out_dir, repo);
     step.branch = branch;
     step.path = path;
+    step.timeout = std::time::Duration::from_secs(timeout);
+    // Ctrl-C / SIGTERM end the running git command; the step fails and removes its work dir.
+    crate::gitsafe::install_interrupt_handler();
     match step.run(&mut |ev| eprintln!("{ev}")) {
         Ok(o) => {
             if json {
@@ -240,6 +253,9 @@ fn push(out_dir: PathBuf, repo: String, branch: String, path: String, json: bool
         }
         Err(e) => {
             eprintln!("error: {e}");
+            if crate::gitsafe::interrupted() {
+                return 130;
+            }
             e.exit_code()
         }
     }
@@ -306,6 +322,7 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
             release_graph: a.release_graph,
             threads: a.threads,
             config_text: None,
+            module: Default::default(),
         }
     }
 }
