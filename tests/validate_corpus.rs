@@ -445,3 +445,61 @@ fn the_35_shapes_are_each_reported_at_their_resource_and_path() {
         assert!(f.origin.as_deref().and_then(|o| o.rsplit(':').next()?.parse::<u32>().ok()).is_some(), "{f:?}");
     }
 }
+
+/// `opendesk-render validate PATH…` as a real process: exit codes, text and JSON output, CRDs
+/// from `--crds`, and the rendered corpus tree valid.
+#[test]
+fn validate_command() {
+    let t = TempDir::new("validate");
+    let bad = write(
+        t.path(),
+        "m/bad.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: Loadbalancer\n  ports: [{port: \"80\"}]\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: x}\n",
+    );
+    let good = write(t.path(), "ok/good.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
+    let crd = write(
+        t.path(),
+        "crds/widget.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}}\n",
+    );
+    let b = bad.display().to_string();
+    let o = run(&args(&["validate", &b]));
+    o.expect("invalid", 1);
+    assert!(o.stdout.contains("bad.yaml:5 - Service s error at $.spec.type"), "{}", o.stdout);
+    assert!(o.stdout.contains("[validate/service-type]") && o.stdout.contains("[validate/type]"), "{}", o.stdout);
+    assert!(o.stdout.contains("[validate/no-schema]"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains(
+            "Summary: 2 resources found in 1 files (Kubernetes 1.31) - Valid: 0, Invalid: 1, Errors: 0, Skipped: 1"
+        ),
+        "{}",
+        o.stdout
+    );
+    let c = crd.parent().unwrap().display().to_string();
+    let o = run(&args(&["validate", &b, "--crds", &c, "--json", "--kubernetes-version", "v1.30.2"]));
+    o.expect("invalid, json", 1);
+    assert!(o.stdout.contains("\"kubernetesVersion\": \"1.30\""), "{}", o.stdout);
+    assert!(o.stdout.contains("\"status\": \"statusInvalid\"") && !o.stdout.contains("statusSkipped"), "{}", o.stdout);
+    assert!(o.stdout.contains("\"path\": \"$.spec.size\""), "{}", o.stdout);
+    run(&args(&["validate", &good.display().to_string()])).expect("valid", 0);
+    run(&args(&["validate", &b, "--kubernetes-version", "1.9"]))
+        .expect("unknown version", 2)
+        .stderr_has("version", "1.9");
+    run(&args(&["validate", &t.join("nope").display().to_string()])).expect("missing path", 2);
+    let broken = write(t.path(), "broken/x.yaml", "a: [\n");
+    let o = run(&args(&["validate", &broken.display().to_string()]));
+    o.expect("unparsable", 1);
+    assert!(o.stdout.contains("[validate/syntax]"), "{}", o.stdout);
+
+    // The rendered corpus tree (releases and applications) is valid.
+    let Some(corpus) = corpus() else { return };
+    let out = t.join("out");
+    let cfg = root().join("benches/corpus-instance.yaml");
+    let sec = t.join("s.json");
+    let (cs, os, ss) = (corpus.display().to_string(), out.display().to_string(), sec.display().to_string());
+    run(&args(&["render", &cs, "--out", &os, "--config", &cfg.display().to_string(), "--secrets-out", &ss]))
+        .expect("render", 0);
+    let o = run(&args(&["validate", &os]));
+    o.expect("rendered tree", 0);
+    assert!(o.stdout.contains("Invalid: 0, Errors: 0"), "{}", o.stdout);
+}

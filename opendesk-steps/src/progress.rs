@@ -134,7 +134,7 @@ mod tests {
             p.stage(s);
         }
         let bar = p.bar.as_ref().unwrap();
-        assert_eq!(bar.position(), 11);
+        assert_eq!(bar.position(), STAGES.len() as u64 - 1);
         assert_eq!(bar.message(), "writing the output tree");
         p.finish();
         assert!(bar.is_finished());
