@@ -12,6 +12,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod checks;
+pub mod churn;
 pub mod config;
 pub mod diff;
 pub mod document;

@@ -36,6 +36,8 @@ mod check;
 pub mod crd;
 mod rules;
 pub mod schema;
+mod stage;
+pub use stage::ValidateStage;
 
 use crate::document::Document;
 use crate::report::{Finding, Severity};
