@@ -14,7 +14,7 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Parser, Debug)]
 #[command(
     name = "opendesk-render",
-    version,
+    version = env!("OPENDESK_RENDER_VERSION"),
     about = "Render openDesk helmfile output into a git-ready, Argo CD-ready tree",
     long_about = "Takes a `helmfile template --output-dir` tree, fixes the upstream charts with declarative \
 patches, converts plaintext Secrets to ExternalSecrets, checks everything, and writes one folder and one \
@@ -22,6 +22,12 @@ Argo CD Application per release.\n\nExit codes: 0 ok (warnings allowed), 1 a gua
 render, 2 bad input, config or usage. Nothing is written unless the exit code is 0."
 )]
 struct Cli {
+    /// Print errors only: no warnings, notes, progress bar or summary.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Colour diagnostics on stderr: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::term::ColorChoice::Auto)]
+    color: crate::term::ColorChoice,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -80,8 +86,21 @@ enum Cmd {
     #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
     Modules(crate::modules_cmd::ModulesArgs),
     /// Print the JSON Schema of the patch file format.
-    #[command(after_help = "Example:\n  opendesk-render schema > patch.schema.json")]
+    #[command(after_help = "Example:\n  opendesk-render schema > target/patch.schema.json")]
     Schema,
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(
+        after_help = "Examples:\n  opendesk-render completions bash > ~/.local/share/bash-completion/completions/opendesk-render\n  opendesk-render completions zsh > ~/.zfunc/_opendesk-render\n  opendesk-render completions fish > ~/.config/fish/completions/opendesk-render.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(
+        after_help = "Examples:\n  opendesk-render man | man -l -\n  opendesk-render man > ~/.local/share/man/man1/opendesk-render.1"
+    )]
+    Man,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -153,12 +172,44 @@ enum PatchesCmd {
         /// Run only this fixture.
         #[arg(long)]
         only: Option<String>,
+        /// Print the outcome as JSON (per fixture: name, passed, snapshot, problems).
+        #[arg(long)]
+        json: bool,
     },
     /// Validate every patch file (structure, JSONPath, regex, semver ranges, unique names).
     #[command(after_help = "Example:\n  opendesk-render patches check runtime-patches")]
     Check {
         /// A runtime-patches root or a directory of patch files.
         #[arg(default_value = "runtime-patches")]
+        dir: PathBuf,
+        /// Print the outcome as JSON (the patch count, or every error with file, line, col).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in patch set (number, name, appliesTo, required, description).
+    #[command(
+        after_help = "Examples:\n  opendesk-render patches list\n  opendesk-render patches list --json | jq -r '.[].name'"
+    )]
+    List {
+        /// Print as JSON (full descriptions).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scaffold a new patch: rendered-patches/NNN-NAME.yaml (next free number) and fixtures/NAME/.
+    #[command(
+        after_help = "Example:\n  opendesk-render patches new ums-probe-timeout --kind Deployment --release ums\n  # edit the two files, then:\n  opendesk-render patches test runtime-patches --only ums-probe-timeout --accept"
+    )]
+    New {
+        /// The patch name (kebab-case; names the file, the fixture dir and the snapshot).
+        name: String,
+        /// The kind the patch selects (e.g. Deployment, Job).
+        #[arg(long)]
+        kind: String,
+        /// The helmfile release the patch selects (e.g. ums).
+        #[arg(long)]
+        release: String,
+        /// The runtime-patches root to write into.
+        #[arg(long, default_value = "runtime-patches")]
         dir: PathBuf,
     },
 }
@@ -173,6 +224,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    crate::term::init(cli.quiet, cli.color);
     match cli.cmd {
         Cmd::Render(a) => crate::render_cmd::render(
             a.input.as_deref(),
@@ -191,8 +243,29 @@ pub fn main() -> i32 {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
         }
-        Cmd::Patches(PatchesCmd::Check { dir }) => patches_check(&dir),
-        Cmd::Patches(PatchesCmd::Test { dir, accept, only }) => patches_test(&dir, accept, only.as_deref()),
+        Cmd::Patches(PatchesCmd::Check { dir, json }) => crate::patches_cmd::check(&dir, json),
+        Cmd::Patches(PatchesCmd::Test { dir, accept, only, json }) => {
+            crate::patches_cmd::test(&dir, accept, only.as_deref(), json)
+        }
+        Cmd::Patches(PatchesCmd::List { json }) => crate::patches_cmd::list(json),
+        Cmd::Patches(PatchesCmd::New { name, kind, release, dir }) => {
+            crate::patches_cmd::new(&dir, &name, &kind, &release)
+        }
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "opendesk-render", &mut std::io::stdout());
+            EXIT_OK
+        }
+        Cmd::Man => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("error: writing the man page: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
     }
 }
 
@@ -204,76 +277,30 @@ fn push(out_dir: PathBuf, repo: String, branch: String, path: String, timeout: u
     step.timeout = std::time::Duration::from_secs(timeout);
     // Ctrl-C / SIGTERM end the running git command; the step fails and removes its work dir.
     crate::gitsafe::install_interrupt_handler();
-    match step.run(&mut |ev| eprintln!("{ev}")) {
+    let quiet = crate::term::quiet();
+    match step.run(&mut |ev| {
+        if !quiet {
+            eprintln!("{ev}")
+        }
+    }) {
         Ok(o) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
             } else if o.changed {
-                println!("pushed {} ({} attempt(s))", o.commit.as_deref().unwrap_or("?"), o.attempts);
+                let attempts = crate::term::count(o.attempts as usize, "attempt", "attempts");
+                println!("pushed {} ({attempts})", o.commit.as_deref().unwrap_or("?"));
             } else {
                 println!("no change: nothing committed");
             }
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", crate::term::paint_line(&format!("error: {e}")));
             if crate::gitsafe::interrupted() {
                 return 130;
             }
             e.exit_code()
         }
-    }
-}
-
-fn patches_check(dir: &Path) -> i32 {
-    match opendesk_patches::check(dir) {
-        Ok(n) => {
-            println!("{n} patches OK in {}", opendesk_patches::patches_dir(dir).display());
-            EXIT_OK
-        }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-                print_snippet(Path::new(&e.file), e.line, e.col);
-            }
-            eprintln!("{} patch file error(s)", errors.len());
-            EXIT_USAGE
-        }
-    }
-}
-
-fn patches_test(dir: &Path, accept: bool, only: Option<&str>) -> i32 {
-    let outcomes = if let Some(name) = only {
-        opendesk_patches::run_fixture(dir, &dir.join("fixtures").join(name), accept).map(|o| vec![o])
-    } else {
-        opendesk_patches::run_fixtures(dir, accept)
-    };
-    let outcomes = match outcomes {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let mut failed = 0;
-    for o in &outcomes {
-        if o.passed() {
-            println!("ok      {}{}", o.name, if o.accepted { " (snapshot written: review it)" } else { "" });
-        } else {
-            failed += 1;
-            println!("FAILED  {}", o.name);
-            for p in &o.problems {
-                for (i, l) in p.lines().enumerate() {
-                    println!("{}{l}", if i == 0 { "  - " } else { "    " });
-                }
-            }
-        }
-    }
-    println!("{} passed, {} failed", outcomes.len() - failed, failed);
-    if failed > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
     }
 }
 
