@@ -12,6 +12,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod checks;
 pub mod config;
 pub mod diff;
 pub mod document;

@@ -52,8 +52,11 @@ enum Cmd {
         /// The new output tree.
         new: PathBuf,
         /// Print the diff as JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Print the diff as Markdown (collapsible per release).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Work with patch sets: run fixtures against snapshots, or validate patch files.
     #[command(subcommand)]
@@ -78,9 +81,42 @@ enum Cmd {
         /// Time limit of every git command, network steps included, in seconds.
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
-        /// Print the outcome as JSON.
-        #[arg(long)]
+        /// Print the outcome as JSON (with --dry-run: the plan as JSON).
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Show what the push would change (the same as `plan`); commit and push nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: print the plan as Markdown.
+        #[arg(long, requires = "dry_run")]
+        markdown: bool,
+    },
+    /// Show what a push would change: fetch the branch head and diff its instance subtree
+    /// against the rendered tree, per resource (exit 0 either way).
+    #[command(
+        after_help = "Examples:\n  opendesk-render plan out/ --repo https://git.example.org/opendesk/acme.git --path instances/acme\n  opendesk-render plan out/ --repo ../acme.git --path instances/acme --markdown > plan.md"
+    )]
+    Plan {
+        /// The rendered output tree (as written by `render --out`).
+        out_dir: PathBuf,
+        /// Git URL (or local path) of the instance repository.
+        #[arg(long)]
+        repo: String,
+        /// Branch to compare with.
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// Folder inside the repository that holds the instance (default: the repository root).
+        #[arg(long, default_value = "")]
+        path: String,
+        /// Time limit of every git command, in seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
+        /// Print the plan as JSON (`changed`, `counts`, per resource).
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the plan as Markdown (collapsible per release, for a merge-request comment).
+        #[arg(long)]
+        markdown: bool,
     },
     /// List the release graph's modules with their releases and waves.
     #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
@@ -236,8 +272,30 @@ pub fn main() -> i32 {
         Cmd::Explain(a) => {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
         }
-        Cmd::Diff { old, new, json } => crate::render_cmd::diff(&old, &new, json),
-        Cmd::Push { out_dir, repo, branch, path, timeout, json } => push(out_dir, repo, branch, path, timeout, json),
+        Cmd::Diff { old, new, json, markdown } => crate::render_cmd::diff(&old, &new, diff_format(json, markdown)),
+        Cmd::Push { out_dir, repo, branch, path, timeout, json, dry_run, markdown } => {
+            let mut step = crate::push::PushRenderedManifests::new(out_dir, repo);
+            step.branch = branch;
+            step.path = path;
+            step.timeout = std::time::Duration::from_secs(timeout);
+            if dry_run {
+                // The same validation as the push (a clean --path is required), then the plan.
+                if let Err(e) = crate::push::check_repo_path(&step.path) {
+                    eprintln!("error: {e}");
+                    return e.exit_code();
+                }
+                plan(crate::plan::PlanRenderedManifests::for_push(&step), diff_format(json, markdown))
+            } else {
+                push(step, json)
+            }
+        }
+        Cmd::Plan { out_dir, repo, branch, path, timeout, json, markdown } => {
+            let mut step = crate::plan::PlanRenderedManifests::new(out_dir, repo);
+            step.branch = branch;
+            step.path = path;
+            step.timeout = std::time::Duration::from_secs(timeout);
+            plan(step, diff_format(json, markdown))
+        }
         Cmd::Modules(a) => crate::modules_cmd::modules(&a),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
@@ -269,12 +327,31 @@ pub fn main() -> i32 {
     }
 }
 
-fn push(out_dir: PathBuf, repo: String, branch: String, path: String, timeout: u64, json: bool) -> i32 {
+fn plan(step: crate::plan::PlanRenderedManifests, format: crate::render_cmd::DiffFormat) -> i32 {
     use crate::step::Step;
-    let mut step = crate::push::PushRenderedManifests::new(out_dir, repo);
-    step.branch = branch;
-    step.path = path;
-    step.timeout = std::time::Duration::from_secs(timeout);
+    crate::gitsafe::install_interrupt_handler();
+    match step.run(&mut |ev| eprintln!("{ev}")) {
+        Ok(o) => {
+            let title = format!("Plan: {} {}:{}", o.repo, o.branch, o.path);
+            if format == crate::render_cmd::DiffFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
+            } else {
+                crate::render_cmd::print_diff(&o.report, format, &title);
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            if crate::gitsafe::interrupted() {
+                return 130;
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn push(step: crate::push::PushRenderedManifests, json: bool) -> i32 {
+    use crate::step::Step;
     // Ctrl-C / SIGTERM end the running git command; the step fails and removes its work dir.
     crate::gitsafe::install_interrupt_handler();
     let quiet = crate::term::quiet();
@@ -301,6 +378,15 @@ fn push(out_dir: PathBuf, repo: String, branch: String, path: String, timeout: u
             }
             e.exit_code()
         }
+    }
+}
+
+fn diff_format(json: bool, markdown: bool) -> crate::render_cmd::DiffFormat {
+    use crate::render_cmd::DiffFormat;
+    match (json, markdown) {
+        (true, _) => DiffFormat::Json,
+        (_, true) => DiffFormat::Markdown,
+        _ => DiffFormat::Text,
     }
 }
 

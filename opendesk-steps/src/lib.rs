@@ -9,6 +9,7 @@ pub mod example;
 pub mod gitsafe;
 pub mod modules_cmd;
 pub mod patches_cmd;
+pub mod plan;
 pub mod progress;
 pub mod push;
 pub mod render_cmd;

@@ -228,7 +228,7 @@ pub fn run(p: Prepared, threads: Option<usize>) -> Result<Rendered, RenderError>
 }
 
 /// [`run`], reporting each pipeline stage's start to `progress` (see
-/// [`crate::progress::STAGES`]; the callback may run on a worker thread).
+/// [`crate::progress::stages`]; the callback may run on a worker thread).
 pub fn run_with_progress(
     p: Prepared,
     threads: Option<usize>,
@@ -244,7 +244,7 @@ pub fn run_with_progress(
         ..Default::default()
     };
     let mut r = in_pool(threads, || run_pipeline(input, &req));
-    let load = opendesk_render::pipeline::StageTiming { stage: "load", ms: load_ms };
+    let load = opendesk_render::pipeline::StageTiming { stage: crate::progress::LOAD, ms: load_ms };
     match &mut r {
         Ok(x) => x.report.timings.insert(0, load),
         Err(RenderError::Failed(rep, _)) => rep.timings.insert(0, load),
@@ -363,7 +363,7 @@ pub fn render_to(
     render_to_with_progress(input, out, secrets_out, a, None)
 }
 
-/// [`render_to`], reporting the start of each stage in [`crate::progress::STAGES`] (`load`,
+/// [`render_to`], reporting the start of each stage in [`crate::progress::stages`] (`load`,
 /// the pipeline stages, `write`) to `progress`. The callback may run on a worker thread.
 pub fn render_to_with_progress(
     input: Option<&Path>,
@@ -378,7 +378,7 @@ pub fn render_to_with_progress(
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     }
     if let Some(p) = progress {
-        p("load");
+        p(crate::progress::LOAD);
     }
     let prepared = prepare(input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
     render_prepared(prepared, out, secrets_out, a.threads, progress)
@@ -404,7 +404,7 @@ pub fn render_prepared(
         report: e.report().map(|r| Box::new(r.clone())),
     })?;
     if let Some(p) = progress {
-        p("write");
+        p(crate::progress::WRITE);
     }
     let t = Instant::now();
     // The secret payload is staged (written and synced beside --secrets-out) before the tree is
@@ -427,7 +427,7 @@ pub fn render_prepared(
         s.commit().map_err(|e| fail(EXIT_USAGE, format!("error: {e} (the output tree was written)")))?;
     }
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: "write", ms });
+    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: crate::progress::WRITE, ms });
     Ok(rendered)
 }
 
@@ -514,7 +514,7 @@ pub fn explain_entries_in(
 /// `explain`.
 pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inputs) -> i32 {
     let bar = crate::progress::StageProgress::stderr();
-    bar.stage("load");
+    bar.stage(crate::progress::LOAD);
     let prepared = match prepare(input, a) {
         Ok(p) => p,
         Err(UsageError(m)) => {
@@ -616,8 +616,29 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
     Ok(docs)
 }
 
+/// Output format of `diff` and `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// For a terminal.
+    Text,
+    /// `--json`.
+    Json,
+    /// `--markdown` (a merge-request comment).
+    Markdown,
+}
+
+/// Print a diff report in `format`.
+pub fn print_diff(d: &opendesk_render::diff::DiffReport, format: DiffFormat, title: &str) {
+    use opendesk_render::diff::{render_markdown, render_text};
+    match format {
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(d).unwrap_or_default()),
+        DiffFormat::Text => print!("{}", render_text(d)),
+        DiffFormat::Markdown => print!("{}", render_markdown(d, title)),
+    }
+}
+
 /// `diff OLD NEW`: exit 0 equal, 1 different, 2 unreadable.
-pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
+pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
     let (a, b) = match (load_tree(old), load_tree(new)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -626,28 +647,10 @@ pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
         }
     };
     let d = opendesk_render::diff::diff(&a, &b);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
-    } else {
-        for r in &d {
-            println!("{:<8} {}", r.status, r.resource);
-            for c in &r.changes {
-                let old = c.old.as_deref().unwrap_or("");
-                let new = c.new.as_deref().unwrap_or("");
-                match c.kind {
-                    "added" => println!("    + {} = {new}", c.path),
-                    "removed" => println!("    - {} (was {old})", c.path),
-                    _ => println!("    ~ {}: {old} → {new}", c.path),
-                }
-            }
-        }
-        if d.is_empty() {
-            println!("no differences");
-        }
-    }
-    if d.is_empty() {
-        EXIT_OK
-    } else {
+    print_diff(&d, format, &format!("Diff {} → {}", old.display(), new.display()));
+    if d.changed {
         EXIT_FAILED
+    } else {
+        EXIT_OK
     }
 }
