@@ -228,6 +228,15 @@ checks! {
     /// The secret-skew guard was skipped.
     ModuleNoBase = "module/no-base", "guards", Warning, Tunable;
 
+    // --- secrets ---
+    /// Values of a Secret's existing keys changed since `--previous-secrets` (names only).
+    ///
+    /// Usually a chart that generates random values on every render (`randAlphaNum`, `genCA`,
+    /// `genSelfSignedCert`): every deploy would rotate them in the secrets manager and restart
+    /// the pods that use them. Pin them in the values or use an `existingSecret`. An error with
+    /// `--strict-secrets`. Emitted after the pipeline, only to the report (not render-meta).
+    SecretsValueChanged = "secrets/value-changed", "secrets", Warning, Tunable;
+
     // --- output ---
     /// No release graph was given: every release is in wave 0.
     ///

@@ -124,6 +124,17 @@ enum Cmd {
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > target/patch.schema.json")]
     Schema,
+    /// List the checks (finding codes and guards), or explain one.
+    #[command(
+        after_help = "Examples:\n  opendesk-render rules\n  opendesk-render rules lint/unknown-field\n  opendesk-render rules --json | jq -r '.[].code'"
+    )]
+    Rules {
+        /// A check code (`lint/unknown-field`, `guard/scim`): print its whole documentation.
+        code: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(
         after_help = "Examples:\n  opendesk-render completions bash > ~/.local/share/bash-completion/completions/opendesk-render\n  opendesk-render completions zsh > ~/.zfunc/_opendesk-render\n  opendesk-render completions fish > ~/.config/fish/completions/opendesk-render.fish"
@@ -169,6 +180,13 @@ struct RenderArgs {
     /// Where to write the ESO secret payload (JSON, mode 0600). Never inside --out.
     #[arg(long)]
     secrets_out: Option<PathBuf>,
+    /// The payload an earlier render wrote (--secrets-out): report each Secret whose values
+    /// changed since (`secrets/value-changed`, names only), e.g. a chart's random values.
+    #[arg(long)]
+    previous_secrets: Option<PathBuf>,
+    /// With --previous-secrets: a changed value fails the render (exit 1) instead of warning.
+    #[arg(long, requires = "previous_secrets")]
+    strict_secrets: bool,
     /// Print the full report as JSON on stdout (see docs/json-report.md).
     #[arg(long)]
     json: bool,
@@ -267,7 +285,12 @@ pub fn main() -> i32 {
             &a.out,
             a.secrets_out.as_deref(),
             a.json,
-            &crate::render_cmd::Inputs { module: a.module.into(), ..a.input_args.into() },
+            &crate::render_cmd::Inputs {
+                module: a.module.into(),
+                previous_secrets: a.previous_secrets,
+                strict_secrets: a.strict_secrets,
+                ..a.input_args.into()
+            },
         ),
         Cmd::Explain(a) => {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
@@ -309,6 +332,7 @@ pub fn main() -> i32 {
         Cmd::Patches(PatchesCmd::New { name, kind, release, dir }) => {
             crate::patches_cmd::new(&dir, &name, &kind, &release)
         }
+        Cmd::Rules { code, json } => crate::rules_cmd::rules(code.as_deref(), json),
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "opendesk-render", &mut std::io::stdout());
@@ -400,6 +424,8 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
             threads: a.threads,
             config_text: None,
             module: Default::default(),
+            previous_secrets: None,
+            strict_secrets: false,
         }
     }
 }

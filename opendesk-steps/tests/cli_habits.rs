@@ -291,3 +291,19 @@ fn explain_accepts_the_namespace_a_resource_is_deployed_to() {
     assert_eq!(ex("ClusterRole/-/app").status.code(), Some(0));
     assert_eq!(ex("ClusterRole/opendesk/app").status.code(), Some(2), "a cluster-scoped kind has no namespace");
 }
+
+#[test]
+fn rules_lists_the_checks_and_suggests_a_close_code() {
+    let o = run(&["rules"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).starts_with("CODE") && out(&o).contains("lint/unknown-field"), "{}", out(&o));
+    let o = run(&["rules", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.as_array().unwrap().iter().any(|c| c["code"] == "guard/scim" && c["tunable"] == false));
+    let o = run(&["rules", "lint/unknown-field"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out(&o).starts_with("lint/unknown-field (lint stage"), "{}", out(&o));
+    let o = run(&["rules", "lint/unknown-feild"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("did you mean `lint/unknown-field`?"), "{}", err(&o));
+}
