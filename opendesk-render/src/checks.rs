@@ -218,6 +218,11 @@ checks! {
     ///
     /// Not fatal: a new Secret for a new component.
     ModuleSecretNew = "module/secret-new", "guards", Warning, Tunable;
+    /// The base full render masked a known secret value where the module render leaves plain text.
+    ///
+    /// The value belongs to a Secret of a release outside the module, which a module render
+    /// does not read: written as is, it would reach git in plain text.
+    ModuleSecretValueUnknown = "module/secret-value-unknown", "guards", Error, Fixed;
     /// `--no-base`: the module render was not checked against a full render.
     ///
     /// The secret-skew guard was skipped.
