@@ -118,6 +118,11 @@ enum Cmd {
         #[arg(long)]
         markdown: bool,
     },
+    /// Validate manifests against Kubernetes schemas, CRDs and API-server rules (exit 1 on errors).
+    #[command(
+        after_help = "Examples:\n  opendesk-render validate out/                      # an output tree\n  opendesk-render validate helmfile-out/ --kubernetes-version 1.30 --crds crds/\n  opendesk-render validate deploy.yaml --json | jq .summary"
+    )]
+    Validate(ValidateCliArgs),
     /// List the release graph's modules with their releases and waves.
     #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
     Modules(crate::modules_cmd::ModulesArgs),
@@ -194,6 +199,26 @@ struct RenderArgs {
     input_args: InputArgs,
     #[command(flatten)]
     module: crate::modules_cmd::ModuleFlags,
+}
+
+#[derive(clap::Args, Debug)]
+struct ValidateCliArgs {
+    /// Manifest files or directories (searched recursively for .yaml, .yml, .json).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Kubernetes version whose schemas apply (shipped: see docs/validation.md).
+    #[arg(long, default_value = opendesk_render::validate::builtin::DEFAULT_VERSION)]
+    kubernetes_version: String,
+    /// CRD files or directories to check custom resources against (repeatable); CRDs among
+    /// the PATHs are used too.
+    #[arg(long)]
+    crds: Vec<PathBuf>,
+    /// What a custom resource without a CRD is: warning (skipped), error, off.
+    #[arg(long, default_value = "warning", value_parser = ["warning", "error", "off"])]
+    no_schema: String,
+    /// Print the result as JSON (kubeconform-like: resources, status, summary).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -320,6 +345,17 @@ pub fn main() -> i32 {
             plan(step, diff_format(json, markdown))
         }
         Cmd::Modules(a) => crate::modules_cmd::modules(&a),
+        Cmd::Validate(a) => crate::validate_cmd::run(&crate::validate_cmd::ValidateArgs {
+            paths: a.paths,
+            kubernetes_version: Some(a.kubernetes_version),
+            crds: a.crds,
+            no_schema: match a.no_schema.as_str() {
+                "error" => opendesk_render::validate::NoSchema::Error,
+                "off" => opendesk_render::validate::NoSchema::Off,
+                _ => opendesk_render::validate::NoSchema::Warning,
+            },
+            json: a.json,
+        }),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
