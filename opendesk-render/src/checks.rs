@@ -214,10 +214,138 @@ checks! {
     ///
     /// Not fatal: a new Secret for a new component.
     ModuleSecretNew = "module/secret-new", "guards", Warning, Tunable;
+    /// The base full render masked a known secret value where the module render leaves plain text.
+    ///
+    /// The value belongs to a Secret of a release outside the module, which a module render
+    /// does not read: written as is, it would reach git in plain text.
+    ModuleSecretValueUnknown = "module/secret-value-unknown", "guards", Error, Fixed;
     /// `--no-base`: the module render was not checked against a full render.
     ///
     /// The secret-skew guard was skipped.
     ModuleNoBase = "module/no-base", "guards", Warning, Tunable;
+
+    // --- secrets ---
+    /// Values of a Secret's existing keys changed since `--previous-secrets` (names only).
+    ///
+    /// Usually a chart that generates random values on every render (`randAlphaNum`, `genCA`,
+    /// `genSelfSignedCert`): every deploy would rotate them in the secrets manager and restart
+    /// the pods that use them. Pin them in the values or use an `existingSecret`. An error with
+    /// `--strict-secrets`. Emitted after the pipeline, only to the report (not render-meta).
+    SecretsValueChanged = "secrets/value-changed", "secrets", Warning, Tunable;
+
+    // --- validate ---
+    /// An annotation key that is not a qualified name.
+    ///
+    /// Example: `Bad_Prefix/x: y`.
+    ValidateAnnotationKey = "validate/annotation-key", "validate", Error, Fixed;
+    /// Annotations over 256 KiB in total.
+    ///
+    /// The API server rejects the object.
+    ValidateAnnotationSize = "validate/annotation-size", "validate", Error, Fixed;
+    /// A CRD whose schema could not be compiled; its custom resources are not checked.
+    ///
+    /// Example: a CRD without `spec.group`.
+    ValidateCrdInvalid = "validate/crd-invalid", "validate", Warning, Tunable;
+    /// Two containers (init, regular, ephemeral) of a pod with one name.
+    ///
+    /// The API server rejects the pod template.
+    ValidateDuplicateContainer = "validate/duplicate-container", "validate", Error, Fixed;
+    /// A duplicate in an `x-kubernetes-list-type` set or map list.
+    ///
+    /// Server-side apply rejects it. Example: two Service ports with one port and protocol.
+    ValidateDuplicateItem = "validate/duplicate-item", "validate", Error, Fixed;
+    /// One mountPath twice in a container.
+    ///
+    /// Example: `/data` and `/data/`.
+    ValidateDuplicateMountPath = "validate/duplicate-mount-path", "validate", Error, Fixed;
+    /// Two volumes of a pod with one name.
+    ///
+    /// The API server rejects the pod template.
+    ValidateDuplicateVolume = "validate/duplicate-volume", "validate", Error, Fixed;
+    /// A value outside the schema's `enum`.
+    ///
+    /// Example: an ExternalSecret `refreshPolicy: Sometimes`.
+    ValidateEnum = "validate/enum", "validate", Error, Fixed;
+    /// An imagePullPolicy other than Always, IfNotPresent, Never.
+    ///
+    /// Example: `imagePullPolicy: always`.
+    ValidateImagePullPolicy = "validate/image-pull-policy", "validate", Error, Fixed;
+    /// A label key that is not a qualified name (`prefix/name`).
+    ///
+    /// Example: `-bad: x`.
+    ValidateLabelKey = "validate/label-key", "validate", Error, Fixed;
+    /// A label value that is not empty or 1-63 of `[A-Za-z0-9-_.]`, alphanumeric at both ends.
+    ///
+    /// Example: `a: two words`.
+    ValidateLabelValue = "validate/label-value", "validate", Error, Fixed;
+    /// A name that is not DNS-1123 as its kind requires, or a bad namespace.
+    ///
+    /// Example: a Service named `my.svc`.
+    ValidateName = "validate/name", "validate", Error, Fixed;
+    /// A custom resource whose CRD is neither in the render nor in `validate.crds`.
+    ///
+    /// The resource is not checked; `validate.noSchema` sets the severity.
+    ValidateNoSchema = "validate/no-schema", "validate", Warning, Tunable;
+    /// An Ingress pathType other than Exact, Prefix, ImplementationSpecific.
+    ///
+    /// Example: `pathType: prefix`.
+    ValidatePathType = "validate/path-type", "validate", Error, Fixed;
+    /// A PodDisruptionBudget with both `minAvailable` and `maxUnavailable`.
+    ///
+    /// The API server allows one of them.
+    ValidatePdbBothBounds = "validate/pdb-both-bounds", "validate", Error, Fixed;
+    /// A port outside 1-65535, or a named port that is not an IANA service name.
+    ///
+    /// Example: `containerPort: 70000`.
+    ValidatePortRange = "validate/port-range", "validate", Error, Fixed;
+    /// A probe with zero or several handlers (exec, httpGet, tcpSocket, grpc).
+    ///
+    /// The API server requires exactly one.
+    ValidateProbeHandlers = "validate/probe-handlers", "validate", Error, Fixed;
+    /// A protocol other than TCP, UDP or SCTP.
+    ///
+    /// Example: a NetworkPolicy port with `protocol: HTTP`.
+    ValidateProtocol = "validate/protocol", "validate", Error, Fixed;
+    /// A string that is not a Kubernetes quantity.
+    ///
+    /// Example: `memory: 512 MB` (write `512Mi` or `512M`).
+    ValidateQuantity = "validate/quantity", "validate", Error, Fixed;
+    /// A required field is missing or null.
+    ///
+    /// Example: an Ingress path without `pathType`, a CronJob without `schedule`.
+    ValidateRequired = "validate/required", "validate", Error, Fixed;
+    /// A restartPolicy the workload kind does not allow.
+    ///
+    /// Example: a Job with `restartPolicy: Always`.
+    ValidateRestartPolicy = "validate/restart-policy", "validate", Error, Fixed;
+    /// A Service type other than ClusterIP, NodePort, LoadBalancer, ExternalName.
+    ///
+    /// Example: `type: Loadbalancer`.
+    ValidateServiceType = "validate/service-type", "validate", Error, Fixed;
+    /// A file that does not parse (the `validate` command; a generated Application).
+    ///
+    /// Example: an unclosed flow sequence.
+    ValidateSyntax = "validate/syntax", "validate", Error, Fixed;
+    /// A wrong type, read with YAML 1.1 as Kubernetes reads it.
+    ///
+    /// Example: `replicas: "2"`, an env `value: 8080`, `namespace: n` (a boolean).
+    ValidateType = "validate/type", "validate", Error, Fixed;
+    /// A field the schema does not declare (strict field validation, `kubectl apply --validate=strict`).
+    ///
+    /// Example: `spec.replica`, `resources.limit`, a container `fsGroup`.
+    ValidateUnknownField = "validate/unknown-field", "validate", Error, Fixed;
+    /// A volumeMount naming no volume of the pod (StatefulSet claim templates count).
+    ///
+    /// The API server rejects it: `volumeMounts[0].name: Not found`.
+    ValidateUnknownVolume = "validate/unknown-volume", "validate", Error, Fixed;
+    /// An `apiVersion`/`kind` pair the target Kubernetes version (or the CRD) does not serve.
+    ///
+    /// Example: a PodDisruptionBudget in `extensions/v1beta1` (use `policy/v1`).
+    ValidateUnservedApi = "validate/unserved-api", "validate", Error, Fixed;
+    /// A value outside the schema's bounds, length, pattern, item count or int32 range.
+    ///
+    /// Example: a CRD `minimum: 1` field set to 0.
+    ValidateValue = "validate/value", "validate", Error, Fixed;
 
     // --- output ---
     /// No release graph was given: every release is in wave 0.
@@ -251,6 +379,10 @@ impl Check {
         self.doc().lines().next().unwrap_or("").trim()
     }
 }
+
+/// Stages that are not pipeline stages: their checks are emitted after the pipeline, into the
+/// report only (not render-meta), e.g. `secrets/value-changed` from `render --previous-secrets`.
+pub const REPORT_ONLY_STAGES: &[&str] = &["secrets"];
 
 /// The Markdown table of every check (`code | stage | severity | tunable | what`), as
 /// docs/json-report.md carries it between `<!-- checks:begin -->` and `<!-- checks:end -->`
@@ -438,7 +570,11 @@ mod tests {
                 p => p,
             };
             assert_eq!(stage, c.stage(), "{c}");
-            assert!(crate::pipeline::stage_names().any(|s| s == c.stage()), "{c}: stage {} is registered", c.stage());
+            assert!(
+                crate::pipeline::stage_names().any(|s| s == c.stage()) || REPORT_ONLY_STAGES.contains(&c.stage()),
+                "{c}: stage {} is registered",
+                c.stage()
+            );
             assert!(c.doc().lines().count() >= 2 && !c.summary().is_empty(), "{c} has a doc");
             if c.guard_name().is_some() {
                 assert_eq!((c.default_severity(), c.tuning()), (Severity::Error, Tuning::Fixed), "{c}");

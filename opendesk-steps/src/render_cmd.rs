@@ -28,6 +28,11 @@ pub struct Inputs {
     pub config_text: Option<String>,
     /// A module render (`--module`, `--base`, `--no-base`, `--allow-secret-removal`).
     pub module: ModuleArgs,
+    /// The previous secret payload (`--previous-secrets`): values that changed are reported
+    /// (`secrets/value-changed`, names only).
+    pub previous_secrets: Option<PathBuf>,
+    /// `secrets/value-changed` is an error instead of a warning (`--strict-secrets`).
+    pub strict_secrets: bool,
 }
 
 /// The module-render options of [`Inputs`] (docs/output-and-push.md#modules). Empty `keys` =
@@ -131,6 +136,8 @@ pub struct Prepared {
     pub load_ms: f64,
     /// A module render's scope and base (`None` = full render).
     pub module: Option<opendesk_render::module::ModuleRequest>,
+    /// The previous secret payload: (file, text, strict).
+    pub previous_secrets: Option<(PathBuf, String, bool)>,
 }
 
 /// Load config, patches, graph and input (the bundled example when `input` is `None`).
@@ -206,7 +213,15 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
     };
     let loaded = loaded?;
     let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    Ok(Prepared { config, patches, graph, input: loaded, load_ms, module })
+    let previous_secrets = match &a.previous_secrets {
+        Some(p) => Some((
+            p.clone(),
+            std::fs::read_to_string(p).map_err(|e| usage(format!("{}: --previous-secrets: {e}", p.display())))?,
+            a.strict_secrets,
+        )),
+        None => None,
+    };
+    Ok(Prepared { config, patches, graph, input: loaded, load_ms, module, previous_secrets })
 }
 
 fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
@@ -234,7 +249,7 @@ pub fn run_with_progress(
     threads: Option<usize>,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderError> {
-    let Prepared { config, patches, graph, input, load_ms, module } = p;
+    let Prepared { config, patches, graph, input, load_ms, module, previous_secrets: _ } = p;
     let req = RenderRequest {
         config: Some(&config),
         patches: patches.as_ref(),
@@ -398,11 +413,32 @@ pub fn render_prepared(
         opendesk_render::output::write::check_secrets_out(out, so)
             .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
     }
+    let previous = prepared.previous_secrets.clone();
     let mut rendered = run_with_progress(prepared, threads, progress).map_err(|e| RenderFailure {
         exit_code: e.exit_code(),
         message: format!("error: {e}"),
         report: e.report().map(|r| Box::new(r.clone())),
     })?;
+    if let Some((file, text, strict)) = previous {
+        // Reported, not written to render-meta: the tree stays a function of the input alone.
+        let found = opendesk_render::churn::value_changes(&file, &text, &rendered.secrets, strict)
+            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+        let errors = found.iter().filter(|f| f.severity == opendesk_render::report::Severity::Error).count();
+        for f in &found {
+            *rendered.report.summary.findings.entry(f.severity).or_default() += 1;
+        }
+        rendered.report.findings.extend(found);
+        if errors > 0 {
+            rendered.report.status = "failed";
+            return Err(RenderFailure {
+                exit_code: EXIT_FAILED,
+                message: format!(
+                    "error: {errors} Secret(s) changed values since --previous-secrets (--strict-secrets); pin the chart's random values or drop --strict-secrets"
+                ),
+                report: Some(Box::new(rendered.report.clone())),
+            });
+        }
+    }
     if let Some(p) = progress {
         p(crate::progress::WRITE);
     }
@@ -652,5 +688,49 @@ pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
         EXIT_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// `patches matrix`: exit 0, or 2 for bad input or a version that is not semver.
+pub fn matrix(input: Option<&Path>, versions: &[String], format: DiffFormat, a: &Inputs) -> i32 {
+    use opendesk_render::patch::matrix;
+    let prepared = match prepare(input, a) {
+        Ok(p) => p,
+        Err(UsageError(m)) => {
+            eprintln!("{m}");
+            return EXIT_USAGE;
+        }
+    };
+    let Some(set) = &prepared.patches else {
+        eprintln!("error: no patch set (--no-patches): nothing to tabulate");
+        return EXIT_USAGE;
+    };
+    let mut vs = Vec::new();
+    for v in versions {
+        match semver::Version::parse(v.trim()) {
+            Ok(v) => vs.push(v),
+            Err(e) => {
+                eprintln!("error: --versions: {v:?} is not a full semver version ({e}); e.g. 1.13.1");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if vs.is_empty() {
+        vs = matrix::default_versions(set, &prepared.config.version());
+    }
+    let vars = opendesk_render::patch::Vars::from_config(&prepared.config);
+    match matrix::matrix(set, &prepared.input.documents, &vs, &vars) {
+        Ok(m) => {
+            match format {
+                DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
+                DiffFormat::Markdown => print!("{}", m.to_markdown()),
+                DiffFormat::Text => print!("{}", m.to_text()),
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
     }
 }

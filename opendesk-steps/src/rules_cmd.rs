@@ -1,106 +1,63 @@
 //! `opendesk-render rules [CODE] [--json]`: the checks registry
-//! ([`opendesk_render::checks`]): every finding code and guard, its stage, default severity,
-//! whether the instance config may change it (`lint: {severity: {CODE: …}}`) and its doc.
+//! ([`opendesk_render::checks::Check`]): every finding code and guard with its stage, default
+//! severity and whether a config may tune it; with a code, that check's whole documentation.
+//! An unknown code is a usage error with "did you mean" for the closest registered code.
 
 use crate::cli::{EXIT_OK, EXIT_USAGE};
-use opendesk_render::checks::{unknown_code_message, Check, Tuning};
-use opendesk_render::Severity;
-use serde::Serialize;
+use crate::term;
+use opendesk_render::checks::{Check, Tuning};
 
-/// One check as `rules --json` prints it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleInfo {
-    /// The code (`lint/image-latest`).
-    pub code: &'static str,
-    /// The stage that emits it.
-    pub stage: &'static str,
-    /// `info`, `warning` or `error`.
-    pub severity: Severity,
-    /// Whether `lint.severity` may change it.
-    pub tunable: bool,
-    /// One line.
-    pub summary: &'static str,
-    /// The full doc (Markdown).
-    pub doc: String,
+fn row(c: Check) -> serde_json::Value {
+    serde_json::json!({
+        "code": c.code(),
+        "stage": c.stage(),
+        "severity": c.default_severity(),
+        "tunable": c.tuning() == Tuning::Tunable,
+        "summary": c.summary(),
+        "doc": c.doc(),
+    })
 }
 
-impl From<Check> for RuleInfo {
-    fn from(c: Check) -> Self {
-        RuleInfo {
-            code: c.code(),
-            stage: c.stage(),
-            severity: c.default_severity(),
-            tunable: c.tuning() == Tuning::Tunable,
-            summary: c.summary(),
-            doc: doc_text(c),
-        }
-    }
+/// The closest registered code to `typed`, when there is a close one.
+pub fn suggest(typed: &str) -> Option<&'static str> {
+    crate::suggest::did_you_mean(typed, Check::ALL.iter().map(|c| c.code()))
 }
 
-/// The doc without the Markdown source's leading spaces.
-fn doc_text(c: Check) -> String {
-    let lines: Vec<&str> = c.doc().lines().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect();
-    lines.join("\n").trim().to_string()
-}
-
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Error => "error",
-    }
-}
-
-/// The text `rules` prints: one line per check.
-pub fn list_text() -> String {
-    let width = Check::ALL.iter().map(|c| c.code().len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for c in Check::ALL {
-        let fixed = if c.tuning() == Tuning::Fixed { "fixed" } else { "" };
-        out.push_str(&format!(
-            "{:<width$}  {:<7}  {:<5}  {}\n",
-            c.code(),
-            severity_word(c.default_severity()),
-            fixed,
-            c.summary()
-        ));
-    }
-    out
-}
-
-/// The text `rules CODE` prints.
-pub fn show_text(c: Check) -> String {
-    let tuning = match c.tuning() {
-        Tuning::Tunable => format!("tunable: `lint: {{severity: {{{c}: info|warning|error|off}}}}`"),
-        Tuning::Fixed => "fixed: the config cannot lower it".to_string(),
-    };
-    format!(
-        "{c}\nstage: {}, default severity: {}, {tuning}\n\n{}\n",
-        c.stage(),
-        severity_word(c.default_severity()),
-        doc_text(c)
-    )
-}
-
-/// Run `rules`; returns the exit code.
+/// Run `rules`.
 pub fn rules(code: Option<&str>, json: bool) -> i32 {
-    match code {
-        None if json => {
-            let all: Vec<RuleInfo> = Check::ALL.iter().copied().map(RuleInfo::from).collect();
-            println!("{}", serde_json::to_string_pretty(&all).expect("rules serialize"));
+    let Some(code) = code else {
+        if json {
+            let all: Vec<_> = Check::ALL.iter().map(|c| row(*c)).collect();
+            println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+            return EXIT_OK;
         }
-        None => print!("{}", list_text()),
-        Some(code) => {
-            let Some(c) = Check::from_code(code) else {
-                eprintln!("{}", crate::term::paint_line(&format!("error: {}", unknown_code_message(code))));
-                return EXIT_USAGE;
-            };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&RuleInfo::from(c)).expect("rule serializes"));
-            } else {
-                print!("{}", show_text(c));
-            }
+        let w = Check::ALL.iter().map(|c| c.code().len()).max().unwrap_or(4);
+        println!("{:<w$} {:<10} {:<8} {:<8} WHAT", "CODE", "STAGE", "SEVERITY", "TUNABLE");
+        for c in Check::ALL {
+            let sev = format!("{:?}", c.default_severity()).to_lowercase();
+            let tun = if c.tuning() == Tuning::Tunable { "yes" } else { "no" };
+            println!("{:<w$} {:<10} {:<8} {:<8} {}", c.code(), c.stage(), sev, tun, c.summary());
+        }
+        return EXIT_OK;
+    };
+    let found =
+        Check::from_code(code).or_else(|| Check::ALL.iter().copied().find(|c| c.code().eq_ignore_ascii_case(code)));
+    let Some(c) = found else {
+        let hint = suggest(code).map(|m| format!("; did you mean `{m}`?")).unwrap_or_default();
+        eprintln!(
+            "{}",
+            term::paint_line(&format!("error: no check `{code}`{hint} (`opendesk-render rules` lists them all)"))
+        );
+        return EXIT_USAGE;
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&row(c)).unwrap_or_default());
+    } else {
+        let sev = format!("{:?}", c.default_severity()).to_lowercase();
+        let tun = if c.tuning() == Tuning::Tunable { "tunable" } else { "fixed" };
+        println!("{} ({} stage, {sev}, {tun})\n", c.code(), c.stage());
+        for l in c.doc().lines() {
+            println!("  {}", l.trim_start());
         }
     }
     EXIT_OK
@@ -111,16 +68,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_list_has_every_check_and_a_doc_shows_its_settings() {
-        let list = list_text();
-        assert_eq!(list.lines().count(), Check::ALL.len());
-        assert!(list.lines().any(|l| l.starts_with("guard/plaintext-secrets") && l.contains("fixed")));
-        let t = show_text(Check::LintImageLatest);
-        assert!(t.starts_with("lint/image-latest\nstage: lint, default severity: warning, tunable"), "{t}");
-        assert!(t.contains("Pin a version or a digest"), "{t}");
-        assert!(show_text(Check::GuardScim).contains("fixed"));
-        let j = serde_json::to_value(RuleInfo::from(Check::DedupDuplicateEnv)).unwrap();
-        assert_eq!(j["severity"], "warning");
-        assert_eq!(j["tunable"], true);
+    fn close_codes_are_suggested() {
+        let c = Check::ALL[0].code();
+        let typo: String = c.chars().take(c.len() - 1).collect();
+        assert_eq!(suggest(&typo), Some(c));
+        assert_eq!(suggest("zzzz/qqqq"), None);
     }
 }
