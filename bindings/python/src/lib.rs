@@ -44,7 +44,7 @@ fn to_py_err(py: Python<'_>, f: Failure) -> PyErr {
     };
     let set = || -> PyResult<()> {
         let e = err.value(py);
-        let loc = f.location.as_ref();
+        let loc = f.position.as_ref();
         e.setattr("exit_code", f.exit_code)?;
         e.setattr("message", text)?;
         e.setattr("file", loc.map(|l| l.file.clone()))?;
@@ -139,7 +139,7 @@ fn explain<'py>(
     no_patches: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     let a = inputs(config, config_text, patches, no_patches, release_graph, threads)?;
-    let result = py.detach(|| api::explain(input_dir.as_deref(), resource.as_deref(), &a));
+    let result = py.detach(|| api::explain(input_dir.as_deref(), resource.as_deref(), &a, None));
     match result {
         Ok(v) => Ok(json_to_py(py, &v)?.cast_into::<PyList>()?),
         Err(f) => Err(to_py_err(py, f)),
