@@ -60,8 +60,9 @@ rm -rf "$WHEELS"
 wheel=$(ls "$WHEELS"/opendesk_render-*.whl)
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 set +e
-(cd bindings/python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests)
+(cd bindings/python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider --basetemp "$TARGET_DIR/pytest-tmp" tests)
 rc=$?
+rm -rf "$TARGET_DIR/pytest-tmp"
 set -e
 if [ "$rc" = 5 ]; then
   echo "error: pytest collected no tests" >&2

@@ -8,7 +8,7 @@ use opendesk_e2e::*;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn os(v: &[&str]) -> Vec<std::ffi::OsString> {
     v.iter().map(Into::into).collect()
@@ -174,8 +174,7 @@ fn sigkill_during_the_write_leaves_old_or_new_tree() {
     for round in 0..5 {
         let a = corpus_args(&out);
         let refs: Vec<&OsStr> = a.iter().map(|s| s.as_os_str()).collect();
-        let start = Instant::now();
-        let mut child = spawn(&refs, &[]);
+        let (mut child, start) = spawn_timed(&refs, &[]);
         // Rounds 0-3 kill inside the write: wait for the temp dir to appear, then a random
         // 0-150 ms into it (the write of the corpus takes ~100-300 ms with fsync). Round 4
         // kills at a random point of the whole render.
@@ -184,7 +183,7 @@ fn sigkill_during_the_write_leaves_old_or_new_tree() {
                 if hidden_entries(t.path()).iter().any(|n| n.starts_with(prefix)) {
                     break;
                 }
-                if child.try_wait().unwrap().is_some() || start.elapsed() > Duration::from_secs(120) {
+                if child.try_wait().unwrap().is_some() || start.elapsed() > time_bound() {
                     break;
                 }
                 std::thread::sleep(Duration::from_micros(200));

@@ -322,14 +322,13 @@ fn unreadable_file() {
             c.out.as_os_str(),
             OsStr::new("--no-patches"),
         ];
-        let start = std::time::Instant::now();
-        let child = limited(setpriv, &args)
-            .stdin(std::process::Stdio::null())
+        let mut cmd = limited(setpriv, &args);
+        cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let o = wait(child, start, time_bound() * 10);
+            .stderr(std::process::Stdio::piped());
+        let start = std::time::Instant::now();
+        let child = cmd.spawn().unwrap();
+        let o = wait(child, start, time_bound() * 2);
         o.expect("unreadable file (as nobody)", 2).stderr_has("unreadable", &f.display().to_string());
         o.stderr_has("unreadable", "ermission denied");
         eprintln!("unreadable file (as nobody): exit 2: {}", o.stderr.lines().next().unwrap_or(""));

@@ -65,9 +65,13 @@ enum Cmd {
         /// Branch to commit to.
         #[arg(long, default_value = "main")]
         branch: String,
-        /// Folder inside the repository that the tree replaces.
-        #[arg(long, default_value = "")]
+        /// Folder inside the repository that the tree replaces (a clean relative path, e.g.
+        /// instances/acme; the repository root is refused).
+        #[arg(long)]
         path: String,
+        /// Time limit of every git command, network steps included, in seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
@@ -176,7 +180,7 @@ pub fn main() -> i32 {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
         }
         Cmd::Diff { old, new, json } => crate::render_cmd::diff(&old, &new, json),
-        Cmd::Push { out_dir, repo, branch, path, json } => push(out_dir, repo, branch, path, json),
+        Cmd::Push { out_dir, repo, branch, path, timeout, json } => push(out_dir, repo, branch, path, timeout, json),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
@@ -186,11 +190,14 @@ pub fn main() -> i32 {
     }
 }
 
-fn push(out_dir: PathBuf, repo: String, branch: String, path: String, json: bool) -> i32 {
+fn push(out_dir: PathBuf, repo: String, branch: String, path: String, timeout: u64, json: bool) -> i32 {
     use crate::step::Step;
     let mut step = crate::push::PushRenderedManifests::new(out_dir, repo);
     step.branch = branch;
     step.path = path;
+    step.timeout = std::time::Duration::from_secs(timeout);
+    // Ctrl-C / SIGTERM end the running git command; the step fails and removes its work dir.
+    crate::gitsafe::install_interrupt_handler();
     match step.run(&mut |ev| eprintln!("{ev}")) {
         Ok(o) => {
             if json {
@@ -204,6 +211,9 @@ fn push(out_dir: PathBuf, repo: String, branch: String, path: String, json: bool
         }
         Err(e) => {
             eprintln!("error: {e}");
+            if crate::gitsafe::interrupted() {
+                return 130;
+            }
             e.exit_code()
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod example;
+pub mod gitsafe;
 pub mod progress;
 pub mod push;
 pub mod render_cmd;

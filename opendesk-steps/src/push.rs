@@ -1,39 +1,46 @@
 //! `PushRenderedManifests`: commit a rendered tree into the instance's git repository and push
 //! it, with the `git` command line (so credentials, SSH config and proxies work as for any
-//! git user).
+//! git user), as a careful git user ([`crate::gitsafe`]).
 //!
-//! 1. Read `<out>/render-meta.yaml` (`inputDigest`, `rendererVersion`, `opendeskVersion`,
-//!    `instance`): the tree must be a rendered one.
-//! 2. Prepare a work dir (`work_dir`, reused across runs, or a temp dir removed afterwards):
-//!    `git init` once, then per attempt `git ls-remote` + `git fetch` of the branch and a forced
-//!    checkout of it (an orphan branch when the remote has none yet).
-//! 3. Replace `<path>` with the tree (the whole repository except `.git` when `path` is empty),
-//!    `git add -A -- <path>`. Nothing staged → no commit, no push.
-//! 4. Commit with the author/committer from [`GitIdentity`] (set through `GIT_AUTHOR_*` /
-//!    `GIT_COMMITTER_*`, so no global git config is needed); the message carries the input
-//!    digest and the renderer version as trailers.
-//! 5. `git push --porcelain origin HEAD:refs/heads/<branch>`. A `[rejected]` ref (non-fast-forward,
+//! 1. Validate: `render-meta.yaml` present (`inputDigest`, `rendererVersion`), `--path` a clean
+//!    relative folder ([`check_repo_path`]), `--branch` a branch name
+//!    ([`gitsafe::check_branch`]), `--repo` not an option or an `ext::` remote and, when local,
+//!    existing ([`gitsafe::check_repo`]). All of these are exit 2.
+//! 2. A fresh private work dir (random name, mode 0700, never reused, removed on every exit
+//!    path); every git command with hooks, fsmonitor, `ext::` and symlinks off and a time limit
+//!    (`timeout`, default 300 s).
+//! 3. Per attempt: `git ls-remote` + `git fetch` of the branch; a commit that holds a symlink on
+//!    `<path>` or inside it is refused (exit 2); forced checkout (an orphan branch when the
+//!    remote has none yet).
+//! 4. Replace `<path>` with the tree (every write checked to stay inside the work dir),
+//!    `git add -A -- :(literal)<path>`. Nothing staged → no commit, no push.
+//! 5. Commit as the user's git identity (`GIT_AUTHOR_*`/`GIT_COMMITTER_*`, else
+//!    `user.name`/`user.email`, else `opendesk-render <opendesk-render@localhost>`; or a fixed
+//!    [`GitIdentity`]); the message carries the input digest and versions as trailers.
+//! 6. `git push --porcelain <url> HEAD:refs/heads/<branch>`. A `[rejected]` ref (non-fast-forward,
 //!    fetch first: someone pushed meanwhile) → fetch and rebase our change onto the new upstream,
 //!    then push again, at most `max_attempts` times. The rebase *replays* the subtree
 //!    replacement on the new tip rather than running `git rebase`: the instance owns `<path>`
 //!    wholesale, so a textual rebase could only conflict or, worse, merge a concurrent render's
 //!    files into ours; replaying is exact and keeps everyone else's changes outside `<path>`.
 //!    If the new upstream already holds exactly our tree, nothing is committed. Other failures
-//!    (a remote hook refusing the push, authentication) are not retried.
+//!    (a remote hook refusing the push, authentication, a timeout) are not retried.
 //!
 //! Progress phases: `start`, `fetch`, `replace`, `unchanged`, `commit`, `push`, `retry`, `done`.
-//! `GIT_TERMINAL_PROMPT=0` is set: a missing credential fails instead of waiting for input.
+//! Messages show the URL with its credentials replaced by `***`.
 
+use crate::gitsafe::{self, RepoUrl, Workspace};
 use crate::step::{ProgressEvent, Reporter, Step, StepError};
 use opendesk_render::yaml::parse_documents;
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const STEP: &str = "push-rendered-manifests";
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The identity commits get when the user has none configured.
+pub const FALLBACK_IDENTITY: (&str, &str) = ("opendesk-render", "opendesk-render@localhost");
 
 /// Author and committer of the commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +53,7 @@ pub struct GitIdentity {
 
 impl Default for GitIdentity {
     fn default() -> Self {
-        GitIdentity { name: "opendesk-render".into(), email: "opendesk-render@localhost".into() }
+        GitIdentity { name: FALLBACK_IDENTITY.0.into(), email: FALLBACK_IDENTITY.1.into() }
     }
 }
 
@@ -55,23 +62,25 @@ impl Default for GitIdentity {
 pub struct PushRenderedManifests {
     /// The rendered tree (holding `render-meta.yaml`).
     pub out_dir: PathBuf,
-    /// Git URL of the instance repository (anything `git clone` accepts).
+    /// Git URL of the instance repository (anything `git clone` accepts except `ext::`).
     pub repo: String,
     /// Branch (default `main`); created when the repository has none.
     pub branch: String,
-    /// Folder inside the repository replaced by the tree (`instances/acme`; empty = the whole
-    /// repository except `.git`).
+    /// Folder inside the repository replaced by the tree (`instances/acme`; required).
     pub path: String,
-    /// A checkout to reuse (fetched instead of cloned); `None` = a temp dir, removed afterwards.
-    pub work_dir: Option<PathBuf>,
+    /// Folder in which the private work dir is created (default: the temp dir). The work dir
+    /// itself is always new and always removed.
+    pub work_parent: Option<PathBuf>,
     /// Push attempts before giving up on concurrent pushes (default 5).
     pub max_attempts: u32,
-    /// Commit author and committer.
-    pub identity: GitIdentity,
+    /// Commit author and committer; `None` (default) = the user's git identity.
+    pub identity: Option<GitIdentity>,
     /// The git binary (default `git`).
     pub git: PathBuf,
     /// Extra environment for every git command (e.g. `GIT_SSH_COMMAND`).
     pub env: Vec<(OsString, OsString)>,
+    /// Time limit of every git command, network steps included (default 300 s).
+    pub timeout: Duration,
 }
 
 /// What a push did.
@@ -124,23 +133,9 @@ fn read_meta(out: &Path) -> Result<MetaFacts, StepError> {
     Ok(m)
 }
 
-/// Validate a repository sub-path: relative, no `..`, no `.git` component. Returns it
-/// normalised (`a/b`), empty for the repository root.
+/// Validate a repository sub-path ([`gitsafe::check_repo_path`]); returns it normalised.
 pub fn check_repo_path(path: &str) -> Result<String, StepError> {
-    let mut parts = Vec::new();
-    for c in Path::new(path).components() {
-        match c {
-            Component::Normal(s) if s != ".git" => parts.push(s.to_string_lossy().to_string()),
-            Component::CurDir => {}
-            _ => {
-                return Err(StepError::bad_input(
-                    STEP,
-                    format!("--path {path:?} must be a relative folder inside the repository (no `..`, no `.git`)"),
-                ))
-            }
-        }
-    }
-    Ok(parts.join("/"))
+    gitsafe::check_repo_path(path).map_err(|m| StepError::bad_input(STEP, m))
 }
 
 fn commit_message(m: &MetaFacts, path: &str) -> String {
@@ -155,74 +150,20 @@ fn commit_message(m: &MetaFacts, path: &str) -> String {
         subject.push_str(&format!(" openDesk {}", m.opendesk_version));
     }
     subject.push_str(&format!(" (input {short})"));
-    let shown = if path.is_empty() { "." } else { path };
     format!(
-        "{subject}\n\nRendered tree for {shown}.\n\nInput-Digest: {}\nRenderer-Version: {}\nOpenDesk-Version: {}\n",
+        "{subject}\n\nRendered tree for {path}.\n\nInput-Digest: {}\nRenderer-Version: {}\nOpenDesk-Version: {}\n",
         m.input_digest,
         m.renderer_version,
         if m.opendesk_version.is_empty() { "unknown" } else { &m.opendesk_version }
     )
 }
 
-/// Removes a directory on drop.
-struct TempWork(Option<PathBuf>);
-
-impl Drop for TempWork {
-    fn drop(&mut self) {
-        if let Some(p) = &self.0 {
-            let _ = fs::remove_dir_all(p);
-        }
-    }
-}
-
-struct Git<'a> {
-    step: &'a PushRenderedManifests,
-    dir: PathBuf,
-}
-
-impl Git<'_> {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let s = self.step;
-        let mut c = Command::new(&s.git);
-        c.current_dir(&self.dir)
-            .args(["-c", "core.autocrlf=false", "-c", "core.safecrlf=false", "-c", "advice.detachedHead=false"])
-            .args(args)
-            .env("GIT_AUTHOR_NAME", &s.identity.name)
-            .env("GIT_AUTHOR_EMAIL", &s.identity.email)
-            .env("GIT_COMMITTER_NAME", &s.identity.name)
-            .env("GIT_COMMITTER_EMAIL", &s.identity.email)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LC_ALL", "C")
-            .envs(s.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn raw(&self, args: &[&str]) -> Result<Output, StepError> {
-        self.cmd(args).output().map_err(|e| {
-            StepError::failed(
-                STEP,
-                format!("cannot run {}: {e} (is git installed and on PATH?)", self.step.git.display()),
-            )
-        })
-    }
-
-    fn ok(&self, args: &[&str]) -> Result<String, StepError> {
-        let o = self.raw(args)?;
-        if !o.status.success() {
-            return Err(StepError::failed(
-                STEP,
-                format!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim()),
-            ));
-        }
-        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-    }
-}
-
-/// Copy `from` into `to` (regular files and folders; hidden entries skipped; symlinks refused).
-fn copy_tree(from: &Path, to: &Path) -> Result<usize, StepError> {
+/// Copy `from` into the new folder `to` (regular files and folders; hidden entries skipped;
+/// anything else refused), every write checked by the work dir.
+fn copy_tree(ws: &Workspace, from: &Path, to: &Path) -> Result<usize, StepError> {
     let io = |p: &Path, e: std::io::Error| StepError::failed(STEP, format!("{}: {e}", p.display()));
-    fs::create_dir_all(to).map_err(|e| io(to, e))?;
+    let failed = |m: String| StepError::failed(STEP, m);
+    ws.create_dir(to).map_err(failed)?;
     let mut n = 0;
     let mut entries: Vec<_> =
         fs::read_dir(from).map_err(|e| io(from, e))?.collect::<Result<_, _>>().map_err(|e| io(from, e))?;
@@ -235,9 +176,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<usize, StepError> {
         let (src, dst) = (e.path(), to.join(&name));
         let ft = e.file_type().map_err(|e| io(&src, e))?;
         if ft.is_dir() {
-            n += copy_tree(&src, &dst)?;
+            n += copy_tree(ws, &src, &dst)?;
         } else if ft.is_file() {
-            fs::copy(&src, &dst).map_err(|e| io(&src, e))?;
+            ws.copy_file(&src, &dst).map_err(failed)?;
             n += 1;
         } else {
             return Err(StepError::bad_input(STEP, format!("{}: not a regular file or folder", src.display())));
@@ -246,46 +187,33 @@ fn copy_tree(from: &Path, to: &Path) -> Result<usize, StepError> {
     Ok(n)
 }
 
-/// Empty `dir` except `.git`.
-fn clear_except_git(dir: &Path) -> Result<(), StepError> {
-    let io = |p: &Path, e: std::io::Error| StepError::failed(STEP, format!("{}: {e}", p.display()));
-    for e in fs::read_dir(dir).map_err(|e| io(dir, e))? {
-        let e = e.map_err(|e| io(dir, e))?;
-        if e.file_name() == ".git" {
-            continue;
-        }
-        let p = e.path();
-        let r = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            fs::remove_dir_all(&p)
-        } else {
-            fs::remove_file(&p)
-        };
-        r.map_err(|e| io(&p, e))?;
-    }
-    Ok(())
+fn rejected(o: &gitsafe::GitOutput) -> bool {
+    o.stdout.lines().any(|l| l.starts_with('!') && l.contains("[rejected]"))
+        || o.stderr.contains("non-fast-forward")
+        || o.stderr.contains("fetch first")
 }
 
-fn rejected(o: &Output) -> bool {
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    out.lines().any(|l| l.starts_with('!') && l.contains("[rejected]"))
-        || err.contains("non-fast-forward")
-        || err.contains("fetch first")
+/// Validated inputs.
+struct Checked {
+    repo: RepoUrl,
+    path: String,
 }
 
 impl PushRenderedManifests {
-    /// A push of `out_dir` to `repo`, branch `main`, repository root; 5 attempts.
+    /// A push of `out_dir` to `repo`, branch `main`; the path must still be set; 5 attempts,
+    /// 300 s per git command, the user's identity.
     pub fn new(out_dir: impl Into<PathBuf>, repo: impl Into<String>) -> Self {
         PushRenderedManifests {
             out_dir: out_dir.into(),
             repo: repo.into(),
             branch: "main".into(),
             path: String::new(),
-            work_dir: None,
+            work_parent: None,
             max_attempts: 5,
-            identity: GitIdentity::default(),
+            identity: None,
             git: PathBuf::from("git"),
             env: Vec::new(),
+            timeout: gitsafe::DEFAULT_TIMEOUT,
         }
     }
 
@@ -298,66 +226,62 @@ impl PushRenderedManifests {
         s
     }
 
-    fn check_inputs(&self) -> Result<String, StepError> {
-        if self.repo.trim().is_empty() {
-            return Err(StepError::bad_input(STEP, "--repo is empty"));
-        }
-        let b = self.branch.trim();
-        if b.is_empty() || b.starts_with('-') || b.contains("..") || b.contains(char::is_whitespace) {
-            return Err(StepError::bad_input(STEP, format!("--branch {:?} is not a branch name", self.branch)));
+    fn check_inputs(&self) -> Result<Checked, StepError> {
+        let bad = |m: String| StepError::bad_input(STEP, m);
+        let repo = gitsafe::check_repo(&self.repo).map_err(bad)?;
+        gitsafe::check_branch(&self.git, &self.branch).map_err(bad)?;
+        let path = gitsafe::check_repo_path(&self.path).map_err(bad)?;
+        if self.timeout.is_zero() {
+            return Err(bad("--timeout must be at least 1 s".into()));
         }
         if !self.out_dir.is_dir() {
-            return Err(StepError::bad_input(STEP, format!("{}: not a directory", self.out_dir.display())));
+            return Err(bad(format!("{}: not a directory", self.out_dir.display())));
         }
-        check_repo_path(&self.path)
+        Ok(Checked { repo, path })
     }
 
-    /// Fetch the branch and check it out (forced, cleaned); `false` when the remote has none.
-    fn sync(&self, g: &Git<'_>, r: &mut Reporter<'_>) -> Result<bool, StepError> {
-        r.info("fetch", format!("fetching {} from {}", self.branch, self.repo));
-        let head = format!("refs/heads/{}", self.branch);
-        let remote_ref = format!("refs/remotes/origin/{}", self.branch);
-        let listed = g.ok(&["ls-remote", "--heads", "origin", &head])?;
-        if listed.lines().any(|l| l.split('\t').nth(1) == Some(head.as_str())) {
-            g.ok(&["fetch", "-q", "--no-tags", "origin", &format!("+{head}:{remote_ref}")])?;
-            g.ok(&["checkout", "-q", "-f", "-B", &self.branch, &remote_ref])?;
-            g.ok(&["clean", "-q", "-ffdx"])?;
-            Ok(true)
-        } else {
-            let _ = g.raw(&["update-ref", "-d", &remote_ref]);
-            let _ = g.raw(&["update-ref", "-d", &head]);
-            g.ok(&["symbolic-ref", "HEAD", &head])?;
-            g.ok(&["read-tree", "--empty"])?;
-            g.ok(&["clean", "-q", "-ffdx"])?;
-            Ok(false)
-        }
+    /// A fresh private work dir configured like this step's git.
+    fn workspace(&self) -> Result<Workspace, StepError> {
+        Workspace::create("push", self.work_parent.as_deref(), &self.git, &self.env, self.timeout)
+            .map_err(|m| StepError::failed(STEP, m))
+    }
+
+    /// Fetch the branch and check it out; `false` when the remote has none.
+    fn sync(&self, ws: &Workspace, c: &Checked, r: &mut Reporter<'_>) -> Result<bool, StepError> {
+        r.info("fetch", format!("fetching {} from {}", self.branch, c.repo.shown));
+        ws.checkout(&c.repo.url, &self.branch, &c.path).map_err(|(bad, m)| {
+            if bad {
+                StepError::bad_input(STEP, m)
+            } else {
+                StepError::failed(STEP, m)
+            }
+        })
     }
 
     /// Replace the sub-path with the tree and stage it; true when something changed.
-    fn replace_and_stage(&self, g: &Git<'_>, path: &str, r: &mut Reporter<'_>) -> Result<bool, StepError> {
-        let target = if path.is_empty() { g.dir.clone() } else { g.dir.join(path) };
-        if path.is_empty() {
-            clear_except_git(&target)?;
-        } else if let Ok(md) = fs::symlink_metadata(&target) {
+    fn replace_and_stage(&self, ws: &Workspace, path: &str, r: &mut Reporter<'_>) -> Result<bool, StepError> {
+        let failed = |m: String| StepError::failed(STEP, m);
+        let target = ws.dir().join(path);
+        ws.create_parents(&target).map_err(failed)?;
+        ws.check_write(&target).map_err(failed)?;
+        if let Ok(md) = fs::symlink_metadata(&target) {
+            // remove_dir_all does not follow symlinks; check_write refused a symlinked target.
             let res = if md.is_dir() { fs::remove_dir_all(&target) } else { fs::remove_file(&target) };
             res.map_err(|e| StepError::failed(STEP, format!("{}: {e}", target.display())))?;
         }
-        let n = copy_tree(&self.out_dir, &target)?;
-        r.info("replace", format!("{n} files into {}", if path.is_empty() { "." } else { path }));
-        let spec = if path.is_empty() { "." } else { path };
-        g.ok(&["add", "-A", "--", spec])?;
-        let o = g.raw(&["diff", "--cached", "--quiet"])?;
+        let n = copy_tree(ws, &self.out_dir, &target)?;
+        r.info("replace", format!("{n} files into {path}"));
+        ws.ok(&["add", "-A", "--", &format!(":(literal){path}")]).map_err(failed)?;
+        let o = ws.run(&["diff", "--cached", "--quiet"]).map_err(failed)?;
         match o.status.code() {
             Some(0) => Ok(false),
             Some(1) => Ok(true),
-            _ => {
-                Err(StepError::failed(STEP, format!("git diff failed: {}", String::from_utf8_lossy(&o.stderr).trim())))
-            }
+            _ => Err(StepError::failed(STEP, format!("git diff failed: {}", o.stderr))),
         }
     }
 
-    fn head(g: &Git<'_>) -> Option<String> {
-        g.ok(&["rev-parse", "-q", "--verify", "HEAD"]).ok().filter(|s| !s.is_empty())
+    fn head(ws: &Workspace) -> Option<String> {
+        ws.ok(&["rev-parse", "-q", "--verify", "HEAD"]).ok().filter(|s| !s.is_empty())
     }
 }
 
@@ -370,67 +294,52 @@ impl Step for PushRenderedManifests {
 
     fn run(&self, progress: &mut dyn FnMut(&ProgressEvent)) -> Result<PushOutcome, StepError> {
         let mut r = Reporter::new(STEP, progress);
-        let path = self.check_inputs()?;
+        let c = self.check_inputs()?;
         let meta = read_meta(&self.out_dir)?;
-        r.info(
-            "start",
-            format!(
-                "{} → {} ({}:{})",
-                self.out_dir.display(),
-                self.repo,
-                self.branch,
-                if path.is_empty() { "." } else { &path }
-            ),
-        );
+        r.info("start", format!("{} → {} ({}:{})", self.out_dir.display(), c.repo.shown, self.branch, c.path));
 
-        let (dir, _cleanup) = match &self.work_dir {
-            Some(d) => (d.clone(), TempWork(None)),
-            None => {
-                let d = std::env::temp_dir().join(format!(
-                    "opendesk-push-{}-{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed)
-                ));
-                (d.clone(), TempWork(Some(d)))
-            }
-        };
-        fs::create_dir_all(&dir).map_err(|e| StepError::failed(STEP, format!("{}: {e}", dir.display())))?;
-        if let (Ok(o), Ok(w)) = (fs::canonicalize(&self.out_dir), fs::canonicalize(&dir)) {
-            if o.starts_with(&w) || w.starts_with(&o) {
+        // Dropped on every return (and unwinding) below: the work dir goes with it.
+        let mut ws = self.workspace()?;
+        if let Ok(o) = fs::canonicalize(&self.out_dir) {
+            if o.starts_with(ws.dir()) || ws.dir().starts_with(&o) {
                 return Err(StepError::bad_input(
                     STEP,
-                    format!("the work dir {} and the tree {} overlap", dir.display(), self.out_dir.display()),
+                    format!("the work dir {} and the tree {} overlap", ws.dir().display(), self.out_dir.display()),
                 ));
             }
         }
-        let g = Git { step: self, dir: dir.clone() };
-        if !dir.join(".git").exists() {
-            g.ok(&["init", "-q"])?;
-            g.ok(&["remote", "add", "origin", &self.repo])?;
-        } else {
-            g.ok(&["remote", "set-url", "origin", &self.repo])?;
-        }
+        let ident = match &self.identity {
+            Some(i) => gitsafe::Ident {
+                author: (i.name.clone(), i.email.clone()),
+                committer: (i.name.clone(), i.email.clone()),
+            },
+            None => ws.user_identity(FALLBACK_IDENTITY),
+        };
+        ws.set_identity(&ident);
 
-        let message = commit_message(&meta, &path);
+        let message = commit_message(&meta, &c.path);
+        let failed = |m: String| StepError::failed(STEP, m);
         let mut attempts = 0u32;
         loop {
-            self.sync(&g, &mut r)?;
-            if !self.replace_and_stage(&g, &path, &mut r)? {
+            self.sync(&ws, &c, &mut r)?;
+            if !self.replace_and_stage(&ws, &c.path, &mut r)? {
                 r.info("unchanged", "the repository already holds this tree; nothing to commit");
                 return Ok(PushOutcome {
                     changed: false,
-                    commit: Self::head(&g),
+                    commit: Self::head(&ws),
                     attempts,
                     input_digest: meta.input_digest,
                     renderer_version: meta.renderer_version,
                 });
             }
-            g.ok(&["commit", "-q", "--no-verify", "-m", &message])?;
-            let sha = Self::head(&g).unwrap_or_default();
+            ws.ok(&["commit", "-q", "--no-verify", "-m", &message]).map_err(failed)?;
+            let sha = Self::head(&ws).unwrap_or_default();
             r.info("commit", format!("committed {}", &sha[..sha.len().min(12)]));
             attempts += 1;
             r.info("push", format!("pushing to {} (attempt {attempts}/{})", self.branch, self.max_attempts));
-            let o = g.raw(&["push", "--porcelain", "origin", &format!("HEAD:refs/heads/{}", self.branch)])?;
+            let o = ws
+                .run(&["push", "--porcelain", "--no-verify", &c.repo.url, &format!("HEAD:refs/heads/{}", self.branch)])
+                .map_err(failed)?;
             if o.status.success() {
                 r.info("done", format!("pushed {sha}"));
                 return Ok(PushOutcome {
@@ -441,8 +350,7 @@ impl Step for PushRenderedManifests {
                     renderer_version: meta.renderer_version,
                 });
             }
-            let detail =
-                format!("{} {}", String::from_utf8_lossy(&o.stdout).trim(), String::from_utf8_lossy(&o.stderr).trim());
+            let detail = gitsafe::redact_url(&format!("{} {}", o.stdout.trim(), o.stderr));
             if !rejected(&o) {
                 return Err(StepError::failed(STEP, format!("git push failed: {}", detail.trim())));
             }
@@ -464,7 +372,7 @@ impl Step for PushRenderedManifests {
                     self.max_attempts
                 ),
             );
-            std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempts)));
+            std::thread::sleep(Duration::from_millis(50 * u64::from(attempts)));
         }
     }
 }
@@ -473,6 +381,10 @@ impl Step for PushRenderedManifests {
 mod tests {
     use super::*;
     use crate::step::StepErrorKind;
+    use std::process::Command;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
     fn git_available() -> bool {
         let ok = Command::new("git").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
@@ -706,7 +618,7 @@ mod tests {
                 if e.phase == "push" && !raced {
                     raced = true;
                     let mut twin = step(&out, &remote);
-                    twin.identity = GitIdentity { name: "twin".into(), email: "twin@example.org".into() };
+                    twin.identity = Some(GitIdentity { name: "twin".into(), email: "twin@example.org".into() });
                     run(&twin).unwrap();
                 }
             })
@@ -769,29 +681,267 @@ mod tests {
         assert!(e.message.contains("denied by policy"), "{e}");
     }
 
+    /// Entries of `dir` (sorted names).
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .map(|r| r.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// (path, content or link target) of every entry under `dir`, not following symlinks.
+    fn snapshot(dir: &Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                let ft = e.file_type().unwrap();
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                if ft.is_symlink() {
+                    out.push((rel, format!("-> {}", fs::read_link(&p).unwrap().display())));
+                } else if ft.is_dir() {
+                    out.push((rel, "/".into()));
+                    stack.push(p);
+                } else {
+                    out.push((rel, fs::read_to_string(&p).unwrap_or_default()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn executable(p: &Path, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// A remote whose main holds `instances` as a symlink to a local folder (and, in a second
+    /// remote, a symlink inside the subtree).
     #[test]
-    fn reused_work_dir_fetches() {
+    fn symlinks_in_the_remote_are_refused() {
         if !git_available() {
             return;
         }
-        let s = Scratch::new("reuse");
-        let remote = bare(&s);
+        let s = Scratch::new("symlink");
+        let victim = s.0.join("victim");
+        fs::create_dir_all(victim.join("acme")).unwrap();
+        fs::write(victim.join("acme/keep.txt"), "precious\n").unwrap();
+        let before = snapshot(&victim);
+        let parent = s.0.join("work-parent");
+        fs::create_dir_all(&parent).unwrap();
         let out = s.0.join("out");
+        out_tree(&out, "sha256:1111", &[("releases/r/a.yaml", "x\n")]);
+        for (tag, link, target) in [
+            ("top", "instances", victim.to_string_lossy().to_string()),
+            ("inside", "instances/acme/releases", victim.join("acme").to_string_lossy().to_string()),
+        ] {
+            let remote = s.0.join(format!("{tag}.git"));
+            fs::create_dir_all(&remote).unwrap();
+            sh(&remote, &["init", "-q", "--bare", "-b", "main"]);
+            let c = s.0.join(format!("seed-{tag}"));
+            sh(&s.0, &["clone", "-q", &remote.to_string_lossy(), &c.to_string_lossy()]);
+            let l = c.join(link);
+            fs::create_dir_all(l.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(&target, &l).unwrap();
+            fs::write(c.join("README.md"), "hi\n").unwrap();
+            sh(&c, &["add", "-A"]);
+            sh(&c, &["commit", "-q", "-m", "seed"]);
+            sh(&c, &["push", "-q", "origin", "HEAD:main"]);
+            let tip = sh(&remote, &["rev-parse", "main"]);
+            let mut st = step(&out, &remote);
+            st.work_parent = Some(parent.clone());
+            let e = run(&st).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{tag}: {e}");
+            assert!(e.message.contains("symlink") && e.message.contains(link), "{tag}: {e}");
+            assert_eq!(snapshot(&victim), before, "{tag}: the symlink's target was touched");
+            assert_eq!(sh(&remote, &["rev-parse", "main"]), tip, "{tag}: pushed anyway");
+            assert!(entries(&parent).is_empty(), "{tag}: work dir left behind: {:?}", entries(&parent));
+        }
+    }
+
+    /// Hooks, an fsmonitor and template hooks planted in the user's git config and a planted
+    /// predictable work dir never run; the work dir is new, private and removed; the commit is
+    /// authored by the user's identity from that config.
+    #[test]
+    fn planted_hooks_fsmonitor_and_work_dir_never_run() {
+        use std::os::unix::fs::PermissionsExt;
+        if !git_available() {
+            return;
+        }
+        let s = Scratch::new("planted");
+        let remote = bare(&s);
+        let marker = s.0.join("ran");
+        let script = format!("#!/bin/sh\necho \"$0 in $(pwd)\" >> '{}'\n", marker.display());
+        let hooks = s.0.join("evil-hooks");
+        for h in ["pre-commit", "post-checkout", "pre-push", "post-commit", "commit-msg", "reference-transaction"] {
+            executable(&hooks.join(h), &script);
+        }
+        let template = s.0.join("evil-template");
+        for h in ["post-checkout", "pre-commit"] {
+            executable(&template.join("hooks").join(h), &script);
+        }
+        let fsmonitor = s.0.join("evil-fsmonitor");
+        executable(&fsmonitor, &script);
+        let global = s.0.join("gitconfig");
+        fs::write(
+            &global,
+            format!(
+                "[user]\n\tname = Ada Operator\n\temail = ada@example.org\n[core]\n\thooksPath = {}\n\tfsmonitor = {}\n[init]\n\ttemplateDir = {}\n",
+                hooks.display(),
+                fsmonitor.display(),
+                template.display()
+            ),
+        )
+        .unwrap();
+        let parent = s.0.join("work-parent");
+        // The predictable name the old push used, planted with a hook-running config.
+        let planted = parent.join(format!("opendesk-push-{}-0", std::process::id()));
+        fs::create_dir_all(planted.join(".git/hooks")).unwrap();
+        executable(&planted.join(".git/hooks/pre-commit"), &script);
+        fs::write(planted.join(".git/config"), format!("[core]\n\tfsmonitor = {}\n", fsmonitor.display())).unwrap();
+        let planted_before = snapshot(&planted);
+
+        let out = s.0.join("out");
+        out_tree(&out, "sha256:1111", &[("releases/r/a.yaml", "x\n")]);
         let mut st = step(&out, &remote);
-        st.work_dir = Some(s.0.join("work"));
-        st.path = String::new();
-        out_tree(&out, "sha256:1111", &[("a.yaml", "1\n")]);
+        st.env = vec![("GIT_CONFIG_GLOBAL".into(), global.clone().into()), ("GIT_CONFIG_NOSYSTEM".into(), "1".into())];
+        st.work_parent = Some(parent.clone());
+        let mut seen = Vec::new();
+        for round in 0..2 {
+            if round == 1 {
+                out_tree(&out, "sha256:2222", &[("releases/r/a.yaml", "y\n")]);
+            }
+            let o = st
+                .run(&mut |e| {
+                    if e.phase == "fetch" {
+                        let mine: Vec<_> = entries(&parent).into_iter().filter(|n| parent.join(n) != planted).collect();
+                        assert_eq!(mine.len(), 1, "{mine:?}");
+                        let md = fs::symlink_metadata(parent.join(&mine[0])).unwrap();
+                        assert!(md.is_dir());
+                        assert_eq!(md.permissions().mode() & 0o777, 0o700);
+                        seen.push(mine[0].clone());
+                    }
+                })
+                .unwrap();
+            assert!(o.changed);
+        }
+        // The remote's receive-pack runs its own (server-side) hooks, here from the same global
+        // config; nothing may run in our work dir.
+        let ran = fs::read_to_string(&marker).unwrap_or_default();
+        assert!(
+            ran.lines().all(|l| l.ends_with(&format!(" in {}", fs::canonicalize(&remote).unwrap().display()))),
+            "a planted hook or fsmonitor ran in the work dir: {ran}"
+        );
+        assert_eq!(snapshot(&planted), planted_before);
+        assert_eq!(entries(&parent), [planted.file_name().unwrap().to_string_lossy().to_string()]);
+        assert_ne!(seen[0], seen[1], "a work dir was reused");
+        assert!(seen[0].starts_with("opendesk-push-") && seen[0].len() >= "opendesk-push-".len() + 32, "{seen:?}");
+        assert_eq!(
+            sh(&remote, &["log", "-1", "--format=%an <%ae> / %cn <%ce>", "main"]),
+            "Ada Operator <ada@example.org> / Ada Operator <ada@example.org>"
+        );
+
+        // GIT_AUTHOR_* wins over the config, as for git itself.
+        out_tree(&out, "sha256:3333", &[("releases/r/a.yaml", "z\n")]);
+        st.env.push(("GIT_AUTHOR_NAME".into(), "Bob Env".into()));
+        st.env.push(("GIT_AUTHOR_EMAIL".into(), "bob@example.org".into()));
         run(&st).unwrap();
-        concurrent_push(&s, &remote, "b.txt", "theirs\n");
-        // Leftovers in the work dir are discarded.
-        fs::write(s.0.join("work/junk.txt"), "junk").unwrap();
-        out_tree(&out, "sha256:2222", &[("a.yaml", "2\n")]);
-        let o = run(&st).unwrap();
-        assert!(o.changed);
-        assert_eq!(o.attempts, 1);
-        // Path empty = the whole repository is the tree (b.txt from the other clone is replaced).
-        assert_eq!(remote_files(&remote), ["a.yaml", "render-meta.yaml"]);
-        assert!(s.0.join("work/.git").is_dir());
+        assert_eq!(
+            sh(&remote, &["log", "-1", "--format=%an <%ae> / %cn", "main"]),
+            "Bob Env <bob@example.org> / Ada Operator"
+        );
+    }
+
+    /// A git daemon that accepts the connection and never answers.
+    struct Stalled {
+        port: u16,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+    impl Stalled {
+        fn start() -> Stalled {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.set_nonblocking(true).unwrap();
+            let port = l.local_addr().unwrap().port();
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = stop.clone();
+            let thread = std::thread::spawn(move || {
+                let mut held = Vec::new();
+                while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    if let Ok((c, _)) = l.accept() {
+                        held.push(c);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            });
+            Stalled { port, stop, thread: Some(thread) }
+        }
+    }
+    impl Drop for Stalled {
+        fn drop(&mut self) {
+            self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    #[test]
+    fn a_stalled_remote_times_out_and_leaves_nothing() {
+        if !git_available() {
+            return;
+        }
+        let s = Scratch::new("stall");
+        let parent = s.0.join("work-parent");
+        fs::create_dir_all(&parent).unwrap();
+        let out = s.0.join("out");
+        out_tree(&out, "sha256:1111", &[("a.yaml", "1\n")]);
+        let daemon = Stalled::start();
+        for url in [
+            format!("git://127.0.0.1:{}/acme.git", daemon.port),
+            format!("http://deploy:s3cr3t-t0ken@127.0.0.1:{}/acme.git", daemon.port),
+        ] {
+            let mut st = step(&out, Path::new(&url));
+            st.timeout = std::time::Duration::from_secs(2);
+            st.work_parent = Some(parent.clone());
+            let started = std::time::Instant::now();
+            let mut events = Vec::new();
+            let e = st.run(&mut |e| events.push(e.to_string())).unwrap_err();
+            // Only a hang guard: the limit is 2 s, a hang would be forever.
+            assert!(started.elapsed() < std::time::Duration::from_secs(120), "{:?}", started.elapsed());
+            assert_eq!(e.exit_code(), 1);
+            assert!(e.message.contains("timed out after 2 s"), "{e}");
+            assert!(entries(&parent).is_empty(), "work dir left behind");
+            let all = format!("{e}\n{}", events.join("\n"));
+            assert!(!all.contains("s3cr3t"), "{all}");
+            if url.starts_with("http") {
+                assert!(all.contains("http://***@127.0.0.1"), "{all}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_token_url_is_never_printed() {
+        if !git_available() {
+            return;
+        }
+        let s = Scratch::new("token");
+        let out = s.0.join("out");
+        out_tree(&out, "sha256:1111", &[("a.yaml", "1\n")]);
+        // A port nobody listens on: connection refused, git reports the URL.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("https://x-access-token:ghp_S3CR3T@127.0.0.1:{port}/acme.git");
+        let st = step(&out, Path::new(&url));
+        let mut events = Vec::new();
+        let e = st.run(&mut |e| events.push(e.to_string())).unwrap_err();
+        let all = format!("{e}\n{}", events.join("\n"));
+        assert!(!all.contains("S3CR3T") && !all.contains("x-access-token"), "{all}");
+        assert!(all.contains("https://***@127.0.0.1"), "{all}");
     }
 
     #[test]
@@ -799,15 +949,31 @@ mod tests {
         let s = Scratch::new("bad");
         let out = s.0.join("out");
         fs::create_dir_all(&out).unwrap();
-        let st = PushRenderedManifests::new(&out, "/nonexistent/repo.git");
+        let remote = s.0.join("exists.git");
+        fs::create_dir_all(&remote).unwrap();
+        let mut st = PushRenderedManifests::new(&out, remote.to_string_lossy().to_string());
+        st.path = "instances/acme".into();
         let e = run(&st).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.message.contains("render-meta.yaml"), "{e}");
-        for p in ["../x", "/abs", "a/.git/b"] {
-            assert!(check_repo_path(p).is_err(), "{p}");
+        out_tree(&out, "sha256:1111", &[("a.yaml", "1\n")]);
+        let missing = PushRenderedManifests { repo: "/nonexistent/repo.git".into(), ..st.clone() };
+        let e = run(&missing).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(e.message.contains("no such repository"), "{e}");
+        for p in ["", ".", "./", "../x", "/abs", "a/.git/b", ":(glob)*", "*", "a/../b"] {
+            let e = run(&PushRenderedManifests { path: p.into(), ..st.clone() }).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{p:?}: {e}");
+            assert!(e.message.contains("--path"), "{p:?}: {e}");
         }
-        assert_eq!(check_repo_path("./instances//acme/").unwrap(), "instances/acme");
-        assert_eq!(check_repo_path("").unwrap(), "");
+        for b in ["HEAD", "@", "refs/heads/main", "--force", "a..b", ""] {
+            let e = run(&PushRenderedManifests { branch: b.into(), ..st.clone() }).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{b:?}: {e}");
+            assert!(e.message.contains("--branch"), "{b:?}: {e}");
+        }
+        let e = run(&PushRenderedManifests { repo: "ext::sh -c touch% /tmp/pwned".into(), ..st.clone() }).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert_eq!(check_repo_path("instances/acme/").unwrap(), "instances/acme");
         let mut cfg = opendesk_render::InstanceConfig::minimal("1.13.1");
         cfg.argocd.repo_url = "https://git.example.org/acme.git".into();
         cfg.argocd.path = "instances/acme".into();
@@ -816,9 +982,6 @@ mod tests {
             (p.repo.as_str(), p.branch.as_str(), p.path.as_str()),
             ("https://git.example.org/acme.git", "main", "instances/acme")
         );
-        let mut st = st;
-        st.branch = "--force".into();
-        assert_eq!(run(&st).unwrap_err().exit_code(), 2);
     }
 
     #[test]
@@ -829,9 +992,10 @@ mod tests {
         let s = Scratch::new("unreachable");
         let out = s.0.join("out");
         out_tree(&out, "sha256:1111", &[("a.yaml", "1\n")]);
-        let mut st = step(&out, &s.0.join("missing.git"));
-        st.work_dir = Some(s.0.join("w"));
-        let e = run(&st).unwrap_err();
+        // A folder that exists but is no repository: git's failure, exit 1.
+        let not_a_repo = s.0.join("not-a-repo");
+        fs::create_dir_all(&not_a_repo).unwrap();
+        let e = run(&step(&out, &not_a_repo)).unwrap_err();
         assert_eq!(e.exit_code(), 1);
         assert!(e.message.contains("ls-remote"), "{e}");
     }

@@ -13,10 +13,38 @@ fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("binary runs")
 }
 
-fn tmp(name: &str) -> PathBuf {
+/// A scratch path under the system temp dir, removed (with everything under it) on drop, so
+/// a run leaves nothing behind, passing or failing.
+struct Tmp {
+    /// The path handed to the test (a dir, or a file inside `remove`).
+    path: PathBuf,
+    /// What the drop removes.
+    remove: PathBuf,
+}
+
+impl std::ops::Deref for Tmp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for Tmp {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.remove);
+    }
+}
+
+fn tmp(name: &str) -> Tmp {
     let p = std::env::temp_dir().join(format!("odr-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&p);
-    p
+    Tmp { path: p.clone(), remove: p }
 }
 
 fn code(o: &Output) -> i32 {
@@ -44,7 +72,7 @@ fn read_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// A helmfile output dir with the given files (`release/rel/path.yaml` → text).
-fn input(name: &str, files: &[(&str, &str)]) -> PathBuf {
+fn input(name: &str, files: &[(&str, &str)]) -> Tmp {
     let d = tmp(name);
     for (p, t) in files {
         let f = d.join(p);
@@ -56,12 +84,13 @@ fn input(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\nargocd: {repoURL: https://git.example.org/acme.git, path: instances/acme}\nsecretsManager: {storeRef: {kind: ClusterSecretStore, name: sm}, keyPrefix: acme}\n";
 
-fn config(name: &str, text: &str) -> PathBuf {
-    let p = tmp(name);
+fn config(name: &str, text: &str) -> Tmp {
+    let mut p = tmp(name);
     std::fs::create_dir_all(&p).unwrap();
     let f = p.join("instance.yaml");
     std::fs::write(&f, text).unwrap();
-    f
+    p.path = f;
+    p
 }
 
 const DEPLOY: &str = "---\n# Source: app/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: opendesk\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec:\n      containers:\n        - name: app\n          image: registry.example.org/app:1.0.0\n";
@@ -125,9 +154,6 @@ fn bundled_example_renders_deterministically_on_any_thread_count() {
             .collect::<BTreeMap<_, _>>()
     };
     assert_eq!(rel(&ta), rel(&tc), "render of the rendered tree is a fixed point");
-    for d in [a, b, c] {
-        let _ = std::fs::remove_dir_all(d);
-    }
 }
 
 #[test]
@@ -146,7 +172,6 @@ fn json_report_shape() {
     assert_eq!(v["exitCode"], 0);
     assert_eq!(v["summary"]["releases"], 9);
     assert!(v["patches"].as_array().unwrap().iter().any(|p| p["name"] == "ums-probes" && p["changed"] == 1));
-    let _ = std::fs::remove_dir_all(out);
 }
 
 #[test]
