@@ -94,7 +94,11 @@ fn stage_eso_redact_guards(b: Bencher) {
     b.with_inputs(|| input().documents).bench_refs(|docs| {
         let eso = stages::eso::eso(docs, &cfg).unwrap();
         let red = stages::redact::redact(docs, &cfg, &eso.payload).unwrap();
-        let ctx = stages::guards::GuardContext { known_secrets: Some(&red.known), root_clean: &red.root_clean };
+        let ctx = stages::guards::GuardContext {
+            known_secrets: Some(&red.known),
+            root_clean: &red.root_clean,
+            ..Default::default()
+        };
         stages::guards::guards(docs, &cfg, &ctx).failed()
     });
 }

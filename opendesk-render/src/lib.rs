@@ -17,6 +17,7 @@ pub mod diff;
 pub mod document;
 pub mod error;
 pub mod load;
+pub mod module;
 pub mod output;
 mod par;
 pub mod patch;

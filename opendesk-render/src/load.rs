@@ -295,6 +295,15 @@ pub struct InputFile {
 /// relative path). Hidden entries (`.git`, temp dirs) are skipped; symlinks are followed with
 /// loop detection.
 pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
+    list_inputs_only(dir, None)
+}
+
+/// A filter on release names: `load_dir_only` reads only the folders whose release it keeps.
+pub type ReleaseFilter<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
+/// [`list_inputs`] of the release folders `only` keeps (all when `None`). Other folders are
+/// skipped at the listing of `dir`: never stat'ed, walked or opened.
+pub fn list_inputs_only(dir: &Path, only: Option<ReleaseFilter<'_>>) -> Result<Vec<InputFile>, LoadError> {
     let meta = std::fs::metadata(dir).map_err(|e| LoadError::Io { path: dir.to_path_buf(), source: e })?;
     if !meta.is_dir() {
         return Err(LoadError::NotADirectory { path: dir.to_path_buf() });
@@ -303,7 +312,7 @@ pub fn list_inputs(dir: &Path) -> Result<Vec<InputFile>, LoadError> {
     let mut seen_release = std::collections::HashMap::new();
     for (entry, ft) in sorted_entries(dir)? {
         let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-        if name.starts_with('.') {
+        if name.starts_with('.') || only.is_some_and(|keep| !is_yaml(&name) && !keep(release_name(&name))) {
             continue;
         }
         if is_dir(&entry, ft)? {
@@ -437,7 +446,13 @@ pub struct LoadedInput {
 /// barrier between reading and parsing. The input digest then hashes paths and the files'
 /// hashes (see `output::meta::digest_entries`). The first error in input order is reported.
 pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
-    let files = list_inputs(dir)?;
+    load_dir_only(dir, None)
+}
+
+/// [`load_dir`] of the release folders `only` keeps (a module render): the others are not
+/// read at all, and the digest covers the files read.
+pub fn load_dir_only(dir: &Path, only: Option<ReleaseFilter<'_>>) -> Result<LoadedInput, LoadError> {
+    let files = list_inputs_only(dir, only)?;
     // Sizes only order the work; a file that cannot be stat'ed fails when it is opened.
     let sizes: Vec<(usize, u64)> = files
         .par_iter()

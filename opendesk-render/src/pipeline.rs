@@ -41,6 +41,9 @@ pub struct RenderRequest<'a> {
     /// Called at the start of each stage (for progress bars); `None` = silent. Does not change
     /// what is rendered.
     pub progress: Option<ProgressFn<'a>>,
+    /// A module render (`render --module`): the scope, the base and the secret-skew options.
+    /// `None` = a full render.
+    pub module: Option<&'a crate::module::ModuleRequest>,
 }
 
 impl std::fmt::Debug for RenderRequest<'_> {
@@ -51,6 +54,7 @@ impl std::fmt::Debug for RenderRequest<'_> {
             .field("graph", &self.graph)
             .field("app_options", &self.app_options)
             .field("progress", &self.progress.map(|_| "<callback>"))
+            .field("module", &self.module)
             .finish()
     }
 }
@@ -128,6 +132,9 @@ pub struct Report {
     pub releases: Vec<ReleaseMeta>,
     /// Time per stage (not in render-meta: it is not deterministic).
     pub timings: Vec<StageTiming>,
+    /// A module render's scope, base and scoped guards (absent for a full render).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<crate::module::ModuleMeta>,
 }
 
 /// A successful render.
@@ -219,6 +226,17 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     let mut timer = Timer { t: Instant::now(), out: Vec::new() };
     let documents_in = input.documents.len();
     let mut docs = input.documents;
+    if let Some(m) = req.module {
+        // The loader reads only the module's folders; this keeps a caller's full input honest.
+        docs.retain(|d| m.scope.covers(&d.origin.release));
+        if docs.is_empty() {
+            let e = crate::module::ModuleError::NothingToRender {
+                keys: m.scope.keys.join(", "),
+                releases: m.scope.releases.iter().cloned().collect::<Vec<_>>().join(", "),
+            };
+            return Err(RenderError::Input(e.to_string()));
+        }
+    }
     let mut findings: Vec<Finding> = Vec::new();
     let mut guards: Vec<GuardResult> = Vec::new();
     let vars = Vars::from_config(cfg);
@@ -292,7 +310,10 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     let mut patch_stats: Vec<PatchStat> = patch_run.stats.clone();
     patch_stats
         .extend(override_run.stats.iter().map(|s| PatchStat { name: format!("override:{}", s.name), ..s.clone() }));
-    let required = required_guard(&patch_run);
+    let (required, out_of_scope) = match req.module {
+        Some(m) => crate::module::required_guard(&patch_run, &prepared, &m.scope),
+        None => (required_guard(&patch_run), Vec::new()),
+    };
     guards.push(required);
     if let Some(e) = &redact_error {
         guards.push(GuardResult { name: "redact-strict".into(), passed: false, message: Some(e.to_string()) });
@@ -300,6 +321,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     let ctx = stages::guards::GuardContext {
         known_secrets: redact.as_ref().map(|r| &r.known),
         root_clean: redact.as_ref().map_or(&[][..], |r| &r.root_clean),
+        module: req.module.is_some(),
     };
     let g = stages::guards::guards(&docs, cfg, &ctx);
     for r in &g.results {
@@ -310,6 +332,22 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
         });
     }
     findings.extend(g.findings());
+    let module_meta = req.module.map(|m| {
+        match &m.base {
+            Some(base) => {
+                let skew = crate::module::secret_skew(&docs, base, &m.scope, m.allow_secret_removal);
+                guards.push(skew.guard);
+                findings.extend(skew.findings);
+            }
+            None => {
+                let (g, f) = crate::module::no_base_guard();
+                guards.push(g);
+                findings.push(f);
+            }
+        }
+        let rendered: std::collections::BTreeSet<String> = docs.iter().map(|d| d.origin.release.to_string()).collect();
+        crate::module::ModuleMeta::new(m, rendered, out_of_scope)
+    });
     let _ = (&inventory, &lint);
     // Nothing that leaves the process may carry a known secret value, even by coincidence
     // (a value equal to a file name, say): scrub findings and guard messages. Under
@@ -362,6 +400,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
         guards: guards.clone(),
         eso_converted: eso.report.converted.len(),
         redactions: masked,
+        module: module_meta.clone(),
         ..MetaInput::default()
     };
 
@@ -385,6 +424,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
         input_digest: input.digest,
         patches: patch_stats,
         guards,
+        module: module_meta,
         ..Report::default()
     };
 

@@ -144,7 +144,11 @@ fn stages_on_the_corpus() {
     let guard_r = guards::guards(
         &docs,
         &cfg,
-        &guards::GuardContext { known_secrets: Some(&redact_out.known), root_clean: &redact_out.root_clean },
+        &guards::GuardContext {
+            known_secrets: Some(&redact_out.known),
+            root_clean: &redact_out.root_clean,
+            module: false,
+        },
     );
 
     // Reports, as they would be written.

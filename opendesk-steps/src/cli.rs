@@ -76,6 +76,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// List the release graph's modules with their releases and waves.
+    #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
+    Modules(crate::modules_cmd::ModulesArgs),
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > patch.schema.json")]
     Schema,
@@ -116,6 +119,8 @@ struct RenderArgs {
     json: bool,
     #[command(flatten)]
     input_args: InputArgs,
+    #[command(flatten)]
+    module: crate::modules_cmd::ModuleFlags,
 }
 
 #[derive(clap::Args, Debug)]
@@ -174,13 +179,14 @@ pub fn main() -> i32 {
             &a.out,
             a.secrets_out.as_deref(),
             a.json,
-            &a.input_args.into(),
+            &crate::render_cmd::Inputs { module: a.module.into(), ..a.input_args.into() },
         ),
         Cmd::Explain(a) => {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
         }
         Cmd::Diff { old, new, json } => crate::render_cmd::diff(&old, &new, json),
         Cmd::Push { out_dir, repo, branch, path, timeout, json } => push(out_dir, repo, branch, path, timeout, json),
+        Cmd::Modules(a) => crate::modules_cmd::modules(&a),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
@@ -280,6 +286,7 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
             release_graph: a.release_graph,
             threads: a.threads,
             config_text: None,
+            module: Default::default(),
         }
     }
 }

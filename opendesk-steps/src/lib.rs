@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod example;
 pub mod gitsafe;
+pub mod modules_cmd;
 pub mod progress;
 pub mod push;
 pub mod render_cmd;

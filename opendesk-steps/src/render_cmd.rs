@@ -3,7 +3,7 @@
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::document::Document;
-use opendesk_render::load::{load_dir, parse_text};
+use opendesk_render::load::{load_dir_only, parse_text};
 use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::PatchSet;
 use opendesk_render::pipeline::{render as run_pipeline, ProgressFn, RenderError, RenderRequest, Rendered, Report};
@@ -27,6 +27,65 @@ pub struct Inputs {
     pub threads: Option<usize>,
     /// Config given as text (YAML or JSON) instead of a file (bindings).
     pub config_text: Option<String>,
+    /// A module render (`--module`, `--base`, `--no-base`, `--allow-secret-removal`).
+    pub module: ModuleArgs,
+}
+
+/// The module-render options of [`Inputs`] (docs/output-and-push.md#modules). Empty `keys` =
+/// a full render; then the other fields must be unset.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleArgs {
+    /// Module keys of the release graph's `modules:` (repeatable `--module`).
+    pub keys: Vec<String>,
+    /// The full render's output tree to check ExternalSecrets against (`--base`).
+    pub base: Option<PathBuf>,
+    /// Skip the secret-skew guard explicitly (`--no-base`).
+    pub no_base: bool,
+    /// A Secret of the base the module no longer renders is a warning (`--allow-secret-removal`).
+    pub allow_secret_removal: bool,
+}
+
+impl ModuleArgs {
+    /// Check the flags' combination and resolve the scope against `graph`; loads the base.
+    /// `None` for a full render.
+    pub fn resolve(
+        &self,
+        graph: Option<&ReleaseGraph>,
+        config: &InstanceConfig,
+    ) -> Result<Option<opendesk_render::module::ModuleRequest>, opendesk_render::module::ModuleError> {
+        use opendesk_render::module::{BaseTree, ModuleError, ModuleRequest, ModuleScope};
+        if self.keys.is_empty() {
+            let given = [
+                (self.base.is_some(), "--base"),
+                (self.no_base, "--no-base"),
+                (self.allow_secret_removal, "--allow-secret-removal"),
+            ];
+            return match given.iter().find(|(g, _)| *g) {
+                Some((_, flag)) => Err(ModuleError::NotAModuleRender(flag)),
+                None => Ok(None),
+            };
+        }
+        let scope = ModuleScope::resolve(graph, &self.keys)?;
+        let base = match (&self.base, self.no_base) {
+            (Some(_), true) => return Err(ModuleError::BaseAndNoBase),
+            (None, false) => return Err(ModuleError::NoBase),
+            (None, true) => None,
+            (Some(dir), false) => {
+                let b = BaseTree::load(dir, &scope)?;
+                if !b.instance.is_empty() && b.instance != config.instance {
+                    return Err(ModuleError::BadBase {
+                        dir: dir.display().to_string(),
+                        why: format!(
+                            "it renders instance {:?}, this config instance {:?}",
+                            b.instance, config.instance
+                        ),
+                    });
+                }
+                Some(b)
+            }
+        };
+        Ok(Some(ModuleRequest { scope, base, allow_secret_removal: self.allow_secret_removal }))
+    }
 }
 
 /// A bad-input error, already formatted for stderr (file:line:col + snippet).
@@ -116,6 +175,8 @@ pub struct Prepared {
     pub input: opendesk_render::load::LoadedInput,
     /// Time spent loading (ms).
     pub load_ms: f64,
+    /// A module render's scope and base (`None` = full render).
+    pub module: Option<opendesk_render::module::ModuleRequest>,
 }
 
 /// Load config, patches, graph and input (the bundled example when `input` is `None`).
@@ -140,6 +201,32 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
             InstanceConfig::parse(Path::new("<bundled examples/instance.yaml>"), text).map_err(usage)?
         }
     };
+    // A module render needs its graph and base first: the loader reads only its folders.
+    let load_graph = || -> Result<Option<ReleaseGraph>, PrepareError> {
+        Ok(match (&a.release_graph, input) {
+            (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
+                let (l, c) = e.issues.first().map_or((0, 0), |i| (i.pos.line, i.pos.col));
+                let mut err = with_snippet(e.to_string(), Some((e.file.as_path(), l, c)));
+                err.at = Some(Location::new(&e.file, l, c));
+                err
+            })?),
+            (None, None) => match crate::example::release_graph() {
+                Some(t) => {
+                    Some(ReleaseGraph::parse(Path::new("<bundled examples/release-graph.yaml>"), t).map_err(usage)?)
+                }
+                None => None,
+            },
+            (None, Some(_)) => None,
+        })
+    };
+    let early_graph = if a.module.keys.is_empty() { None } else { Some(load_graph()?) };
+    let module = match &early_graph {
+        Some(g) => a.module.resolve(g.as_ref(), &config).map_err(usage)?,
+        None => a.module.resolve(None, &config).map_err(usage)?,
+    };
+    let scope = module.as_ref().map(|m| &m.scope);
+    let keep = |r: &str| scope.is_some_and(|s| s.covers(r));
+    let only: Option<opendesk_render::load::ReleaseFilter<'_>> = scope.map(|_| &keep as _);
     // The patch set is compiled (a few ms of JSONPath parsing) beside the input load; errors
     // keep their order: patches, release graph, input.
     let t0 = Instant::now();
@@ -162,7 +249,7 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
             None => Some(crate::example::materialize().map_err(usage)?),
         };
         let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
-        load_dir(dir).map_err(|e| {
+        load_dir_only(dir, only).map_err(|e| {
             let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
             let mut err = with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)));
             if err.at.is_none() {
@@ -173,22 +260,13 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
     };
     let (patches, loaded) = in_pool(a.threads, || rayon::join(load_patches, load_input));
     let patches = patches?;
-    let graph = match (&a.release_graph, input) {
-        (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
-            let (l, c) = e.issues.first().map_or((0, 0), |i| (i.pos.line, i.pos.col));
-            let mut err = with_snippet(e.to_string(), Some((e.file.as_path(), l, c)));
-            err.at = Some(Location::new(&e.file, l, c));
-            err
-        })?),
-        (None, None) => match crate::example::release_graph() {
-            Some(t) => Some(ReleaseGraph::parse(Path::new("<bundled examples/release-graph.yaml>"), t).map_err(usage)?),
-            None => None,
-        },
-        (None, Some(_)) => None,
+    let graph = match early_graph {
+        Some(g) => g,
+        None => load_graph()?,
     };
     let loaded = loaded?;
     let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    Ok(Prepared { config, patches, graph, input: loaded, load_ms })
+    Ok(Prepared { config, patches, graph, input: loaded, load_ms, module })
 }
 
 /// The file a load error without a position names (an unreadable file, a YAML file outside a
@@ -262,12 +340,13 @@ pub const EXIT_CANCELLED: i32 = 4;
 /// [`run`] with [`RenderOptions`]: progress per stage, and a cancel flag checked before the
 /// pipeline starts (and at each stage boundary inside it, where the pipeline supports it).
 pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) -> Result<Rendered, RenderError> {
-    let Prepared { config, patches, graph, input, load_ms } = p;
+    let Prepared { config, patches, graph, input, load_ms, module } = p;
     let req = RenderRequest {
         config: Some(&config),
         patches: patches.as_ref(),
         graph: graph.as_ref(),
         progress: opts.progress,
+        module: module.as_ref(),
         ..Default::default()
     };
     let mut r = in_pool(threads, || run_pipeline(input, &req));
@@ -309,6 +388,22 @@ fn print_summary(r: &Report, out: &Path, total_ms: f64) {
         s.redactions,
         t.join(", ")
     );
+    if let Some(m) = &r.module {
+        let scoped: Vec<&str> = m.scoped_guards.iter().map(|g| g.name.as_str()).collect();
+        let base = match &m.base {
+            Some(b) => format!("secret-skew guard against base output {}", b.output_digest),
+            None => "--no-base: secret-skew guard SKIPPED".into(),
+        };
+        let _ = writeln!(
+            text,
+            "module {}: {} of {} release(s) rendered ({}); {base}; guards judged against the module: {}",
+            m.keys.join(", "),
+            m.rendered.len(),
+            m.covers.len(),
+            m.rendered.join(", "),
+            scoped.join(", ")
+        );
+    }
     to_stderr(&text);
 }
 

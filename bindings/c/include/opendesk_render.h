@@ -84,6 +84,20 @@ typedef struct OdrRequest {
   bool no_patches;
   // A release graph file; NULL: none (the bundled one for the example).
   const char *release_graph;
+  // A module render (`--module KEY`, repeatable): `modules_len` keys of the release
+  // graph's `modules:`; NULL/0 renders everything. Needs `release_graph` and `base_dir`
+  // or `no_base` (docs/output-and-push.md#modules).
+  const char *const *modules;
+  // The number of strings at `modules`.
+  size_t modules_len;
+  // `--base`: the full render's output tree the module's ExternalSecrets are checked
+  // against; module renders only.
+  const char *base_dir;
+  // `--no-base`: skip that check explicitly.
+  bool no_base;
+  // `--allow-secret-removal`: a Secret of the base the module no longer renders is a
+  // warning.
+  bool allow_secret_removal;
   // Required: the output dir, replaced atomically and only when the render succeeds.
   const char *out_dir;
   // Write the decoded Secret payload (JSON, mode 0600) here, outside `out_dir`.

@@ -3,7 +3,7 @@
 
 use crate::api::{self, Event, EventKind, Failure, SecretsTo, EXIT_INTERNAL, EXIT_USAGE};
 use crate::{opt_str, ODR_BAD_INPUT, ODR_INTERNAL, ODR_OK};
-use opendesk_steps::render_cmd::Inputs;
+use opendesk_steps::render_cmd::{Inputs, ModuleArgs};
 use std::ffi::{c_char, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -72,6 +72,20 @@ pub struct OdrRequest {
     pub no_patches: bool,
     /// A release graph file; NULL: none (the bundled one for the example).
     pub release_graph: *const c_char,
+    /// A module render (`--module KEY`, repeatable): `modules_len` keys of the release
+    /// graph's `modules:`; NULL/0 renders everything. Needs `release_graph` and `base_dir`
+    /// or `no_base` (docs/output-and-push.md#modules).
+    pub modules: *const *const c_char,
+    /// The number of strings at `modules`.
+    pub modules_len: usize,
+    /// `--base`: the full render's output tree the module's ExternalSecrets are checked
+    /// against; module renders only.
+    pub base_dir: *const c_char,
+    /// `--no-base`: skip that check explicitly.
+    pub no_base: bool,
+    /// `--allow-secret-removal`: a Secret of the base the module no longer renders is a
+    /// warning.
+    pub allow_secret_removal: bool,
     /// Required: the output dir, replaced atomically and only when the render succeeds.
     pub out_dir: *const c_char,
     /// Write the decoded Secret payload (JSON, mode 0600) here, outside `out_dir`.
@@ -205,7 +219,25 @@ unsafe fn read(r: &OdrRequest) -> Result<(api::Request<'static>, Option<&OdrCanc
         (None, false) => SecretsTo::Nowhere,
     };
     let out = path(r.out_dir, "out_dir")?.ok_or_else(|| bad("out_dir must not be NULL".into()))?;
+    let mut keys = Vec::new();
+    if r.modules_len > 0 {
+        if r.modules.is_null() {
+            return Err(bad("modules is NULL but modules_len is not 0".into()));
+        }
+        for i in 0..r.modules_len {
+            // SAFETY: `modules` holds `modules_len` pointers, per the contract.
+            let p = unsafe { *r.modules.add(i) };
+            keys.push(s(p, "modules[i]")?.ok_or_else(|| bad(format!("modules[{i}] must not be NULL")))?.to_string());
+        }
+    }
+    let module = ModuleArgs {
+        keys,
+        base: path(r.base_dir, "base_dir")?,
+        no_base: r.no_base,
+        allow_secret_removal: r.allow_secret_removal,
+    };
     let inputs = Inputs {
+        module,
         config: path(r.config_path, "config_path")?,
         config_text: s(r.config_text, "config_text")?.map(str::to_string),
         patches,

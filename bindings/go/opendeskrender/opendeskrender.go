@@ -98,6 +98,18 @@ type Request struct {
 	NoPatches bool
 	// ReleaseGraph is a release graph file; "": none (the bundled one for the example).
 	ReleaseGraph string
+	// Modules makes a module render (`--module`): keys of the release graph's modules:.
+	// Only their input folders are read. Needs ReleaseGraph and Base or NoBase
+	// (docs/output-and-push.md#modules).
+	Modules []string
+	// Base is the full render's output tree the module's ExternalSecrets are checked against
+	// (`--base`).
+	Base string
+	// NoBase skips that check explicitly (`--no-base`).
+	NoBase bool
+	// AllowSecretRemoval makes a Secret of the base that the module no longer renders a
+	// warning (`--allow-secret-removal`).
+	AllowSecretRemoval bool
 	// OutDir is the output dir, replaced atomically and only when the render succeeds.
 	OutDir string
 	// SecretsFile receives the decoded Secret payload (JSON, mode 0600; outside OutDir).
@@ -260,6 +272,19 @@ func Render(ctx context.Context, req Request) (*Report, error) {
 	r.patches_dir = strs.of(req.PatchesDir)
 	r.no_patches = C.bool(req.NoPatches)
 	r.release_graph = strs.of(req.ReleaseGraph)
+	if len(req.Modules) > 0 {
+		keys := (*[1 << 20]*C.char)(C.malloc(C.size_t(len(req.Modules)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+		defer C.free(unsafe.Pointer(keys))
+		for i, k := range req.Modules {
+			keys[i] = C.CString(k)
+			strs = append(strs, keys[i])
+		}
+		r.modules = &keys[0]
+		r.modules_len = C.size_t(len(req.Modules))
+	}
+	r.base_dir = strs.of(req.Base)
+	r.no_base = C.bool(req.NoBase)
+	r.allow_secret_removal = C.bool(req.AllowSecretRemoval)
 	r.out_dir = strs.of(req.OutDir)
 	r.secrets_out = strs.of(req.SecretsFile)
 	r.return_secrets = C.bool(req.ReturnSecrets)

@@ -314,6 +314,34 @@ func TestConcurrentRenders(t *testing.T) {
 	}
 }
 
+func TestAModuleRender(t *testing.T) {
+	tmp := t.TempDir()
+	graph, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "release-graph.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := filepath.Join(tmp, "graph.yaml")
+	if err := os.WriteFile(g, append(graph, []byte("\nmodules:\n  db: [mariadb, postgresql]\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Render(context.Background(), Request{OutDir: filepath.Join(tmp, "out"), ReleaseGraph: g, Modules: []string{"db"}, NoBase: true, ReturnSecrets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, rel := range r.Releases {
+		names = append(names, rel.Name)
+	}
+	if strings.Join(names, ",") != "mariadb,postgresql" {
+		t.Fatalf("releases %v", names)
+	}
+	_, err = Render(context.Background(), Request{OutDir: filepath.Join(tmp, "o2"), ReleaseGraph: g, Modules: []string{"db"}, ReturnSecrets: true})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeBadInput || e.Stage != "load" {
+		t.Fatalf("a module render without Base or NoBase: %v", err)
+	}
+}
+
 func TestBadRequests(t *testing.T) {
 	var e *Error
 	if _, err := Render(context.Background(), Request{}); !errors.As(err, &e) || e.Code != CodeBadInput || e.Stage != "" {

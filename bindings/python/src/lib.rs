@@ -5,7 +5,7 @@
 //! threads keep running); the progress callable takes it back for each call.
 
 use opendesk_render_c::api::{self, Event, EventKind, Failure, Request, SecretsTo};
-use opendesk_steps::render_cmd::Inputs;
+use opendesk_steps::render_cmd::{Inputs, ModuleArgs};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -159,7 +159,9 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
 ///
 /// `config` is a config file path or a dict (errors name its key path); `config_text` YAML or
 /// JSON text (None for both: the bundled example's config). `patches` is a runtime-patches
-/// dir (None: the built-in set; `no_patches=True`: none). The Secret payload goes to
+/// dir (None: the built-in set; `no_patches=True`: none). `module` (a list of module keys of
+/// the release graph), `base`, `no_base` and `allow_secret_removal` make a module render, as
+/// `--module`/`--base`/`--no-base`/`--allow-secret-removal`. The Secret payload goes to
 /// `secrets_out` (a file outside `out`), or with `return_secrets=True` comes back: the
 /// result is then `(report, SecretPayload)`. With neither, a render that produces a payload
 /// raises InputError. Nothing is written unless the render succeeds.
@@ -170,7 +172,7 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
 ///
 /// Raises RenderFailed (code 1, with .report), InputError (code 2), Cancelled (code 4).
 #[pyfunction]
-#[pyo3(signature = (input=None, *, out, config=None, patches=None, no_patches=false, release_graph=None, secrets_out=None, return_secrets=false, threads=None, config_text=None, progress=None))]
+#[pyo3(signature = (input=None, *, out, config=None, patches=None, no_patches=false, release_graph=None, module=Vec::new(), base=None, no_base=false, allow_secret_removal=false, secrets_out=None, return_secrets=false, threads=None, config_text=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn render<'py>(
     py: Python<'py>,
@@ -180,13 +182,18 @@ fn render<'py>(
     patches: Option<PathBuf>,
     no_patches: bool,
     release_graph: Option<PathBuf>,
+    module: Vec<String>,
+    base: Option<PathBuf>,
+    no_base: bool,
+    allow_secret_removal: bool,
     secrets_out: Option<PathBuf>,
     return_secrets: bool,
     threads: Option<usize>,
     config_text: Option<String>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (a, config_value) = inputs(config, config_text, patches, no_patches, release_graph, threads)?;
+    let (mut a, config_value) = inputs(config, config_text, patches, no_patches, release_graph, threads)?;
+    a.module = ModuleArgs { keys: module, base, no_base, allow_secret_removal };
     let secrets = match (secrets_out, return_secrets) {
         (Some(_), true) => return Err(InputError::new_err("give secrets_out or return_secrets, not both")),
         (Some(p), false) => SecretsTo::File(p),

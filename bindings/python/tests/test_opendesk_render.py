@@ -164,6 +164,25 @@ def test_a_raising_progress_callable_cancels(tmp_path):
     assert not out.exists()
 
 
+def module_graph(tmp_path):
+    """The bundled example's release graph with a module of its two databases."""
+    root = pathlib.Path(__file__).resolve().parents[3]
+    graph = tmp_path / "graph.yaml"
+    graph.write_text((root / "examples" / "release-graph.yaml").read_text() + "\nmodules:\n  db: [mariadb, postgresql]\n")
+    return graph
+
+
+def test_a_module_render(tmp_path):
+    report, _ = odr.render(
+        out=tmp_path / "out", release_graph=module_graph(tmp_path), module=["db"], no_base=True, return_secrets=True
+    )
+    assert sorted(r["name"] for r in report["releases"]) == ["mariadb", "postgresql"]
+    with pytest.raises(odr.InputError) as info:
+        odr.render(out=tmp_path / "o2", release_graph=module_graph(tmp_path), module=["nope"], no_base=True)
+    assert info.value.stage == "load"
+    assert not (tmp_path / "o2").exists()
+
+
 def test_explain_the_bundled_example():
     everything = odr.explain()
     assert isinstance(everything, list) and everything

@@ -9,6 +9,8 @@
 //!     releases: [ums, open-xchange, ox-connector]
 //! needs:                       # optional; each must sit in an earlier wave
 //!   ox-connector: [postgresql]
+//! modules:                     # optional; key → releases rendered and pushed on their own
+//!   groupware: [open-xchange, ox-connector]
 //! ```
 //!
 //! Rules, checked by [`ReleaseGraph::parse`] (all problems are reported at once, each naming
@@ -17,6 +19,8 @@
 //! - a `needs` key or target that is in no wave (an unknown release);
 //! - a `needs` cycle (reported once per cycle, as `a -> b -> a`);
 //! - a `needs` edge pointing at the same or a later wave;
+//! - a module key that is empty or not `[A-Za-z0-9._-]+`, a module without releases, a module
+//!   release that is in no wave, a release in two modules (or twice in one);
 //! - effective sync-wave values that do not strictly increase with the wave order. A wave
 //!   without `syncWave` takes its position, so after an explicit `syncWave: 50` every later
 //!   wave needs an explicit value too; nothing is renumbered silently.
@@ -40,6 +44,8 @@ struct RawGraph {
     waves: Vec<RawWave>,
     #[serde(default)]
     needs: HashMap<Spanned<String>, Vec<Spanned<String>>>,
+    #[serde(default)]
+    modules: HashMap<Spanned<String>, Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -91,8 +97,23 @@ pub struct ReleaseGraph {
     pub waves: Vec<Wave>,
     /// `needs` edges: release → releases it needs (sorted, deduplicated).
     pub needs: BTreeMap<String, Vec<String>>,
+    /// Modules (`modules:`), in file order: named sets of releases rendered and pushed on
+    /// their own (`render --module KEY`). A release sits in at most one module.
+    pub modules: Vec<Module>,
     /// Release → index into `waves`.
     index: HashMap<String, usize>,
+}
+
+/// One module of the graph: a named set of releases (`module:<key>` in the deployer).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Module {
+    /// The key (`nextcloud`, `element`, ...).
+    pub key: String,
+    /// Its releases in file order.
+    pub releases: Vec<String>,
+    /// Where the key is.
+    #[serde(skip)]
+    pub pos: Pos,
 }
 
 /// What is wrong with a release graph.
@@ -166,6 +187,34 @@ pub enum GraphProblem {
         /// The release.
         release: String,
     },
+    /// A module key that is empty or holds characters other than `[A-Za-z0-9._-]`.
+    BadModuleKey {
+        /// The key.
+        module: String,
+    },
+    /// A module that lists no release.
+    EmptyModule {
+        /// The key.
+        module: String,
+    },
+    /// A module release that sits in no wave (an unknown release).
+    UnknownModuleRelease {
+        /// The module.
+        module: String,
+        /// The release.
+        release: String,
+    },
+    /// A release listed in two modules (or twice in one).
+    TwoModules {
+        /// The release.
+        release: String,
+        /// The module that lists it first.
+        first: String,
+        /// The module that lists it again.
+        second: String,
+        /// Line of the first listing.
+        first_line: usize,
+    },
 }
 
 impl fmt::Display for GraphProblem {
@@ -214,6 +263,24 @@ impl fmt::Display for GraphProblem {
             }
             NoWave { release } => {
                 write!(f, "release {release:?} is rendered but sits in no wave of the release graph; add it to a wave")
+            }
+            BadModuleKey { module } => {
+                write!(f, "module key {module:?} must be non-empty and use only letters, digits, '.', '_' and '-'")
+            }
+            EmptyModule { module } => write!(f, "module {module:?} lists no release"),
+            UnknownModuleRelease { module, release } => {
+                write!(f, "unknown release {release:?} in module {module:?}: it is in no wave; add it to a wave")
+            }
+            TwoModules { release, first, second, first_line } => {
+                if first == second {
+                    write!(f, "release {release:?} is listed twice in module {first:?} (first on line {first_line})")
+                } else {
+                    write!(
+                        f,
+                        "release {release:?} is in two modules: {first:?} (line {first_line}) and {second:?}; \
+                         a release sits in at most one module"
+                    )
+                }
             }
         }
     }
@@ -450,11 +517,22 @@ impl ReleaseGraph {
         }
         order_issues.sort_by_key(|i| i.pos);
         issues.extend(order_issues);
+        let modules = parse_modules(&raw.modules, &index, &mut issues);
         if !issues.is_empty() {
             issues.sort_by_key(|i| i.pos);
             return Err(GraphError { file: file.to_path_buf(), issues });
         }
-        Ok(ReleaseGraph { file: file.to_path_buf(), waves, needs, index })
+        Ok(ReleaseGraph { file: file.to_path_buf(), waves, needs, modules, index })
+    }
+
+    /// The module with this key.
+    pub fn module(&self, key: &str) -> Option<&Module> {
+        self.modules.iter().find(|m| m.key == key)
+    }
+
+    /// The module a release belongs to, if any.
+    pub fn module_of(&self, release: &str) -> Option<&Module> {
+        self.modules.iter().find(|m| m.releases.iter().any(|r| r == release))
     }
 
     /// The wave of a release named in the graph.
@@ -497,6 +575,57 @@ impl ReleaseGraph {
         }
         Ok(out)
     }
+}
+
+/// `modules:` in file order: keys checked, every release in a wave and in at most one module.
+fn parse_modules(
+    raw: &HashMap<Spanned<String>, Vec<Spanned<String>>>,
+    index: &HashMap<String, usize>,
+    issues: &mut Vec<GraphIssue>,
+) -> Vec<Module> {
+    let mut raw: Vec<(&Spanned<String>, &Vec<Spanned<String>>)> = raw.iter().collect();
+    raw.sort_by_key(|(k, _)| (Pos::from(*k), k.value.clone()));
+    let mut seen: HashMap<String, (String, usize)> = HashMap::new();
+    let mut out = Vec::with_capacity(raw.len());
+    for (k, rels) in raw {
+        let key = k.value.trim().to_string();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+            issues.push(GraphIssue { pos: Pos::from(k), problem: GraphProblem::BadModuleKey { module: key.clone() } });
+        }
+        if rels.is_empty() {
+            issues.push(GraphIssue { pos: Pos::from(k), problem: GraphProblem::EmptyModule { module: key.clone() } });
+        }
+        let mut releases = Vec::with_capacity(rels.len());
+        for r in rels {
+            let rel = r.value.trim().to_string();
+            if rel.is_empty() {
+                issues.push(GraphIssue { pos: Pos::from(r), problem: GraphProblem::EmptyRelease });
+                continue;
+            }
+            if !index.contains_key(&rel) {
+                issues.push(GraphIssue {
+                    pos: Pos::from(r),
+                    problem: GraphProblem::UnknownModuleRelease { module: key.clone(), release: rel.clone() },
+                });
+            }
+            if let Some((first, first_line)) = seen.get(&rel) {
+                issues.push(GraphIssue {
+                    pos: Pos::from(r),
+                    problem: GraphProblem::TwoModules {
+                        release: rel.clone(),
+                        first: first.clone(),
+                        second: key.clone(),
+                        first_line: *first_line,
+                    },
+                });
+                continue;
+            }
+            seen.insert(rel.clone(), (key.clone(), Pos::from(r).line));
+            releases.push(rel);
+        }
+        out.push(Module { key, releases, pos: Pos::from(k) });
+    }
+    out
 }
 
 /// Every elementary cycle found by a depth-first search (each back edge yields one), in a
@@ -684,6 +813,42 @@ needs:
         let e = err("waves:\n  - name: a\n    releases: [x, y]\n  - name: b\n    releases: [x]\nneeds:\n  y: [q]\n");
         assert_eq!(e.issues.len(), 2, "{e}");
         assert!(e.issues[0].pos < e.issues[1].pos);
+    }
+
+    #[test]
+    fn modules_parse_in_file_order() {
+        let g = parse(&format!("{OK}modules:\n  identity: [ums, opendesk-keycloak-bootstrap]\n  groupware:\n    - open-xchange\n    - ox-connector\n")).unwrap();
+        let keys: Vec<&str> = g.modules.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, ["identity", "groupware"]);
+        assert_eq!(g.module("groupware").unwrap().releases, ["open-xchange", "ox-connector"]);
+        assert_eq!(g.module_of("ums").unwrap().key, "identity");
+        assert!(g.module_of("redis").is_none());
+        assert!(parse(OK).unwrap().modules.is_empty());
+    }
+
+    #[test]
+    fn module_errors_name_file_line_col() {
+        let base = "waves:\n  - name: a\n    releases: [x, y, z]\n";
+        // Unknown release.
+        let e = err(&format!("{base}modules:\n  m: [x, nope]\n"));
+        assert_eq!(e.issues.len(), 1, "{e}");
+        assert!(e.to_string().starts_with("graph.yaml:5:10: unknown release \"nope\" in module \"m\""), "{e}");
+        // A release in two modules, and twice in one.
+        let e = err(&format!("{base}modules:\n  m: [x]\n  n:\n    - y\n    - x\n"));
+        assert_eq!(e.issues.len(), 1, "{e}");
+        assert!(
+            e.to_string().starts_with("graph.yaml:8:7: release \"x\" is in two modules: \"m\" (line 5) and \"n\""),
+            "{e}"
+        );
+        let e = err(&format!("{base}modules:\n  m: [x, x]\n"));
+        assert!(e.to_string().contains("graph.yaml:5:10: release \"x\" is listed twice in module \"m\""), "{e}");
+        // Bad key, empty module, duplicate key (a YAML error).
+        let e = err(&format!("{base}modules:\n  'a b': [x]\n  e: []\n"));
+        assert_eq!(e.issues.len(), 2, "{e}");
+        assert!(e.to_string().contains("graph.yaml:5:3: module key \"a b\""), "{e}");
+        assert!(e.to_string().contains("graph.yaml:6:3: module \"e\" lists no release"), "{e}");
+        let e = err(&format!("{base}modules:\n  m: [x]\n  m: [y]\n"));
+        assert!(matches!(e.issues[0].problem, GraphProblem::Syntax { .. }), "{e}");
     }
 
     #[test]

@@ -25,6 +25,14 @@
 //! guards: [{name, passed, message?}]
 //! eso: {converted: 12}
 //! redactions: 0
+//! module:                        # only in a module render's tree (render --module)
+//!   keys: [nextcloud]
+//!   covers: [opendesk-nextcloud]  # the releases the push replaces
+//!   rendered: [opendesk-nextcloud]
+//!   base: {inputDigest: sha256:…, outputDigest: sha256:…}   # null with noBase: true
+//!   noBase: false
+//!   allowSecretRemoval: false
+//!   scopedGuards: [{name, how}]
 //! ```
 
 use crate::report::Finding;
@@ -89,6 +97,8 @@ pub struct MetaInput {
     pub eso_converted: usize,
     /// Secret values masked by the redaction stage.
     pub redactions: usize,
+    /// A module render's facts (`module:`); `None` for a full render (the key is then absent).
+    pub module: Option<crate::module::ModuleMeta>,
 }
 
 impl Default for MetaInput {
@@ -103,6 +113,7 @@ impl Default for MetaInput {
             guards: Vec::new(),
             eso_converted: 0,
             redactions: 0,
+            module: None,
         }
     }
 }
@@ -167,6 +178,8 @@ struct Meta<'a> {
     guards: &'a [GuardResult],
     eso: Eso,
     redactions: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module: Option<&'a crate::module::ModuleMeta>,
 }
 
 #[derive(Serialize)]
@@ -204,6 +217,7 @@ pub fn render_meta(
         guards: &input.guards,
         eso: Eso { converted: input.eso_converted },
         redactions: input.redactions,
+        module: input.module.as_ref(),
     };
     // Serialising plain structs of strings and integers cannot fail.
     let json = serde_json::to_value(&meta).unwrap_or_default();

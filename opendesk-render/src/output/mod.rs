@@ -103,10 +103,24 @@ pub fn build_tree(
 ) -> Result<RenderedTree, OutputError> {
     let per_release = tree::release_files(docs)?;
     let names = per_release.keys().map(String::as_str);
-    let waves = match graph {
+    let mut waves = match graph {
         Some(g) => g.assign(names)?,
         None => WaveAssignment::flat(names),
     };
+    if let (Some(m), Some(_)) = (&meta.module, graph) {
+        // Only the module's own releases can be missing from a module render.
+        waves.findings.retain(|f| f.code != "output/graph-release-not-rendered");
+        let missing: Vec<&str> =
+            m.covers.iter().map(String::as_str).filter(|r| !per_release.contains_key(*r)).collect();
+        if !missing.is_empty() {
+            waves.findings.push(Finding::new(
+                "output",
+                "output/graph-release-not-rendered",
+                Severity::Info,
+                format!("module {} lists releases that were not rendered: {}", m.keys.join(", "), missing.join(", ")),
+            ));
+        }
+    }
     let mut findings = waves.findings.clone();
     if cfg.argocd.repo_url.trim().is_empty() {
         findings.push(Finding::new(
@@ -157,7 +171,12 @@ pub fn build_tree(
             (format!("{APPLICATIONS_DIR}/{release}.yaml"), emit(&app))
         },
     );
-    apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
+    // A module render's tree holds only its releases' Applications: the parent is the full
+    // render's, and the push keeps it (it points at the applications/ folder, so a module
+    // never needs to change it).
+    if meta.module.is_none() {
+        apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
+    }
     // Every file was hashed where it was emitted: the digests hash names and those hashes.
     let app_hashes: Vec<[u8; 32]> = apps.iter().map(|(_, t)| meta::file_hash(t.as_bytes())).collect();
     let digests: Vec<String> = per_release
