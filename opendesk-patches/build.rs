@@ -2,7 +2,11 @@
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-patches/rendered-patches");
+    // The manifest dir as cargo passes it to this run, not `env!` (baked in when the script was
+    // compiled): a build script binary copied to another checkout's target dir must read that
+    // checkout's patches.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("../runtime-patches/rendered-patches");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> =
         std::fs::read_dir(&dir).map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();

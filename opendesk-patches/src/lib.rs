@@ -137,7 +137,8 @@ pub fn snapshot_content(docs: &[Document]) -> String {
         for c in &d.changes {
             out.push_str(&format!("# {} {}: {} {} {}", d.id(), d.origin.line, c.by, c.action, c.path));
             if let Some(det) = &c.detail {
-                out.push_str(&format!(" ({det})"));
+                // One comment line per change: a multi-line value's line breaks are shown as \n.
+                out.push_str(&format!(" ({})", det.replace('\n', "\\n")));
             }
             out.push('\n');
         }

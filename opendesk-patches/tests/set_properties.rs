@@ -1,6 +1,11 @@
 //! The whole default patch set: idempotent on generated documents and on the real corpus,
-//! and its per-patch match counts on the corpus pinned in a snapshot (a silently dead patch
-//! shows up in review).
+//! and its per-patch match counts on the corpus pinned in `tests/corpus_match_counts.txt` (a
+//! silently dead patch shows up in review).
+//!
+//! The pins stay out of a patch author's way: a patch that has no line yet is reported, not
+//! failed, so adding a patch takes its own three files only. A pinned patch whose counts moved,
+//! or that left the set, fails. `OPENDESK_ACCEPT_CORPUS_COUNTS=1 cargo test -p
+//! opendesk-patches --test set_properties` rewrites the file with every patch's counts.
 
 use opendesk_render::document::{emit_stream, Document};
 use opendesk_render::load::{load_dir, parse_text};
@@ -35,24 +40,60 @@ fn corpus_match_counts_and_idempotence() {
     let prep = prepared("1.13.1");
     let run = apply(&prep, &mut docs, "patch");
     let once = emit_stream(&docs);
-    let rows: Vec<String> = run
+    let rows: Vec<(String, String)> = run
         .stats
         .iter()
         .map(|s| {
-            format!(
+            let row = format!(
                 "{:<32} matched {:>3} changed {:>3}{}",
                 s.name,
                 s.matched,
                 s.changed,
                 s.skipped.as_deref().map(|w| format!(" skipped: {w}")).unwrap_or_default()
-            )
+            );
+            (s.name.clone(), row)
         })
         .collect();
-    insta::assert_snapshot!("corpus_match_counts", rows.join("\n"));
+    check_pins(&rows);
     let mut again = docs.clone();
     let run2 = apply(&prep, &mut again, "patch");
     assert_eq!(emit_stream(&again), once, "second application changed the corpus");
     assert!(run2.stats.iter().all(|s| s.changed == 0), "{:?}", run2.stats);
+}
+
+/// Compare the corpus counts with the pinned rows (see the module docs).
+fn check_pins(rows: &[(String, String)]) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus_match_counts.txt");
+    if std::env::var_os("OPENDESK_ACCEPT_CORPUS_COUNTS").is_some() {
+        let text: String = rows.iter().map(|(_, r)| format!("{r}\n")).collect();
+        std::fs::write(&file, text).unwrap();
+        eprintln!("wrote {}: review it with git diff", file.display());
+        return;
+    }
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let pinned: Vec<(&str, &str)> =
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| (l.split_whitespace().next().unwrap_or(""), l)).collect();
+    let mut problems = Vec::new();
+    for (name, line) in &pinned {
+        match rows.iter().find(|(n, _)| n == name) {
+            None => problems.push(format!("{name}: pinned but no longer in the default set (remove its line)")),
+            Some((_, row)) if row.trim_end() != line.trim_end() => {
+                problems.push(format!("{name}: counts moved\n  pinned: {line}\n  now:    {row}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, row) in rows {
+        if !pinned.iter().any(|(n, _)| n == name) {
+            eprintln!("not pinned yet (OPENDESK_ACCEPT_CORPUS_COUNTS=1 pins it): {row}");
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "corpus match counts differ from {}:\n{}\n(if intended: OPENDESK_ACCEPT_CORPUS_COUNTS=1 cargo test -p opendesk-patches --test set_properties, then review the diff)",
+        file.display(),
+        problems.join("\n")
+    );
 }
 
 fn workload() -> impl Strategy<Value = String> {

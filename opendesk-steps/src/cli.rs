@@ -14,7 +14,7 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Parser, Debug)]
 #[command(
     name = "opendesk-render",
-    version,
+    version = env!("OPENDESK_RENDER_VERSION"),
     about = "Render openDesk helmfile output into a git-ready, Argo CD-ready tree",
     long_about = "Takes a `helmfile template --output-dir` tree, fixes the upstream charts with declarative \
 patches, converts plaintext Secrets to ExternalSecrets, checks everything, and writes one folder and one \
@@ -22,6 +22,12 @@ Argo CD Application per release.\n\nExit codes: 0 ok (warnings allowed), 1 a gua
 render, 2 bad input, config or usage. Nothing is written unless the exit code is 0."
 )]
 struct Cli {
+    /// Print errors only: no warnings, notes, progress bar or summary.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Colour diagnostics on stderr: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::term::ColorChoice::Auto)]
+    color: crate::term::ColorChoice,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -46,8 +52,11 @@ enum Cmd {
         /// The new output tree.
         new: PathBuf,
         /// Print the diff as JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Print the diff as Markdown (collapsible per release).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Work with patch sets: run fixtures against snapshots, or validate patch files.
     #[command(subcommand)]
@@ -72,16 +81,62 @@ enum Cmd {
         /// Time limit of every git command, network steps included, in seconds.
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
-        /// Print the outcome as JSON.
-        #[arg(long)]
+        /// Print the outcome as JSON (with --dry-run: the plan as JSON).
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Show what the push would change (the same as `plan`); commit and push nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: print the plan as Markdown.
+        #[arg(long, requires = "dry_run")]
+        markdown: bool,
+    },
+    /// Show what a push would change: fetch the branch head and diff its instance subtree
+    /// against the rendered tree, per resource (exit 0 either way).
+    #[command(
+        after_help = "Examples:\n  opendesk-render plan out/ --repo https://git.example.org/opendesk/acme.git --path instances/acme\n  opendesk-render plan out/ --repo ../acme.git --path instances/acme --markdown > plan.md"
+    )]
+    Plan {
+        /// The rendered output tree (as written by `render --out`).
+        out_dir: PathBuf,
+        /// Git URL (or local path) of the instance repository.
+        #[arg(long)]
+        repo: String,
+        /// Branch to compare with.
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// Folder inside the repository that holds the instance (default: the repository root).
+        #[arg(long, default_value = "")]
+        path: String,
+        /// Time limit of every git command, in seconds.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
+        /// Print the plan as JSON (`changed`, `counts`, per resource).
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the plan as Markdown (collapsible per release, for a merge-request comment).
+        #[arg(long)]
+        markdown: bool,
     },
     /// List the release graph's modules with their releases and waves.
     #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
     Modules(crate::modules_cmd::ModulesArgs),
     /// Print the JSON Schema of the patch file format.
-    #[command(after_help = "Example:\n  opendesk-render schema > patch.schema.json")]
+    #[command(after_help = "Example:\n  opendesk-render schema > target/patch.schema.json")]
     Schema,
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(
+        after_help = "Examples:\n  opendesk-render completions bash > ~/.local/share/bash-completion/completions/opendesk-render\n  opendesk-render completions zsh > ~/.zfunc/_opendesk-render\n  opendesk-render completions fish > ~/.config/fish/completions/opendesk-render.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(
+        after_help = "Examples:\n  opendesk-render man | man -l -\n  opendesk-render man > ~/.local/share/man/man1/opendesk-render.1"
+    )]
+    Man,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -153,12 +208,44 @@ enum PatchesCmd {
         /// Run only this fixture.
         #[arg(long)]
         only: Option<String>,
+        /// Print the outcome as JSON (per fixture: name, passed, snapshot, problems).
+        #[arg(long)]
+        json: bool,
     },
     /// Validate every patch file (structure, JSONPath, regex, semver ranges, unique names).
     #[command(after_help = "Example:\n  opendesk-render patches check runtime-patches")]
     Check {
         /// A runtime-patches root or a directory of patch files.
         #[arg(default_value = "runtime-patches")]
+        dir: PathBuf,
+        /// Print the outcome as JSON (the patch count, or every error with file, line, col).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in patch set (number, name, appliesTo, required, description).
+    #[command(
+        after_help = "Examples:\n  opendesk-render patches list\n  opendesk-render patches list --json | jq -r '.[].name'"
+    )]
+    List {
+        /// Print as JSON (full descriptions).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scaffold a new patch: rendered-patches/NNN-NAME.yaml (next free number) and fixtures/NAME/.
+    #[command(
+        after_help = "Example:\n  opendesk-render patches new ums-probe-timeout --kind Deployment --release ums\n  # edit the two files, then:\n  opendesk-render patches test runtime-patches --only ums-probe-timeout --accept"
+    )]
+    New {
+        /// The patch name (kebab-case; names the file, the fixture dir and the snapshot).
+        name: String,
+        /// The kind the patch selects (e.g. Deployment, Job).
+        #[arg(long)]
+        kind: String,
+        /// The helmfile release the patch selects (e.g. ums).
+        #[arg(long)]
+        release: String,
+        /// The runtime-patches root to write into.
+        #[arg(long, default_value = "runtime-patches")]
         dir: PathBuf,
     },
 }
@@ -173,6 +260,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    crate::term::init(cli.quiet, cli.color);
     match cli.cmd {
         Cmd::Render(a) => crate::render_cmd::render(
             a.input.as_deref(),
@@ -184,34 +272,71 @@ pub fn main() -> i32 {
         Cmd::Explain(a) => {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
         }
-        Cmd::Diff { old, new, json } => crate::render_cmd::diff(&old, &new, json),
-        Cmd::Push { out_dir, repo, branch, path, timeout, json } => push(out_dir, repo, branch, path, timeout, json),
+        Cmd::Diff { old, new, json, markdown } => crate::render_cmd::diff(&old, &new, diff_format(json, markdown)),
+        Cmd::Push { out_dir, repo, branch, path, timeout, json, dry_run, markdown } => {
+            let mut step = crate::push::PushRenderedManifests::new(out_dir, repo);
+            step.branch = branch;
+            step.path = path;
+            step.timeout = std::time::Duration::from_secs(timeout);
+            if dry_run {
+                // The same validation as the push (a clean --path is required), then the plan.
+                if let Err(e) = crate::push::check_repo_path(&step.path) {
+                    eprintln!("error: {e}");
+                    return e.exit_code();
+                }
+                plan(crate::plan::PlanRenderedManifests::for_push(&step), diff_format(json, markdown))
+            } else {
+                push(step, json)
+            }
+        }
+        Cmd::Plan { out_dir, repo, branch, path, timeout, json, markdown } => {
+            let mut step = crate::plan::PlanRenderedManifests::new(out_dir, repo);
+            step.branch = branch;
+            step.path = path;
+            step.timeout = std::time::Duration::from_secs(timeout);
+            plan(step, diff_format(json, markdown))
+        }
         Cmd::Modules(a) => crate::modules_cmd::modules(&a),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
         }
-        Cmd::Patches(PatchesCmd::Check { dir }) => patches_check(&dir),
-        Cmd::Patches(PatchesCmd::Test { dir, accept, only }) => patches_test(&dir, accept, only.as_deref()),
+        Cmd::Patches(PatchesCmd::Check { dir, json }) => crate::patches_cmd::check(&dir, json),
+        Cmd::Patches(PatchesCmd::Test { dir, accept, only, json }) => {
+            crate::patches_cmd::test(&dir, accept, only.as_deref(), json)
+        }
+        Cmd::Patches(PatchesCmd::List { json }) => crate::patches_cmd::list(json),
+        Cmd::Patches(PatchesCmd::New { name, kind, release, dir }) => {
+            crate::patches_cmd::new(&dir, &name, &kind, &release)
+        }
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "opendesk-render", &mut std::io::stdout());
+            EXIT_OK
+        }
+        Cmd::Man => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("error: writing the man page: {e}");
+                    EXIT_FAILED
+                }
+            }
+        }
     }
 }
 
-fn push(out_dir: PathBuf, repo: String, branch: String, path: String, timeout: u64, json: bool) -> i32 {
+fn plan(step: crate::plan::PlanRenderedManifests, format: crate::render_cmd::DiffFormat) -> i32 {
     use crate::step::Step;
-    let mut step = crate::push::PushRenderedManifests::new(out_dir, repo);
-    step.branch = branch;
-    step.path = path;
-    step.timeout = std::time::Duration::from_secs(timeout);
-    // Ctrl-C / SIGTERM end the running git command; the step fails and removes its work dir.
     crate::gitsafe::install_interrupt_handler();
     match step.run(&mut |ev| eprintln!("{ev}")) {
         Ok(o) => {
-            if json {
+            let title = format!("Plan: {} {}:{}", o.repo, o.branch, o.path);
+            if format == crate::render_cmd::DiffFormat::Json {
                 println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
-            } else if o.changed {
-                println!("pushed {} ({} attempt(s))", o.commit.as_deref().unwrap_or("?"), o.attempts);
             } else {
-                println!("no change: nothing committed");
+                crate::render_cmd::print_diff(&o.report, format, &title);
             }
             EXIT_OK
         }
@@ -225,55 +350,43 @@ fn push(out_dir: PathBuf, repo: String, branch: String, path: String, timeout: u
     }
 }
 
-fn patches_check(dir: &Path) -> i32 {
-    match opendesk_patches::check(dir) {
-        Ok(n) => {
-            println!("{n} patches OK in {}", opendesk_patches::patches_dir(dir).display());
+fn push(step: crate::push::PushRenderedManifests, json: bool) -> i32 {
+    use crate::step::Step;
+    // Ctrl-C / SIGTERM end the running git command; the step fails and removes its work dir.
+    crate::gitsafe::install_interrupt_handler();
+    let quiet = crate::term::quiet();
+    match step.run(&mut |ev| {
+        if !quiet {
+            eprintln!("{ev}")
+        }
+    }) {
+        Ok(o) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
+            } else if o.changed {
+                let attempts = crate::term::count(o.attempts as usize, "attempt", "attempts");
+                println!("pushed {} ({attempts})", o.commit.as_deref().unwrap_or("?"));
+            } else {
+                println!("no change: nothing committed");
+            }
             EXIT_OK
         }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-                print_snippet(Path::new(&e.file), e.line, e.col);
+        Err(e) => {
+            eprintln!("{}", crate::term::paint_line(&format!("error: {e}")));
+            if crate::gitsafe::interrupted() {
+                return 130;
             }
-            eprintln!("{} patch file error(s)", errors.len());
-            EXIT_USAGE
+            e.exit_code()
         }
     }
 }
 
-fn patches_test(dir: &Path, accept: bool, only: Option<&str>) -> i32 {
-    let outcomes = if let Some(name) = only {
-        opendesk_patches::run_fixture(dir, &dir.join("fixtures").join(name), accept).map(|o| vec![o])
-    } else {
-        opendesk_patches::run_fixtures(dir, accept)
-    };
-    let outcomes = match outcomes {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let mut failed = 0;
-    for o in &outcomes {
-        if o.passed() {
-            println!("ok      {}{}", o.name, if o.accepted { " (snapshot written: review it)" } else { "" });
-        } else {
-            failed += 1;
-            println!("FAILED  {}", o.name);
-            for p in &o.problems {
-                for (i, l) in p.lines().enumerate() {
-                    println!("{}{l}", if i == 0 { "  - " } else { "    " });
-                }
-            }
-        }
-    }
-    println!("{} passed, {} failed", outcomes.len() - failed, failed);
-    if failed > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
+fn diff_format(json: bool, markdown: bool) -> crate::render_cmd::DiffFormat {
+    use crate::render_cmd::DiffFormat;
+    match (json, markdown) {
+        (true, _) => DiffFormat::Json,
+        (_, true) => DiffFormat::Markdown,
+        _ => DiffFormat::Text,
     }
 }
 

@@ -490,18 +490,26 @@ impl Workspace {
     fn refuse_symlinks(&self, rev: &str, path: &str) -> Result<(), (bool, String)> {
         let mut prefixes = Vec::new();
         let mut acc = String::new();
-        for seg in path.split('/') {
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
             if !acc.is_empty() {
                 acc.push('/');
             }
             acc.push_str(seg);
             prefixes.push(acc.clone());
         }
-        let mut args = vec!["ls-tree", "-z", rev, "--"];
-        args.extend(prefixes.iter().map(String::as_str));
-        let top = self.ok(&args).map_err(|e| (false, e))?;
-        let inside_spec = format!("{path}/");
-        let inside = self.ok(&["ls-tree", "-r", "-z", rev, "--", &inside_spec]).map_err(|e| (false, e))?;
+        let top = if prefixes.is_empty() {
+            String::new()
+        } else {
+            let mut args = vec!["ls-tree", "-z", rev, "--"];
+            args.extend(prefixes.iter().map(String::as_str));
+            self.ok(&args).map_err(|e| (false, e))?
+        };
+        // An empty path (only `plan` allows one) means the whole tree.
+        let inside = if path.is_empty() {
+            self.ok(&["ls-tree", "-r", "-z", rev]).map_err(|e| (false, e))?
+        } else {
+            self.ok(&["ls-tree", "-r", "-z", rev, "--", &format!("{path}/")]).map_err(|e| (false, e))?
+        };
         for entry in top.split('\0').chain(inside.split('\0')) {
             if let Some((meta, name)) = entry.split_once('\t') {
                 if meta.starts_with("120000 ") {

@@ -41,6 +41,23 @@ mod tuning {
     static INIT: extern "C" fn() = apply;
 }
 
+/// Die quietly on a closed pipe (`opendesk-render patches list | head`), as Unix tools do:
+/// Rust ignores SIGPIPE, and `println!` then panics on the broken pipe.
+#[cfg(unix)]
+fn default_sigpipe() {
+    extern "C" {
+        fn signal(signum: std::ffi::c_int, handler: usize) -> usize;
+    }
+    const SIGPIPE: std::ffi::c_int = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
 fn main() {
+    #[cfg(unix)]
+    default_sigpipe();
     std::process::exit(opendesk_steps::cli::main());
 }

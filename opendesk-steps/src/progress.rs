@@ -38,9 +38,9 @@ pub struct StageProgress {
 }
 
 impl StageProgress {
-    /// A bar on stderr when stderr is a terminal, else silent.
+    /// A bar on stderr when stderr is a terminal (and not `--quiet`), else silent.
     pub fn stderr() -> Self {
-        if std::io::stderr().is_terminal() {
+        if std::io::stderr().is_terminal() && !crate::term::quiet() {
             Self::on(ProgressDrawTarget::stderr())
         } else {
             Self::hidden()

@@ -102,14 +102,14 @@ pub struct PushOutcome {
 
 /// The render-meta fields the commit message uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct MetaFacts {
+pub(crate) struct MetaFacts {
     input_digest: String,
     renderer_version: String,
     opendesk_version: String,
     instance: String,
 }
 
-fn read_meta(out: &Path) -> Result<MetaFacts, StepError> {
+pub(crate) fn read_meta(out: &Path) -> Result<MetaFacts, StepError> {
     let f = out.join(opendesk_render::output::META_FILE);
     let text = fs::read_to_string(&f).map_err(|e| {
         StepError::bad_input(STEP, format!("{}: {e} (is {} a rendered tree?)", f.display(), out.display()))

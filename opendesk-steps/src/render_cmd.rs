@@ -359,8 +359,12 @@ pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) ->
     r
 }
 
-fn print_summary(r: &Report, out: &Path, total_ms: f64) {
+fn print_summary(r: &Report, out: &Path, output_bytes: u64, total_ms: f64) {
+    use crate::term::{count, size};
     use std::fmt::Write as _;
+    if crate::term::quiet() {
+        return;
+    }
     let s = &r.summary;
     let f = |k| s.findings.get(&k).copied().unwrap_or(0);
     use opendesk_render::Severity::*;
@@ -368,24 +372,25 @@ fn print_summary(r: &Report, out: &Path, total_ms: f64) {
     let mut text = String::new();
     let _ = write!(
         text,
-        "rendered {} releases, {} documents in → {} resources out ({:.1} MB) into {}\n\
+        "rendered {}: {} in ({}) → {} out ({}) into {}\n\
          patches: {} applied, {} skipped (appliesTo), {} matched nothing\n\
-         findings: {} errors, {} warnings, {} info\n\
-         ESO: {} Secrets → ExternalSecrets; {} inline secret values masked\n\
+         findings: {}, {}, {} info\n\
+         ESO: {} → ExternalSecrets; {} masked\n\
          time: {total_ms:.1}ms total ({})\n",
-        s.releases,
-        s.documents_in,
-        s.documents_out,
-        s.input_bytes as f64 / 1e6,
+        count(s.releases, "release", "releases"),
+        count(s.documents_in, "document", "documents"),
+        size(s.input_bytes),
+        count(s.documents_out, "resource", "resources"),
+        size(output_bytes),
         out.display(),
         s.patches_applied,
         s.patches_skipped,
         s.patches_dead,
-        f(Error),
-        f(Warning),
+        count(f(Error), "error", "errors"),
+        count(f(Warning), "warning", "warnings"),
         f(Info),
-        s.eso_converted,
-        s.redactions,
+        count(s.eso_converted, "Secret", "Secrets"),
+        count(s.redactions, "inline secret value", "inline secret values"),
         t.join(", ")
     );
     if let Some(m) = &r.module {
@@ -418,10 +423,13 @@ fn print_findings(r: &Report) {
     use std::fmt::Write as _;
     let mut text = String::new();
     for f in &r.findings {
-        if f.severity == opendesk_render::Severity::Info {
+        if f.severity == opendesk_render::Severity::Info
+            || (crate::term::quiet() && f.severity != opendesk_render::Severity::Error)
+        {
             continue;
         }
-        let _ = write!(text, "{:?}[{}]", f.severity, f.code);
+        let sev = format!("{:?}", f.severity);
+        let _ = write!(text, "{}[{}]", crate::term::paint(&sev, &sev), f.code);
         match (&f.resource, &f.origin) {
             (Some(res), Some(o)) => _ = write!(text, " {res} ({o})"),
             (Some(res), None) => _ = write!(text, " {res}"),
@@ -433,7 +441,8 @@ fn print_findings(r: &Report) {
         let _ = writeln!(text, ": {}", f.message);
     }
     for g in r.guards.iter().filter(|g| !g.passed) {
-        let _ = writeln!(text, "guard {} failed: {}", g.name, g.message.as_deref().unwrap_or(""));
+        let head = crate::term::paint("error", &format!("guard {} failed", g.name));
+        let _ = writeln!(text, "{head}: {}", g.message.as_deref().unwrap_or(""));
     }
     to_stderr(&text);
 }
@@ -609,7 +618,7 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
                     println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
                 }
             }
-            eprintln!("{}", f.message);
+            eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&f.message)));
             if f.exit_code == EXIT_FAILED {
                 eprintln!(
                     "nothing was written; fix the findings above (or `explain` a resource to see what changed it)"
@@ -623,7 +632,8 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
     } else {
         print_findings(&rendered.report);
     }
-    print_summary(&rendered.report, out, start.elapsed().as_secs_f64() * 1000.0);
+    let output_bytes = rendered.tree.files.values().map(|t| t.len() as u64).sum();
+    print_summary(&rendered.report, out, output_bytes, start.elapsed().as_secs_f64() * 1000.0);
     // Freeing every node of the render one by one takes milliseconds the user waits for, and
     // this is the CLI's last step before the process exits: leave the memory to the OS. (A
     // thread dropping it could still be running while `exit` tears the allocator down.)
@@ -634,10 +644,30 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
 /// The `explain --json` entries: `{resource, release, file, line, changes}` per document, or only
 /// the one whose id (`KIND/NAMESPACE/NAME`) equals `resource` (case-insensitive).
 pub fn explain_entries(docs: &[Document], resource: Option<&str>) -> Vec<serde_json::Value> {
+    explain_entries_in(docs, resource, None)
+}
+
+/// [`explain_entries`], where `resource` may also name a namespaced document without a
+/// namespace of its own by the namespace it is deployed to (`namespace`, the instance's):
+/// `Deployment/opendesk/x` finds the `Deployment/-/x` that Argo CD deploys into `opendesk`.
+pub fn explain_entries_in(
+    docs: &[Document],
+    resource: Option<&str>,
+    namespace: Option<&str>,
+) -> Vec<serde_json::Value> {
+    let scopes = namespace.map(|_| opendesk_render::stages::Scopes::from_docs(docs));
     let mut shown = Vec::new();
     for d in docs {
         let id = d.id().to_string();
-        if resource.is_some_and(|w| !w.eq_ignore_ascii_case(&id)) {
+        let effective = match (namespace, &scopes) {
+            (Some(ns), Some(sc)) if d.namespace().is_none() && sc.is_namespaced(d.group(), d.kind().unwrap_or("")) => {
+                Some(format!("{}/{ns}/{}", d.kind().unwrap_or(""), d.name().unwrap_or("")))
+            }
+            _ => None,
+        };
+        if resource.is_some_and(|w| {
+            !w.eq_ignore_ascii_case(&id) && !effective.as_deref().is_some_and(|e| w.eq_ignore_ascii_case(e))
+        }) {
             continue;
         }
         shown.push(serde_json::json!({
@@ -659,10 +689,11 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
         Ok(p) => p,
         Err(UsageError(m)) => {
             bar.finish();
-            eprintln!("{m}");
+            eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&m)));
             return EXIT_USAGE;
         }
     };
+    let namespace = prepared.config.namespace.clone();
     let tick = |stage: &'static str| bar.stage(stage);
     let result = run_with_progress(prepared, a.threads, Some(&tick));
     bar.finish();
@@ -674,10 +705,15 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
             return e.exit_code();
         }
     };
-    let shown = explain_entries(&docs, resource);
+    let shown = explain_entries_in(&docs, resource, Some(&namespace));
     if let Some(w) = resource {
         if shown.is_empty() {
-            eprintln!("error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` for no namespace)");
+            eprintln!(
+                "{}",
+                crate::term::paint_line(&format!(
+                    "error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` or the namespace it is deployed to for one without its own)"
+                ))
+            );
             return EXIT_USAGE;
         }
     }
@@ -697,7 +733,8 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
                 println!("    unchanged");
             }
             for c in changes {
-                let det = c["detail"].as_str().map(|d| format!("  = {d}")).unwrap_or_default();
+                // The complete value, on one line (line breaks as \n; an elided one says so).
+                let det = c["detail"].as_str().map(|d| format!("  = {}", d.replace('\n', "\\n"))).unwrap_or_default();
                 println!(
                     "    {:<44} {:<18} {}{det}",
                     c["by"].as_str().unwrap_or(""),
@@ -749,8 +786,29 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
     Ok(docs)
 }
 
+/// Output format of `diff` and `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// For a terminal.
+    Text,
+    /// `--json`.
+    Json,
+    /// `--markdown` (a merge-request comment).
+    Markdown,
+}
+
+/// Print a diff report in `format`.
+pub fn print_diff(d: &opendesk_render::diff::DiffReport, format: DiffFormat, title: &str) {
+    use opendesk_render::diff::{render_markdown, render_text};
+    match format {
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(d).unwrap_or_default()),
+        DiffFormat::Text => print!("{}", render_text(d)),
+        DiffFormat::Markdown => print!("{}", render_markdown(d, title)),
+    }
+}
+
 /// `diff OLD NEW`: exit 0 equal, 1 different, 2 unreadable.
-pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
+pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
     let (a, b) = match (load_tree(old), load_tree(new)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -759,28 +817,10 @@ pub fn diff(old: &Path, new: &Path, json: bool) -> i32 {
         }
     };
     let d = opendesk_render::diff::diff(&a, &b);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
-    } else {
-        for r in &d {
-            println!("{:<8} {}", r.status, r.resource);
-            for c in &r.changes {
-                let old = c.old.as_deref().unwrap_or("");
-                let new = c.new.as_deref().unwrap_or("");
-                match c.kind {
-                    "added" => println!("    + {} = {new}", c.path),
-                    "removed" => println!("    - {} (was {old})", c.path),
-                    _ => println!("    ~ {}: {old} → {new}", c.path),
-                }
-            }
-        }
-        if d.is_empty() {
-            println!("no differences");
-        }
-    }
-    if d.is_empty() {
-        EXIT_OK
-    } else {
+    print_diff(&d, format, &format!("Diff {} → {}", old.display(), new.display()));
+    if d.changed {
         EXIT_FAILED
+    } else {
+        EXIT_OK
     }
 }

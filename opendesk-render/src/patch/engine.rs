@@ -29,20 +29,61 @@ pub fn apply_patch(p: &Patch, by: &str, d: &mut Document) -> bool {
     changed
 }
 
+/// The longest value a change records whole (characters).
+pub const DETAIL_MAX_CHARS: usize = 4096;
+/// How much of a longer value it keeps, before `… (N chars)`.
+pub const DETAIL_KEPT_CHARS: usize = 120;
+
+/// The new value as the change log records it: complete (scalars as written, lists and maps in
+/// flow style with every key and value), unless longer than [`DETAIL_MAX_CHARS`]; then its
+/// first [`DETAIL_KEPT_CHARS`] characters, an ellipsis and the full length, so an elided value
+/// always says so. Scalar texts are kept raw (not escaped), so the redact stage finds and masks
+/// a known secret value in them; never recorded for Secrets.
 fn detail(d: &Document, v: &Node) -> Option<String> {
     if d.kind() == Some("Secret") {
         return None; // never record values of Secrets
     }
-    let t = match &v.value {
-        Value::Scalar(s) => s.text.clone(),
-        Value::Seq(s) => format!("[{} items]", s.len()),
-        Value::Map(m) => format!("{{{}}}", m.iter().map(|e| e.key.text.as_str()).collect::<Vec<_>>().join(", ")),
-    };
-    let mut t: String = t.chars().take(80).collect();
-    if t.contains('\n') {
-        t = t.lines().next().unwrap_or("").to_string() + " …";
+    let mut t = String::new();
+    flow(v, &mut t);
+    Some(elide(t))
+}
+
+fn flow(v: &Node, out: &mut String) {
+    match &v.value {
+        Value::Scalar(s) => out.push_str(&s.text),
+        Value::Seq(items) => {
+            out.push('[');
+            for (i, it) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                flow(it, out);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, e) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&e.key.text);
+                out.push_str(": ");
+                flow(&e.value, out);
+            }
+            out.push('}');
+        }
     }
-    Some(t)
+}
+
+/// `t` whole when at most [`DETAIL_MAX_CHARS`] long, else its start, `…` and its length.
+pub fn elide(t: String) -> String {
+    let n = t.chars().count();
+    if n <= DETAIL_MAX_CHARS {
+        return t;
+    }
+    let kept: String = t.chars().take(DETAIL_KEPT_CHARS).collect();
+    format!("{kept}… ({n} chars)")
 }
 
 /// Parents (maps) for a write path whose last segment is a key.
@@ -400,4 +441,24 @@ pub fn containers(d: &Document, pat: &Pattern) -> Vec<Vec<PathSeg>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod detail_tests {
+    use super::*;
+
+    #[test]
+    fn values_are_complete_and_an_elided_one_says_so() {
+        let v = Node::from_json(
+            &serde_json::json!({"exec": {"command": ["curl", "-f"]}, "periodSeconds": 10, "timeoutSeconds": 5}),
+        );
+        let mut t = String::new();
+        flow(&v, &mut t);
+        assert_eq!(t, "{exec: {command: [curl, -f]}, periodSeconds: 10, timeoutSeconds: 5}");
+        let short = "x".repeat(DETAIL_MAX_CHARS);
+        assert_eq!(elide(short.clone()), short, "up to the limit: whole");
+        let long = "é".repeat(DETAIL_MAX_CHARS + 1);
+        let e = elide(long);
+        assert_eq!(e, format!("{}… ({} chars)", "é".repeat(DETAIL_KEPT_CHARS), DETAIL_MAX_CHARS + 1));
+    }
 }
