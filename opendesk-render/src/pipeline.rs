@@ -41,6 +41,9 @@ pub struct RenderRequest<'a> {
     /// Called at the start of each stage (for progress bars); `None` = silent. Does not change
     /// what is rendered.
     pub progress: Option<ProgressFn<'a>>,
+    /// Checked at every stage boundary: once it reads `true` the render stops with
+    /// [`RenderError::Cancelled`] (nothing is built). `None` = not cancellable.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
     /// A module render (`render --module`): the scope, the base and the secret-skew options.
     /// `None` = a full render.
     pub module: Option<&'a crate::module::ModuleRequest>,
@@ -54,16 +57,22 @@ impl std::fmt::Debug for RenderRequest<'_> {
             .field("graph", &self.graph)
             .field("app_options", &self.app_options)
             .field("progress", &self.progress.map(|_| "<callback>"))
+            .field("cancel", &self.cancel.map(|c| c.load(std::sync::atomic::Ordering::Relaxed)))
             .field("module", &self.module)
             .finish()
     }
 }
 
 impl RenderRequest<'_> {
-    fn stage(&self, name: &'static str) {
+    /// Stage `name` starts: stop if cancelled, else report it.
+    fn stage(&self, name: &'static str) -> Result<(), RenderError> {
+        if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst)) {
+            return Err(RenderError::Cancelled { stage: name });
+        }
         if let Some(p) = self.progress {
             p(name);
         }
+        Ok(())
     }
 }
 
@@ -165,6 +174,13 @@ pub enum RenderError {
     /// The output could not be built (exit 2).
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// [`RenderRequest::cancel`] was set: the render stopped at a stage boundary and produced
+    /// nothing (exit 2).
+    #[error("render cancelled before stage {stage}")]
+    Cancelled {
+        /// The stage that would have run next.
+        stage: &'static str,
+    },
     /// The render ran, but a guard or a lint error failed it (exit 1). The report lists why;
     /// the documents are kept for `explain`.
     #[error("render failed: {}", failed_summary(.0))]
@@ -243,7 +259,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     let version = cfg.version();
 
     // Patches.
-    req.stage("patches");
+    req.stage("patches")?;
     let prepared = match req.patches {
         Some(set) => set.prepare(&version, &vars)?,
         None => Prepared::default(),
@@ -255,13 +271,13 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     timer.lap("patches");
 
     // JIT.
-    req.stage("jit");
+    req.stage("jit")?;
     let jit = stages::jit::jit(&mut docs, cfg).map_err(|e| RenderError::Input(e.to_string()))?;
     findings.extend(jit.findings.iter().cloned());
     timer.lap("jit");
 
     // Overrides: same engine, no appliesTo.
-    req.stage("overrides");
+    req.stage("overrides")?;
     let overrides = PatchSet { patches: cfg.compiled_overrides()? };
     let override_prep = overrides.prepare(&version, &vars)?;
     let override_run = apply(&override_prep, &mut docs, "override");
@@ -271,30 +287,30 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     timer.lap("overrides");
 
     // Dedup.
-    req.stage("dedup");
+    req.stage("dedup")?;
     let dedup = stages::dedup::dedup(&mut docs, cfg).map_err(|e| RenderError::Input(e.to_string()))?;
     findings.extend(dedup.findings.iter().cloned());
     timer.lap("dedup");
 
     // Lint.
-    req.stage("lint");
+    req.stage("lint")?;
     let lint = stages::lint::lint(&docs, cfg);
     findings.extend(lint.findings.iter().cloned());
     timer.lap("lint");
 
     // Inventory.
-    req.stage("inventory");
+    req.stage("inventory")?;
     let inventory = stages::inventory::inventory(&docs, cfg);
     timer.lap("inventory");
 
     // ESO.
-    req.stage("eso");
+    req.stage("eso")?;
     let eso = stages::eso::eso(&mut docs, cfg).map_err(|e| RenderError::Input(e.to_string()))?;
     findings.extend(eso.report.findings.iter().cloned());
     timer.lap("eso");
 
     // Redact.
-    req.stage("redact");
+    req.stage("redact")?;
     let (redact, redact_error) = match stages::redact::redact(&mut docs, cfg, &eso.payload) {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e)),
@@ -306,7 +322,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     timer.lap("redact");
 
     // Guards.
-    req.stage("guards");
+    req.stage("guards")?;
     let mut patch_stats: Vec<PatchStat> = patch_run.stats.clone();
     patch_stats
         .extend(override_run.stats.iter().map(|s| PatchStat { name: format!("override:{}", s.name), ..s.clone() }));
@@ -440,7 +456,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
         return Err(RenderError::Failed(Box::new(report), Box::new(docs)));
     }
 
-    req.stage("output");
+    req.stage("output")?;
     let tree = build_tree(cfg, &docs, req.graph, &meta, &req.app_options)?;
     findings.extend(tree.findings.iter().cloned());
     timer.lap("output");

@@ -337,8 +337,8 @@ impl RenderOptions<'_> {
 /// never returns it.
 pub const EXIT_CANCELLED: i32 = 4;
 
-/// [`run`] with [`RenderOptions`]: progress per stage, and a cancel flag checked before the
-/// pipeline starts (and at each stage boundary inside it, where the pipeline supports it).
+/// [`run`] with [`RenderOptions`]: progress per stage, and a cancel flag the pipeline checks
+/// at each stage boundary ([`RenderError::Cancelled`]).
 pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) -> Result<Rendered, RenderError> {
     let Prepared { config, patches, graph, input, load_ms, module } = p;
     let req = RenderRequest {
@@ -346,6 +346,7 @@ pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) ->
         patches: patches.as_ref(),
         graph: graph.as_ref(),
         progress: opts.progress,
+        cancel: opts.cancel,
         module: module.as_ref(),
         ..Default::default()
     };
@@ -548,12 +549,15 @@ pub fn run_checked(
     let inner = RenderOptions { progress: Some(&track), ..opts };
     let result = run_with(prepared, threads, inner);
     let stage = *current.lock().unwrap_or_else(|p| p.into_inner());
-    let rendered = result.map_err(|e| RenderFailure {
-        exit_code: e.exit_code(),
-        message: format!("error: {e}"),
-        report: e.report().map(|r| Box::new(r.clone())),
-        at: render_error_at(&e),
-        stage: Some(stage),
+    let rendered = result.map_err(|e| match e {
+        RenderError::Cancelled { stage } => RenderFailure::cancelled(stage),
+        e => RenderFailure {
+            exit_code: e.exit_code(),
+            message: format!("error: {e}"),
+            report: e.report().map(|r| Box::new(r.clone())),
+            at: render_error_at(&e),
+            stage: Some(stage),
+        },
     })?;
     if opts.cancelled() {
         return Err(RenderFailure::cancelled("write"));

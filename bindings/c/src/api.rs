@@ -420,7 +420,8 @@ mod tests {
             render_request(Request { progress: Some(&sink), cancel: Some(&flag), ..example(tmp.path()) }).unwrap_err();
         assert_eq!(f.exit_code, EXIT_CANCELLED, "{}", f.message);
         assert!(f.message.contains("cancelled"), "{}", f.message);
-        assert!(f.stage.is_some());
+        // The pipeline checks at every stage boundary: the stage after `lint` never starts.
+        assert_eq!(f.stage, Some("inventory"), "{}", f.message);
         assert!(!tmp.path().join("out").exists());
     }
 

@@ -223,6 +223,9 @@ type call struct {
 	panicked any
 }
 
+// testHookCancelled, when set (by tests), runs after the watcher set the cancel handle.
+var testHookCancelled func()
+
 // cstrings frees the C strings of one request.
 type cstrings []*C.char
 
@@ -315,6 +318,9 @@ func Render(ctx context.Context, req Request) (*Report, error) {
 		select {
 		case <-ctx.Done():
 			C.odr_cancel_request(st.cancel)
+			if testHookCancelled != nil {
+				testHookCancelled()
+			}
 		case <-stop:
 		}
 	}()

@@ -160,6 +160,7 @@ def test_a_raising_progress_callable_cancels(tmp_path):
     with pytest.raises(odr.Cancelled) as info:
         odr.render(out=out, return_secrets=True, progress=cb)
     assert info.value.code == 4
+    assert info.value.stage == "lint"  # the next stage boundary after dedup
     assert isinstance(info.value.__cause__, Stop)
     assert not out.exists()
 
