@@ -15,7 +15,7 @@ class Event(TypedDict):
 
     kind: Literal["started", "finished"]
     stage: str
-    """load, patches, jit, overrides, dedup, lint, inventory, eso, redact, guards, output, write"""
+    """load, patches, jit, overrides, dedup, lint, inventory, eso, redact, guards, validate, output, write"""
     index: int
     total: int
     ms: float

@@ -210,6 +210,13 @@ pub struct InstanceConfig {
     /// Free values that patches reference as `${values.a.b}`.
     #[serde(default)]
     pub values: serde_json::Map<String, serde_json::Value>,
+    /// The Kubernetes version the output is validated for (`1.31` when unset; see
+    /// docs/validation.md for the versions shipped).
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    /// The validate stage's settings.
+    #[serde(default, rename = "validate")]
+    pub validation: crate::validate::ValidateConfig,
     /// The config file name and text (for positions in override errors).
     #[serde(skip)]
     pub source: Option<(String, String)>,
@@ -280,6 +287,14 @@ impl InstanceConfig {
                 return Err(bad(format!("`{k}` must not be empty")));
             }
         }
+        if let Some(v) = &self.kubernetes_version {
+            if crate::validate::builtin::get(v).is_none() {
+                return Err(bad(format!(
+                    "kubernetesVersion {v:?} is not one of the shipped schema versions ({}); see docs/validation.md to add one",
+                    crate::validate::builtin::versions().join(", ")
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -297,6 +312,8 @@ impl InstanceConfig {
             overrides: Vec::new(),
             redact: Redact::default(),
             values: Default::default(),
+            kubernetes_version: None,
+            validation: Default::default(),
             source: None,
         }
     }

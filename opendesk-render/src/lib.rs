@@ -12,6 +12,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod checks;
+pub mod churn;
 pub mod config;
 pub mod diff;
 pub mod document;
@@ -24,6 +26,7 @@ pub mod patch;
 pub mod pipeline;
 pub mod report;
 pub mod stages;
+pub mod validate;
 pub mod yaml;
 
 pub use config::InstanceConfig;

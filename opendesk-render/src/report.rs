@@ -51,6 +51,11 @@ impl Finding {
         }
     }
 
+    /// A finding of a registered check, at its default severity, without location.
+    pub fn of(check: crate::checks::Check, message: impl Into<String>) -> Self {
+        Finding::new(check.stage(), check.code(), check.default_severity(), message)
+    }
+
     /// Attach a resource and its origin.
     pub fn at(mut self, id: &ResourceId, origin: &Origin) -> Self {
         self.resource = Some(id.to_string());

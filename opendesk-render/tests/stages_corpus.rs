@@ -148,6 +148,7 @@ fn stages_on_the_corpus() {
             known_secrets: Some(&redact_out.known),
             root_clean: &redact_out.root_clean,
             module: false,
+            ..Default::default()
         },
     );
 

@@ -118,12 +118,28 @@ enum Cmd {
         #[arg(long)]
         markdown: bool,
     },
+    /// Validate manifests against Kubernetes schemas, CRDs and API-server rules (exit 1 on errors).
+    #[command(
+        after_help = "Examples:\n  opendesk-render validate out/                      # an output tree\n  opendesk-render validate helmfile-out/ --kubernetes-version 1.30 --crds crds/\n  opendesk-render validate deploy.yaml --json | jq .summary"
+    )]
+    Validate(ValidateCliArgs),
     /// List the release graph's modules with their releases and waves.
     #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
     Modules(crate::modules_cmd::ModulesArgs),
     /// Print the JSON Schema of the patch file format.
     #[command(after_help = "Example:\n  opendesk-render schema > target/patch.schema.json")]
     Schema,
+    /// List the checks (finding codes and guards), or explain one.
+    #[command(
+        after_help = "Examples:\n  opendesk-render rules\n  opendesk-render rules lint/unknown-field\n  opendesk-render rules --json | jq -r '.[].code'"
+    )]
+    Rules {
+        /// A check code (`lint/unknown-field`, `guard/scim`): print its whole documentation.
+        code: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(
         after_help = "Examples:\n  opendesk-render completions bash > ~/.local/share/bash-completion/completions/opendesk-render\n  opendesk-render completions zsh > ~/.zfunc/_opendesk-render\n  opendesk-render completions fish > ~/.config/fish/completions/opendesk-render.fish"
@@ -169,6 +185,13 @@ struct RenderArgs {
     /// Where to write the ESO secret payload (JSON, mode 0600). Never inside --out.
     #[arg(long)]
     secrets_out: Option<PathBuf>,
+    /// The payload an earlier render wrote (--secrets-out): report each Secret whose values
+    /// changed since (`secrets/value-changed`, names only), e.g. a chart's random values.
+    #[arg(long)]
+    previous_secrets: Option<PathBuf>,
+    /// With --previous-secrets: a changed value fails the render (exit 1) instead of warning.
+    #[arg(long, requires = "previous_secrets")]
+    strict_secrets: bool,
     /// Print the full report as JSON on stdout (see docs/json-report.md).
     #[arg(long)]
     json: bool,
@@ -176,6 +199,26 @@ struct RenderArgs {
     input_args: InputArgs,
     #[command(flatten)]
     module: crate::modules_cmd::ModuleFlags,
+}
+
+#[derive(clap::Args, Debug)]
+struct ValidateCliArgs {
+    /// Manifest files or directories (searched recursively for .yaml, .yml, .json).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Kubernetes version whose schemas apply (shipped: see docs/validation.md).
+    #[arg(long, default_value = opendesk_render::validate::builtin::DEFAULT_VERSION)]
+    kubernetes_version: String,
+    /// CRD files or directories to check custom resources against (repeatable); CRDs among
+    /// the PATHs are used too.
+    #[arg(long)]
+    crds: Vec<PathBuf>,
+    /// What a custom resource without a CRD is: warning (skipped), error, off.
+    #[arg(long, default_value = "warning", value_parser = ["warning", "error", "off"])]
+    no_schema: String,
+    /// Print the result as JSON (kubeconform-like: resources, status, summary).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -267,7 +310,12 @@ pub fn main() -> i32 {
             &a.out,
             a.secrets_out.as_deref(),
             a.json,
-            &crate::render_cmd::Inputs { module: a.module.into(), ..a.input_args.into() },
+            &crate::render_cmd::Inputs {
+                module: a.module.into(),
+                previous_secrets: a.previous_secrets,
+                strict_secrets: a.strict_secrets,
+                ..a.input_args.into()
+            },
         ),
         Cmd::Explain(a) => {
             crate::render_cmd::explain(a.input.as_deref(), a.resource.as_deref(), a.json, &a.input_args.into())
@@ -297,6 +345,17 @@ pub fn main() -> i32 {
             plan(step, diff_format(json, markdown))
         }
         Cmd::Modules(a) => crate::modules_cmd::modules(&a),
+        Cmd::Validate(a) => crate::validate_cmd::run(&crate::validate_cmd::ValidateArgs {
+            paths: a.paths,
+            kubernetes_version: Some(a.kubernetes_version),
+            crds: a.crds,
+            no_schema: match a.no_schema.as_str() {
+                "error" => opendesk_render::validate::NoSchema::Error,
+                "off" => opendesk_render::validate::NoSchema::Off,
+                _ => opendesk_render::validate::NoSchema::Warning,
+            },
+            json: a.json,
+        }),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
@@ -309,6 +368,7 @@ pub fn main() -> i32 {
         Cmd::Patches(PatchesCmd::New { name, kind, release, dir }) => {
             crate::patches_cmd::new(&dir, &name, &kind, &release)
         }
+        Cmd::Rules { code, json } => crate::rules_cmd::rules(code.as_deref(), json),
         Cmd::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "opendesk-render", &mut std::io::stdout());
@@ -400,6 +460,8 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
             threads: a.threads,
             config_text: None,
             module: Default::default(),
+            previous_secrets: None,
+            strict_secrets: false,
         }
     }
 }

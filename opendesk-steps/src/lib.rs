@@ -14,6 +14,8 @@ pub mod progress;
 pub mod push;
 pub mod render_cmd;
 pub mod render_step;
+pub mod rules_cmd;
 pub mod step;
 pub mod suggest;
 pub mod term;
+pub mod validate_cmd;

@@ -1,34 +1,33 @@
 //! Stage-level progress on stderr: an `indicatif` bar with a spinner and the current stage,
 //! drawn only when stderr is a terminal (silent in CI, in pipes and under `2>file`).
 //!
-//! The stages are [`STAGES`]: `load` (config, patches, graph and the input dir), the pipeline's
-//! own stages ([`opendesk_render::pipeline::STAGES`]), and `write` (the atomic tree write).
-//! The bar shows no document content, so it cannot leak a secret value.
+//! The stages are [`stages`]: [`LOAD`] (config, patches, graph and the input dir), the
+//! pipeline's own stages (the registry, [`opendesk_render::pipeline::STAGES`]: names and
+//! labels come from there), and [`WRITE`] (the atomic tree write). The bar shows no document
+//! content, so it cannot leak a secret value.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use opendesk_render::pipeline;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-/// Every stage a render reports, in order: `load`, the pipeline stages, `write`.
-pub const STAGES: [&str; 12] =
-    ["load", "patches", "jit", "overrides", "dedup", "lint", "inventory", "eso", "redact", "guards", "output", "write"];
+/// The stage before the pipeline: loading config, patches, graph and input.
+pub const LOAD: &str = "load";
+
+/// The stage after the pipeline: writing the output tree.
+pub const WRITE: &str = "write";
+
+/// Every stage a render reports, in order: [`LOAD`], the pipeline stages, [`WRITE`].
+pub fn stages() -> Vec<&'static str> {
+    std::iter::once(LOAD).chain(pipeline::stage_names()).chain(std::iter::once(WRITE)).collect()
+}
 
 /// What the bar says during a stage.
 pub fn label(stage: &str) -> &'static str {
     match stage {
-        "load" => "loading config, patches and input",
-        "patches" => "applying patches",
-        "jit" => "JIT provisioning plugin",
-        "overrides" => "applying instance overrides",
-        "dedup" => "deduplicating resources",
-        "lint" => "linting",
-        "inventory" => "taking inventory",
-        "eso" => "converting Secrets to ExternalSecrets",
-        "redact" => "redacting secret values",
-        "guards" => "checking guards",
-        "output" => "building the output tree",
-        "write" => "writing the output tree",
-        _ => "working",
+        LOAD => "loading config, patches and input",
+        WRITE => "writing the output tree",
+        s => pipeline::stage::stage(s).map_or("working", |st| st.label()),
     }
 }
 
@@ -53,7 +52,7 @@ impl StageProgress {
     }
 
     fn on(target: ProgressDrawTarget) -> Self {
-        let bar = ProgressBar::with_draw_target(Some(STAGES.len() as u64), target);
+        let bar = ProgressBar::with_draw_target(Some(stages().len() as u64), target);
         let style =
             ProgressStyle::with_template("{spinner:.cyan} [{bar:24.cyan/blue}] {pos:>2}/{len} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -71,7 +70,7 @@ impl StageProgress {
     /// A stage starts.
     pub fn stage(&self, stage: &str) {
         if let Some(bar) = &self.bar {
-            let pos = STAGES.iter().position(|s| *s == stage).unwrap_or(0);
+            let pos = stages().iter().position(|s| *s == stage).unwrap_or(0);
             bar.set_position(pos as u64);
             bar.set_message(label(stage));
         }
@@ -97,10 +96,12 @@ mod tests {
 
     #[test]
     fn stages_are_load_pipeline_write() {
-        assert_eq!(STAGES[0], "load");
-        assert_eq!(&STAGES[1..11], &opendesk_render::pipeline::STAGES[..]);
-        assert_eq!(STAGES[11], "write");
-        for s in STAGES {
+        let all = stages();
+        let pipeline: Vec<&str> = pipeline::stage_names().collect();
+        assert_eq!(all[0], "load");
+        assert_eq!(&all[1..all.len() - 1], &pipeline[..]);
+        assert_eq!(all[all.len() - 1], "write");
+        for s in all {
             assert_ne!(label(s), "working", "{s} has a label");
         }
     }
@@ -116,11 +117,11 @@ mod tests {
     #[test]
     fn visible_progress_moves_through_the_stages() {
         let p = StageProgress::on(ProgressDrawTarget::hidden());
-        for s in STAGES {
+        for s in stages() {
             p.stage(s);
         }
         let bar = p.bar.as_ref().unwrap();
-        assert_eq!(bar.position(), 11);
+        assert_eq!(bar.position(), stages().len() as u64 - 1);
         assert_eq!(bar.message(), "writing the output tree");
         p.finish();
         assert!(bar.is_finished());

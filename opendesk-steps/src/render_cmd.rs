@@ -29,6 +29,11 @@ pub struct Inputs {
     pub config_text: Option<String>,
     /// A module render (`--module`, `--base`, `--no-base`, `--allow-secret-removal`).
     pub module: ModuleArgs,
+    /// The previous secret payload (`--previous-secrets`): values that changed are reported
+    /// (`secrets/value-changed`, names only).
+    pub previous_secrets: Option<PathBuf>,
+    /// `secrets/value-changed` is an error instead of a warning (`--strict-secrets`).
+    pub strict_secrets: bool,
 }
 
 /// The module-render options of [`Inputs`] (docs/output-and-push.md#modules). Empty `keys` =
@@ -177,6 +182,8 @@ pub struct Prepared {
     pub load_ms: f64,
     /// A module render's scope and base (`None` = full render).
     pub module: Option<opendesk_render::module::ModuleRequest>,
+    /// The previous secret payload: (file, text, strict).
+    pub previous_secrets: Option<(PathBuf, String, bool)>,
 }
 
 /// Load config, patches, graph and input (the bundled example when `input` is `None`).
@@ -266,7 +273,15 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
     };
     let loaded = loaded?;
     let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    Ok(Prepared { config, patches, graph, input: loaded, load_ms, module })
+    let previous_secrets = match &a.previous_secrets {
+        Some(p) => Some((
+            p.clone(),
+            std::fs::read_to_string(p).map_err(|e| usage(format!("{}: --previous-secrets: {e}", p.display())))?,
+            a.strict_secrets,
+        )),
+        None => None,
+    };
+    Ok(Prepared { config, patches, graph, input: loaded, load_ms, module, previous_secrets })
 }
 
 /// The file a load error without a position names (an unreadable file, a YAML file outside a
@@ -300,7 +315,7 @@ pub fn run(p: Prepared, threads: Option<usize>) -> Result<Rendered, RenderError>
 }
 
 /// [`run`], reporting each pipeline stage's start to `progress` (see
-/// [`crate::progress::STAGES`]; the callback may run on a worker thread).
+/// [`crate::progress::stages`]; the callback may run on a worker thread).
 pub fn run_with_progress(
     p: Prepared,
     threads: Option<usize>,
@@ -340,7 +355,7 @@ pub const EXIT_CANCELLED: i32 = 4;
 /// [`run`] with [`RenderOptions`]: progress per stage, and a cancel flag the pipeline checks
 /// at each stage boundary ([`RenderError::Cancelled`]).
 pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) -> Result<Rendered, RenderError> {
-    let Prepared { config, patches, graph, input, load_ms, module } = p;
+    let Prepared { config, patches, graph, input, load_ms, module, previous_secrets: _ } = p;
     let req = RenderRequest {
         config: Some(&config),
         patches: patches.as_ref(),
@@ -351,7 +366,7 @@ pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) ->
         ..Default::default()
     };
     let mut r = in_pool(threads, || run_pipeline(input, &req));
-    let load = opendesk_render::pipeline::StageTiming { stage: "load", ms: load_ms };
+    let load = opendesk_render::pipeline::StageTiming { stage: crate::progress::LOAD, ms: load_ms };
     match &mut r {
         Ok(x) => x.report.timings.insert(0, load),
         Err(RenderError::Failed(rep, _)) => rep.timings.insert(0, load),
@@ -488,7 +503,7 @@ pub fn render_to(
     render_to_with_progress(input, out, secrets_out, a, None)
 }
 
-/// [`render_to`], reporting the start of each stage in [`crate::progress::STAGES`] (`load`,
+/// [`render_to`], reporting the start of each stage in [`crate::progress::stages`] (`load`,
 /// the pipeline stages, `write`) to `progress`. The callback may run on a worker thread.
 pub fn render_to_with_progress(
     input: Option<&Path>,
@@ -502,7 +517,7 @@ pub fn render_to_with_progress(
             .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
     }
     if let Some(p) = progress {
-        p("load");
+        p(crate::progress::LOAD);
     }
     let prepared = prepare_at(input, a)
         .map_err(|e| RenderFailure { at: e.at, ..RenderFailure::new(EXIT_USAGE, e.message, Some("load")) })?;
@@ -547,9 +562,10 @@ pub fn run_checked(
         opts.tick(stage);
     };
     let inner = RenderOptions { progress: Some(&track), ..opts };
+    let previous = prepared.previous_secrets.clone();
     let result = run_with(prepared, threads, inner);
     let stage = *current.lock().unwrap_or_else(|p| p.into_inner());
-    let rendered = result.map_err(|e| match e {
+    let mut rendered = result.map_err(|e| match e {
         RenderError::Cancelled { stage } => RenderFailure::cancelled(stage),
         e => RenderFailure {
             exit_code: e.exit_code(),
@@ -559,6 +575,29 @@ pub fn run_checked(
             stage: Some(stage),
         },
     })?;
+    if let Some((file, text, strict)) = previous {
+        // Reported, not written to render-meta: the tree stays a function of the input alone.
+        let found = opendesk_render::churn::value_changes(&file, &text, &rendered.secrets, strict)
+            .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), Some(stage)))?;
+        let errors = found.iter().filter(|f| f.severity == opendesk_render::report::Severity::Error).count();
+        for f in &found {
+            *rendered.report.summary.findings.entry(f.severity).or_default() += 1;
+        }
+        rendered.report.findings.extend(found);
+        if errors > 0 {
+            rendered.report.status = "failed";
+            return Err(RenderFailure {
+                report: Some(Box::new(rendered.report.clone())),
+                ..RenderFailure::new(
+                    EXIT_FAILED,
+                    format!(
+                        "error: {errors} Secret(s) changed values since --previous-secrets (--strict-secrets); pin the chart's random values or drop --strict-secrets"
+                    ),
+                    Some(stage),
+                )
+            });
+        }
+    }
     if opts.cancelled() {
         return Err(RenderFailure::cancelled("write"));
     }
@@ -601,7 +640,7 @@ pub fn write_rendered(
         s.commit().map_err(|e| fail(format!("error: {e} (the output tree was written)")))?;
     }
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: "write", ms });
+    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: crate::progress::WRITE, ms });
     Ok(rendered)
 }
 
@@ -688,7 +727,7 @@ pub fn explain_entries_in(
 /// `explain`.
 pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inputs) -> i32 {
     let bar = crate::progress::StageProgress::stderr();
-    bar.stage("load");
+    bar.stage(crate::progress::LOAD);
     let prepared = match prepare(input, a) {
         Ok(p) => p,
         Err(UsageError(m)) => {

@@ -31,7 +31,7 @@
 //!
 //! Progress phases: `start`, `state` (what the runtime state supplied), `version` (warning:
 //! the state's opendeskVersion overrides the config's), `helmfile`, then the render stages of
-//! [`crate::progress::STAGES`] (`load`, `patches`, …, `output`, `write`), `done`. Events are
+//! [`crate::progress::stages`] (`load`, `patches`, …, `output`, `write`), `done`. Events are
 //! delivered on the calling thread, while the render runs.
 
 use crate::progress::label;
@@ -462,7 +462,7 @@ impl Step for RenderManifests {
                 let tick = move |stage: &'static str| {
                     let _ = tx.send(stage);
                 };
-                tick("load");
+                tick(crate::progress::LOAD);
                 let mut prepared = render_cmd::prepare(Some(dir), &self.inputs)
                     .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
                 prepared.config.opendesk_version = version_ref.clone();

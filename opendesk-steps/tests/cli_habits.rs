@@ -181,7 +181,9 @@ fn summary_plurals_and_sizes() {
     let t = Tmp::new("summary");
     let o = run(&["render", "--out", &t.s("out")]);
     let e = err(&o);
-    assert!(e.contains("1 warning,") && !e.contains("1 warnings"), "{e}");
+    // The example has two warnings (an inlined secret masked; the cert-manager Certificate
+    // without a CRD in the render: validate/no-schema): plural, and never "1 warnings".
+    assert!(e.contains("2 warnings,") && !e.contains("1 warnings"), "{e}");
     assert!(!e.contains("0.0 MB"), "{e}");
     let line = e.lines().find(|l| l.starts_with("rendered ")).unwrap();
     // "rendered 9 releases: 35 documents in (N kB) → 35 resources out (M kB) into DIR"
@@ -290,4 +292,20 @@ fn explain_accepts_the_namespace_a_resource_is_deployed_to() {
     assert_eq!(ex("Deployment/other/app").status.code(), Some(2), "only the namespace it is deployed to");
     assert_eq!(ex("ClusterRole/-/app").status.code(), Some(0));
     assert_eq!(ex("ClusterRole/opendesk/app").status.code(), Some(2), "a cluster-scoped kind has no namespace");
+}
+
+#[test]
+fn rules_lists_the_checks_and_suggests_a_close_code() {
+    let o = run(&["rules"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).starts_with("CODE") && out(&o).contains("lint/unknown-field"), "{}", out(&o));
+    let o = run(&["rules", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.as_array().unwrap().iter().any(|c| c["code"] == "guard/scim" && c["tunable"] == false));
+    let o = run(&["rules", "lint/unknown-field"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out(&o).starts_with("lint/unknown-field (lint stage"), "{}", out(&o));
+    let o = run(&["rules", "lint/unknown-feild"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("did you mean `lint/unknown-field`?"), "{}", err(&o));
 }

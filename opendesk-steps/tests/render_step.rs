@@ -135,7 +135,7 @@ fn helmfile_on_path_renders_the_same_tree_as_the_rendered_dir() {
     // Events: start, state, helmfile, every render stage in order, done; on the calling thread.
     let phases: Vec<&str> = events.iter().map(|e| e.phase).collect();
     let mut want = vec!["start", "state", "helmfile"];
-    want.extend(opendesk_steps::progress::STAGES);
+    want.extend(opendesk_steps::progress::stages());
     want.push("done");
     assert_eq!(phases, want);
     assert!(events.iter().all(|e| e.step == "render-manifests" && e.level == Level::Info));

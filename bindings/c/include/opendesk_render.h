@@ -45,12 +45,13 @@ typedef struct OdrCancel OdrCancel;
 typedef struct OdrEvent {
   // `ODR_STAGE_STARTED` or `ODR_STAGE_FINISHED`.
   uint32_t kind;
-  // The stage: `load`, `patches`, `jit`, `overrides`, `dedup`, `lint`, `inventory`, `eso`,
-  // `redact`, `guards`, `output`, `write` (in this order; NUL-terminated).
+  // The stage: `load`, the pipeline's stages (`patches`, `jit`, `overrides`, `dedup`, `lint`,
+  // `inventory`, `eso`, `redact`, `guards`, `validate`, `output` today), `write`; in this
+  // order; NUL-terminated.
   const char *stage;
   // The stage's 0-based position in that list.
   uint32_t index;
-  // The number of stages (12).
+  // The number of stages (13 today; a new stage changes it).
   uint32_t total;
   // Finished: the stage's wall-clock milliseconds; started: 0.
   double ms;

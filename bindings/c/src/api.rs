@@ -5,7 +5,7 @@
 
 use crate::keyed::KeyedText;
 use opendesk_render::pipeline::RenderError;
-use opendesk_steps::progress::STAGES;
+use opendesk_steps::progress::stages;
 use opendesk_steps::render_cmd::{self, Inputs, Location, PrepareError, RenderFailure, RenderOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ pub struct Failure {
     /// known); for a config given as a structure, `error: config key PATH: ...` instead.
     pub message: String,
     /// The stage it failed in (`load`, `patches`, …, `write`; see
-    /// `opendesk_steps::progress::STAGES`); `None` when the request itself was bad.
+    /// `opendesk_steps::progress::stages()`); `None` when the request itself was bad.
     pub stage: Option<&'static str>,
     /// The position the error names, if any (from the typed error, never from the message).
     pub position: Option<Box<Position>>,
@@ -140,11 +140,11 @@ pub enum EventKind {
 pub struct Event {
     /// Started or finished.
     pub kind: EventKind,
-    /// The stage (`load`, `patches`, …, `write`; `opendesk_steps::progress::STAGES`).
+    /// The stage (`load`, `patches`, …, `write`; `opendesk_steps::progress::stages()`).
     pub stage: &'static str,
-    /// Its 0-based position in `STAGES`.
+    /// Its 0-based position in that list.
     pub index: usize,
-    /// `STAGES.len()`.
+    /// The number of stages.
     pub total: usize,
     /// For `Finished`: the stage's wall-clock time in milliseconds; 0 for `Started`.
     pub ms: f64,
@@ -188,18 +188,20 @@ pub struct Rendered {
 /// Emits Started/Finished pairs from the stage starts the render reports.
 struct Events<'a> {
     sink: Option<EventFn<'a>>,
+    names: Vec<&'static str>,
     current: Mutex<Option<(&'static str, Instant)>>,
 }
 
 impl<'a> Events<'a> {
     fn new(sink: Option<EventFn<'a>>) -> Self {
-        Events { sink, current: Mutex::new(None) }
+        Events { sink, names: stages(), current: Mutex::new(None) }
     }
 
     fn emit(&self, kind: EventKind, stage: &'static str, ms: f64, documents: Option<usize>) {
         if let Some(s) = self.sink {
-            let index = STAGES.iter().position(|x| *x == stage).unwrap_or(STAGES.len());
-            s(&Event { kind, stage, index, total: STAGES.len(), ms, documents });
+            let total = self.names.len();
+            let index = self.names.iter().position(|x| *x == stage).unwrap_or(total);
+            s(&Event { kind, stage, index, total, ms, documents });
         }
     }
 
@@ -391,12 +393,12 @@ mod tests {
         let seen = seen.into_inner().unwrap();
         let names: Vec<_> = seen.iter().map(|e| (e.kind, e.stage)).collect();
         let mut want = Vec::new();
-        for s in STAGES {
+        for s in stages() {
             want.push((EventKind::Started, s));
             want.push((EventKind::Finished, s));
         }
         assert_eq!(names, want);
-        assert!(seen.iter().enumerate().all(|(i, e)| e.index == i / 2 && e.total == STAGES.len()));
+        assert!(seen.iter().enumerate().all(|(i, e)| e.index == i / 2 && e.total == stages().len()));
         let docs_in = r.report["summary"]["documentsIn"].as_u64().unwrap() as usize;
         assert_eq!(seen[1].documents, Some(docs_in));
         assert_eq!(
@@ -421,7 +423,9 @@ mod tests {
         assert_eq!(f.exit_code, EXIT_CANCELLED, "{}", f.message);
         assert!(f.message.contains("cancelled"), "{}", f.message);
         // The pipeline checks at every stage boundary: the stage after `lint` never starts.
-        assert_eq!(f.stage, Some("inventory"), "{}", f.message);
+        let all = stages();
+        let next = all[all.iter().position(|s| *s == "lint").unwrap() + 1];
+        assert_eq!(f.stage, Some(next), "{}", f.message);
         assert!(!tmp.path().join("out").exists());
     }
 

@@ -26,12 +26,13 @@ pub const ODR_STAGE_FINISHED: u32 = 1;
 pub struct OdrEvent {
     /// `ODR_STAGE_STARTED` or `ODR_STAGE_FINISHED`.
     pub kind: u32,
-    /// The stage: `load`, `patches`, `jit`, `overrides`, `dedup`, `lint`, `inventory`, `eso`,
-    /// `redact`, `guards`, `output`, `write` (in this order; NUL-terminated).
+    /// The stage: `load`, the pipeline's stages (`patches`, `jit`, `overrides`, `dedup`, `lint`,
+    /// `inventory`, `eso`, `redact`, `guards`, `validate`, `output` today), `write`; in this
+    /// order; NUL-terminated.
     pub stage: *const c_char,
     /// The stage's 0-based position in that list.
     pub index: u32,
-    /// The number of stages (12).
+    /// The number of stages (13 today; a new stage changes it).
     pub total: u32,
     /// Finished: the stage's wall-clock milliseconds; started: 0.
     pub ms: f64,
@@ -244,6 +245,7 @@ unsafe fn read(r: &OdrRequest) -> Result<(api::Request<'static>, Option<&OdrCanc
         no_patches: r.no_patches,
         release_graph: path(r.release_graph, "release_graph")?,
         threads: (r.threads > 0).then_some(r.threads as usize),
+        ..Default::default()
     };
     let req = api::Request {
         input: path(r.input_dir, "input_dir")?,

@@ -42,7 +42,7 @@ func ExampleRender() {
 	fmt.Println("payload returned:", len(report.Secrets) > 0)
 	// Output:
 	// status: ok
-	// stages started: 12
+	// stages started: 13
 	// releases rendered: true
 	// payload returned: true
 }

@@ -158,7 +158,7 @@ type Error struct {
 	// Code says what kind of failure.
 	Code Code
 	// Stage is the stage it failed in (load, patches, jit, overrides, dedup, lint, inventory,
-	// eso, redact, guards, output, write); "" when the request itself was bad.
+	// eso, redact, guards, validate, output, write); "" when the request itself was bad.
 	Stage string
 	// File is the file the error points into ("<config>" for ConfigText); "" if none.
 	File string

@@ -15,7 +15,7 @@ import (
 )
 
 // stages is the order the library reports (bindings/c: OdrEvent::stage).
-var stages = []string{"load", "patches", "jit", "overrides", "dedup", "lint", "inventory", "eso", "redact", "guards", "output", "write"}
+var stages = []string{"load", "patches", "jit", "overrides", "dedup", "lint", "inventory", "eso", "redact", "guards", "validate", "output", "write"}
 
 func testConfig() *Config {
 	return &Config{

@@ -31,7 +31,7 @@
 //! in wave 0 and warns.
 
 use crate::config::{saphyr_options, ConfigError};
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -351,10 +351,7 @@ impl WaveAssignment {
              them together, without ordering",
             releases.len()
         );
-        WaveAssignment {
-            releases,
-            findings: vec![Finding::new("output", "output/no-release-graph", Severity::Warning, msg)],
-        }
+        WaveAssignment { releases, findings: vec![Finding::of(crate::checks::Check::OutputNoReleaseGraph, msg)] }
     }
 
     /// The wave of a release.
@@ -566,10 +563,8 @@ impl ReleaseGraph {
             .filter(|r| !rendered.contains(r))
             .collect();
         if !missing.is_empty() {
-            out.findings.push(Finding::new(
-                "output",
-                "output/graph-release-not-rendered",
-                Severity::Info,
+            out.findings.push(Finding::of(
+                crate::checks::Check::OutputGraphReleaseNotRendered,
                 format!("release graph lists releases that were not rendered: {}", missing.join(", ")),
             ));
         }
@@ -679,6 +674,7 @@ fn find_cycles(needs: &BTreeMap<String, Vec<String>>) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Severity;
 
     fn parse(t: &str) -> Result<ReleaseGraph, GraphError> {
         ReleaseGraph::parse(Path::new("graph.yaml"), t)

@@ -17,6 +17,7 @@
 //!     syncWave: 2
 //!     resources: 12
 //!     kinds: {ConfigMap: 3, Deployment: 2, …}
+//!     images: [quay.io/keycloak/keycloak:26.5.6, …]   # the inventory's: sorted, unique; absent when none
 //!     outputDigest: sha256:…     # over the release folder's file names and file sha256s
 //! patches:
 //!   - {name: fix-empty-protocol, matched: 4, changed: 2, skipped: false}
@@ -64,6 +65,18 @@ pub struct PatchStat {
     pub skip_reason: Option<String>,
 }
 
+impl From<&crate::patch::PatchStat> for PatchStat {
+    fn from(s: &crate::patch::PatchStat) -> Self {
+        PatchStat {
+            name: s.name.clone(),
+            matched: s.matched,
+            changed: s.changed,
+            skipped: s.skipped.is_some(),
+            skip_reason: s.skipped.clone(),
+        }
+    }
+}
+
 /// One guard's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GuardResult {
@@ -97,6 +110,8 @@ pub struct MetaInput {
     pub eso_converted: usize,
     /// Secret values masked by the redaction stage.
     pub redactions: usize,
+    /// Per release, its container images (the inventory stage's; sorted, unique).
+    pub images: BTreeMap<String, Vec<String>>,
     /// A module render's facts (`module:`); `None` for a full render (the key is then absent).
     pub module: Option<crate::module::ModuleMeta>,
 }
@@ -113,6 +128,7 @@ impl Default for MetaInput {
             guards: Vec::new(),
             eso_converted: 0,
             redactions: 0,
+            images: BTreeMap::new(),
             module: None,
         }
     }
@@ -134,6 +150,9 @@ pub struct ReleaseMeta {
     pub resources: usize,
     /// Resources by kind (sorted).
     pub kinds: BTreeMap<String, usize>,
+    /// Container images its workloads run (the inventory's: sorted, unique).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
     /// sha256 over the release folder's sorted file names and each file's sha256.
     pub output_digest: String,
 }
@@ -260,6 +279,7 @@ mod tests {
             sync_wave: 2,
             resources: 3,
             kinds: [("ConfigMap".to_string(), 2), ("Deployment".to_string(), 1)].into_iter().collect(),
+            images: vec!["redis:7".into()],
             output_digest: "sha256:11".into(),
         };
         (input, vec![rel])

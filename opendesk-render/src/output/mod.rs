@@ -37,7 +37,7 @@ pub use write::{
 
 use crate::config::InstanceConfig;
 use crate::document::Document;
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::yaml::emit;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -109,24 +109,20 @@ pub fn build_tree(
     };
     if let (Some(m), Some(_)) = (&meta.module, graph) {
         // Only the module's own releases can be missing from a module render.
-        waves.findings.retain(|f| f.code != "output/graph-release-not-rendered");
+        waves.findings.retain(|f| f.code != crate::checks::Check::OutputGraphReleaseNotRendered.code());
         let missing: Vec<&str> =
             m.covers.iter().map(String::as_str).filter(|r| !per_release.contains_key(*r)).collect();
         if !missing.is_empty() {
-            waves.findings.push(Finding::new(
-                "output",
-                "output/graph-release-not-rendered",
-                Severity::Info,
+            waves.findings.push(Finding::of(
+                crate::checks::Check::OutputGraphReleaseNotRendered,
                 format!("module {} lists releases that were not rendered: {}", m.keys.join(", "), missing.join(", ")),
             ));
         }
     }
     let mut findings = waves.findings.clone();
     if cfg.argocd.repo_url.trim().is_empty() {
-        findings.push(Finding::new(
-            "output",
-            "output/no-repo-url",
-            Severity::Warning,
+        findings.push(Finding::of(
+            crate::checks::Check::OutputNoRepoUrl,
             "argocd.repoURL is empty: the generated Applications cannot sync until it is set",
         ));
     }
@@ -208,6 +204,7 @@ pub fn build_tree(
         let resources = rfiles.len();
         entries.extend(rfiles.into_iter().zip(paths).map(|(f, path)| (PathBuf::from(path), f.text)));
         releases.push(ReleaseMeta {
+            images: meta.images.get(&release).cloned().unwrap_or_default(),
             application: argo::application_name(cfg, &release),
             name: release,
             wave: w.wave,

@@ -13,7 +13,7 @@
 use super::{containers, for_each_container_mut, key, Scopes};
 use crate::config::InstanceConfig;
 use crate::document::{Document, Origin, ResourceId};
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::yaml::{path_to_string, Node, PathSeg};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -151,10 +151,8 @@ pub fn dedup(docs: &mut Vec<Document>, cfg: &InstanceConfig) -> Result<DedupRepo
         let id = identity(d, &scopes, cfg);
         let dropped: Vec<String> = dropped.iter().map(|&j| docs[j].origin.to_string()).collect();
         report.findings.push(
-            Finding::new(
-                "dedup",
-                "dedup/identical-resource",
-                Severity::Info,
+            Finding::of(
+                crate::checks::Check::DedupIdenticalResource,
                 format!(
                     "rendered {} times with identical content; kept the first, dropped {}",
                     dropped.len() + 1,
@@ -263,10 +261,8 @@ fn dedup_env(doc: &mut Document, report: &mut DedupReport) {
         let path = path_to_string(&p);
         doc.record("stage:dedup", "dedup", path.clone(), Some(format!("env: kept the last of {}", names.join(", "))));
         report.findings.push(
-            Finding::new(
-                "dedup",
-                "dedup/duplicate-env",
-                Severity::Warning,
+            Finding::of(
+                crate::checks::Check::DedupDuplicateEnv,
                 format!(
                     "container {container:?} defines env {} more than once; kept the last definition",
                     names.join(", ")
@@ -290,10 +286,28 @@ fn env_name(e: &Node) -> Option<&str> {
     e.get("name").and_then(Node::scalar_text)
 }
 
+/// The `dedup` stage ([`dedup`]).
+pub struct DedupStage;
+
+impl crate::pipeline::Stage for DedupStage {
+    fn name(&self) -> &'static str {
+        "dedup"
+    }
+
+    fn label(&self) -> &'static str {
+        "deduplicating resources"
+    }
+
+    fn run(&self, cx: &mut crate::pipeline::RenderContext<'_>) -> Result<Vec<Finding>, crate::pipeline::RenderError> {
+        Ok(dedup(&mut cx.docs, cx.cfg)?.findings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::document::emit_stream;
+    use crate::report::Severity;
     use crate::stages::testutil::docs;
 
     fn cfg() -> InstanceConfig {

@@ -43,7 +43,7 @@
 
 use crate::config::InstanceConfig;
 use crate::document::{Document, Origin, ResourceId};
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::yaml::{Entry, Node, Scalar, Value};
 use serde::Serialize;
 use std::fmt;
@@ -515,10 +515,8 @@ pub fn eso(docs: &mut Vec<Document>, cfg: &InstanceConfig) -> Result<EsoOutput, 
                 out.payload.withheld.extend(vals);
             }
             out.report.findings.push(
-                Finding::new(
-                    "eso",
-                    "eso/dropped-secret",
-                    Severity::Info,
+                Finding::of(
+                    crate::checks::Check::EsoDroppedSecret,
                     format!("Secret of type {ty} left out of the output (the cluster or Helm owns it)"),
                 )
                 .at(&d.id(), &d.origin),
@@ -646,6 +644,24 @@ fn convert(
         properties: values,
     };
     Conversion { index, es, entry, converted }
+}
+
+/// The `eso` stage ([`eso`]): the payload stays in the context, never in a report.
+pub struct EsoStage;
+
+impl crate::pipeline::Stage for EsoStage {
+    fn name(&self) -> &'static str {
+        "eso"
+    }
+
+    fn label(&self) -> &'static str {
+        "converting Secrets to ExternalSecrets"
+    }
+
+    fn run(&self, cx: &mut crate::pipeline::RenderContext<'_>) -> Result<Vec<Finding>, crate::pipeline::RenderError> {
+        cx.eso = eso(&mut cx.docs, cx.cfg)?;
+        Ok(cx.eso.report.findings.clone())
+    }
 }
 
 #[cfg(test)]

@@ -13,12 +13,14 @@
 //! [`GuardReport::push`].
 
 use super::eso::{has_data, is_secret};
+use super::inventory::{inventory, Inventory, ResourceEntry};
 use super::jit::{keycloak_container, INIT_CONTAINER};
 use super::redact::KnownSecrets;
 use super::{containers, pod_spec, ContainerList, ImageRef, Scopes};
+use crate::checks::Check;
 use crate::config::InstanceConfig;
 use crate::document::Document;
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::yaml::{path_to_string, Node, PathSeg, Value};
 use regex::Regex;
 use serde::Serialize;
@@ -48,15 +50,15 @@ pub struct GuardResult {
 }
 
 impl GuardResult {
-    fn pass(guard: &str, summary: impl Into<String>) -> Self {
-        GuardResult { guard: guard.into(), passed: true, summary: summary.into(), findings: Vec::new() }
+    fn pass(guard: Check, summary: impl Into<String>) -> Self {
+        GuardResult { guard: guard_name(guard).into(), passed: true, summary: summary.into(), findings: Vec::new() }
     }
 
-    fn from_findings(guard: &str, ok: impl Into<String>, failed: impl Into<String>, findings: Vec<Finding>) -> Self {
+    fn from_findings(guard: Check, ok: impl Into<String>, failed: impl Into<String>, findings: Vec<Finding>) -> Self {
         if findings.is_empty() {
             Self::pass(guard, ok)
         } else {
-            GuardResult { guard: guard.into(), passed: false, summary: failed.into(), findings }
+            GuardResult { guard: guard_name(guard).into(), passed: false, summary: failed.into(), findings }
         }
     }
 }
@@ -94,6 +96,8 @@ impl GuardReport {
 /// What the guards need from earlier stages.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GuardContext<'a> {
+    /// The inventory stage's facts (which workloads run which images); `None`: taken here.
+    pub inventory: Option<&'a Inventory>,
     /// The known secret values (from the redact stage); `None` skips the value scan.
     pub known_secrets: Option<&'a KnownSecrets>,
     /// Per document, from the redact stage run just before on the same documents: the tree
@@ -108,10 +112,18 @@ pub struct GuardContext<'a> {
 
 /// Run every guard of this module.
 pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -> GuardReport {
+    let taken;
+    let inv = match ctx.inventory {
+        Some(i) => i,
+        None => {
+            taken = inventory(docs, cfg);
+            &taken
+        }
+    };
     GuardReport {
         results: vec![
             scoped(jit_keycloak(docs, cfg), ctx.module),
-            orphan_synapse_sidecars(docs, cfg),
+            orphan_synapse_sidecars(inv, cfg),
             namespace_markers(docs, cfg),
             scoped(scim(docs, cfg), ctx.module),
             plaintext_secrets(docs, cfg, ctx.known_secrets, ctx.root_clean),
@@ -124,13 +136,23 @@ pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -
 /// module, and the full render checks it.
 fn scoped(r: GuardResult, module: bool) -> GuardResult {
     if module && !r.passed && r.findings.iter().all(|f| f.resource.is_none()) {
-        return GuardResult::pass(&r.guard, format!("not judged in a module render: {}", r.summary));
+        return GuardResult {
+            guard: r.guard,
+            passed: true,
+            summary: format!("not judged in a module render: {}", r.summary),
+            findings: Vec::new(),
+        };
     }
     r
 }
 
-fn fail(guard: &str, doc: Option<&Document>, message: String) -> Finding {
-    let f = Finding::new("guards", format!("guard/{guard}"), Severity::Error, message);
+/// The guard's name in `guards[]` (`scim` for `guard/scim`).
+fn guard_name(guard: Check) -> &'static str {
+    guard.guard_name().unwrap_or(guard.code())
+}
+
+fn fail(guard: Check, doc: Option<&Document>, message: String) -> Finding {
+    let f = Finding::of(guard, message);
     match doc {
         Some(d) => f.at(&d.id(), &d.origin),
         None => f,
@@ -140,7 +162,7 @@ fn fail(guard: &str, doc: Option<&Document>, message: String) -> Finding {
 /// `jit-keycloak`: with user sync on, every Keycloak workload carries the plugin and there is
 /// at least one.
 pub fn jit_keycloak(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
-    const G: &str = "jit-keycloak";
+    const G: Check = Check::GuardJitKeycloak;
     if !cfg.external_idp.user_sync {
         return GuardResult::pass(G, "externalIdp.userSync is off");
     }
@@ -195,18 +217,27 @@ pub fn is_synapse_homeserver(d: &Document) -> bool {
     })
 }
 
+/// Does this inventory entry run a Synapse homeserver ([`is_synapse_homeserver`] on the
+/// inventory's facts)?
+pub fn runs_synapse_homeserver(e: &ResourceEntry) -> bool {
+    e.workload
+        && e.containers
+            .iter()
+            .any(|c| c.list == ContainerList::Containers && ImageRef::parse(&c.image).name() == "synapse")
+}
+
 /// `orphan-synapse-sidecars`: Synapse-adjacent workloads need a homeserver in the render.
-pub fn orphan_synapse_sidecars(docs: &[Document], _cfg: &InstanceConfig) -> GuardResult {
-    const G: &str = "orphan-synapse-sidecars";
-    let mut adjacent: BTreeMap<&str, Vec<&Document>> = BTreeMap::new();
+/// Reads the inventory: which resources are workloads, and their containers' images.
+pub fn orphan_synapse_sidecars(inv: &Inventory, _cfg: &InstanceConfig) -> GuardResult {
+    const G: Check = Check::GuardOrphanSynapseSidecars;
+    let mut adjacent: BTreeMap<&str, Vec<&ResourceEntry>> = BTreeMap::new();
     let mut homeserver = false;
-    for d in docs {
-        if pod_spec(d).is_none() {
-            continue;
-        }
-        homeserver |= is_synapse_homeserver(d);
-        if SYNAPSE_ADJACENT_RELEASES.iter().any(|p| release_matches(&d.origin.release, p)) {
-            adjacent.entry(&d.origin.release).or_default().push(d);
+    for r in &inv.releases {
+        for e in r.resources.iter().filter(|e| e.workload) {
+            homeserver |= runs_synapse_homeserver(e);
+            if SYNAPSE_ADJACENT_RELEASES.iter().any(|p| release_matches(&r.release, p)) {
+                adjacent.entry(&r.release).or_default().push(e);
+            }
         }
     }
     if homeserver || adjacent.is_empty() {
@@ -215,17 +246,20 @@ pub fn orphan_synapse_sidecars(docs: &[Document], _cfg: &InstanceConfig) -> Guar
     }
     let findings = adjacent
         .iter()
-        .map(|(release, ds)| {
-            fail(
+        .map(|(release, es)| {
+            let mut f = fail(
                 G,
-                Some(ds[0]),
+                None,
                 format!(
                     "release {release} renders {} Synapse-adjacent workload(s) but no Synapse homeserver workload is \
                      rendered: enable Element/Synapse (apps.element.enabled) or disable the Synapse add-on releases \
                      (apps.elementAdmin, apps.elementGroupsync)",
-                    ds.len()
+                    es.len()
                 ),
-            )
+            );
+            f.resource = Some(es[0].resource());
+            f.origin = Some(es[0].origin(release));
+            f
         })
         .collect();
     GuardResult::from_findings(G, "", "Synapse-adjacent workloads without a homeserver", findings)
@@ -285,7 +319,7 @@ fn is_argocd_own(d: &Document) -> bool {
 /// `namespace-markers`: no placeholder left anywhere, nothing namespaced in the Argo CD
 /// namespace (Argo CD's own resources and `argoproj.io` kinds excepted).
 pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
-    const G: &str = "namespace-markers";
+    const G: Check = Check::GuardNamespaceMarkers;
     let scopes = Scopes::from_docs(docs);
     let argo = cfg.argocd.namespace.trim();
     let mut findings = Vec::new();
@@ -403,7 +437,7 @@ pub fn is_scim_server(d: &Document) -> bool {
 /// `scim`: with `scim.enabled`, a SCIM server workload exists and references its token Secret
 /// (a Secret reference whose Secret name or key contains `token`).
 pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
-    const G: &str = "scim";
+    const G: Check = Check::GuardScim;
     if !cfg.scim.enabled {
         return GuardResult::pass(G, "scim.enabled is false");
     }
@@ -457,7 +491,7 @@ pub fn plaintext_secrets(
 ) -> GuardResult {
     // Only trusted when it describes exactly these documents.
     let root_clean = if root_clean.len() == docs.len() { root_clean } else { &[] };
-    const G: &str = "plaintext-secrets";
+    const G: Check = Check::GuardPlaintextSecrets;
     // Per document in parallel, collected in document order.
     let indexed: Vec<(usize, &Document)> = docs.iter().enumerate().collect();
     let per_doc: Vec<Vec<Finding>> = crate::par::map(
@@ -511,6 +545,68 @@ pub fn plaintext_secrets(
     )
 }
 
+/// The `guards` stage ([`guards`]), with the facts of the earlier stages: the inventory, and
+/// the redact stage's known values. Its results join `required-patch` (patches stage) and
+/// `redact-strict` (redact stage); their messages are scrubbed of known values here, the
+/// findings by the pipeline as it merges them.
+pub struct GuardsStage;
+
+impl crate::pipeline::Stage for GuardsStage {
+    fn name(&self) -> &'static str {
+        "guards"
+    }
+
+    fn label(&self) -> &'static str {
+        "checking guards"
+    }
+
+    fn run(&self, cx: &mut crate::pipeline::RenderContext<'_>) -> Result<Vec<Finding>, crate::pipeline::RenderError> {
+        let ctx = GuardContext {
+            inventory: Some(&cx.inventory),
+            known_secrets: cx.redact.as_ref().map(|r| &r.known),
+            root_clean: cx.redact.as_ref().map_or(&[][..], |r| &r.root_clean),
+            module: cx.module.is_some(),
+        };
+        let report = guards(&cx.docs, cx.cfg, &ctx);
+        let mut results: Vec<crate::output::meta::GuardResult> = report
+            .results
+            .iter()
+            .map(|r| crate::output::meta::GuardResult {
+                name: r.guard.clone(),
+                passed: r.passed,
+                message: (!r.passed).then(|| r.summary.clone()),
+            })
+            .collect();
+        let mut found = report.findings();
+        if let Some(m) = cx.module {
+            // A module render: the secret-skew guard against the base full render.
+            match &m.base {
+                Some(base) => {
+                    let skew = crate::module::secret_skew(&cx.docs, base, &m.scope, m.allow_secret_removal);
+                    results.push(skew.guard);
+                    found.extend(skew.findings);
+                }
+                None => {
+                    let (g, f) = crate::module::no_base_guard();
+                    results.push(g);
+                    found.push(f);
+                }
+            }
+            let rendered: std::collections::BTreeSet<String> =
+                cx.docs.iter().map(|d| d.origin.release.to_string()).collect();
+            cx.module_meta =
+                Some(crate::module::ModuleMeta::new(m, rendered, std::mem::take(&mut cx.out_of_scope_patches)));
+        }
+        if let Some(k) = cx.known_secrets() {
+            for m in results.iter_mut().filter_map(|g| g.message.as_mut()) {
+                super::redact::scrub(k, m);
+            }
+        }
+        cx.guards.extend(results);
+        Ok(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,7 +650,7 @@ mod tests {
         let hs = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: synapse}\nspec: {template: {spec: {initContainers: [{name: i, image: matrix-tools:1}], containers: [{name: synapse, image: oci.element.io/synapse:v1.159.0}]}}}\n";
         // Failing: adjacent release alone.
         let ds = docs("opendesk-synapse-web", "f.yaml", web);
-        let r = orphan_synapse_sidecars(&ds, &cfg());
+        let r = orphan_synapse_sidecars(&inventory(&ds, &cfg()), &cfg());
         assert!(!r.passed);
         assert!(
             r.findings[0].message.contains("release opendesk-synapse-web renders 1 Synapse-adjacent"),
@@ -565,9 +661,9 @@ mod tests {
         // Passing: with the homeserver.
         let mut ds = ds;
         ds.extend(docs("opendesk-synapse", "f.yaml", hs));
-        assert!(orphan_synapse_sidecars(&ds, &cfg()).passed);
+        assert!(orphan_synapse_sidecars(&inventory(&ds, &cfg()), &cfg()).passed);
         // Passing: nothing Synapse-related.
-        assert!(orphan_synapse_sidecars(&docs("redis", "f.yaml", web), &cfg()).passed);
+        assert!(orphan_synapse_sidecars(&inventory(&docs("redis", "f.yaml", web), &cfg()), &cfg()).passed);
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! Inventory stage: what each release renders. Feeds `render-meta.yaml` and the guards.
+//! Inventory stage: what each release renders. Feeds `render-meta.yaml` (each release's
+//! container images) and the guards (which workloads run which images).
 //!
 //! Per release (sorted by name): every resource in input order (`apiVersion`, kind,
-//! namespace as written, name, source file and line), the container images of its workloads
-//! (containers, initContainers and ephemeralContainers of pod specs; sorted, unique) and
-//! counts by kind. Totals across releases as well.
+//! namespace as written, name, source file and line, whether it has a pod spec and its
+//! containers' images), the container images of its workloads (containers, initContainers and
+//! ephemeralContainers of pod specs; sorted, unique) and counts by kind. Totals across
+//! releases as well. Taken after dedup and before ESO, so the counts are what the charts
+//! render (Secrets as Secrets); render-meta's `kinds` counts what is written.
 
-use super::containers;
+use super::{containers, ContainerList};
 use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::yaml::Node;
@@ -29,6 +32,36 @@ pub struct ResourceEntry {
     pub source: String,
     /// 1-based line of the document in that file.
     pub line: u32,
+    /// It has a pod spec (a workload: Pod, Deployment, CronJob, …).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub workload: bool,
+    /// Each container's image as written, in the order [`containers`] visits them (a
+    /// container without a string `image` is left out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerImage>,
+}
+
+impl ResourceEntry {
+    /// `Kind/namespace/name`, as [`crate::ResourceId`] prints it (`-` for no namespace).
+    pub fn resource(&self) -> String {
+        let ns = if self.namespace.is_empty() { "-" } else { &self.namespace };
+        format!("{}/{}/{}", self.kind, ns, self.name)
+    }
+
+    /// `release/file:line`, as [`crate::Origin`] prints it.
+    pub fn origin(&self, release: &str) -> String {
+        format!("{release}/{}:{}", self.source, self.line)
+    }
+}
+
+/// One container's image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerImage {
+    /// The pod spec list the container is in.
+    pub list: ContainerList,
+    /// The `image` text.
+    pub image: String,
 }
 
 /// What one release renders.
@@ -86,6 +119,18 @@ pub fn inventory(docs: &[Document], _cfg: &InstanceConfig) -> Inventory {
         let kind = d.kind().unwrap_or("").to_string();
         *r.counts_by_kind.entry(kind.clone()).or_insert(0) += 1;
         *counts.entry(kind.clone()).or_insert(0) += 1;
+        let cs = containers(d);
+        let images: Vec<ContainerImage> = cs
+            .iter()
+            .filter_map(|c| {
+                let image = c.node.get("image").and_then(Node::scalar_text)?;
+                Some(ContainerImage { list: c.list, image: image.to_string() })
+            })
+            .collect();
+        for i in images.iter().filter(|i| !i.image.trim().is_empty()) {
+            all_images.insert(i.image.clone());
+            imgs.insert(i.image.clone());
+        }
         r.resources.push(ResourceEntry {
             api_version: d.api_version().unwrap_or("").to_string(),
             kind,
@@ -93,11 +138,9 @@ pub fn inventory(docs: &[Document], _cfg: &InstanceConfig) -> Inventory {
             name: d.name().unwrap_or("").to_string(),
             source: d.origin.file.to_string(),
             line: d.origin.line,
+            workload: super::pod_spec_path(d).is_some(),
+            containers: images,
         });
-        for i in images_of(d) {
-            all_images.insert(i.clone());
-            imgs.insert(i);
-        }
     }
     let releases = by_release
         .into_iter()
@@ -108,6 +151,28 @@ pub fn inventory(docs: &[Document], _cfg: &InstanceConfig) -> Inventory {
         })
         .collect();
     Inventory { total: docs.len(), counts_by_kind: counts, images: all_images.into_iter().collect(), releases }
+}
+
+/// The `inventory` stage ([`inventory`]): render-meta's per-release images and the guards'
+/// facts come from it.
+pub struct InventoryStage;
+
+impl crate::pipeline::Stage for InventoryStage {
+    fn name(&self) -> &'static str {
+        "inventory"
+    }
+
+    fn label(&self) -> &'static str {
+        "taking inventory"
+    }
+
+    fn run(
+        &self,
+        cx: &mut crate::pipeline::RenderContext<'_>,
+    ) -> Result<Vec<crate::report::Finding>, crate::pipeline::RenderError> {
+        cx.inventory = inventory(&cx.docs, cx.cfg);
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 use super::{key, pod_spec_path, ContainerList, ImageRef};
 use crate::config::InstanceConfig;
 use crate::document::Document;
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::yaml::{path_to_string, Entry, Node, PathSeg, Scalar, Value};
 use serde::Serialize;
 use thiserror::Error;
@@ -121,10 +121,8 @@ pub fn jit(docs: &mut [Document], cfg: &InstanceConfig) -> Result<JitReport, Jit
         let w = inject(doc, ci, image, pull_secret);
         if w.changed {
             report.findings.push(
-                Finding::new(
-                    "jit",
-                    "jit/injected",
-                    Severity::Info,
+                Finding::of(
+                    crate::checks::Check::JitInjected,
                     format!("JIT provisioning plugin injected into container {:?}", w.container),
                 )
                 .at(&doc.id(), &doc.origin),
@@ -266,6 +264,23 @@ fn inject(doc: &mut Document, ci: usize, image: &str, pull_secret: &str) -> JitW
         doc.record(BY, action, path_to_string(&p), detail);
     }
     JitWorkload { resource, origin, container, providers_volume: volume, reused_volume, changed }
+}
+
+/// The `jit` stage ([`jit`]).
+pub struct JitStage;
+
+impl crate::pipeline::Stage for JitStage {
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+
+    fn label(&self) -> &'static str {
+        "JIT provisioning plugin"
+    }
+
+    fn run(&self, cx: &mut crate::pipeline::RenderContext<'_>) -> Result<Vec<Finding>, crate::pipeline::RenderError> {
+        Ok(jit(&mut cx.docs, cx.cfg)?.findings)
+    }
 }
 
 #[cfg(test)]

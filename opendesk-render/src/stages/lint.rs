@@ -25,6 +25,7 @@
 //! reported twice.
 
 use super::{containers, key, origin_at, pod_spec_path, ImageRef, Seg};
+use crate::checks::Check;
 use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
@@ -68,18 +69,18 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, code: &str, sev: Severity, msg: String, path: &[PathSeg], line: u32) {
-        let mut f = Finding::new("lint", code, sev, msg).at(&self.doc.id(), &self.doc.origin);
+    fn push(&mut self, check: Check, sev: Severity, msg: String, path: &[PathSeg], line: u32) {
+        let mut f = Finding::new(check.stage(), check.code(), sev, msg).at(&self.doc.id(), &self.doc.origin);
         f.origin = Some(origin_at(self.doc, line));
         if !path.is_empty() {
             f = f.path(path_to_string(path));
         }
         self.out.push(f);
     }
-    fn error(&mut self, code: &str, msg: String, path: &[PathSeg], line: u32) {
+    fn error(&mut self, code: Check, msg: String, path: &[PathSeg], line: u32) {
         self.push(code, Severity::Error, msg, path, line)
     }
-    fn warn(&mut self, code: &str, msg: String, path: &[PathSeg], line: u32) {
+    fn warn(&mut self, code: Check, msg: String, path: &[PathSeg], line: u32) {
         self.push(code, Severity::Warning, msg, path, line)
     }
 }
@@ -163,19 +164,19 @@ fn keys_and_size(c: &mut Ctx<'_>) {
         let shown = if k.text.is_empty() { "(empty)".to_string() } else { format!("{:?}", k.text) };
         match k8s_key(&k.resolve()) {
             None => c.error(
-                "lint/non-string-key",
+                Check::LintNonStringKey,
                 format!("key {shown} is null in YAML 1.1: Kubernetes cannot read it (quote it, or remove it)"),
                 &path,
                 line,
             ),
             Some(t) if t != k.text => c.error(
-                "lint/non-string-key",
+                Check::LintNonStringKey,
                 format!("key {shown} is not a string: Kubernetes reads it as {t:?} (quote it: '{}')", k.text),
                 &path,
                 line,
             ),
             Some(_) => c.warn(
-                "lint/non-string-key",
+                Check::LintNonStringKey,
                 format!("key {shown} is not a string in YAML 1.1 (Kubernetes converts it to the same text; quote it)"),
                 &path,
                 line,
@@ -184,7 +185,7 @@ fn keys_and_size(c: &mut Ctx<'_>) {
     }
     if size > MAX_OBJECT_TEXT {
         c.error(
-            "lint/too-large",
+            Check::LintTooLarge,
             format!(
                 "the object holds {:.1} MB of text: more than etcd's default limit of 1.5 MiB per object (the API server \
                  refuses 3 MiB); split it or move the data elsewhere",
@@ -200,10 +201,10 @@ fn required_fields(c: &mut Ctx<'_>) {
     let d = c.doc;
     let line = d.root.line;
     if d.api_version().is_none() {
-        c.error("lint/missing-field", "missing `apiVersion`".into(), &p(&["apiVersion"]), line);
+        c.error(Check::LintMissingField, "missing `apiVersion`".into(), &p(&["apiVersion"]), line);
     }
     if d.kind().is_none() {
-        c.error("lint/missing-field", "missing `kind`".into(), &p(&["kind"]), line);
+        c.error(Check::LintMissingField, "missing `kind`".into(), &p(&["kind"]), line);
     }
     if d.name().is_none() {
         let msg = if d.root.get_path("metadata.generateName").is_some() {
@@ -211,7 +212,7 @@ fn required_fields(c: &mut Ctx<'_>) {
         } else {
             "missing `metadata.name`"
         };
-        c.error("lint/missing-field", msg.into(), &p(&["metadata", "name"]), line);
+        c.error(Check::LintMissingField, msg.into(), &p(&["metadata", "name"]), line);
     }
 }
 
@@ -269,14 +270,14 @@ fn names(c: &mut Ctx<'_>) {
             }
         };
         if !ok {
-            c.error("lint/invalid-name", format!("name {name:?} is not {rule}"), &p(&["metadata", "name"]), n.line);
+            c.error(Check::LintInvalidName, format!("name {name:?} is not {rule}"), &p(&["metadata", "name"]), n.line);
         }
     }
     if let Some(n) = d.root.get_path("metadata.namespace") {
         if let Some(ns) = n.scalar_text().filter(|t| !t.is_empty()) {
             if !is_dns1123_label(ns) {
                 c.error(
-                    "lint/invalid-name",
+                    Check::LintInvalidName,
                     format!("namespace {ns:?} is not a DNS-1123 label"),
                     &p(&["metadata", "namespace"]),
                     n.line,
@@ -312,7 +313,7 @@ fn check_string_map(c: &mut Ctx<'_>, base: Vec<PathSeg>, what: &str) {
         // Values of Secrets are never shown.
         let shown = if c.doc.kind() == Some("Secret") { String::new() } else { shown };
         c.error(
-            "lint/non-string-value",
+            Check::LintNonStringValue,
             format!("{what} {k:?}: value{shown} is {t} to Kubernetes (YAML 1.1), not a string; quote it"),
             &with(&base, &[key(&k)]),
             line,
@@ -350,7 +351,12 @@ fn workload(c: &mut Ctx<'_>) {
             if let Some(n) = v.get("name").and_then(Node::scalar_text) {
                 if !is_dns1123_label(n) {
                     let path = with(&sp, &[key("volumes"), PathSeg::Index(i), key("name")]);
-                    c.error("lint/invalid-name", format!("volume name {n:?} is not a DNS-1123 label"), &path, v.line);
+                    c.error(
+                        Check::LintInvalidName,
+                        format!("volume name {n:?} is not a DNS-1123 label"),
+                        &path,
+                        v.line,
+                    );
                 }
             }
         }
@@ -360,12 +366,12 @@ fn workload(c: &mut Ctx<'_>) {
         let node = ct.node;
         match ct.name {
             Some(n) if !is_dns1123_label(n) => c.error(
-                "lint/invalid-name",
+                Check::LintInvalidName,
                 format!("container name {n:?} is not a DNS-1123 label"),
                 &with(&ct.path, &[key("name")]),
                 node.line,
             ),
-            None => c.error("lint/missing-field", "container without `name`".into(), &ct.path, node.line),
+            None => c.error(Check::LintMissingField, "container without `name`".into(), &ct.path, node.line),
             _ => {}
         }
         // Image.
@@ -377,13 +383,13 @@ fn workload(c: &mut Ctx<'_>) {
                 if r.digest.is_none() {
                     match r.tag {
                         None => c.warn(
-                            "lint/image-untagged",
+                            Check::LintImageUntagged,
                             format!("container {cn:?}: image {img:?} has no tag (pulls `latest`); pin a version"),
                             &path,
                             i.line,
                         ),
                         Some("latest") => c.warn(
-                            "lint/image-latest",
+                            Check::LintImageLatest,
                             format!("container {cn:?}: image {img:?} uses `:latest`; pin a version"),
                             &path,
                             i.line,
@@ -393,7 +399,7 @@ fn workload(c: &mut Ctx<'_>) {
                 }
             }
             _ => c.error(
-                "lint/missing-image",
+                Check::LintMissingImage,
                 format!("container {cn:?} has no image"),
                 &with(&ct.path, &[key("image")]),
                 node.line,
@@ -407,7 +413,7 @@ fn workload(c: &mut Ctx<'_>) {
                 let path = with(&ct.path, &[key("env"), PathSeg::Index(i)]);
                 if !seen.insert(n) {
                     c.warn(
-                        "lint/duplicate-env",
+                        Check::LintDuplicateEnv,
                         format!("container {cn:?}: env {n:?} is defined more than once"),
                         &path,
                         e.line,
@@ -417,7 +423,7 @@ fn workload(c: &mut Ctx<'_>) {
                     if let Some(t) = non_string(v) {
                         let shown = v.scalar_text().map(|x| format!(" `{x}`")).unwrap_or_default();
                         c.error(
-                            "lint/non-string-value",
+                            Check::LintNonStringValue,
                             format!("container {cn:?}: env {n:?} value{shown} is {t} to Kubernetes (YAML 1.1), not a string; quote it"),
                             &with(&path, &[key("value")]),
                             v.line,
@@ -432,7 +438,7 @@ fn workload(c: &mut Ctx<'_>) {
                 if m.get("subpath").is_some() {
                     let path = with(&ct.path, &[key("volumeMounts"), PathSeg::Index(i), key("subpath")]);
                     c.error(
-                        "lint/unknown-field",
+                        Check::LintUnknownField,
                         format!("container {cn:?}: volumeMount has unknown field `subpath` (SSA rejects it); the field is `subPath`"),
                         &path,
                         m.line,
@@ -446,7 +452,7 @@ fn workload(c: &mut Ctx<'_>) {
                 let base = with(&ct.path, &[key("ports"), PathSeg::Index(i)]);
                 if pt.get("port").is_some() {
                     c.error(
-                        "lint/unknown-field",
+                        Check::LintUnknownField,
                         format!("container {cn:?}: container port has unknown field `port` (SSA rejects it); use `containerPort`"),
                         &with(&base, &[key("port")]),
                         pt.line,
@@ -456,7 +462,7 @@ fn workload(c: &mut Ctx<'_>) {
                 if let Some(n) = pt.get("name").and_then(Node::scalar_text) {
                     if !is_iana_svc_name(n) {
                         c.error(
-                            "lint/invalid-name",
+                            Check::LintInvalidName,
                             format!("container {cn:?}: port name {n:?} is not an IANA service name (lowercase, at most 15, a letter)"),
                             &with(&base, &[key("name")]),
                             pt.line,
@@ -474,7 +480,7 @@ fn workload(c: &mut Ctx<'_>) {
             let base = with(&ct.path, &[key(probe)]);
             if pr.get("enabled").is_some() {
                 c.error(
-                    "lint/unknown-field",
+                    Check::LintUnknownField,
                     format!("container {cn:?}: {probe} has unknown field `enabled` (SSA rejects it); remove it, or the probe"),
                     &with(&base, &[key("enabled")]),
                     pr.line,
@@ -482,7 +488,7 @@ fn workload(c: &mut Ctx<'_>) {
             }
             if !["exec", "httpGet", "tcpSocket", "grpc"].iter().any(|h| pr.get(h).is_some_and(|n| !n.is_null())) {
                 c.error(
-                    "lint/probe-without-handler",
+                    Check::LintProbeWithoutHandler,
                     format!("container {cn:?}: {probe} has no handler (exec, httpGet, tcpSocket or grpc); the API server rejects it"),
                     &base,
                     pr.line,
@@ -496,7 +502,7 @@ fn empty_protocol(c: &mut Ctx<'_>, port: &Node, base: &[PathSeg], what: &str) {
     if let Some(pr) = port.get("protocol") {
         if pr.is_null() || pr.scalar_text().is_some_and(|t| t.trim().is_empty()) {
             c.error(
-                "lint/empty-protocol",
+                Check::LintEmptyProtocol,
                 format!("{what} has an empty `protocol` (part of the list-map key; SSA rejects it); set TCP, UDP or SCTP or remove it"),
                 &with(base, &[key("protocol")]),
                 port.line,
@@ -546,11 +552,28 @@ fn placeholders(c: &mut Ctx<'_>) {
         let line = c.doc.root.at(&path).map_or(0, |n| n.line);
         let m = if is_secret { String::from("${…}") } else { m };
         c.error(
-            "lint/placeholder",
+            Check::LintPlaceholder,
             format!("unresolved patch variable {m}: define it under `values:` in the instance config"),
             &path,
             line,
         );
+    }
+}
+
+/// The `lint` stage ([`lint`]): error findings fail the render after collection.
+pub struct LintStage;
+
+impl crate::pipeline::Stage for LintStage {
+    fn name(&self) -> &'static str {
+        "lint"
+    }
+
+    fn label(&self) -> &'static str {
+        "linting"
+    }
+
+    fn run(&self, cx: &mut crate::pipeline::RenderContext<'_>) -> Result<Vec<Finding>, crate::pipeline::RenderError> {
+        Ok(lint(&cx.docs, cx.cfg).findings)
     }
 }
 

@@ -28,6 +28,8 @@ pub mod guards;
 pub mod inventory;
 pub mod jit;
 pub mod lint;
+pub mod output;
+pub mod patches;
 pub mod redact;
 
 use crate::config::InstanceConfig;

@@ -39,7 +39,7 @@ use super::eso::SecretPayload;
 use super::Seg;
 use crate::config::InstanceConfig;
 use crate::document::Document;
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::yaml::{path_to_string, Node, PathSeg, Scalar, Value};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::Serialize;
@@ -584,10 +584,8 @@ pub fn redact(
     for (d, h) in docs.iter().zip(&hits) {
         for o in h {
             report.findings.push(
-                Finding::new(
-                    "redact",
-                    "redact/inline-secret",
-                    Severity::Warning,
+                Finding::of(
+                    crate::checks::Check::RedactInlineSecret,
                     format!(
                         "a known secret value was inlined here and is masked as {MASK}; reference the Secret \
                          instead (valueFrom.secretKeyRef, envFrom, a secret volume or the chart's existingSecret)"
@@ -730,6 +728,88 @@ fn mask_document(d: &mut Document, known: &KnownSecrets, tree_hits: &[usize]) {
         if let Some(Cow::Owned(t)) = c.detail.as_deref().map(|t| known.mask(t)) {
             c.detail = Some(t);
         }
+    }
+}
+
+/// Mask every known value in `s` (in place; unchanged when it holds none).
+pub fn scrub(known: &KnownSecrets, s: &mut String) {
+    if known.contains(s) {
+        *s = known.mask(s).into_owned();
+    }
+}
+
+/// Scrub findings: message, resource, origin and path.
+pub fn scrub_findings(known: &KnownSecrets, findings: &mut [Finding]) {
+    for f in findings {
+        scrub(known, &mut f.message);
+        for o in [&mut f.resource, &mut f.origin, &mut f.path].into_iter().flatten() {
+            scrub(known, o);
+        }
+    }
+}
+
+/// The `redact` stage ([`redact`]). Under `redact.strict` an inlined value fails the
+/// `redact-strict` guard (the documents are left unchanged). Either way, once the known values
+/// are collected, everything merged so far that leaves the process is scrubbed: findings,
+/// guard messages, the inventory's images, and document origins (`explain` prints them, and
+/// the output gives a document without a `# Source:` comment one from its origin file: a chart
+/// file named like a default password, `cassandra-secret.yaml`, is such a coincidence in the
+/// corpus). Later stages' findings are scrubbed as the pipeline merges them.
+pub struct RedactStage;
+
+impl crate::pipeline::Stage for RedactStage {
+    fn name(&self) -> &'static str {
+        "redact"
+    }
+
+    fn label(&self) -> &'static str {
+        "redacting secret values"
+    }
+
+    fn run(&self, cx: &mut crate::pipeline::RenderContext<'_>) -> Result<Vec<Finding>, crate::pipeline::RenderError> {
+        let found = match redact(&mut cx.docs, cx.cfg, &cx.eso.payload) {
+            Ok(r) => {
+                let found = r.report.findings.clone();
+                cx.redact = Some(r);
+                found
+            }
+            Err(e) => {
+                cx.guards.push(crate::output::meta::GuardResult {
+                    name: crate::checks::Check::GuardRedactStrict.guard_name().unwrap_or_default().into(),
+                    passed: false,
+                    message: Some(e.to_string()),
+                });
+                cx.strict_known = Some(KnownSecrets::collect(&cx.eso.payload, cx.cfg, &cx.docs).0);
+                Vec::new()
+            }
+        };
+        let known = cx.redact.as_ref().map(|r| &r.known).or(cx.strict_known.as_ref()).expect("set above");
+        scrub_findings(known, &mut cx.findings);
+        for g in &mut cx.guards {
+            if let Some(m) = &mut g.message {
+                scrub(known, m);
+            }
+        }
+        let scrub_sorted = |images: &mut Vec<String>| {
+            if images.iter().any(|i| known.contains(i)) {
+                images.iter_mut().for_each(|i| scrub(known, i));
+                images.sort_unstable();
+                images.dedup();
+            }
+        };
+        for r in &mut cx.inventory.releases {
+            scrub_sorted(&mut r.images);
+            for c in r.resources.iter_mut().flat_map(|e| e.containers.iter_mut()) {
+                scrub(known, &mut c.image);
+            }
+        }
+        scrub_sorted(&mut cx.inventory.images);
+        for d in &mut cx.docs {
+            if known.contains(&d.origin.file) {
+                d.origin.file = std::sync::Arc::from(known.mask(&d.origin.file).as_ref());
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -29,11 +29,13 @@ struct seen {
   char last_stage[32];
   int out_of_order;
   int next_index;
+  unsigned total;
 };
 
 static void on_progress(void *user_data, const OdrEvent *ev) {
   struct seen *s = user_data;
   s->events++;
+  s->total = ev->total;
   if (ev->kind == ODR_STAGE_STARTED) {
     s->started++;
     if ((int)ev->index < s->next_index) s->out_of_order++;
@@ -86,7 +88,7 @@ int main(int argc, char **argv) {
   }
   odr_result_free(res);
   CHECK(exists(meta));
-  CHECK(s.events == 24 && s.started == 12 && s.finished == 12);
+  CHECK(s.total >= 12 && s.events == (int)(2 * s.total) && s.started == (int)s.total && s.finished == (int)s.total);
   CHECK(strcmp(s.last_stage, "write") == 0);
   CHECK(s.out_of_order == 0);
   printf("example: status %d, %d progress events, last %s\n", status, s.events, s.last_stage);

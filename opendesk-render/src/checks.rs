@@ -1,0 +1,439 @@
+//! The checks registry: every finding code and every guard, with its stage, default
+//! severity and documentation, in one table (as ruff's rule registry does).
+//!
+//! A stage emits a finding through [`Finding::of`](crate::Finding::of) with a [`Check`], so a
+//! code cannot be misspelt, and `opendesk-render rules` lists the table. To add a check:
+//! add one entry to the `checks!` list below (doc comment: what it finds, why it matters, an
+//! example; then `Variant = "stage/code", "stage", Severity, Tunable|Fixed;`) and emit it.
+//! The docs test (`docs/json-report.md` lists every code) and the pipeline's check that
+//! every emitted code is registered do the rest.
+//!
+//! `Fixed` checks keep the rule that matters most: exit 0 means the output is safe for git and
+//! will deploy. They are the guards and the lint errors for what the API server or server-side
+//! apply rejects; a config cannot lower them. `Tunable` checks (risky shapes, information)
+//! can be raised, lowered or switched off.
+
+use crate::report::Severity;
+use serde::Serialize;
+
+/// Whether the instance config may change a check's severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tuning {
+    /// Any severity, or off.
+    Tunable,
+    /// Fixed: what it reports would not deploy or is not safe for git.
+    Fixed,
+}
+
+macro_rules! checks {
+    ($( $(#[doc = $doc:literal])+ $variant:ident = $code:literal, $stage:literal, $sev:ident, $tuning:ident; )+) => {
+        /// A registered check: a finding code or a guard. See the module docs.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Check {
+            $( $(#[doc = $doc])+ $variant, )+
+        }
+
+        impl Check {
+            /// Every check, in registry order (by stage, then code).
+            pub const ALL: &'static [Check] = &[$(Check::$variant),+];
+
+            /// The stable code (`lint/unknown-field`, `guard/scim`).
+            pub fn code(self) -> &'static str {
+                match self { $(Check::$variant => $code),+ }
+            }
+
+            /// The stage that emits it.
+            pub fn stage(self) -> &'static str {
+                match self { $(Check::$variant => $stage),+ }
+            }
+
+            /// The severity it is emitted with unless the config says otherwise.
+            pub fn default_severity(self) -> Severity {
+                match self { $(Check::$variant => Severity::$sev),+ }
+            }
+
+            /// Whether the config may change its severity.
+            pub fn tuning(self) -> Tuning {
+                match self { $(Check::$variant => Tuning::$tuning),+ }
+            }
+
+            /// Its documentation: what it finds, why it matters, an example (Markdown).
+            pub fn doc(self) -> &'static str {
+                match self { $(Check::$variant => concat!($($doc, "\n"),+)),+ }
+            }
+        }
+    };
+}
+
+checks! {
+    // --- jit ---
+    /// The JIT provisioning plugin was injected into a Keycloak workload (`externalIdp.userSync`).
+    ///
+    /// Informational: the render changed the Keycloak workload (an initContainer, a volume and
+    /// mounts); `explain` shows the change.
+    JitInjected = "jit/injected", "jit", Info, Tunable;
+
+    // --- dedup ---
+    /// A resource rendered more than once with identical content; the first copy is kept.
+    ///
+    /// Two releases (or two templates) rendering the same `kind/namespace/name` would make two
+    /// Argo CD Applications fight over it. Identical copies are harmless once one is dropped;
+    /// different copies stop the render (exit 2).
+    DedupIdenticalResource = "dedup/identical-resource", "dedup", Info, Tunable;
+    /// An env var defined twice in one container; the last definition is kept, at its place.
+    ///
+    /// Kubernetes keeps the last one too, but server-side apply rejects duplicate list-map keys.
+    /// Example: `env: [{name: A, value: "1"}, {name: A, value: "2"}]` → `A=2`.
+    DedupDuplicateEnv = "dedup/duplicate-env", "dedup", Warning, Tunable;
+
+    // --- lint ---
+    /// A resource without `apiVersion`, `kind` or `metadata.name`.
+    ///
+    /// The API server rejects it; `generateName` does not work with server-side apply.
+    LintMissingField = "lint/missing-field", "lint", Error, Fixed;
+    /// A name Kubernetes rejects.
+    ///
+    /// `metadata.name` not a DNS-1123 subdomain (a label for `Service` and `Namespace`; a path
+    /// segment for RBAC kinds), a namespace, container or volume name not a DNS-1123 label, a
+    /// container port name not an IANA service name. Example: `name: My_App`.
+    LintInvalidName = "lint/invalid-name", "lint", Error, Fixed;
+    /// A field server-side apply rejects as unknown.
+    ///
+    /// Lowercase `subpath` in a volumeMount, `port` in a container port, `enabled` in a probe:
+    /// client-side apply dropped them silently, SSA fails the sync ("unknown field").
+    LintUnknownField = "lint/unknown-field", "lint", Error, Fixed;
+    /// `protocol:` present but empty in a container or Service port.
+    ///
+    /// `protocol` is part of the list-map key of ports: an empty one fails server-side apply.
+    /// Example: `ports: [{containerPort: 80, protocol: ""}]`.
+    LintEmptyProtocol = "lint/empty-protocol", "lint", Error, Fixed;
+    /// A probe with none of `exec`, `httpGet`, `tcpSocket`, `grpc`.
+    ///
+    /// The API server rejects it ("must specify a handler type").
+    LintProbeWithoutHandler = "lint/probe-without-handler", "lint", Error, Fixed;
+    /// A container without `image`.
+    ///
+    /// The API server rejects the workload.
+    LintMissingImage = "lint/missing-image", "lint", Error, Fixed;
+    /// A value Kubernetes must read as a string but YAML 1.1 reads as something else.
+    ///
+    /// Plain `yes`, `0644`, `true`, `1.0` in ConfigMap `data`, Secret `stringData`, labels,
+    /// annotations or env `value`: the API server rejects the non-string. Quote it.
+    LintNonStringValue = "lint/non-string-value", "lint", Error, Fixed;
+    /// An unresolved patch variable `${values.…}` left in a manifest.
+    ///
+    /// The variable is not set in the instance config, so the manifest carries the literal
+    /// text. (`${namespace}` and the like are not checked: dashboards and scripts use them.)
+    LintPlaceholder = "lint/placeholder", "lint", Error, Fixed;
+    /// A mapping key Kubernetes reads as another string than its text, or cannot read.
+    ///
+    /// sigs.k8s.io/yaml converts non-string keys: plain `on` becomes `"true"`, `0644`
+    /// becomes `"420"`; `~`, `null` and empty keys are rejected (error). A key that converts to
+    /// its own text (`80`, `true`, `1.5`) is a warning: quote it.
+    LintNonStringKey = "lint/non-string-key", "lint", Error, Fixed;
+    /// An object holding more text than etcd accepts.
+    ///
+    /// More than `MAX_OBJECT_TEXT` bytes of scalar text: etcd's default request limit is
+    /// 1.5 MiB, the API server's 3 MiB, so the apply fails.
+    LintTooLarge = "lint/too-large", "lint", Error, Fixed;
+    /// An image with neither tag nor digest.
+    ///
+    /// It runs whatever `latest` is when the node pulls it: not reproducible.
+    /// Example: `image: nginx`.
+    LintImageUntagged = "lint/image-untagged", "lint", Warning, Tunable;
+    /// An image tagged `:latest`.
+    ///
+    /// Not reproducible, and `imagePullPolicy` defaults to `Always`. Pin a version or a digest.
+    LintImageLatest = "lint/image-latest", "lint", Warning, Tunable;
+    /// An env name defined twice in one container (seen by lint).
+    ///
+    /// The dedup stage removes these before lint in the pipeline (`dedup/duplicate-env`), so
+    /// the pipeline does not emit this code; `lint::lint_document` on its own does.
+    LintDuplicateEnv = "lint/duplicate-env", "lint", Warning, Tunable;
+
+    // --- eso ---
+    /// A service-account-token or Helm release Secret left out of the output.
+    ///
+    /// The cluster (token controller) or Helm owns those; writing them to git would leak a
+    /// token or fight the owner.
+    EsoDroppedSecret = "eso/dropped-secret", "eso", Info, Tunable;
+
+    // --- redact ---
+    /// A known secret value inlined in a non-Secret manifest, masked in the output.
+    ///
+    /// The value would be in git in clear text. Reference the Secret instead
+    /// (`valueFrom.secretKeyRef`, `envFrom`, a secret volume, the chart's `existingSecret`);
+    /// with `redact.strict` this fails the render (`guard/redact-strict`).
+    RedactInlineSecret = "redact/inline-secret", "redact", Warning, Tunable;
+
+    // --- guards ---
+    /// Every required patch matched a document.
+    ///
+    /// A required patch that matches nothing means the chart changed shape or the release is
+    /// missing, and a fix the deployment needs is silently gone.
+    GuardRequiredPatch = "guard/required-patch", "guards", Error, Fixed;
+    /// `redact.strict` and a known secret value is inlined in a manifest.
+    ///
+    /// Under strict mode an inlined value is not masked: the render fails and says where.
+    GuardRedactStrict = "guard/redact-strict", "guards", Error, Fixed;
+    /// With `externalIdp.userSync`, every Keycloak workload carries the JIT plugin.
+    ///
+    /// Without it, users of the external IdP are not provisioned at first login.
+    GuardJitKeycloak = "guard/jit-keycloak", "guards", Error, Fixed;
+    /// Synapse-adjacent releases render workloads but no Synapse homeserver is rendered.
+    ///
+    /// The web client, admin, bots and groupsync would crash-loop without a homeserver.
+    GuardOrphanSynapseSidecars = "guard/orphan-synapse-sidecars", "guards", Error, Fixed;
+    /// An `__UPPER_CASE__` placeholder is left, or a namespaced resource lands in Argo CD's
+    /// namespace.
+    ///
+    /// Placeholders are values the deployment never filled in; a resource in the Argo CD
+    /// namespace would be managed by the wrong Application.
+    GuardNamespaceMarkers = "guard/namespace-markers", "guards", Error, Fixed;
+    /// `scim.enabled` and no SCIM server workload, or none that references a token Secret.
+    ///
+    /// Provisioning would silently do nothing.
+    GuardScim = "guard/scim", "guards", Error, Fixed;
+    /// A `Secret` still carries data, or a known secret value is left in a non-Secret document.
+    ///
+    /// The output goes to git: no secret value may be in it.
+    GuardPlaintextSecrets = "guard/plaintext-secrets", "guards", Error, Fixed;
+
+    /// A module render's ExternalSecrets differ from, or are missing against, the base full render.
+    ///
+    /// `render --module` with `--base`: after the sync the pods would read other secrets than
+    /// the full render points at. Its details are the `module/*` findings.
+    GuardSecretSkew = "guard/secret-skew", "guards", Error, Fixed;
+    /// A module's ExternalSecret differs from the base full render's (store, key, properties).
+    ///
+    /// The module and the full render would point the same Secret at different remote keys.
+    ModuleSecretSkew = "module/secret-skew", "guards", Error, Fixed;
+    /// An ExternalSecret of the base full render that the module render no longer has.
+    ///
+    /// Pods that mount its Secret would lose it after the sync; a warning with
+    /// `--allow-secret-removal`.
+    ModuleSecretRemoved = "module/secret-removed", "guards", Error, Fixed;
+    /// An ExternalSecret the module renders that the base full render does not have.
+    ///
+    /// Not fatal: a new Secret for a new component.
+    ModuleSecretNew = "module/secret-new", "guards", Warning, Tunable;
+    /// The base full render masked a known secret value where the module render leaves plain text.
+    ///
+    /// The value belongs to a Secret of a release outside the module, which a module render
+    /// does not read: written as is, it would reach git in plain text.
+    ModuleSecretValueUnknown = "module/secret-value-unknown", "guards", Error, Fixed;
+    /// `--no-base`: the module render was not checked against a full render.
+    ///
+    /// The secret-skew guard was skipped.
+    ModuleNoBase = "module/no-base", "guards", Warning, Tunable;
+
+    // --- secrets ---
+    /// Values of a Secret's existing keys changed since `--previous-secrets` (names only).
+    ///
+    /// Usually a chart that generates random values on every render (`randAlphaNum`, `genCA`,
+    /// `genSelfSignedCert`): every deploy would rotate them in the secrets manager and restart
+    /// the pods that use them. Pin them in the values or use an `existingSecret`. An error with
+    /// `--strict-secrets`. Emitted after the pipeline, only to the report (not render-meta).
+    SecretsValueChanged = "secrets/value-changed", "secrets", Warning, Tunable;
+
+    // --- validate ---
+    /// An annotation key that is not a qualified name.
+    ///
+    /// Example: `Bad_Prefix/x: y`.
+    ValidateAnnotationKey = "validate/annotation-key", "validate", Error, Fixed;
+    /// Annotations over 256 KiB in total.
+    ///
+    /// The API server rejects the object.
+    ValidateAnnotationSize = "validate/annotation-size", "validate", Error, Fixed;
+    /// A CRD whose schema could not be compiled; its custom resources are not checked.
+    ///
+    /// Example: a CRD without `spec.group`.
+    ValidateCrdInvalid = "validate/crd-invalid", "validate", Warning, Tunable;
+    /// Two containers (init, regular, ephemeral) of a pod with one name.
+    ///
+    /// The API server rejects the pod template.
+    ValidateDuplicateContainer = "validate/duplicate-container", "validate", Error, Fixed;
+    /// A duplicate in an `x-kubernetes-list-type` set or map list.
+    ///
+    /// Server-side apply rejects it. Example: two Service ports with one port and protocol.
+    ValidateDuplicateItem = "validate/duplicate-item", "validate", Error, Fixed;
+    /// One mountPath twice in a container.
+    ///
+    /// Example: `/data` and `/data/`.
+    ValidateDuplicateMountPath = "validate/duplicate-mount-path", "validate", Error, Fixed;
+    /// Two volumes of a pod with one name.
+    ///
+    /// The API server rejects the pod template.
+    ValidateDuplicateVolume = "validate/duplicate-volume", "validate", Error, Fixed;
+    /// A value outside the schema's `enum`.
+    ///
+    /// Example: an ExternalSecret `refreshPolicy: Sometimes`.
+    ValidateEnum = "validate/enum", "validate", Error, Fixed;
+    /// An imagePullPolicy other than Always, IfNotPresent, Never.
+    ///
+    /// Example: `imagePullPolicy: always`.
+    ValidateImagePullPolicy = "validate/image-pull-policy", "validate", Error, Fixed;
+    /// A label key that is not a qualified name (`prefix/name`).
+    ///
+    /// Example: `-bad: x`.
+    ValidateLabelKey = "validate/label-key", "validate", Error, Fixed;
+    /// A label value that is not empty or 1-63 of `[A-Za-z0-9-_.]`, alphanumeric at both ends.
+    ///
+    /// Example: `a: two words`.
+    ValidateLabelValue = "validate/label-value", "validate", Error, Fixed;
+    /// A name that is not DNS-1123 as its kind requires, or a bad namespace.
+    ///
+    /// Example: a Service named `my.svc`.
+    ValidateName = "validate/name", "validate", Error, Fixed;
+    /// A custom resource whose CRD is neither in the render nor in `validate.crds`.
+    ///
+    /// The resource is not checked; `validate.noSchema` sets the severity.
+    ValidateNoSchema = "validate/no-schema", "validate", Warning, Tunable;
+    /// An Ingress pathType other than Exact, Prefix, ImplementationSpecific.
+    ///
+    /// Example: `pathType: prefix`.
+    ValidatePathType = "validate/path-type", "validate", Error, Fixed;
+    /// A PodDisruptionBudget with both `minAvailable` and `maxUnavailable`.
+    ///
+    /// The API server allows one of them.
+    ValidatePdbBothBounds = "validate/pdb-both-bounds", "validate", Error, Fixed;
+    /// A port outside 1-65535, or a named port that is not an IANA service name.
+    ///
+    /// Example: `containerPort: 70000`.
+    ValidatePortRange = "validate/port-range", "validate", Error, Fixed;
+    /// A probe with zero or several handlers (exec, httpGet, tcpSocket, grpc).
+    ///
+    /// The API server requires exactly one.
+    ValidateProbeHandlers = "validate/probe-handlers", "validate", Error, Fixed;
+    /// A protocol other than TCP, UDP or SCTP.
+    ///
+    /// Example: a NetworkPolicy port with `protocol: HTTP`.
+    ValidateProtocol = "validate/protocol", "validate", Error, Fixed;
+    /// A string that is not a Kubernetes quantity.
+    ///
+    /// Example: `memory: 512 MB` (write `512Mi` or `512M`).
+    ValidateQuantity = "validate/quantity", "validate", Error, Fixed;
+    /// A required field is missing or null.
+    ///
+    /// Example: an Ingress path without `pathType`, a CronJob without `schedule`.
+    ValidateRequired = "validate/required", "validate", Error, Fixed;
+    /// A restartPolicy the workload kind does not allow.
+    ///
+    /// Example: a Job with `restartPolicy: Always`.
+    ValidateRestartPolicy = "validate/restart-policy", "validate", Error, Fixed;
+    /// A Service type other than ClusterIP, NodePort, LoadBalancer, ExternalName.
+    ///
+    /// Example: `type: Loadbalancer`.
+    ValidateServiceType = "validate/service-type", "validate", Error, Fixed;
+    /// A file that does not parse (the `validate` command; a generated Application).
+    ///
+    /// Example: an unclosed flow sequence.
+    ValidateSyntax = "validate/syntax", "validate", Error, Fixed;
+    /// A wrong type, read with YAML 1.1 as Kubernetes reads it.
+    ///
+    /// Example: `replicas: "2"`, an env `value: 8080`, `namespace: n` (a boolean).
+    ValidateType = "validate/type", "validate", Error, Fixed;
+    /// A field the schema does not declare (strict field validation, `kubectl apply --validate=strict`).
+    ///
+    /// Example: `spec.replica`, `resources.limit`, a container `fsGroup`.
+    ValidateUnknownField = "validate/unknown-field", "validate", Error, Fixed;
+    /// A volumeMount naming no volume of the pod (StatefulSet claim templates count).
+    ///
+    /// The API server rejects it: `volumeMounts[0].name: Not found`.
+    ValidateUnknownVolume = "validate/unknown-volume", "validate", Error, Fixed;
+    /// An `apiVersion`/`kind` pair the target Kubernetes version (or the CRD) does not serve.
+    ///
+    /// Example: a PodDisruptionBudget in `extensions/v1beta1` (use `policy/v1`).
+    ValidateUnservedApi = "validate/unserved-api", "validate", Error, Fixed;
+    /// A value outside the schema's bounds, length, pattern, item count or int32 range.
+    ///
+    /// Example: a CRD `minimum: 1` field set to 0.
+    ValidateValue = "validate/value", "validate", Error, Fixed;
+
+    // --- output ---
+    /// No release graph was given: every release is in wave 0.
+    ///
+    /// Argo CD then syncs everything at once; dependencies (databases before apps) are not
+    /// ordered.
+    OutputNoReleaseGraph = "output/no-release-graph", "output", Warning, Tunable;
+    /// `argocd.repoURL` is empty.
+    ///
+    /// The generated Applications cannot sync until it is set.
+    OutputNoRepoUrl = "output/no-repo-url", "output", Warning, Tunable;
+    /// The release graph lists releases that were not rendered.
+    ///
+    /// Usually a disabled app; a typo in the graph shows up here too.
+    OutputGraphReleaseNotRendered = "output/graph-release-not-rendered", "output", Info, Tunable;
+}
+
+impl Check {
+    /// The check with this code.
+    pub fn from_code(code: &str) -> Option<Check> {
+        Check::ALL.iter().copied().find(|c| c.code() == code)
+    }
+
+    /// The guard name (`scim` for `guard/scim`), for guards.
+    pub fn guard_name(self) -> Option<&'static str> {
+        self.code().strip_prefix("guard/")
+    }
+
+    /// The first line of the doc: a one-line summary.
+    pub fn summary(self) -> &'static str {
+        self.doc().lines().next().unwrap_or("").trim()
+    }
+}
+
+/// The Markdown table of every check (`code | stage | severity | tunable | what`), as
+/// docs/json-report.md carries it between `<!-- checks:begin -->` and `<!-- checks:end -->`
+/// (a test keeps the two equal).
+pub fn markdown_table() -> String {
+    let mut out =
+        String::from("| code | stage | default severity | config can change it | what |\n|---|---|---|---|---|\n");
+    for c in Check::ALL {
+        let sev = match c.default_severity() {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        let tunable = match c.tuning() {
+            Tuning::Tunable => "yes",
+            Tuning::Fixed => "no",
+        };
+        out.push_str(&format!("| `{}` | {} | {sev} | {tunable} | {} |\n", c.code(), c.stage(), c.summary()));
+    }
+    out
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_prefixed_by_their_stage_and_documented() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Check::ALL {
+            assert!(seen.insert(c.code()), "{} twice", c.code());
+            assert_eq!(Check::from_code(c.code()), Some(*c));
+            let prefix = c.code().split('/').next().unwrap();
+            let stage = match prefix {
+                "guard" | "module" => "guards",
+                p => p,
+            };
+            assert_eq!(stage, c.stage(), "{c}");
+            assert!(crate::pipeline::stage_names().any(|s| s == c.stage()), "{c}: stage {} is registered", c.stage());
+            assert!(c.doc().lines().count() >= 2 && !c.summary().is_empty(), "{c} has a doc");
+            if c.guard_name().is_some() {
+                assert_eq!((c.default_severity(), c.tuning()), (Severity::Error, Tuning::Fixed), "{c}");
+            }
+        }
+        assert_eq!(Check::from_code("lint/nope"), None);
+        assert_eq!(Check::GuardScim.guard_name(), Some("scim"));
+    }
+}
