@@ -83,13 +83,15 @@ type Guard struct {
 
 // Release is one rendered release.
 type Release struct {
-	Name         string         `json:"name"`
-	Application  string         `json:"application"`
-	Wave         string         `json:"wave"`
-	SyncWave     int            `json:"syncWave"`
-	Resources    int            `json:"resources"`
-	Kinds        map[string]int `json:"kinds"`
-	OutputDigest string         `json:"outputDigest"`
+	Name        string         `json:"name"`
+	Application string         `json:"application"`
+	Wave        string         `json:"wave"`
+	SyncWave    int            `json:"syncWave"`
+	Resources   int            `json:"resources"`
+	Kinds       map[string]int `json:"kinds"`
+	// Images are the container images its workloads run, sorted; empty when none.
+	Images       []string `json:"images,omitempty"`
+	OutputDigest string   `json:"outputDigest"`
 }
 
 // Timing is one stage's wall-clock time.
