@@ -237,6 +237,27 @@ struct ExplainArgs {
 
 #[derive(Subcommand, Debug)]
 enum PatchesCmd {
+    /// The upgrade matrix: the patch stage per openDesk version over INPUT; per patch × version
+    /// out of range, changed N, no-op, or dead (in range, matched nothing).
+    #[command(
+        after_help = "Examples:\n  opendesk-render patches matrix ./helmfile-out --config instance.yaml --versions 1.12.0,1.13.1,1.17.0\n  opendesk-render patches matrix ./helmfile-out --config instance.yaml --markdown"
+    )]
+    Matrix {
+        /// The helmfile output dir. Default: the bundled example.
+        input: Option<PathBuf>,
+        /// Comma-separated versions (default: every boundary of the set's appliesTo ranges plus
+        /// the configured opendeskVersion).
+        #[arg(long, value_delimiter = ',')]
+        versions: Vec<String>,
+        /// Print as JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print as a Markdown table.
+        #[arg(long)]
+        markdown: bool,
+        #[command(flatten)]
+        input_args: InputArgs,
+    },
     /// Run every fixture (runtime-patches/fixtures/<name>/input.yaml) and compare with its snapshot.
     #[command(
         after_help = "Examples:\n  opendesk-render patches test runtime-patches\n  opendesk-render patches test runtime-patches --accept   # write new snapshots, then review them with git diff"
@@ -365,6 +386,9 @@ pub fn main() -> i32 {
             crate::patches_cmd::test(&dir, accept, only.as_deref(), json)
         }
         Cmd::Patches(PatchesCmd::List { json }) => crate::patches_cmd::list(json),
+        Cmd::Patches(PatchesCmd::Matrix { input, versions, json, markdown, input_args }) => {
+            crate::render_cmd::matrix(input.as_deref(), &versions, diff_format(json, markdown), &input_args.into())
+        }
         Cmd::Patches(PatchesCmd::New { name, kind, release, dir }) => {
             crate::patches_cmd::new(&dir, &name, &kind, &release)
         }

@@ -867,3 +867,47 @@ pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
         EXIT_OK
     }
 }
+
+/// `patches matrix`: exit 0, or 2 for bad input or a version that is not semver.
+pub fn matrix(input: Option<&Path>, versions: &[String], format: DiffFormat, a: &Inputs) -> i32 {
+    use opendesk_render::patch::matrix;
+    let prepared = match prepare(input, a) {
+        Ok(p) => p,
+        Err(UsageError(m)) => {
+            eprintln!("{m}");
+            return EXIT_USAGE;
+        }
+    };
+    let Some(set) = &prepared.patches else {
+        eprintln!("error: no patch set (--no-patches): nothing to tabulate");
+        return EXIT_USAGE;
+    };
+    let mut vs = Vec::new();
+    for v in versions {
+        match semver::Version::parse(v.trim()) {
+            Ok(v) => vs.push(v),
+            Err(e) => {
+                eprintln!("error: --versions: {v:?} is not a full semver version ({e}); e.g. 1.13.1");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if vs.is_empty() {
+        vs = matrix::default_versions(set, &prepared.config.version());
+    }
+    let vars = opendesk_render::patch::Vars::from_config(&prepared.config);
+    match matrix::matrix(set, &prepared.input.documents, &vs, &vars) {
+        Ok(m) => {
+            match format {
+                DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
+                DiffFormat::Markdown => print!("{}", m.to_markdown()),
+                DiffFormat::Text => print!("{}", m.to_text()),
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
