@@ -102,3 +102,16 @@ fn stage_eso_redact_guards(b: Bencher) {
         stages::guards::guards(docs, &cfg, &ctx).failed()
     });
 }
+
+/// The validate stage on the corpus's final documents (after every stage): schemas compiled
+/// once per process, CRDs from the render compiled once and cached, documents in parallel.
+#[divan::bench(sample_count = 20)]
+fn stage_validate(b: Bencher) {
+    let cfg = config();
+    let set = patches();
+    let req = RenderRequest { config: Some(&cfg), patches: Some(&set), ..Default::default() };
+    let docs = render(input(), &req).expect("corpus renders").documents;
+    let schemas = opendesk_render::validate::Schemas::for_config(&cfg).expect("schemas");
+    let _ = opendesk_render::validate::validate(&docs, &schemas, &[]);
+    b.counter(ItemsCount::new(docs.len())).bench(|| opendesk_render::validate::validate(&docs, &schemas, &[]).checked);
+}

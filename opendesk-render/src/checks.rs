@@ -13,8 +13,9 @@
 //! apply rejects; a config cannot lower them. `Tunable` checks (risky shapes, information)
 //! can be raised, lowered or switched off.
 
-use crate::report::Severity;
-use serde::Serialize;
+use crate::report::{Finding, Severity};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Whether the instance config may change a check's severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,11 +147,6 @@ checks! {
     ///
     /// Not reproducible, and `imagePullPolicy` defaults to `Always`. Pin a version or a digest.
     LintImageLatest = "lint/image-latest", "lint", Warning, Tunable;
-    /// An env name defined twice in one container (seen by lint).
-    ///
-    /// The dedup stage removes these before lint in the pipeline (`dedup/duplicate-env`), so
-    /// the pipeline does not emit this code; `lint::lint_document` on its own does.
-    LintDuplicateEnv = "lint/duplicate-env", "lint", Warning, Tunable;
 
     // --- eso ---
     /// A service-account-token or Helm release Secret left out of the output.
@@ -218,6 +214,11 @@ checks! {
     ///
     /// Not fatal: a new Secret for a new component.
     ModuleSecretNew = "module/secret-new", "guards", Warning, Tunable;
+    /// The base full render masked a known secret value where the module render leaves plain text.
+    ///
+    /// The value belongs to a Secret of a release outside the module, which a module render
+    /// does not read: written as is, it would reach git in plain text.
+    ModuleSecretValueUnknown = "module/secret-value-unknown", "guards", Error, Fixed;
     /// `--no-base`: the module render was not checked against a full render.
     ///
     /// The secret-skew guard was skipped.
@@ -231,6 +232,120 @@ checks! {
     /// the pods that use them. Pin them in the values or use an `existingSecret`. An error with
     /// `--strict-secrets`. Emitted after the pipeline, only to the report (not render-meta).
     SecretsValueChanged = "secrets/value-changed", "secrets", Warning, Tunable;
+
+    // --- validate ---
+    /// An annotation key that is not a qualified name.
+    ///
+    /// Example: `Bad_Prefix/x: y`.
+    ValidateAnnotationKey = "validate/annotation-key", "validate", Error, Fixed;
+    /// Annotations over 256 KiB in total.
+    ///
+    /// The API server rejects the object.
+    ValidateAnnotationSize = "validate/annotation-size", "validate", Error, Fixed;
+    /// A CRD whose schema could not be compiled; its custom resources are not checked.
+    ///
+    /// Example: a CRD without `spec.group`.
+    ValidateCrdInvalid = "validate/crd-invalid", "validate", Warning, Tunable;
+    /// Two containers (init, regular, ephemeral) of a pod with one name.
+    ///
+    /// The API server rejects the pod template.
+    ValidateDuplicateContainer = "validate/duplicate-container", "validate", Error, Fixed;
+    /// A duplicate in an `x-kubernetes-list-type` set or map list.
+    ///
+    /// Server-side apply rejects it. Example: two Service ports with one port and protocol.
+    ValidateDuplicateItem = "validate/duplicate-item", "validate", Error, Fixed;
+    /// One mountPath twice in a container.
+    ///
+    /// Example: `/data` and `/data/`.
+    ValidateDuplicateMountPath = "validate/duplicate-mount-path", "validate", Error, Fixed;
+    /// Two volumes of a pod with one name.
+    ///
+    /// The API server rejects the pod template.
+    ValidateDuplicateVolume = "validate/duplicate-volume", "validate", Error, Fixed;
+    /// A value outside the schema's `enum`.
+    ///
+    /// Example: an ExternalSecret `refreshPolicy: Sometimes`.
+    ValidateEnum = "validate/enum", "validate", Error, Fixed;
+    /// An imagePullPolicy other than Always, IfNotPresent, Never.
+    ///
+    /// Example: `imagePullPolicy: always`.
+    ValidateImagePullPolicy = "validate/image-pull-policy", "validate", Error, Fixed;
+    /// A label key that is not a qualified name (`prefix/name`).
+    ///
+    /// Example: `-bad: x`.
+    ValidateLabelKey = "validate/label-key", "validate", Error, Fixed;
+    /// A label value that is not empty or 1-63 of `[A-Za-z0-9-_.]`, alphanumeric at both ends.
+    ///
+    /// Example: `a: two words`.
+    ValidateLabelValue = "validate/label-value", "validate", Error, Fixed;
+    /// A name that is not DNS-1123 as its kind requires, or a bad namespace.
+    ///
+    /// Example: a Service named `my.svc`.
+    ValidateName = "validate/name", "validate", Error, Fixed;
+    /// A custom resource whose CRD is neither in the render nor in `validate.crds`.
+    ///
+    /// The resource is not checked; `validate.noSchema` sets the severity.
+    ValidateNoSchema = "validate/no-schema", "validate", Warning, Tunable;
+    /// An Ingress pathType other than Exact, Prefix, ImplementationSpecific.
+    ///
+    /// Example: `pathType: prefix`.
+    ValidatePathType = "validate/path-type", "validate", Error, Fixed;
+    /// A PodDisruptionBudget with both `minAvailable` and `maxUnavailable`.
+    ///
+    /// The API server allows one of them.
+    ValidatePdbBothBounds = "validate/pdb-both-bounds", "validate", Error, Fixed;
+    /// A port outside 1-65535, or a named port that is not an IANA service name.
+    ///
+    /// Example: `containerPort: 70000`.
+    ValidatePortRange = "validate/port-range", "validate", Error, Fixed;
+    /// A probe with zero or several handlers (exec, httpGet, tcpSocket, grpc).
+    ///
+    /// The API server requires exactly one.
+    ValidateProbeHandlers = "validate/probe-handlers", "validate", Error, Fixed;
+    /// A protocol other than TCP, UDP or SCTP.
+    ///
+    /// Example: a NetworkPolicy port with `protocol: HTTP`.
+    ValidateProtocol = "validate/protocol", "validate", Error, Fixed;
+    /// A string that is not a Kubernetes quantity.
+    ///
+    /// Example: `memory: 512 MB` (write `512Mi` or `512M`).
+    ValidateQuantity = "validate/quantity", "validate", Error, Fixed;
+    /// A required field is missing or null.
+    ///
+    /// Example: an Ingress path without `pathType`, a CronJob without `schedule`.
+    ValidateRequired = "validate/required", "validate", Error, Fixed;
+    /// A restartPolicy the workload kind does not allow.
+    ///
+    /// Example: a Job with `restartPolicy: Always`.
+    ValidateRestartPolicy = "validate/restart-policy", "validate", Error, Fixed;
+    /// A Service type other than ClusterIP, NodePort, LoadBalancer, ExternalName.
+    ///
+    /// Example: `type: Loadbalancer`.
+    ValidateServiceType = "validate/service-type", "validate", Error, Fixed;
+    /// A file that does not parse (the `validate` command; a generated Application).
+    ///
+    /// Example: an unclosed flow sequence.
+    ValidateSyntax = "validate/syntax", "validate", Error, Fixed;
+    /// A wrong type, read with YAML 1.1 as Kubernetes reads it.
+    ///
+    /// Example: `replicas: "2"`, an env `value: 8080`, `namespace: n` (a boolean).
+    ValidateType = "validate/type", "validate", Error, Fixed;
+    /// A field the schema does not declare (strict field validation, `kubectl apply --validate=strict`).
+    ///
+    /// Example: `spec.replica`, `resources.limit`, a container `fsGroup`.
+    ValidateUnknownField = "validate/unknown-field", "validate", Error, Fixed;
+    /// A volumeMount naming no volume of the pod (StatefulSet claim templates count).
+    ///
+    /// The API server rejects it: `volumeMounts[0].name: Not found`.
+    ValidateUnknownVolume = "validate/unknown-volume", "validate", Error, Fixed;
+    /// An `apiVersion`/`kind` pair the target Kubernetes version (or the CRD) does not serve.
+    ///
+    /// Example: a PodDisruptionBudget in `extensions/v1beta1` (use `policy/v1`).
+    ValidateUnservedApi = "validate/unserved-api", "validate", Error, Fixed;
+    /// A value outside the schema's bounds, length, pattern, item count or int32 range.
+    ///
+    /// Example: a CRD `minimum: 1` field set to 0.
+    ValidateValue = "validate/value", "validate", Error, Fixed;
 
     // --- output ---
     /// No release graph was given: every release is in wave 0.
@@ -265,6 +380,10 @@ impl Check {
     }
 }
 
+/// Stages that are not pipeline stages: their checks are emitted after the pipeline, into the
+/// report only (not render-meta), e.g. `secrets/value-changed` from `render --previous-secrets`.
+pub const REPORT_ONLY_STAGES: &[&str] = &["secrets"];
+
 /// The Markdown table of every check (`code | stage | severity | tunable | what`), as
 /// docs/json-report.md carries it between `<!-- checks:begin -->` and `<!-- checks:end -->`
 /// (a test keeps the two equal).
@@ -284,6 +403,149 @@ pub fn markdown_table() -> String {
         out.push_str(&format!("| `{}` | {} | {sev} | {tunable} | {} |\n", c.code(), c.stage(), c.summary()));
     }
     out
+}
+
+/// What the instance config may set a check to (`lint.severity.<code>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Report as information.
+    Info,
+    /// Report as a warning (does not fail the render).
+    Warning,
+    /// Report as an error (fails the render, exit 1).
+    Error,
+    /// Do not report.
+    Off,
+}
+
+/// `lint:` of the instance config.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LintConfig {
+    /// Per check code, its severity or `off`: `severity: {lint/image-latest: error}`.
+    #[serde(default)]
+    pub severity: SeverityOverrides,
+}
+
+/// Severity settings by check. An unknown code, an unknown level or a setting that would
+/// lower a [`Tuning::Fixed`] check is kept as [`SeverityOverrides::invalid`] with its line and
+/// column (the config's validation turns it into a positioned error).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeverityOverrides {
+    map: BTreeMap<Check, Level>,
+    /// The first bad entry: line, column, message.
+    pub invalid: Option<(usize, usize, String)>,
+}
+
+impl SeverityOverrides {
+    /// Set a check's level; refused for a fixed check set below `error`.
+    pub fn set(&mut self, check: Check, level: Level) -> Result<(), String> {
+        if check.tuning() == Tuning::Fixed && level != Level::Error {
+            return Err(format!(
+                "check {check} cannot be set to {}: it reports what would not deploy or is not safe for git, so it \
+                 stays an error (`opendesk-render rules {check}` says why and what to do)",
+                level_name(level)
+            ));
+        }
+        self.map.insert(check, level);
+        Ok(())
+    }
+
+    /// The configured level of a check, if any.
+    pub fn get(&self, check: Check) -> Option<Level> {
+        self.map.get(&check).copied()
+    }
+
+    /// True when nothing is configured.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Apply the settings to findings: change their severity, drop the `off` ones.
+    pub fn apply(&self, findings: &mut Vec<Finding>) {
+        if self.map.is_empty() {
+            return;
+        }
+        findings.retain_mut(|f| {
+            let Some(level) = Check::from_code(&f.code).and_then(|c| self.get(c)) else { return true };
+            f.severity = match level {
+                Level::Info => Severity::Info,
+                Level::Warning => Severity::Warning,
+                Level::Error => Severity::Error,
+                Level::Off => return false,
+            };
+            true
+        });
+    }
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Info => "info",
+        Level::Warning => "warning",
+        Level::Error => "error",
+        Level::Off => "off",
+    }
+}
+
+/// An unknown code's message: what is wrong, the codes that share its prefix, where the list is.
+pub fn unknown_code_message(code: &str) -> String {
+    let prefix = code.split('/').next().unwrap_or("");
+    let near: Vec<&str> = Check::ALL
+        .iter()
+        .map(|c| c.code())
+        .filter(|c| !prefix.is_empty() && c.starts_with(&format!("{prefix}/")))
+        .collect();
+    let hint = if near.is_empty() { String::new() } else { format!(" (codes of {prefix}: {})", near.join(", ")) };
+    format!("unknown check code {code:?}{hint}: `opendesk-render rules` lists every code")
+}
+
+impl<'de> Deserialize<'de> for SeverityOverrides {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde_saphyr::Spanned;
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = Vec<(Spanned<String>, Spanned<String>)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping of check code to info, warning, error or off")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(kv) = m.next_entry()? {
+                    out.push(kv);
+                }
+                Ok(out)
+            }
+        }
+        let mut out = SeverityOverrides::default();
+        // In file order, so the first bad entry is the one reported.
+        for (code, level) in d.deserialize_map(Pairs)? {
+            let at = |s: &Spanned<String>| (s.referenced.line() as usize, s.referenced.column() as usize);
+            let Some(check) = Check::from_code(&code.value) else {
+                let (l, c) = at(&code);
+                out.invalid.get_or_insert((l, c, unknown_code_message(&code.value)));
+                continue;
+            };
+            let lv = match level.value.as_str() {
+                "info" => Level::Info,
+                "warning" => Level::Warning,
+                "error" => Level::Error,
+                "off" => Level::Off,
+                other => {
+                    let (l, c) = at(&level);
+                    let m = format!("{check}: unknown severity {other:?}; use info, warning, error or off");
+                    out.invalid.get_or_insert((l, c, m));
+                    continue;
+                }
+            };
+            if let Err(m) = out.set(check, lv) {
+                let (l, c) = at(&level);
+                out.invalid.get_or_insert((l, c, m));
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl std::fmt::Display for Check {
@@ -308,7 +570,11 @@ mod tests {
                 p => p,
             };
             assert_eq!(stage, c.stage(), "{c}");
-            assert!(crate::pipeline::stage_names().any(|s| s == c.stage()), "{c}: stage {} is registered", c.stage());
+            assert!(
+                crate::pipeline::stage_names().any(|s| s == c.stage()) || REPORT_ONLY_STAGES.contains(&c.stage()),
+                "{c}: stage {} is registered",
+                c.stage()
+            );
             assert!(c.doc().lines().count() >= 2 && !c.summary().is_empty(), "{c} has a doc");
             if c.guard_name().is_some() {
                 assert_eq!((c.default_severity(), c.tuning()), (Severity::Error, Tuning::Fixed), "{c}");
@@ -316,5 +582,45 @@ mod tests {
         }
         assert_eq!(Check::from_code("lint/nope"), None);
         assert_eq!(Check::GuardScim.guard_name(), Some("scim"));
+    }
+
+    fn cfg(lint: &str) -> Result<crate::InstanceConfig, crate::config::ConfigError> {
+        let text = format!("opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n{lint}");
+        crate::InstanceConfig::parse(std::path::Path::new("instance.yaml"), &text)
+    }
+
+    #[test]
+    fn config_sets_severities_by_code() {
+        let c = cfg(
+            "lint:\n  severity:\n    lint/image-latest: error\n    jit/injected: off\n    lint/missing-field: error\n",
+        )
+        .unwrap();
+        let s = &c.lint.severity;
+        assert_eq!(s.get(Check::LintImageLatest), Some(Level::Error));
+        assert_eq!(s.get(Check::JitInjected), Some(Level::Off));
+        let mut f = vec![
+            Finding::of(Check::LintImageLatest, "a"),
+            Finding::of(Check::JitInjected, "b"),
+            Finding::of(Check::LintImageUntagged, "c"),
+        ];
+        s.apply(&mut f);
+        let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.code.as_str(), f.severity)).collect();
+        assert_eq!(got, [("lint/image-latest", Severity::Error), ("lint/image-untagged", Severity::Warning)]);
+        assert!(cfg("").unwrap().lint.severity.is_empty());
+    }
+
+    #[test]
+    fn config_rejects_unknown_codes_and_lowering_fixed_checks_with_the_line() {
+        let e = cfg("lint:\n  severity:\n    lint/image-latest: off\n    lint/image-lastest: error\n").unwrap_err();
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.contains("unknown check code \"lint/image-lastest\""), "{e}");
+        assert!(e.message.contains("lint/image-latest"), "the codes of lint are listed: {e}");
+        let e = cfg("lint:\n  severity:\n    guard/plaintext-secrets: off\n").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.message.contains("cannot be set to off"), "{e}");
+        let e = cfg("lint:\n  severity:\n    lint/image-latest: loud\n").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let e = cfg("lint:\n  severities: {}\n").unwrap_err();
+        assert!(e.message.contains("severities"), "{e}");
     }
 }

@@ -221,9 +221,20 @@ pub struct InstanceConfig {
     /// Redaction.
     #[serde(default)]
     pub redact: Redact,
+    /// Check settings: `lint: {severity: {CODE: info|warning|error|off}}` (see
+    /// `opendesk-render rules`).
+    #[serde(default)]
+    pub lint: crate::checks::LintConfig,
     /// Free values that patches reference as `${values.a.b}`.
     #[serde(default)]
     pub values: serde_json::Map<String, serde_json::Value>,
+    /// The Kubernetes version the output is validated for (`1.31` when unset; see
+    /// docs/validation.md for the versions shipped).
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    /// The validate stage's settings.
+    #[serde(default, rename = "validate")]
+    pub validation: crate::validate::ValidateConfig,
     /// The config file name and text (for positions in override errors).
     #[serde(skip)]
     pub source: Option<(String, String)>,
@@ -290,6 +301,9 @@ impl InstanceConfig {
     }
 
     fn validate(&self, file: &Path, text: &str) -> Result<(), ConfigError> {
+        if let Some((line, col, message)) = &self.lint.severity.invalid {
+            return Err(ConfigError { file: file.to_path_buf(), line: *line, col: *col, message: message.clone() });
+        }
         let tree = crate::yaml::parse_documents(text).ok().and_then(|mut d| d.pop()).unwrap_or_default();
         let bad = |key: &str, m: String| {
             let (line, col) = key_position(&tree, text, key);
@@ -352,6 +366,17 @@ impl InstanceConfig {
                 ));
             }
         }
+        if let Some(v) = &self.kubernetes_version {
+            if crate::validate::builtin::get(v).is_none() {
+                return Err(bad(
+                    "kubernetesVersion",
+                    format!(
+                    "kubernetesVersion {v:?} is not one of the shipped schema versions ({}); see docs/validation.md to add one",
+                    crate::validate::builtin::versions().join(", ")
+                ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -368,7 +393,10 @@ impl InstanceConfig {
             scim: Scim::default(),
             overrides: Vec::new(),
             redact: Redact::default(),
+            lint: Default::default(),
             values: Default::default(),
+            kubernetes_version: None,
+            validation: Default::default(),
             source: None,
         }
     }

@@ -27,6 +27,7 @@ pub mod patch;
 pub mod pipeline;
 pub mod report;
 pub mod stages;
+pub mod validate;
 pub mod yaml;
 
 pub use config::InstanceConfig;

@@ -139,6 +139,10 @@ pub struct BaseTree {
     pub releases: BTreeSet<String>,
     /// The ExternalSecrets of those folders.
     pub external_secrets: Vec<Document>,
+    /// The other documents of those folders that hold a masked secret value
+    /// ([`crate::stages::redact::MASK`]): where the full render knew a secret value that a
+    /// module render may not (a value of a Secret of a release outside the module).
+    pub masked: Vec<Document>,
 }
 
 impl BaseTree {
@@ -162,32 +166,62 @@ impl BaseTree {
                     .into(),
             ));
         }
-        let mut base = BaseTree {
+        let (releases, docs) = read_release_docs(dir, &scope.releases, true).map_err(bad)?;
+        let (external_secrets, masked) = docs.into_iter().partition(is_external_secret);
+        let base = BaseTree {
+            masked,
             dir: dir.to_path_buf(),
             instance: get("instance"),
             input_digest: get("inputDigest"),
             output_digest: get("outputDigest"),
-            ..Default::default()
+            releases,
+            external_secrets,
         };
-        for r in &scope.releases {
-            let folder = dir.join(crate::output::RELEASES_DIR).join(r);
-            let Ok(rd) = std::fs::read_dir(&folder) else { continue };
-            base.releases.insert(r.clone());
-            let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-            files.sort();
-            let release: Arc<str> = Arc::from(r.as_str());
-            for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
-                let text = std::fs::read_to_string(f).map_err(|e| bad(format!("{}: {e}", f.display())))?;
-                if !text.contains("ExternalSecret") {
-                    continue;
-                }
-                let name: Arc<str> = Arc::from(f.file_name().and_then(|n| n.to_str()).unwrap_or(""));
-                let docs = parse_text(&release, &name, f, &text, true).map_err(|e| bad(e.to_string()))?;
-                base.external_secrets.extend(docs.into_iter().filter(is_external_secret));
-            }
-        }
         Ok(base)
     }
+}
+
+/// The ExternalSecrets under `dir/releases/<r>/` for each of `releases` (only those folders
+/// are read; a missing folder is skipped) and the releases that have a folder.
+pub fn read_external_secrets(
+    dir: &Path,
+    releases: &BTreeSet<String>,
+) -> Result<(BTreeSet<String>, Vec<Document>), String> {
+    read_release_docs(dir, releases, false)
+}
+
+/// The ExternalSecrets (and with `masked`, the documents holding a masked value) under
+/// `dir/releases/<r>/` for each of `releases`, and the releases that have a folder.
+fn read_release_docs(
+    dir: &Path,
+    releases: &BTreeSet<String>,
+    masked: bool,
+) -> Result<(BTreeSet<String>, Vec<Document>), String> {
+    let mask = crate::stages::redact::MASK;
+    let mut present = BTreeSet::new();
+    let mut out = Vec::new();
+    for r in releases {
+        let folder = dir.join(crate::output::RELEASES_DIR).join(r);
+        let Ok(rd) = std::fs::read_dir(&folder) else { continue };
+        present.insert(r.clone());
+        let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        files.sort();
+        let release: Arc<str> = Arc::from(r.as_str());
+        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
+            let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let has_mask = masked && text.contains(mask);
+            if !text.contains("ExternalSecret") && !has_mask {
+                continue;
+            }
+            let name: Arc<str> = Arc::from(f.file_name().and_then(|n| n.to_str()).unwrap_or(""));
+            let docs = parse_text(&release, &name, f, &text, true).map_err(|e| e.to_string())?;
+            out.extend(
+                docs.into_iter()
+                    .filter(|d| is_external_secret(d) || (has_mask && d.root.any_text(&mut |t| t.contains(mask)))),
+            );
+        }
+    }
+    Ok((present, out))
 }
 
 /// What a module render was asked for, beside the scope.
@@ -512,6 +546,7 @@ pub fn secret_skew(docs: &[Document], base: &BaseTree, scope: &ModuleScope, allo
             .at(&d.id(), &d.origin),
         );
     }
+    findings.extend(unknown_secret_values(docs, base, scope));
     let failed: Vec<&Finding> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
     let guard = if failed.is_empty() {
         GuardResult { name: SKEW_GUARD.into(), passed: true, message: None }
@@ -531,6 +566,48 @@ pub fn secret_skew(docs: &[Document], base: &BaseTree, scope: &ModuleScope, allo
     SkewOutcome { guard, findings, compared: pairs.len() }
 }
 
+/// Where the base holds a masked secret value and the module's same resource, at the same
+/// path, holds unmasked text: the full render knew that value (a Secret of a release outside
+/// the module, typically a database password inlined in an env var) and this module render
+/// cannot, so the output would carry it in plain text. Fatal (`module/secret-value-unknown`);
+/// the message names the resource and the path, never the text.
+fn unknown_secret_values(docs: &[Document], base: &BaseTree, scope: &ModuleScope) -> Vec<Finding> {
+    let mask = crate::stages::redact::MASK;
+    let key = |d: &Document| (d.origin.release.to_string(), d.id().to_string());
+    let by_id: BTreeMap<(String, String), &Document> =
+        docs.iter().filter(|d| scope.covers(&d.origin.release)).map(|d| (key(d), d)).collect();
+    let mut out = Vec::new();
+    for b in &base.masked {
+        let Some(m) = by_id.get(&key(b)) else { continue };
+        let mut paths = Vec::new();
+        b.root.walk_scalars(&mut Vec::new(), &mut |path, s| {
+            if s.text.contains(mask) {
+                if let Some(n) = m.root.at(path) {
+                    if n.as_scalar().is_some_and(|x| !x.text.contains(mask)) {
+                        paths.push(crate::yaml::path_to_string(path));
+                    }
+                }
+            }
+        });
+        for p in paths {
+            out.push(
+                Finding::new(
+                    "guards",
+                    "module/secret-value-unknown",
+                    Severity::Error,
+                    "the full render (the base) masked a known secret value here, and this module render leaves the \
+                     text as it is: the value belongs to a Secret of a release outside the module, which a module \
+                     render does not read. Reference that Secret instead (valueFrom.secretKeyRef or the chart's \
+                     existingSecret), add the release to the module, or render the whole instance",
+                )
+                .at(&m.id(), &m.origin)
+                .path(p),
+            );
+        }
+    }
+    out
+}
+
 /// The skipped guard of a `--no-base` module render (in the guards, so it is visible).
 pub fn no_base_guard() -> (GuardResult, Finding) {
     (
@@ -539,7 +616,8 @@ pub fn no_base_guard() -> (GuardResult, Finding) {
             "guards",
             "module/no-base",
             Severity::Warning,
-            "--no-base: the secret-skew guard was skipped; this module render was not checked against the full render",
+            "--no-base: the secret-skew guard was skipped; this module render was not checked against the full render, \
+             and secret values of releases outside the module are not known to it (they are not masked)",
         ),
     )
 }

@@ -118,6 +118,11 @@ enum Cmd {
         #[arg(long)]
         markdown: bool,
     },
+    /// Validate manifests against Kubernetes schemas, CRDs and API-server rules (exit 1 on errors).
+    #[command(
+        after_help = "Examples:\n  opendesk-render validate out/                      # an output tree\n  opendesk-render validate helmfile-out/ --kubernetes-version 1.30 --crds crds/\n  opendesk-render validate deploy.yaml --json | jq .summary"
+    )]
+    Validate(ValidateCliArgs),
     /// List the release graph's modules with their releases and waves.
     #[command(after_help = "Example:\n  opendesk-render modules --release-graph release-graph.yaml --json")]
     Modules(crate::modules_cmd::ModulesArgs),
@@ -197,6 +202,26 @@ struct RenderArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct ValidateCliArgs {
+    /// Manifest files or directories (searched recursively for .yaml, .yml, .json).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Kubernetes version whose schemas apply (shipped: see docs/validation.md).
+    #[arg(long, default_value = opendesk_render::validate::builtin::DEFAULT_VERSION)]
+    kubernetes_version: String,
+    /// CRD files or directories to check custom resources against (repeatable); CRDs among
+    /// the PATHs are used too.
+    #[arg(long)]
+    crds: Vec<PathBuf>,
+    /// What a custom resource without a CRD is: warning (skipped), error, off.
+    #[arg(long, default_value = "warning", value_parser = ["warning", "error", "off"])]
+    no_schema: String,
+    /// Print the result as JSON (kubeconform-like: resources, status, summary).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
 struct ExplainArgs {
     /// The helmfile output dir. Default: the bundled example.
     input: Option<PathBuf>,
@@ -212,6 +237,27 @@ struct ExplainArgs {
 
 #[derive(Subcommand, Debug)]
 enum PatchesCmd {
+    /// The upgrade matrix: the patch stage per openDesk version over INPUT; per patch × version
+    /// out of range, changed N, no-op, or dead (in range, matched nothing).
+    #[command(
+        after_help = "Examples:\n  opendesk-render patches matrix ./helmfile-out --config instance.yaml --versions 1.12.0,1.13.1,1.17.0\n  opendesk-render patches matrix ./helmfile-out --config instance.yaml --markdown"
+    )]
+    Matrix {
+        /// The helmfile output dir. Default: the bundled example.
+        input: Option<PathBuf>,
+        /// Comma-separated versions (default: every boundary of the set's appliesTo ranges plus
+        /// the configured opendeskVersion).
+        #[arg(long, value_delimiter = ',')]
+        versions: Vec<String>,
+        /// Print as JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print as a Markdown table.
+        #[arg(long)]
+        markdown: bool,
+        #[command(flatten)]
+        input_args: InputArgs,
+    },
     /// Run every fixture (runtime-patches/fixtures/<name>/input.yaml) and compare with its snapshot.
     #[command(
         after_help = "Examples:\n  opendesk-render patches test runtime-patches\n  opendesk-render patches test runtime-patches --accept   # write new snapshots, then review them with git diff"
@@ -320,6 +366,17 @@ pub fn main() -> i32 {
             plan(step, diff_format(json, markdown))
         }
         Cmd::Modules(a) => crate::modules_cmd::modules(&a),
+        Cmd::Validate(a) => crate::validate_cmd::run(&crate::validate_cmd::ValidateArgs {
+            paths: a.paths,
+            kubernetes_version: Some(a.kubernetes_version),
+            crds: a.crds,
+            no_schema: match a.no_schema.as_str() {
+                "error" => opendesk_render::validate::NoSchema::Error,
+                "off" => opendesk_render::validate::NoSchema::Off,
+                _ => opendesk_render::validate::NoSchema::Warning,
+            },
+            json: a.json,
+        }),
         Cmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&opendesk_patches::schema()).expect("schema serializes"));
             EXIT_OK
@@ -329,6 +386,9 @@ pub fn main() -> i32 {
             crate::patches_cmd::test(&dir, accept, only.as_deref(), json)
         }
         Cmd::Patches(PatchesCmd::List { json }) => crate::patches_cmd::list(json),
+        Cmd::Patches(PatchesCmd::Matrix { input, versions, json, markdown, input_args }) => {
+            crate::render_cmd::matrix(input.as_deref(), &versions, diff_format(json, markdown), &input_args.into())
+        }
         Cmd::Patches(PatchesCmd::New { name, kind, release, dir }) => {
             crate::patches_cmd::new(&dir, &name, &kind, &release)
         }

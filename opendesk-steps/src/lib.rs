@@ -18,3 +18,4 @@ pub mod rules_cmd;
 pub mod step;
 pub mod suggest;
 pub mod term;
+pub mod validate_cmd;

@@ -26,7 +26,12 @@
 //!    If the new upstream already holds exactly our tree, nothing is committed. Other failures
 //!    (a remote hook refusing the push, authentication, a timeout) are not retried.
 //!
-//! Progress phases: `start`, `fetch`, `replace`, `unchanged`, `commit`, `push`, `retry`, `done`.
+//! A module render's tree (render-meta with `module:`) is pushed by [`module`] instead of step
+//! 4: only the module's releases and their Applications are replaced inside `<path>`, its
+//! ExternalSecrets are checked against the head's again, and render-meta is merged.
+//!
+//! Progress phases: `start`, `fetch`, `replace`, `skew` (module push), `unchanged`, `commit`,
+//! `push`, `retry`, `done`.
 //! Messages show the URL with its credentials replaced by `***`.
 
 use crate::gitsafe::{self, RepoUrl, Workspace};
@@ -36,6 +41,8 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod module;
 
 const STEP: &str = "push-rendered-manifests";
 
@@ -317,12 +324,20 @@ impl Step for PushRenderedManifests {
         };
         ws.set_identity(&ident);
 
-        let message = commit_message(&meta, &c.path);
+        let module = module::ModuleTree::read(&self.out_dir)?;
+        let message = match &module {
+            Some(m) => m.commit_message(&meta, &c.path),
+            None => commit_message(&meta, &c.path),
+        };
         let failed = |m: String| StepError::failed(STEP, m);
         let mut attempts = 0u32;
         loop {
             self.sync(&ws, &c, &mut r)?;
-            if !self.replace_and_stage(&ws, &c.path, &mut r)? {
+            let changed = match &module {
+                Some(m) => m.replace_and_stage(&ws, &self.out_dir, &c.path, &mut r)?,
+                None => self.replace_and_stage(&ws, &c.path, &mut r)?,
+            };
+            if !changed {
                 r.info("unchanged", "the repository already holds this tree; nothing to commit");
                 return Ok(PushOutcome {
                     changed: false,

@@ -8,6 +8,7 @@ use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::PatchSet;
 use opendesk_render::pipeline::{render as run_pipeline, ProgressFn, RenderError, RenderRequest, Rendered, Report};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -95,11 +96,47 @@ impl ModuleArgs {
 /// A bad-input error, already formatted for stderr (file:line:col + snippet).
 pub struct UsageError(pub String);
 
-fn usage(e: impl std::fmt::Display) -> UsageError {
-    UsageError(format!("error: {e}"))
+/// Where an error points, from the typed error (never parsed back out of its message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file as the message names it (a path, or `<config>` for config text).
+    pub file: PathBuf,
+    /// 1-based line; 0 when unknown.
+    pub line: usize,
+    /// 1-based column; 0 when unknown.
+    pub col: usize,
 }
 
-fn with_snippet(msg: String, loc: Option<(&Path, usize, usize)>) -> UsageError {
+impl Location {
+    fn new(file: impl Into<PathBuf>, line: usize, col: usize) -> Self {
+        Location { file: file.into(), line, col }
+    }
+}
+
+/// A [`UsageError`] with the position it names, for library callers ([`prepare_at`]).
+#[derive(Debug, Clone)]
+pub struct PrepareError {
+    /// The message as [`UsageError`] carries it (`error: ...` plus a snippet where known).
+    pub message: String,
+    /// Where it points, when the error knows.
+    pub at: Option<Location>,
+}
+
+impl From<PrepareError> for UsageError {
+    fn from(e: PrepareError) -> Self {
+        UsageError(e.message)
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> PrepareError {
+    PrepareError { message: format!("error: {e}"), at: None }
+}
+
+fn usage_at(e: impl std::fmt::Display, file: &Path, line: usize, col: usize) -> PrepareError {
+    PrepareError { message: format!("error: {e}"), at: Some(Location::new(file, line, col)) }
+}
+
+fn with_snippet(msg: String, loc: Option<(&Path, usize, usize)>) -> PrepareError {
     let mut s = format!("error: {msg}");
     if let Some((f, l, c)) = loc {
         if let Some(snip) = snippet(f, l, c) {
@@ -107,7 +144,16 @@ fn with_snippet(msg: String, loc: Option<(&Path, usize, usize)>) -> UsageError {
             s.push_str(&snip);
         }
     }
-    UsageError(s)
+    PrepareError { message: s, at: loc.map(|(f, l, c)| Location::new(f, l, c)) }
+}
+
+/// Where a pipeline error points (a load error's file, a patch or override's op), if it does.
+pub fn render_error_at(e: &RenderError) -> Option<Location> {
+    match e {
+        RenderError::Load(l) => l.location().map(|(f, l, c)| Location::new(f, l, c)),
+        RenderError::Patch(p) => Some(Location::new(&p.file, p.line, p.col)),
+        _ => None,
+    }
 }
 
 /// The offending line with a caret, as text.
@@ -147,7 +193,7 @@ pub const MAX_THREADS: usize = 512;
 pub fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
     match threads {
         Some(n) if !(1..=MAX_THREADS).contains(&n) => {
-            Err(usage(format!("--threads {n}: must be between 1 and {MAX_THREADS}")))
+            Err(usage(format!("--threads {n}: must be between 1 and {MAX_THREADS}")).into())
         }
         _ => Ok(()),
     }
@@ -158,7 +204,12 @@ pub fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
 /// A given input dir needs a config (`--config` or `config_text`): the bundled example's config
 /// only fits the bundled example (its repoURL and keyPrefix are placeholders).
 pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError> {
-    check_threads(a.threads)?;
+    prepare_at(input, a).map_err(UsageError::from)
+}
+
+/// [`prepare`], with the position of a bad-input error typed ([`PrepareError::at`]).
+pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareError> {
+    check_threads(a.threads).map_err(|UsageError(m)| PrepareError { message: m, at: None })?;
     // Checked after the input is loaded, so a broken input is reported first.
     let missing_config = |dir: &Path| {
         usage(format!(
@@ -169,7 +220,10 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         ))
     };
     let config = match (&a.config, &a.config_text) {
-        (_, Some(text)) => InstanceConfig::parse(Path::new("<config>"), text).map_err(usage)?,
+        (_, Some(text)) => InstanceConfig::parse(Path::new("<config>"), text).map_err(|e| {
+            let (l, c) = (e.line, e.col);
+            usage_at(e, Path::new("<config>"), l, c)
+        })?,
         (Some(p), None) => InstanceConfig::load(p).map_err(|e| {
             let (l, c) = (e.line, e.col);
             with_snippet(format!("{e}\nhint: see examples/instance.yaml and docs/config.md"), Some((&e.file, l, c)))
@@ -181,11 +235,13 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         }
     };
     // A module render needs its graph and base first: the loader reads only its folders.
-    let load_graph = || -> Result<Option<ReleaseGraph>, UsageError> {
+    let load_graph = || -> Result<Option<ReleaseGraph>, PrepareError> {
         Ok(match (&a.release_graph, input) {
             (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
-                let loc = e.issues.first().map(|i| (i.pos.line, i.pos.col));
-                with_snippet(e.to_string(), loc.map(|(l, c)| (e.file.as_path(), l, c)))
+                let (l, c) = e.issues.first().map_or((0, 0), |i| (i.pos.line, i.pos.col));
+                let mut err = with_snippet(e.to_string(), Some((e.file.as_path(), l, c)));
+                err.at = Some(Location::new(&e.file, l, c));
+                err
             })?),
             (None, None) => match crate::example::release_graph() {
                 Some(t) => {
@@ -207,7 +263,7 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
     // The patch set is compiled (a few ms of JSONPath parsing) beside the input load; errors
     // keep their order: patches, release graph, input.
     let t0 = Instant::now();
-    let load_patches = || -> Result<Option<PatchSet>, UsageError> {
+    let load_patches = || -> Result<Option<PatchSet>, PrepareError> {
         if a.no_patches {
             return Ok(None);
         }
@@ -220,7 +276,7 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
             None => opendesk_patches::default_set().map_err(usage)?,
         }))
     };
-    let load_input = || -> Result<opendesk_render::load::LoadedInput, UsageError> {
+    let load_input = || -> Result<opendesk_render::load::LoadedInput, PrepareError> {
         let example = match input {
             Some(_) => None,
             None => Some(crate::example::materialize().map_err(usage)?),
@@ -228,7 +284,11 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
         load_dir_only(dir, only).map_err(|e| {
             let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
-            with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)))
+            let mut err = with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)));
+            if err.at.is_none() {
+                err.at = load_error_file(&e).map(|f| Location::new(f, 0, 0));
+            }
+            err
         })
     };
     let (patches, loaded) = in_pool(a.threads, || rayon::join(load_patches, load_input));
@@ -260,6 +320,18 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
         None => None,
     };
     Ok(Prepared { config, patches, graph, input: loaded, load_ms, module, previous_secrets })
+}
+
+/// The file a load error without a position names (an unreadable file, a YAML file outside a
+/// release folder).
+fn load_error_file(e: &opendesk_render::error::LoadError) -> Option<&Path> {
+    use opendesk_render::error::LoadError as L;
+    match e {
+        L::Io { path, .. } | L::NotADirectory { path } | L::SymlinkLoop { path } | L::OutsideRelease { path } => {
+            Some(path)
+        }
+        _ => None,
+    }
 }
 
 fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
@@ -295,12 +367,47 @@ pub fn run_with_progress(
     threads: Option<usize>,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderError> {
+    run_with(p, threads, RenderOptions { progress, ..Default::default() })
+}
+
+/// What a library caller adds to a render: progress and cancellation.
+#[derive(Clone, Copy, Default)]
+pub struct RenderOptions<'a> {
+    /// Called at the start of each stage of [`crate::progress::STAGES`] (possibly on a
+    /// worker thread); `None` = silent.
+    pub progress: Option<ProgressFn<'a>>,
+    /// Set (from any thread) to stop the render at the next stage boundary: the render then
+    /// fails with [`EXIT_CANCELLED`] and writes nothing. Once the write has begun it completes.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl RenderOptions<'_> {
+    /// True when the caller asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Acquire))
+    }
+
+    fn tick(&self, stage: &'static str) {
+        if let Some(p) = self.progress {
+            p(stage);
+        }
+    }
+}
+
+/// The status of a render a library caller cancelled ([`RenderOptions::cancel`]); the CLI
+/// never returns it.
+pub const EXIT_CANCELLED: i32 = 4;
+
+/// [`run`] with [`RenderOptions`]: progress per stage, and a cancel flag the pipeline checks
+/// at each stage boundary ([`RenderError::Cancelled`]).
+pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) -> Result<Rendered, RenderError> {
     let Prepared { config, patches, graph, input, load_ms, module, previous_secrets: _ } = p;
     let req = RenderRequest {
         config: Some(&config),
         patches: patches.as_ref(),
         graph: graph.as_ref(),
-        progress,
+        progress: opts.progress,
+        cancel: opts.cancel,
         module: module.as_ref(),
         ..Default::default()
     };
@@ -429,12 +536,30 @@ fn print_findings(r: &Report) {
 /// Why `render_to` wrote nothing.
 #[derive(Debug)]
 pub struct RenderFailure {
-    /// Exit code (1 guard/lint, 2 bad input/usage/I-O).
+    /// Exit code (1 guard/lint, 2 bad input/usage/I-O, [`EXIT_CANCELLED`] cancelled).
     pub exit_code: i32,
     /// The message for stderr (file:line:col and snippet where known).
     pub message: String,
     /// The report, when the pipeline ran.
     pub report: Option<Box<Report>>,
+    /// Where the error points, from the typed error, when it names a position.
+    pub at: Option<Location>,
+    /// The stage it failed in (of [`crate::progress::STAGES`]); `None` before `load`.
+    pub stage: Option<&'static str>,
+}
+
+impl RenderFailure {
+    fn new(exit_code: i32, message: String, stage: Option<&'static str>) -> Self {
+        RenderFailure { exit_code, message, report: None, at: None, stage }
+    }
+
+    fn cancelled(stage: &'static str) -> Self {
+        Self::new(
+            EXIT_CANCELLED,
+            format!("error: the render was cancelled (before {stage}); nothing was written"),
+            Some(stage),
+        )
+    }
 }
 
 /// Render and write: the tree atomically to `out`, the secret payload to `secrets_out`.
@@ -457,16 +582,16 @@ pub fn render_to_with_progress(
     a: &Inputs,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderFailure> {
-    let fail = |code: i32, message: String| RenderFailure { exit_code: code, message, report: None };
-    check_out(out, input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
+    check_out(out, input, a).map_err(|UsageError(m)| RenderFailure::new(EXIT_USAGE, m, None))?;
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
-            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+            .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
     }
     if let Some(p) = progress {
         p(crate::progress::LOAD);
     }
-    let prepared = prepare(input, a).map_err(|UsageError(m)| fail(EXIT_USAGE, m))?;
+    let prepared = prepare_at(input, a)
+        .map_err(|e| RenderFailure { at: e.at, ..RenderFailure::new(EXIT_USAGE, e.message, Some("load")) })?;
     render_prepared(prepared, out, secrets_out, a.threads, progress)
 }
 
@@ -488,8 +613,8 @@ pub fn check_out(out: &Path, input: Option<&Path>, a: &Inputs) -> Result<(), Usa
     if let Some(g) = &a.release_graph {
         inputs.push(("release graph", g));
     }
-    check_out_disjoint(out, &inputs).map_err(usage)?;
-    check_out_owned(out).map_err(usage)
+    check_out_disjoint(out, &inputs).map_err(|e| UsageError::from(usage(e)))?;
+    check_out_owned(out).map_err(|e| UsageError::from(usage(e)))
 }
 
 /// Run the pipeline on already prepared inputs (e.g. a config the caller adjusted) and write
@@ -501,22 +626,54 @@ pub fn render_prepared(
     threads: Option<usize>,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderFailure> {
-    let fail = |code: i32, message: String| RenderFailure { exit_code: code, message, report: None };
-    opendesk_render::output::write::check_out_owned(out).map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+    opendesk_render::output::write::check_out_owned(out)
+        .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
+    let opts = RenderOptions { progress, ..Default::default() };
+    let rendered = run_checked(prepared, out, secrets_out, threads, opts)?;
+    write_rendered(rendered, out, secrets_out, threads, opts)
+}
+
+/// The pipeline part of [`render_prepared`]: checks `secrets_out` against `out`, runs the
+/// pipeline with `opts`, and fails with [`EXIT_CANCELLED`] when the caller cancelled before
+/// or during it. Writes nothing; [`write_rendered`] does.
+pub fn run_checked(
+    prepared: Prepared,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    threads: Option<usize>,
+    opts: RenderOptions<'_>,
+) -> Result<Rendered, RenderFailure> {
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
-            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+            .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
     }
+    if opts.cancelled() {
+        return Err(RenderFailure::cancelled("patches"));
+    }
+    // The stage a failure happened in: the last one started.
+    let current = std::sync::Mutex::new("patches");
+    let track = |stage: &'static str| {
+        *current.lock().unwrap_or_else(|p| p.into_inner()) = stage;
+        opts.tick(stage);
+    };
+    let inner = RenderOptions { progress: Some(&track), ..opts };
     let previous = prepared.previous_secrets.clone();
-    let mut rendered = run_with_progress(prepared, threads, progress).map_err(|e| RenderFailure {
-        exit_code: e.exit_code(),
-        message: format!("error: {e}"),
-        report: e.report().map(|r| Box::new(r.clone())),
+    let result = run_with(prepared, threads, inner);
+    let stage = *current.lock().unwrap_or_else(|p| p.into_inner());
+    let mut rendered = result.map_err(|e| match e {
+        RenderError::Cancelled { stage } => RenderFailure::cancelled(stage),
+        e => RenderFailure {
+            exit_code: e.exit_code(),
+            message: format!("error: {e}"),
+            report: e.report().map(|r| Box::new(r.clone())),
+            at: render_error_at(&e),
+            stage: Some(stage),
+        },
     })?;
     if let Some((file, text, strict)) = previous {
         // Reported, not written to render-meta: the tree stays a function of the input alone.
         let found = opendesk_render::churn::value_changes(&file, &text, &rendered.secrets, strict)
-            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+            .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), Some(stage)))?;
         let errors = found.iter().filter(|f| f.severity == opendesk_render::report::Severity::Error).count();
         for f in &found {
             *rendered.report.summary.findings.entry(f.severity).or_default() += 1;
@@ -525,17 +682,38 @@ pub fn render_prepared(
         if errors > 0 {
             rendered.report.status = "failed";
             return Err(RenderFailure {
-                exit_code: EXIT_FAILED,
-                message: format!(
-                    "error: {errors} Secret(s) changed values since --previous-secrets (--strict-secrets); pin the chart's random values or drop --strict-secrets"
-                ),
                 report: Some(Box::new(rendered.report.clone())),
+                ..RenderFailure::new(
+                    EXIT_FAILED,
+                    format!(
+                        "error: {errors} Secret(s) changed values since --previous-secrets (--strict-secrets); pin the chart's random values or drop --strict-secrets"
+                    ),
+                    Some(stage),
+                )
             });
         }
     }
-    if let Some(p) = progress {
-        p(crate::progress::WRITE);
+    if opts.cancelled() {
+        return Err(RenderFailure::cancelled("write"));
     }
+    Ok(rendered)
+}
+
+/// The write part of [`render_prepared`]: the secret payload to `secrets_out` (when given)
+/// and the tree atomically to `out`; reports `write` to `opts.progress`. Nothing is written
+/// when the caller cancelled before it began.
+pub fn write_rendered(
+    mut rendered: Rendered,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    threads: Option<usize>,
+    opts: RenderOptions<'_>,
+) -> Result<Rendered, RenderFailure> {
+    let fail = |message: String| RenderFailure::new(EXIT_USAGE, message, Some("write"));
+    if opts.cancelled() {
+        return Err(RenderFailure::cancelled("write"));
+    }
+    opts.tick("write");
     let t = Instant::now();
     // The secret payload is staged (written and synced beside --secrets-out) before the tree is
     // swapped in and renamed into place after: a --secrets-out that cannot be written fails the
@@ -547,14 +725,14 @@ pub fn render_prepared(
                 so,
                 &rendered.secrets.to_secrets_file().into_bytes(),
             )
-            .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?,
+            .map_err(|e| fail(format!("error: {e}")))?,
         ),
         None => None,
     };
     in_pool(threads, || opendesk_render::output::write::write_tree(out, &rendered.tree.files))
-        .map_err(|e| fail(EXIT_USAGE, format!("error: {e}")))?;
+        .map_err(|e| fail(format!("error: {e}")))?;
     if let Some(s) = staged {
-        s.commit().map_err(|e| fail(EXIT_USAGE, format!("error: {e} (the output tree was written)")))?;
+        s.commit().map_err(|e| fail(format!("error: {e} (the output tree was written)")))?;
     }
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: crate::progress::WRITE, ms });
@@ -805,5 +983,49 @@ pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
         EXIT_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// `patches matrix`: exit 0, or 2 for bad input or a version that is not semver.
+pub fn matrix(input: Option<&Path>, versions: &[String], format: DiffFormat, a: &Inputs) -> i32 {
+    use opendesk_render::patch::matrix;
+    let prepared = match prepare(input, a) {
+        Ok(p) => p,
+        Err(UsageError(m)) => {
+            eprintln!("{m}");
+            return EXIT_USAGE;
+        }
+    };
+    let Some(set) = &prepared.patches else {
+        eprintln!("error: no patch set (--no-patches): nothing to tabulate");
+        return EXIT_USAGE;
+    };
+    let mut vs = Vec::new();
+    for v in versions {
+        match semver::Version::parse(v.trim()) {
+            Ok(v) => vs.push(v),
+            Err(e) => {
+                eprintln!("error: --versions: {v:?} is not a full semver version ({e}); e.g. 1.13.1");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if vs.is_empty() {
+        vs = matrix::default_versions(set, &prepared.config.version());
+    }
+    let vars = opendesk_render::patch::Vars::from_config(&prepared.config);
+    match matrix::matrix(set, &prepared.input.documents, &vs, &vars) {
+        Ok(m) => {
+            match format {
+                DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
+                DiffFormat::Markdown => print!("{}", m.to_markdown()),
+                DiffFormat::Text => print!("{}", m.to_text()),
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
     }
 }

@@ -29,6 +29,10 @@
 //! input (exit 2); helmfile exiting non-zero is a failure (exit 1) whose message carries the
 //! end of helmfile's stderr.
 //!
+//! A module render: set [`Inputs::module`] (keys, and the base or `no_base`) and a release
+//! graph with `modules:`; only the module's folders are read and
+//! [`RenderOutcome::scoped_guards`] names the guards judged against the module.
+//!
 //! Progress phases: `start`, `state` (what the runtime state supplied), `version` (warning:
 //! the state's opendeskVersion overrides the config's), `helmfile`, then the render stages of
 //! [`crate::progress::stages`] (`load`, `patches`, …, `output`, `write`), `done`. Events are
@@ -169,6 +173,9 @@ pub struct RenderOutcome {
     pub opendesk_version: String,
     /// The render report (as `opendesk-render render --json`).
     pub report: Report,
+    /// A module render (`inputs.module`: keys, base or no-base): the guards judged against the
+    /// module instead of the whole instance (also in `report.module`); empty for a full render.
+    pub scoped_guards: Vec<opendesk_render::module::ScopedGuard>,
     /// The secret values for the secrets manager (also written to `secrets_out` when set).
     #[serde(skip)]
     pub secrets: SecretPayload,
@@ -506,6 +513,7 @@ impl Step for RenderManifests {
             ran_helmfile: ran,
             environment: ran.then_some(environment),
             opendesk_version: version,
+            scoped_guards: result.report.module.as_ref().map(|m| m.scoped_guards.clone()).unwrap_or_default(),
             report: result.report,
             secrets: result.secrets,
         })

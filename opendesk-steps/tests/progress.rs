@@ -38,10 +38,10 @@ fn drawn_on_a_terminal_then_cleared_before_the_summary() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let screen = String::from_utf8_lossy(&o.stdout);
     assert!(screen.contains("loading config, patches and input"), "{screen}");
-    assert!(screen.contains("/12"), "a bar with the stage count: {screen}");
+    assert!(screen.contains("/13"), "a bar with the stage count: {screen}");
     assert!(screen.contains("\x1b[2K"), "the bar is cleared: {screen}");
     let summary = screen.find("rendered 9 releases").expect("summary printed");
-    let last_bar = screen.rfind("/12 ").unwrap();
+    let last_bar = screen.rfind("/13 ").unwrap();
     assert!(last_bar < summary, "the bar is gone before the summary");
     assert!(out.join("render-meta.yaml").is_file());
     let _ = std::fs::remove_dir_all(out);

@@ -328,3 +328,46 @@ fn runtime_state_schema() {
     );
     assert_eq!(RenderManifests::new("c", "o").name(), "render-manifests");
 }
+
+#[test]
+fn a_module_render_through_the_step_reports_its_scoped_guards() {
+    let root = tmp("module");
+    let known = known_rendered(&root);
+    let graph = root.join("graph.yaml");
+    write(&graph, "waves:\n  - name: services\n    releases: [db]\n  - name: apps\n    releases: [app]\nmodules:\n  apps: [app]\n  data: [db]\n");
+    // The full render first: the base.
+    let mut s = step(&root, CONFIG);
+    s.source = Some(Source::RenderedDir(known.clone()));
+    s.inputs.release_graph = Some(graph.clone());
+    s.out = root.join("full");
+    let (full, _) = run(&s);
+    let full = full.expect("full render");
+    assert!(full.scoped_guards.is_empty());
+    // The db module against it: only db's folder, the guards it scoped named.
+    s.out = root.join("module");
+    s.inputs.module.keys = vec!["data".into()];
+    let (r, _) = run(&s);
+    assert_eq!(r.as_ref().unwrap_err().kind, StepErrorKind::BadInput, "a module render needs a base");
+    s.inputs.module.base = Some(root.join("full"));
+    let (r, _) = run(&s);
+    let r = r.expect("module render");
+    let names: Vec<&str> = r.scoped_guards.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["required-patch", "orphan-synapse-sidecars", "jit-keycloak", "scim"]);
+    assert_eq!(r.report.module.as_ref().unwrap().rendered, ["db"]);
+    let files: Vec<PathBuf> = read_tree(&root.join("module")).into_keys().collect();
+    assert!(
+        files.iter().all(|f| f.starts_with("releases/db") || f.ends_with("db.yaml") || f.ends_with("render-meta.yaml")),
+        "{files:?}"
+    );
+    // A changed keyPrefix is skew: exit 1 through the step too.
+    let mut bad = step(&root, &CONFIG.replace("keyPrefix: acme", "keyPrefix: other"));
+    bad.source = Some(Source::RenderedDir(known));
+    bad.inputs.release_graph = Some(graph);
+    bad.inputs.module = s.inputs.module.clone();
+    bad.out = root.join("module2");
+    let (r, _) = run(&bad);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, StepErrorKind::Failed, "{e}");
+    assert!(e.message.contains("ExternalSecret opendesk/db"), "{e}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -1,10 +1,17 @@
-//! The Rust-level calls both bindings share: render and explain with results as JSON values,
-//! and failures with an exit code, a message and (where the message names one) a position.
+//! The Rust-level calls the C ABI and the Python module share: a render with progress events,
+//! cancellation and an explicit secrets destination; explain; and failures carrying a status,
+//! the stage, the typed position (or, for a config given as a structure, its key path) and the
+//! message.
 
+use crate::keyed::KeyedText;
 use opendesk_render::pipeline::RenderError;
-use opendesk_steps::render_cmd::{self, Inputs, RenderFailure, UsageError};
+use opendesk_steps::progress::stages;
+use opendesk_steps::render_cmd::{self, Inputs, Location, PrepareError, RenderFailure, RenderOptions};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// Exit code for bad input or usage (same as the CLI).
 pub const EXIT_USAGE: i32 = 2;
@@ -12,11 +19,13 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_FAILED: i32 = 1;
 /// Status for a panic caught at the boundary (a bug; never a CLI exit code).
 pub const EXIT_INTERNAL: i32 = 3;
+/// Status of a cancelled render (nothing was written; never a CLI exit code).
+pub const EXIT_CANCELLED: i32 = render_cmd::EXIT_CANCELLED;
 
 /// Where an error points: the file, and its 1-based line and column when known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The file as the message names it (a path, or e.g. `<config>` for config text).
+pub struct Position {
+    /// The file as the message names it (a path, or `<config>` for config text).
     pub file: String,
     /// 1-based line.
     pub line: Option<usize>,
@@ -24,91 +33,310 @@ pub struct Location {
     pub column: Option<usize>,
 }
 
+impl From<Location> for Position {
+    fn from(l: Location) -> Self {
+        Position {
+            file: l.file.display().to_string(),
+            line: (l.line > 0).then_some(l.line),
+            column: (l.col > 0).then_some(l.col),
+        }
+    }
+}
+
 /// Why a call produced no result.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    /// 1 guard/lint failure, 2 bad input or usage, 3 internal error.
+    /// 1 guard/lint failure, 2 bad input or usage, 3 internal error, 4 cancelled.
     pub exit_code: i32,
-    /// The message as the CLI prints it (`error: FILE:LINE:COL: ...` plus a snippet where known).
+    /// The message as the CLI prints it (`error: FILE:LINE:COL: ...` plus a snippet where
+    /// known); for a config given as a structure, `error: config key PATH: ...` instead.
     pub message: String,
-    /// The position the message names, if any.
-    pub location: Option<Box<Location>>,
+    /// The stage it failed in (`load`, `patches`, …, `write`; see
+    /// `opendesk_steps::progress::stages()`); `None` when the request itself was bad.
+    pub stage: Option<&'static str>,
+    /// The position the error names, if any (from the typed error, never from the message).
+    pub position: Option<Box<Position>>,
+    /// For a config given as a structure: the key path the error is at
+    /// (`secretsManager.keyPrefix`; `""` for the top level).
+    pub key_path: Option<String>,
     /// The report (same JSON as `--json`), when the pipeline ran.
     pub report: Option<Box<Value>>,
 }
 
 impl Failure {
-    /// A failure from a message, with the position parsed from its first line.
+    /// A failure with no position.
     pub fn new(exit_code: i32, message: String) -> Self {
-        let location = location_of(&message).map(Box::new);
-        Failure { exit_code, message, location, report: None }
+        Failure { exit_code, message, stage: None, position: None, key_path: None, report: None }
+    }
+
+    fn from_prepare(e: PrepareError) -> Self {
+        Failure {
+            stage: Some("load"),
+            position: e.at.map(|l| Box::new(l.into())),
+            ..Failure::new(EXIT_USAGE, e.message)
+        }
+    }
+
+    /// Report a `<config>` position of a keyed config by its key path instead.
+    fn keyed(mut self, keyed: Option<&KeyedText>) -> Self {
+        let Some(k) = keyed else { return self };
+        let Some(pos) = self.position.as_deref().filter(|p| p.file == "<config>") else { return self };
+        let (line, col) = (pos.line.unwrap_or(0), pos.column.unwrap_or(0));
+        // The message is `error: <config>:LINE:COL: reason` plus a snippet of the internal
+        // text: keep the reason only.
+        let prefix = format!("error: <config>:{line}:{col}: ");
+        let first = self.message.lines().next().unwrap_or("");
+        let reason = first.strip_prefix(&prefix).unwrap_or(first.strip_prefix("error: ").unwrap_or(first));
+        let path = k.path_at(line).map(str::to_string);
+        let at = match path.as_deref() {
+            Some("") => "config (top level)".to_string(),
+            Some(p) => format!("config key {p}"),
+            None => "config".to_string(),
+        };
+        self.message = format!("error: {at}: {reason}");
+        self.key_path = path;
+        self.position = None;
+        self
     }
 }
 
 impl From<RenderFailure> for Failure {
     fn from(f: RenderFailure) -> Self {
-        let mut out = Failure::new(f.exit_code, f.message);
-        out.report = f.report.and_then(|r| serde_json::to_value(&*r).ok()).map(Box::new);
-        out
+        Failure {
+            exit_code: f.exit_code,
+            message: f.message,
+            stage: f.stage,
+            position: f.at.map(|l| Box::new(l.into())),
+            key_path: None,
+            report: f.report.and_then(|r| serde_json::to_value(&*r).ok()).map(Box::new),
+        }
     }
 }
 
-/// Parse `FILE:LINE:COL: ` from the first line of a message (after an optional `error: `).
-///
-/// The first `:<digits>:<digits>:` splits file from position; a line or column of 0 means
-/// "unknown" and becomes `None`.
-pub fn location_of(message: &str) -> Option<Location> {
-    let first = message.lines().next()?;
-    let rest = first.strip_prefix("error: ").unwrap_or(first);
-    let b = rest.as_bytes();
-    let digits = |mut i: usize| {
-        let s = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
+/// Where the decoded Secret payload goes. A render whose input holds Secrets needs one: the
+/// payload is written or handed back, never dropped unasked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SecretsTo {
+    /// No destination: a render that produces a payload fails (status 2, nothing written).
+    #[default]
+    Nowhere,
+    /// Written (JSON, mode 0600) to this file, outside the output dir, with the tree.
+    File(PathBuf),
+    /// Handed back to the caller ([`Rendered::secrets`]).
+    Caller,
+}
+
+/// Whether a stage started or finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// The stage started.
+    Started,
+    /// The stage finished (a failing stage never does: the error names it).
+    Finished,
+}
+
+/// A progress event: a stage started or finished. Carries counts, never values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    /// Started or finished.
+    pub kind: EventKind,
+    /// The stage (`load`, `patches`, …, `write`; `opendesk_steps::progress::stages()`).
+    pub stage: &'static str,
+    /// Its 0-based position in that list.
+    pub index: usize,
+    /// The number of stages.
+    pub total: usize,
+    /// For `Finished`: the stage's wall-clock time in milliseconds; 0 for `Started`.
+    pub ms: f64,
+    /// For `Finished`: documents at that point where known (`load`: loaded; `write`: written
+    /// resources); `None` otherwise.
+    pub documents: Option<usize>,
+}
+
+/// A progress sink: called in stage order, never concurrently, possibly on a worker thread.
+pub type EventFn<'a> = &'a (dyn Fn(&Event) + Sync);
+
+/// One render call.
+#[derive(Default)]
+pub struct Request<'a> {
+    /// The helmfile `--output-dir` tree; `None` renders the bundled example.
+    pub input: Option<PathBuf>,
+    /// The output dir (replaced atomically, only on success).
+    pub out: PathBuf,
+    /// Config file or text, patches, release graph, threads.
+    pub inputs: Inputs,
+    /// The config as a structure (JSON value); errors then name its key path. Exclusive with
+    /// `inputs.config` and `inputs.config_text`.
+    pub config_value: Option<Value>,
+    /// Where the secret payload goes.
+    pub secrets: SecretsTo,
+    /// Progress events.
+    pub progress: Option<EventFn<'a>>,
+    /// Set to stop at the next stage boundary (status 4, nothing written).
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// A successful render.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The report, as `render --json`.
+    pub report: Value,
+    /// The secret payload (the `--secrets-out` JSON) when [`SecretsTo::Caller`] asked for it.
+    pub secrets: Option<String>,
+}
+
+/// Emits Started/Finished pairs from the stage starts the render reports.
+struct Events<'a> {
+    sink: Option<EventFn<'a>>,
+    names: Vec<&'static str>,
+    current: Mutex<Option<(&'static str, Instant)>>,
+}
+
+impl<'a> Events<'a> {
+    fn new(sink: Option<EventFn<'a>>) -> Self {
+        Events { sink, names: stages(), current: Mutex::new(None) }
+    }
+
+    fn emit(&self, kind: EventKind, stage: &'static str, ms: f64, documents: Option<usize>) {
+        if let Some(s) = self.sink {
+            let total = self.names.len();
+            let index = self.names.iter().position(|x| *x == stage).unwrap_or(total);
+            s(&Event { kind, stage, index, total, ms, documents });
         }
-        (i > s).then_some(i)
+    }
+
+    /// `stage` started: the previous one (if still open) finished.
+    fn start(&self, stage: &'static str) {
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((prev, t)) = cur.take() {
+            self.emit(EventKind::Finished, prev, t.elapsed().as_secs_f64() * 1000.0, None);
+        }
+        self.emit(EventKind::Started, stage, 0.0, None);
+        *cur = Some((stage, Instant::now()));
+    }
+
+    /// The open stage finished, with a document count.
+    fn finish(&self, documents: Option<usize>) {
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((prev, t)) = cur.take() {
+            self.emit(EventKind::Finished, prev, t.elapsed().as_secs_f64() * 1000.0, documents);
+        }
+    }
+}
+
+fn cancelled(cancel: Option<&AtomicBool>) -> bool {
+    cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Acquire))
+}
+
+/// Render `req.input` into `req.out`. Writes nothing unless everything succeeded (the tree is
+/// replaced atomically; the payload file, when asked for, with it).
+pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
+    let Request { input, out, mut inputs, config_value, secrets, progress, cancel } = req;
+    let keyed = match config_value {
+        Some(v) => {
+            if inputs.config.is_some() || inputs.config_text.is_some() {
+                return Err(Failure::new(EXIT_USAGE, "error: give one config: a file, a text or a structure".into()));
+            }
+            let k = KeyedText::new(&v);
+            inputs.config_text = Some(k.text.clone());
+            Some(k)
+        }
+        None => None,
     };
-    for (i, _) in rest.match_indices(':') {
-        if i == 0 {
-            continue;
-        }
-        let Some(l_end) = digits(i + 1) else { continue };
-        if b.get(l_end) != Some(&b':') {
-            continue;
-        }
-        let Some(c_end) = digits(l_end + 1) else { continue };
-        if b.get(c_end) != Some(&b':') {
-            continue;
-        }
-        let num = |s: &str| s.parse::<usize>().ok().filter(|n| *n > 0);
-        return Some(Location {
-            file: rest[..i].to_string(),
-            line: num(&rest[i + 1..l_end]),
-            column: num(&rest[l_end + 1..c_end]),
-        });
+    if inputs.config.is_some() && inputs.config_text.is_some() {
+        return Err(Failure::new(EXIT_USAGE, "error: give one config: a file, a text or a structure".into()));
     }
-    None
+    let secrets_file = match &secrets {
+        SecretsTo::File(p) => Some(p.as_path()),
+        _ => None,
+    };
+    if let Some(so) = secrets_file {
+        opendesk_render::output::write::check_secrets_out(&out, so)
+            .map_err(|e| Failure::new(EXIT_USAGE, format!("error: {e}")))?;
+    }
+    if cancelled(cancel) {
+        return Err(Failure::from(render_cmd_cancelled("load")));
+    }
+    let events = Events::new(progress);
+    events.start("load");
+    let prepared = render_cmd::prepare_at(input.as_deref(), &inputs)
+        .map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
+    events.finish(Some(prepared.input.documents.len()));
+    let tick = |stage: &'static str| events.start(stage);
+    let opts = RenderOptions { progress: Some(&tick), cancel };
+    let rendered = render_cmd::run_checked(prepared, &out, secrets_file, inputs.threads, opts)
+        .map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
+    if secrets == SecretsTo::Nowhere && !rendered.secrets.is_empty() {
+        let mut f = Failure::new(
+            EXIT_USAGE,
+            format!(
+                "error: the render produced {} secret value(s) for the secrets manager but no destination for them; \
+                 give a secrets file (secrets_out) or ask for them back (return_secrets). Nothing was written",
+                rendered.secrets.value_count()
+            ),
+        );
+        f.stage = Some("write");
+        return Err(f);
+    }
+    let rendered = render_cmd::write_rendered(rendered, &out, secrets_file, inputs.threads, opts)?;
+    events.finish(Some(rendered.report.summary.documents_out));
+    let report = serde_json::to_value(&rendered.report)
+        .map_err(|e| Failure::new(EXIT_INTERNAL, format!("error: report: {e}")))?;
+    let secrets = (secrets == SecretsTo::Caller).then(|| rendered.secrets.to_secrets_file());
+    Ok(Rendered { report, secrets })
 }
 
-/// Render `input` (the bundled example when `None`) into `out`; the report as JSON.
-///
-/// Writes nothing unless everything succeeded (the tree is replaced atomically).
+fn render_cmd_cancelled(stage: &'static str) -> RenderFailure {
+    RenderFailure {
+        exit_code: EXIT_CANCELLED,
+        message: format!("error: the render was cancelled (before {stage}); nothing was written"),
+        report: None,
+        at: None,
+        stage: Some(stage),
+    }
+}
+
+/// Render `input` (the bundled example when `None`) into `out`; the report as JSON. The
+/// payload goes to `secrets_out`; without one, a render that produces a payload fails.
 pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, a: &Inputs) -> Result<Value, Failure> {
-    let rendered = render_cmd::render_to(input, out, secrets_out, a)?;
-    serde_json::to_value(&rendered.report).map_err(|e| Failure::new(EXIT_USAGE, format!("error: report: {e}")))
+    let req = Request {
+        input: input.map(Path::to_path_buf),
+        out: out.to_path_buf(),
+        inputs: a.clone(),
+        secrets: secrets_out.map_or(SecretsTo::Nowhere, |p| SecretsTo::File(p.to_path_buf())),
+        ..Default::default()
+    };
+    render_request(req).map(|r| r.report)
 }
 
 /// What changed each resource: `[{resource, release, file, line, changes}]`, as `explain --json`.
 ///
 /// `resource` (`KIND/NAMESPACE/NAME`, case-insensitive) keeps one resource; naming one that
 /// does not exist is a usage error. A render that fails its guards still explains (what ran
-/// before the failure), as the CLI does.
-pub fn explain(input: Option<&Path>, resource: Option<&str>, a: &Inputs) -> Result<Value, Failure> {
-    let prepared = render_cmd::prepare(input, a).map_err(|UsageError(m)| Failure::new(EXIT_USAGE, m))?;
+/// before the failure), as the CLI does. `config_value` is as in [`Request::config_value`].
+pub fn explain(
+    input: Option<&Path>,
+    resource: Option<&str>,
+    a: &Inputs,
+    config_value: Option<Value>,
+) -> Result<Value, Failure> {
+    let mut a = a.clone();
+    let keyed = config_value.map(|v| KeyedText::new(&v));
+    if let Some(k) = &keyed {
+        if a.config.is_some() || a.config_text.is_some() {
+            return Err(Failure::new(EXIT_USAGE, "error: give one config: a file, a text or a structure".into()));
+        }
+        a.config_text = Some(k.text.clone());
+    }
+    let prepared = render_cmd::prepare_at(input, &a).map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
     let docs = match render_cmd::run(prepared, a.threads) {
         Ok(r) => r.documents,
         Err(RenderError::Failed(_, docs)) => *docs,
-        Err(e) => return Err(Failure::new(e.exit_code(), format!("error: {e}"))),
+        Err(e) => {
+            let mut f = Failure::new(e.exit_code(), format!("error: {e}"));
+            f.position = render_cmd::render_error_at(&e).map(|l| Box::new(l.into()));
+            return Err(f.keyed(keyed.as_ref()));
+        }
     };
     let shown = render_cmd::explain_entries(&docs, resource);
     if let Some(w) = resource {
@@ -138,17 +366,110 @@ pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+    use std::sync::atomic::Ordering;
+
+    fn config() -> Value {
+        json!({
+            "opendeskVersion": "1.13.1",
+            "instance": "acme",
+            "namespace": "opendesk",
+            "argocd": {"repoURL": "https://git.example.org/acme.git", "path": "instances/acme"},
+            "secretsManager": {"storeRef": {"kind": "ClusterSecretStore", "name": "sm"}, "keyPrefix": "acme"},
+        })
+    }
+
+    fn example(tmp: &Path) -> Request<'static> {
+        Request { out: tmp.join("out"), secrets: SecretsTo::Caller, ..Default::default() }
+    }
 
     #[test]
-    fn location_from_messages() {
-        let l = location_of("error: /tmp/x/rel/a.yaml:3:5: duplicate key\n  |\n3 | a: 1").unwrap();
-        assert_eq!(l, Location { file: "/tmp/x/rel/a.yaml".into(), line: Some(3), column: Some(5) });
-        let l = location_of("error: <config>:0:0: invalid YAML").unwrap();
-        assert_eq!((l.file.as_str(), l.line, l.column), ("<config>", None, None));
-        let l = location_of("error: C:\\x\\a.yaml:12:1: bad").unwrap();
-        assert_eq!((l.file.as_str(), l.line), ("C:\\x\\a.yaml", Some(12)));
-        assert_eq!(location_of("error: release \"a\" appears twice"), None);
-        assert_eq!(location_of("error: a:1:b: no"), None);
-        assert_eq!(location_of(""), None);
+    fn events_come_in_order_and_in_pairs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let seen = Mutex::new(Vec::new());
+        let sink = |e: &Event| seen.lock().unwrap().push(*e);
+        let r = render_request(Request { progress: Some(&sink), ..example(tmp.path()) }).unwrap();
+        assert!(r.secrets.as_deref().is_some_and(|s| s.contains("\"secrets\"")));
+        let seen = seen.into_inner().unwrap();
+        let names: Vec<_> = seen.iter().map(|e| (e.kind, e.stage)).collect();
+        let mut want = Vec::new();
+        for s in stages() {
+            want.push((EventKind::Started, s));
+            want.push((EventKind::Finished, s));
+        }
+        assert_eq!(names, want);
+        assert!(seen.iter().enumerate().all(|(i, e)| e.index == i / 2 && e.total == stages().len()));
+        let docs_in = r.report["summary"]["documentsIn"].as_u64().unwrap() as usize;
+        assert_eq!(seen[1].documents, Some(docs_in));
+        assert_eq!(
+            seen.last().unwrap().documents,
+            Some(r.report["summary"]["documentsOut"].as_u64().unwrap() as usize)
+        );
+    }
+
+    #[test]
+    fn a_cancel_during_the_render_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let flag = AtomicBool::new(false);
+        // Cancel when `lint` starts: the render stops at a later boundary (at the latest before
+        // `write`).
+        let sink = |e: &Event| {
+            if e.stage == "lint" {
+                flag.store(true, Ordering::Release);
+            }
+        };
+        let f =
+            render_request(Request { progress: Some(&sink), cancel: Some(&flag), ..example(tmp.path()) }).unwrap_err();
+        assert_eq!(f.exit_code, EXIT_CANCELLED, "{}", f.message);
+        assert!(f.message.contains("cancelled"), "{}", f.message);
+        // The pipeline checks at every stage boundary: the stage after `lint` never starts.
+        let all = stages();
+        let next = all[all.iter().position(|s| *s == "lint").unwrap() + 1];
+        assert_eq!(f.stage, Some(next), "{}", f.message);
+        assert!(!tmp.path().join("out").exists());
+    }
+
+    #[test]
+    fn a_payload_without_a_destination_fails_and_writes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = render_request(Request { secrets: SecretsTo::Nowhere, ..example(tmp.path()) }).unwrap_err();
+        assert_eq!(f.exit_code, EXIT_USAGE);
+        assert!(f.message.contains("no destination"), "{}", f.message);
+        assert!(!tmp.path().join("out").exists());
+    }
+
+    #[test]
+    fn a_structured_config_error_names_its_key_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut v = config();
+        v["secretsManager"]["keyPrefx"] = json!("acme");
+        let f = render_request(Request { config_value: Some(v), ..example(tmp.path()) }).unwrap_err();
+        assert_eq!(f.exit_code, EXIT_USAGE);
+        assert_eq!(f.key_path.as_deref(), Some("secretsManager.keyPrefx"), "{}", f.message);
+        assert_eq!(f.position, None);
+        assert!(f.message.starts_with("error: config key secretsManager.keyPrefx: "), "{}", f.message);
+        assert!(!f.message.contains("<config>"), "{}", f.message);
+        assert_eq!(f.stage, Some("load"));
+    }
+
+    #[test]
+    fn a_bad_manifest_has_a_typed_position() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = tmp.path().join("in/rel/chart/templates");
+        std::fs::create_dir_all(&t).unwrap();
+        std::fs::write(t.join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\n")
+            .unwrap();
+        let f = render_request(Request {
+            input: Some(tmp.path().join("in")),
+            config_value: Some(config()),
+            ..example(tmp.path())
+        })
+        .unwrap_err();
+        let p = f.position.expect("a position");
+        assert!(p.file.ends_with("cm.yaml"), "{}", p.file);
+        assert_eq!(p.line, Some(5));
+        assert!(p.column.is_some());
+        assert_eq!(f.stage, Some("load"));
+        assert_eq!(f.key_path, None);
     }
 }

@@ -6,12 +6,18 @@
 //! `tests/header.rs` fails when it is stale (`ODR_UPDATE_HEADER=1 cargo test -p
 //! opendesk-render-c --test header` rewrites it).
 //!
+//! Two ways to render: `odr_render_request` (ABI 1: one request struct, progress callback
+//! with `user_data`, cancel handle, a result struct holding the report, the error as fields
+//! and, when asked for, the secret payload) and `odr_render` (the first call, kept: paths in,
+//! report and message out). Callers check `odr_abi_version() == ODR_ABI_VERSION` once.
+//!
 //! Conventions of every call:
 //! - Strings in are NUL-terminated UTF-8; the nullable ones say so. A NULL where one is
 //!   required, or invalid UTF-8, is status 2 with a message.
 //! - The status is the CLI's exit code: 0 ok, 1 a guard or lint failed (nothing written),
 //!   2 bad input or usage (the message names `file:line:col` where it knows one),
-//!   3 internal error (a panic, caught at the boundary; never crosses it).
+//!   3 internal error (a panic, caught at the boundary; never crosses it), 4 cancelled
+//!   (nothing written).
 //! - Out-parameters (`char **`) may be NULL, meaning "not wanted". Each is set to NULL first,
 //!   then to a NUL-terminated UTF-8 string the caller frees with `odr_free`.
 //! - Calls are thread-safe and independent; `threads` > 0 runs the call on its own pool of
@@ -19,6 +25,14 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod keyed;
+mod request;
+
+pub use request::{
+    odr_abi_version, odr_cancel_free, odr_cancel_new, odr_cancel_request, odr_render_request, odr_result_free,
+    OdrCancel, OdrError, OdrEvent, OdrProgressFn, OdrRequest, OdrResult, ODR_ABI_VERSION, ODR_STAGE_FINISHED,
+    ODR_STAGE_STARTED,
+};
 
 use api::{Failure, EXIT_INTERNAL, EXIT_USAGE};
 use opendesk_steps::render_cmd::Inputs;
@@ -34,6 +48,8 @@ pub const ODR_FAILED: i32 = 1;
 pub const ODR_BAD_INPUT: i32 = 2;
 /// Status: internal error (a panic caught at the boundary).
 pub const ODR_INTERNAL: i32 = 3;
+/// Status: the caller cancelled the render (`odr_cancel_request`); nothing was written.
+pub const ODR_CANCELLED: i32 = 4;
 
 const VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
     Ok(v) => v,
@@ -44,7 +60,7 @@ const VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_V
 ///
 /// # Safety
 /// `p` is NULL or points to a NUL-terminated string valid for the call.
-unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
+pub(crate) unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
     if p.is_null() {
         return Ok(None);
     }
@@ -66,7 +82,7 @@ unsafe fn req_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> 
 ///
 /// # Safety
 /// `out` is NULL or valid for a write of one pointer.
-unsafe fn put(out: *mut *mut c_char, s: String) {
+pub(crate) unsafe fn put(out: *mut *mut c_char, s: String) {
     if out.is_null() {
         return;
     }
@@ -147,7 +163,9 @@ unsafe fn inputs(
 /// - `patches_dir`: a `runtime-patches` dir (or its `rendered-patches`); NULL uses the built-in set.
 /// - `release_graph`: a release graph file; NULL: none (the bundled one for the example).
 /// - `out_dir`: required; replaced atomically, and only when the render succeeds.
-/// - `secrets_out`: where the decoded Secret payload goes (JSON; outside `out_dir`); NULL: not written.
+/// - `secrets_out`: where the decoded Secret payload goes (JSON; outside `out_dir`); NULL: none,
+///   and then a render that produces a payload fails with status 2 (`odr_render_request` can
+///   hand the payload back instead).
 /// - `threads`: worker threads for this call; 0 = default.
 /// - `*report_json_out`: the report, the same JSON as `opendesk-render render --json`; set on
 ///   status 0 and, when the pipeline ran, on status 1.
@@ -212,7 +230,7 @@ pub unsafe extern "C" fn odr_explain(
             let a = inputs(config_text, patches_dir, release_graph, threads)?;
             let input = opt_str(input_dir, "input_dir")?;
             let resource = opt_str(resource, "resource")?;
-            Ok(api::explain(input.map(Path::new), resource, &a)?.to_string())
+            Ok(api::explain(input.map(Path::new), resource, &a, None)?.to_string())
         })
     }
 }

@@ -147,7 +147,9 @@ fn null_and_invalid_utf8_are_status_2() {
 fn null_out_params_are_allowed() {
     let tmp = tempfile::tempdir().unwrap();
     let out = cp(&tmp.path().join("out"));
-    let status = unsafe { RENDER(null(), null(), null(), null(), out.as_ptr(), null(), 0, null_mut(), null_mut()) };
+    let secrets = cp(&tmp.path().join("s.json"));
+    let status =
+        unsafe { RENDER(null(), null(), null(), null(), out.as_ptr(), secrets.as_ptr(), 0, null_mut(), null_mut()) };
     assert_eq!(status, ODR_OK);
     let status = unsafe { RENDER(null(), null(), null(), null(), null(), null(), 0, null_mut(), null_mut()) };
     assert_eq!(status, ODR_BAD_INPUT);
@@ -177,6 +179,16 @@ fn explains_the_bundled_example() {
     assert_eq!(status, ODR_BAD_INPUT);
     assert!(r.is_null());
     assert!(take(e).unwrap().contains("no resource"));
+}
+
+#[test]
+fn a_payload_with_no_destination_is_status_2_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = render(None, None, None, None, cp(&out).as_ptr(), None, 0);
+    assert_eq!(o.status, ODR_BAD_INPUT);
+    assert!(o.error.unwrap().contains("no destination"));
+    assert!(!out.exists());
 }
 
 #[test]

@@ -1,11 +1,25 @@
 """pytest for the opendesk_render module (built with maturin by bindings/ci.sh)."""
 
+import ast
+import inspect
+import json
+import pathlib
 import threading
 import time
 
 import pytest
 
 import opendesk_render as odr
+
+STAGES = ["load", "patches", "jit", "overrides", "dedup", "lint", "inventory", "eso", "redact", "guards", "validate", "output", "write"]
+
+CONFIG = {
+    "opendeskVersion": "1.13.1",
+    "instance": "acme",
+    "namespace": "opendesk",
+    "argocd": {"repoURL": "https://git.example.org/acme.git", "path": "instances/acme"},
+    "secretsManager": {"storeRef": {"kind": "ClusterSecretStore", "name": "sm"}, "keyPrefix": "acme"},
+}
 
 
 def bad_input(tmp_path):
@@ -20,7 +34,7 @@ def bad_input(tmp_path):
 
 def test_renders_the_bundled_example(tmp_path):
     out = tmp_path / "out"
-    report = odr.render(None, out, threads=2, secrets_out=tmp_path / "secrets.json")
+    report = odr.render(out=out, threads=2, secrets_out=tmp_path / "secrets.json")
     assert isinstance(report, dict)
     assert report["status"] == "ok"
     assert report["exitCode"] == 0
@@ -31,32 +45,62 @@ def test_renders_the_bundled_example(tmp_path):
     assert (tmp_path / "secrets.json").is_file()
 
 
-def test_duplicate_key_raises_input_error_with_its_line(tmp_path):
+def test_the_payload_comes_back_and_never_prints(tmp_path):
+    report, payload = odr.render(out=tmp_path / "out", return_secrets=True)
+    assert report["status"] == "ok"
+    data = json.loads(payload.json())
+    assert data["secrets"]
+    values = [v for s in data["secrets"] for v in s["properties"].values() if len(v) >= 4]
+    assert values
+    shown = repr(payload) + str(payload) + f"{payload}" + repr(report)
+    assert not any(v in shown for v in values)
+    assert len(payload) == len(payload.json())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_payload_without_a_destination_raises_and_writes_nothing(tmp_path):
+    with pytest.raises(odr.InputError, match="no destination") as info:
+        odr.render(out=tmp_path / "out")
+    assert info.value.code == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_duplicate_key_raises_input_error_with_its_position(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(odr.InputError) as info:
-        odr.render(bad_input(tmp_path), out)
+        odr.render(bad_input(tmp_path), out=out, config=CONFIG, return_secrets=True)
     e = info.value
-    assert isinstance(e, odr.RenderError)
-    assert e.exit_code == 2
+    assert isinstance(e, odr.RenderFailed)
+    assert e.code == e.exit_code == 2
+    assert e.stage == "load"
     assert e.file.endswith("cm.yaml"), e.file
     assert e.line == 7
     assert e.column is not None
+    assert e.key_path is None
     assert "duplicate key" in str(e)
     assert e.report is None
     assert not out.exists()
 
 
-CONFIG = {
-    "opendeskVersion": "1.13.1",
-    "instance": "acme",
-    "namespace": "opendesk",
-    "argocd": {"repoURL": "https://git.example.org/acme.git", "path": "instances/acme"},
-    "secretsManager": {"storeRef": {"kind": "ClusterSecretStore", "name": "sm"}, "keyPrefix": "acme"},
-}
+def test_a_config_dict_error_names_its_key_path(tmp_path):
+    bad = json.loads(json.dumps(CONFIG))
+    bad["secretsManager"]["keyPrefix"] = ["not", "a", "string"]
+    with pytest.raises(odr.InputError) as info:
+        odr.render(out=tmp_path / "out", config=bad, return_secrets=True)
+    e = info.value
+    assert e.key_path == "secretsManager.keyPrefix", str(e)
+    assert (e.file, e.line, e.column) == (None, None, None)
+    assert "config key secretsManager.keyPrefix" in str(e)
+    assert "<config>" not in str(e)
+
+    bad = dict(CONFIG, argocd={"repoURL": "x", "pathh": "p"})
+    with pytest.raises(odr.InputError) as info:
+        odr.render(out=tmp_path / "out", config=bad, return_secrets=True)
+    assert info.value.key_path == "argocd.pathh", str(info.value)
 
 
 def test_lint_error_raises_render_failed_with_the_report(tmp_path):
-    """A ConfigMap value Kubernetes would not read as a string fails lint (exit 1)."""
+    """A ConfigMap value Kubernetes would not read as a string fails lint (code 1)."""
     templates = tmp_path / "input" / "app" / "app" / "templates"
     templates.mkdir(parents=True)
     (templates / "c.yaml").write_text(
@@ -64,9 +108,11 @@ def test_lint_error_raises_render_failed_with_the_report(tmp_path):
     )
     out = tmp_path / "out"
     with pytest.raises(odr.RenderFailed) as info:
-        odr.render(tmp_path / "input", out, config=CONFIG)
+        odr.render(tmp_path / "input", out=out, config=CONFIG, return_secrets=True)
     e = info.value
-    assert e.exit_code == 1
+    assert type(e) is odr.RenderFailed
+    assert e.code == 1
+    assert e.stage in STAGES
     assert e.report["status"] == "failed"
     assert e.report["summary"]["findings"].get("error", 0) >= 1, e.report["summary"]
     assert not out.exists()
@@ -76,13 +122,66 @@ def test_lint_error_raises_render_failed_with_the_report(tmp_path):
 
 def test_bad_config_text_points_into_it(tmp_path):
     with pytest.raises(odr.InputError) as info:
-        odr.render(None, tmp_path / "out", config_text="instance: x\nnoSuchKey: 1\n")
+        odr.render(out=tmp_path / "out", config_text="instance: x\nnoSuchKey: 1\n", return_secrets=True)
     assert info.value.file == "<config>"
+    assert info.value.line
 
 
-def test_config_and_config_text_are_exclusive(tmp_path):
+def test_exclusive_arguments(tmp_path):
     with pytest.raises(odr.InputError):
-        odr.render(None, tmp_path / "out", config={"a": 1}, config_text="a: 1")
+        odr.render(out=tmp_path / "out", config={"a": 1}, config_text="a: 1")
+    with pytest.raises(odr.InputError):
+        odr.render(out=tmp_path / "out", secrets_out=tmp_path / "s.json", return_secrets=True)
+    with pytest.raises(odr.InputError):
+        odr.render(out=tmp_path / "out", patches=tmp_path, no_patches=True)
+    with pytest.raises(TypeError):
+        odr.render(None, tmp_path / "out")  # out is keyword-only, as --out
+
+
+def test_progress_events_in_order(tmp_path):
+    seen = []
+    report, _ = odr.render(out=tmp_path / "out", return_secrets=True, progress=seen.append)
+    assert [(e["kind"], e["stage"]) for e in seen] == [(k, s) for s in STAGES for k in ("started", "finished")]
+    assert all(e["total"] == len(STAGES) and e["index"] == i // 2 for i, e in enumerate(seen))
+    assert seen[1]["documents"] == report["summary"]["documentsIn"]
+    assert seen[-1]["documents"] == report["summary"]["documentsOut"]
+    assert seen[3]["documents"] is None
+
+
+def test_a_raising_progress_callable_cancels(tmp_path):
+    class Stop(Exception):
+        pass
+
+    def cb(e):
+        if e["stage"] == "dedup":
+            raise Stop("enough")
+
+    out = tmp_path / "out"
+    with pytest.raises(odr.Cancelled) as info:
+        odr.render(out=out, return_secrets=True, progress=cb)
+    assert info.value.code == 4
+    assert info.value.stage == "lint"  # the next stage boundary after dedup
+    assert isinstance(info.value.__cause__, Stop)
+    assert not out.exists()
+
+
+def module_graph(tmp_path):
+    """The bundled example's release graph with a module of its two databases."""
+    root = pathlib.Path(__file__).resolve().parents[3]
+    graph = tmp_path / "graph.yaml"
+    graph.write_text((root / "examples" / "release-graph.yaml").read_text() + "\nmodules:\n  db: [mariadb, postgresql]\n")
+    return graph
+
+
+def test_a_module_render(tmp_path):
+    report, _ = odr.render(
+        out=tmp_path / "out", release_graph=module_graph(tmp_path), module=["db"], no_base=True, return_secrets=True
+    )
+    assert sorted(r["name"] for r in report["releases"]) == ["mariadb", "postgresql"]
+    with pytest.raises(odr.InputError) as info:
+        odr.render(out=tmp_path / "o2", release_graph=module_graph(tmp_path), module=["nope"], no_base=True)
+    assert info.value.stage == "load"
+    assert not (tmp_path / "o2").exists()
 
 
 def test_explain_the_bundled_example():
@@ -94,6 +193,10 @@ def test_explain_the_bundled_example():
     assert [r["resource"] for r in one] == [changed["resource"]]
     with pytest.raises(odr.InputError, match="no resource"):
         odr.explain(resource="ConfigMap/nowhere/nothing")
+    bad = dict(CONFIG, noSuchKey=1)
+    with pytest.raises(odr.InputError) as info:
+        odr.explain(config=bad)
+    assert info.value.key_path == "noSuchKey"
 
 
 def test_render_releases_the_gil(tmp_path):
@@ -111,7 +214,7 @@ def test_render_releases_the_gil(tmp_path):
     try:
         time.sleep(0.01)
         t0 = time.perf_counter()
-        odr.render(None, tmp_path / "out", threads=1)
+        odr.render(out=tmp_path / "out", threads=1, return_secrets=True)
         t1 = time.perf_counter()
     finally:
         stop.set()
@@ -120,6 +223,23 @@ def test_render_releases_the_gil(tmp_path):
         pytest.skip(f"render took {t1 - t0:.3f}s: too fast to observe")
     inside = [s for s in stamps if t0 < s < t1]
     assert len(inside) >= 2, (t1 - t0, len(inside))
+
+
+def test_the_stubs_match_the_module():
+    """Every parameter of render/explain in the module is in the stub, with the same default."""
+    stub = ast.parse((pathlib.Path(__file__).parent.parent / "opendesk_render.pyi").read_text())
+    stubs = {}
+    for node in stub.body:
+        if isinstance(node, ast.FunctionDef):
+            names = [a.arg for a in node.args.args] + [a.arg for a in node.args.kwonlyargs]
+            stubs.setdefault(node.name, names)
+    for fn in (odr.render, odr.explain):
+        params = list(inspect.signature(fn).parameters)
+        assert params == stubs[fn.__name__], (fn.__name__, params, stubs[fn.__name__])
+    classes = {n.name for n in stub.body if isinstance(n, ast.ClassDef)}
+    for name in ("RenderFailed", "InputError", "Cancelled", "SecretPayload"):
+        assert name in classes and hasattr(odr, name)
+    assert odr.RenderError is odr.RenderFailed
 
 
 def test_version():

@@ -7,6 +7,7 @@
 
 pub mod compile;
 pub mod engine;
+pub mod matrix;
 pub mod query;
 pub mod spec;
 

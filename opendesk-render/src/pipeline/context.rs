@@ -98,6 +98,9 @@ impl<'a> RenderContext<'a> {
     /// Add a stage's findings. Nothing that leaves the process may carry a known secret value,
     /// even by coincidence: once the redact stage has the known set, findings are scrubbed here
     /// (the redact stage scrubs the ones merged before it).
+    ///
+    /// The instance config's `lint.severity` settings are applied here, to every stage's
+    /// findings (fixed checks, such as the guards, cannot be changed).
     pub fn merge(&mut self, mut found: Vec<Finding>) {
         for f in &found {
             debug_assert!(
@@ -107,6 +110,7 @@ impl<'a> RenderContext<'a> {
                 f.stage
             );
         }
+        self.cfg.lint.severity.apply(&mut found);
         if let Some(known) = self.known_secrets() {
             crate::stages::redact::scrub_findings(known, &mut found);
         }

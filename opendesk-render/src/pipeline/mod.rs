@@ -290,6 +290,12 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
     if req.cancelled() {
         return Err(RenderError::Cancelled { stage: "done" });
     }
+    if cx.failed() {
+        // Only the output stage's own checks (validating the generated Applications) get here.
+        let mut report = cx.report(true);
+        report.timings = timer.out;
+        return Err(RenderError::Failed(Box::new(report), Box::new(cx.docs)));
+    }
     let mut report = cx.report(false);
     report.timings = timer.out;
     let RenderContext { tree, docs, eso, .. } = cx;

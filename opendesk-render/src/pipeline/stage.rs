@@ -41,6 +41,7 @@ pub static STAGES: &[&dyn Stage] = &[
     &stages::eso::EsoStage,
     &stages::redact::RedactStage,
     &stages::guards::GuardsStage,
+    &crate::validate::ValidateStage,
     &stages::output::OutputStage,
 ];
 

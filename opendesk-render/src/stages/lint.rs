@@ -19,12 +19,11 @@
 //! | `lint/too-large` | error | an object holding more than [`MAX_OBJECT_TEXT`] bytes of scalar text (etcd's default request limit is 1.5 MiB, the API server's 3 MiB) |
 //! | `lint/image-untagged` | warning | an image with neither tag nor digest |
 //! | `lint/image-latest` | warning | an image tagged `:latest` |
-//! | `lint/duplicate-env` | warning | an env name defined twice in one container (the dedup stage removes these first) |
 //!
 //! `__UPPER_CASE__` placeholders are left to the `namespace-markers` guard, so they are not
 //! reported twice.
 
-use super::{containers, key, origin_at, pod_spec_path, ImageRef, Seg};
+use super::{containers, key, origin_at, pod_spec_path, ContainerRef, ImageRef, Seg};
 use crate::checks::Check;
 use crate::config::InstanceConfig;
 use crate::document::Document;
@@ -33,7 +32,6 @@ use crate::yaml::resolve::Resolved;
 use crate::yaml::{path_to_string, Node, PathSeg, Scalar, Value};
 use regex::Regex;
 use serde::Serialize;
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
 /// The lint stage's report.
@@ -343,14 +341,29 @@ fn string_values(c: &mut Ctx<'_>) {
     }
 }
 
+/// A workload's pod spec, by concern: volume names, then per container its name, image, env,
+/// volume mounts, ports and probes.
 fn workload(c: &mut Ctx<'_>) {
     let Some(sp) = pod_spec_path(c.doc) else { return };
+    volume_names(c, &sp);
+    for ct in containers(c.doc) {
+        container_name(c, &ct);
+        container_image(c, &ct);
+        container_env(c, &ct);
+        container_mounts(c, &ct);
+        container_ports(c, &ct);
+        container_probes(c, &ct);
+    }
+}
+
+/// Volume names are DNS-1123 labels.
+fn volume_names(c: &mut Ctx<'_>, sp: &[PathSeg]) {
     let doc = c.doc;
-    if let Some(vols) = doc.root.at(&sp).and_then(|s| s.get("volumes")).and_then(Node::as_seq) {
+    if let Some(vols) = doc.root.at(sp).and_then(|s| s.get("volumes")).and_then(Node::as_seq) {
         for (i, v) in vols.iter().enumerate() {
             if let Some(n) = v.get("name").and_then(Node::scalar_text) {
                 if !is_dns1123_label(n) {
-                    let path = with(&sp, &[key("volumes"), PathSeg::Index(i), key("name")]);
+                    let path = with(sp, &[key("volumes"), PathSeg::Index(i), key("name")]);
                     c.error(
                         Check::LintInvalidName,
                         format!("volume name {n:?} is not a DNS-1123 label"),
@@ -361,139 +374,154 @@ fn workload(c: &mut Ctx<'_>) {
             }
         }
     }
-    for ct in containers(doc) {
-        let cn = ct.name.unwrap_or("?");
-        let node = ct.node;
-        match ct.name {
-            Some(n) if !is_dns1123_label(n) => c.error(
-                Check::LintInvalidName,
-                format!("container name {n:?} is not a DNS-1123 label"),
-                &with(&ct.path, &[key("name")]),
-                node.line,
-            ),
-            None => c.error(Check::LintMissingField, "container without `name`".into(), &ct.path, node.line),
-            _ => {}
-        }
-        // Image.
-        match node.get("image") {
-            Some(i) if i.scalar_text().is_some_and(|t| !t.trim().is_empty()) => {
-                let img = i.scalar_text().unwrap_or("");
-                let r = ImageRef::parse(img);
-                let path = with(&ct.path, &[key("image")]);
-                if r.digest.is_none() {
-                    match r.tag {
-                        None => c.warn(
-                            Check::LintImageUntagged,
-                            format!("container {cn:?}: image {img:?} has no tag (pulls `latest`); pin a version"),
-                            &path,
-                            i.line,
-                        ),
-                        Some("latest") => c.warn(
-                            Check::LintImageLatest,
-                            format!("container {cn:?}: image {img:?} uses `:latest`; pin a version"),
-                            &path,
-                            i.line,
-                        ),
-                        _ => {}
-                    }
-                }
-            }
-            _ => c.error(
-                Check::LintMissingImage,
-                format!("container {cn:?} has no image"),
-                &with(&ct.path, &[key("image")]),
-                node.line,
-            ),
-        }
-        // Env.
-        if let Some(env) = node.get("env").and_then(Node::as_seq) {
-            let mut seen = HashSet::new();
-            for (i, e) in env.iter().enumerate() {
-                let Some(n) = e.get("name").and_then(Node::scalar_text) else { continue };
-                let path = with(&ct.path, &[key("env"), PathSeg::Index(i)]);
-                if !seen.insert(n) {
-                    c.warn(
-                        Check::LintDuplicateEnv,
-                        format!("container {cn:?}: env {n:?} is defined more than once"),
+}
+
+/// A container has a name, a DNS-1123 label.
+fn container_name(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
+    let node = ct.node;
+    match ct.name {
+        Some(n) if !is_dns1123_label(n) => c.error(
+            Check::LintInvalidName,
+            format!("container name {n:?} is not a DNS-1123 label"),
+            &with(&ct.path, &[key("name")]),
+            node.line,
+        ),
+        None => c.error(Check::LintMissingField, "container without `name`".into(), &ct.path, node.line),
+        _ => {}
+    }
+}
+
+/// A container has an image, pinned (a tag other than `latest`, or a digest).
+fn container_image(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
+    let (cn, node) = (ct.name.unwrap_or("?"), ct.node);
+    match node.get("image") {
+        Some(i) if i.scalar_text().is_some_and(|t| !t.trim().is_empty()) => {
+            let img = i.scalar_text().unwrap_or("");
+            let r = ImageRef::parse(img);
+            let path = with(&ct.path, &[key("image")]);
+            if r.digest.is_none() {
+                match r.tag {
+                    None => c.warn(
+                        Check::LintImageUntagged,
+                        format!("container {cn:?}: image {img:?} has no tag (pulls `latest`); pin a version"),
                         &path,
-                        e.line,
-                    );
-                }
-                if let Some(v) = e.get("value") {
-                    if let Some(t) = non_string(v) {
-                        let shown = v.scalar_text().map(|x| format!(" `{x}`")).unwrap_or_default();
-                        c.error(
-                            Check::LintNonStringValue,
-                            format!("container {cn:?}: env {n:?} value{shown} is {t} to Kubernetes (YAML 1.1), not a string; quote it"),
-                            &with(&path, &[key("value")]),
-                            v.line,
-                        );
-                    }
+                        i.line,
+                    ),
+                    Some("latest") => c.warn(
+                        Check::LintImageLatest,
+                        format!("container {cn:?}: image {img:?} uses `:latest`; pin a version"),
+                        &path,
+                        i.line,
+                    ),
+                    _ => {}
                 }
             }
         }
-        // Volume mounts.
-        if let Some(ms) = node.get("volumeMounts").and_then(Node::as_seq) {
-            for (i, m) in ms.iter().enumerate() {
-                if m.get("subpath").is_some() {
-                    let path = with(&ct.path, &[key("volumeMounts"), PathSeg::Index(i), key("subpath")]);
+        _ => c.error(
+            Check::LintMissingImage,
+            format!("container {cn:?} has no image"),
+            &with(&ct.path, &[key("image")]),
+            node.line,
+        ),
+    }
+}
+
+/// Env values are strings.
+fn container_env(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
+    let (cn, node) = (ct.name.unwrap_or("?"), ct.node);
+    if let Some(env) = node.get("env").and_then(Node::as_seq) {
+        // A name defined twice is the dedup stage's (`dedup/duplicate-env`): it runs first.
+        for (i, e) in env.iter().enumerate() {
+            let Some(n) = e.get("name").and_then(Node::scalar_text) else { continue };
+            let path = with(&ct.path, &[key("env"), PathSeg::Index(i)]);
+            if let Some(v) = e.get("value") {
+                if let Some(t) = non_string(v) {
+                    let shown = v.scalar_text().map(|x| format!(" `{x}`")).unwrap_or_default();
                     c.error(
-                        Check::LintUnknownField,
-                        format!("container {cn:?}: volumeMount has unknown field `subpath` (SSA rejects it); the field is `subPath`"),
-                        &path,
-                        m.line,
+                        Check::LintNonStringValue,
+                        format!("container {cn:?}: env {n:?} value{shown} is {t} to Kubernetes (YAML 1.1), not a string; quote it"),
+                        &with(&path, &[key("value")]),
+                        v.line,
                     );
                 }
             }
         }
-        // Ports.
-        if let Some(ports) = node.get("ports").and_then(Node::as_seq) {
-            for (i, pt) in ports.iter().enumerate() {
-                let base = with(&ct.path, &[key("ports"), PathSeg::Index(i)]);
-                if pt.get("port").is_some() {
+    }
+}
+
+/// Volume mounts have no lowercase `subpath`.
+fn container_mounts(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
+    let (cn, node) = (ct.name.unwrap_or("?"), ct.node);
+    if let Some(ms) = node.get("volumeMounts").and_then(Node::as_seq) {
+        for (i, m) in ms.iter().enumerate() {
+            if m.get("subpath").is_some() {
+                let path = with(&ct.path, &[key("volumeMounts"), PathSeg::Index(i), key("subpath")]);
+                c.error(
+                    Check::LintUnknownField,
+                    format!("container {cn:?}: volumeMount has unknown field `subpath` (SSA rejects it); the field is `subPath`"),
+                    &path,
+                    m.line,
+                );
+            }
+        }
+    }
+}
+
+/// Container ports: no `port` field, a non-empty protocol, IANA service names.
+fn container_ports(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
+    let (cn, node) = (ct.name.unwrap_or("?"), ct.node);
+    if let Some(ports) = node.get("ports").and_then(Node::as_seq) {
+        for (i, pt) in ports.iter().enumerate() {
+            let base = with(&ct.path, &[key("ports"), PathSeg::Index(i)]);
+            if pt.get("port").is_some() {
+                c.error(
+                    Check::LintUnknownField,
+                    format!("container {cn:?}: container port has unknown field `port` (SSA rejects it); use `containerPort`"),
+                    &with(&base, &[key("port")]),
+                    pt.line,
+                );
+            }
+            empty_protocol(c, pt, &base, &format!("container {cn:?}: port"));
+            if let Some(n) = pt.get("name").and_then(Node::scalar_text) {
+                if !is_iana_svc_name(n) {
                     c.error(
-                        Check::LintUnknownField,
-                        format!("container {cn:?}: container port has unknown field `port` (SSA rejects it); use `containerPort`"),
-                        &with(&base, &[key("port")]),
+                        Check::LintInvalidName,
+                        format!("container {cn:?}: port name {n:?} is not an IANA service name (lowercase, at most 15, a letter)"),
+                        &with(&base, &[key("name")]),
                         pt.line,
                     );
                 }
-                empty_protocol(c, pt, &base, &format!("container {cn:?}: port"));
-                if let Some(n) = pt.get("name").and_then(Node::scalar_text) {
-                    if !is_iana_svc_name(n) {
-                        c.error(
-                            Check::LintInvalidName,
-                            format!("container {cn:?}: port name {n:?} is not an IANA service name (lowercase, at most 15, a letter)"),
-                            &with(&base, &[key("name")]),
-                            pt.line,
-                        );
-                    }
-                }
             }
         }
-        // Probes.
-        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-            let Some(pr) = node.get(probe) else { continue };
-            if pr.is_null() {
-                continue;
-            }
-            let base = with(&ct.path, &[key(probe)]);
-            if pr.get("enabled").is_some() {
-                c.error(
-                    Check::LintUnknownField,
-                    format!("container {cn:?}: {probe} has unknown field `enabled` (SSA rejects it); remove it, or the probe"),
-                    &with(&base, &[key("enabled")]),
-                    pr.line,
-                );
-            }
-            if !["exec", "httpGet", "tcpSocket", "grpc"].iter().any(|h| pr.get(h).is_some_and(|n| !n.is_null())) {
-                c.error(
-                    Check::LintProbeWithoutHandler,
-                    format!("container {cn:?}: {probe} has no handler (exec, httpGet, tcpSocket or grpc); the API server rejects it"),
-                    &base,
-                    pr.line,
-                );
-            }
+    }
+}
+
+/// Probes have a handler and no `enabled` field.
+fn container_probes(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
+    let (cn, node) = (ct.name.unwrap_or("?"), ct.node);
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        let Some(pr) = node.get(probe) else { continue };
+        if pr.is_null() {
+            continue;
+        }
+        let base = with(&ct.path, &[key(probe)]);
+        if pr.get("enabled").is_some() {
+            c.error(
+                Check::LintUnknownField,
+                format!(
+                    "container {cn:?}: {probe} has unknown field `enabled` (SSA rejects it); remove it, or the probe"
+                ),
+                &with(&base, &[key("enabled")]),
+                pr.line,
+            );
+        }
+        if !["exec", "httpGet", "tcpSocket", "grpc"].iter().any(|h| pr.get(h).is_some_and(|n| !n.is_null())) {
+            c.error(
+                Check::LintProbeWithoutHandler,
+                format!("container {cn:?}: {probe} has no handler (exec, httpGet, tcpSocket or grpc); the API server rejects it"),
+                &base,
+                pr.line,
+            );
         }
     }
 }
@@ -686,7 +714,6 @@ spec:
             ("lint/unknown-field", Severity::Error, "$.spec.template.spec.containers[0].livenessProbe.enabled"),
             ("lint/probe-without-handler", Severity::Error, "$.spec.template.spec.containers[0].livenessProbe"),
             ("lint/image-untagged", Severity::Warning, "$.spec.template.spec.containers[1].image"),
-            ("lint/duplicate-env", Severity::Warning, "$.spec.template.spec.containers[1].env[1]"),
             ("lint/non-string-value", Severity::Error, "$.spec.template.spec.containers[1].env[1].value"),
             ("lint/empty-protocol", Severity::Error, "$.spec.ports[0].protocol"),
         ];

@@ -24,7 +24,11 @@ impl Stage for OutputStage {
     fn run(&self, cx: &mut RenderContext<'_>) -> Result<Vec<Finding>, RenderError> {
         let meta = cx.meta_input();
         let tree = build_tree(cx.cfg, &cx.docs, cx.graph, &meta, cx.app_options)?;
-        let found = tree.findings.clone();
+        let mut found = tree.findings.clone();
+        // The Applications are made here: validate them too (an error is a renderer bug, and
+        // still fails the render rather than push what Argo CD rejects).
+        let schemas = crate::validate::Schemas::for_config(cx.cfg).map_err(|e| RenderError::Input(e.to_string()))?;
+        found.extend(crate::validate::validate_tree_files(&tree.files, "applications", &schemas));
         cx.tree = Some(tree);
         Ok(found)
     }

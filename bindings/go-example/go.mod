@@ -1,3 +1,0 @@
-module opendesk-render/go-example
-
-go 1.19

@@ -1,0 +1,3 @@
+module opendesk-render/bindings/go/opendeskrender
+
+go 1.19

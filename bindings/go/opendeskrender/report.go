@@ -1,0 +1,101 @@
+package opendeskrender
+
+// Report is the render report, the JSON of `opendesk-render render --json`
+// (docs/json-report.md). Field names follow that document; new fields may appear in later
+// versions (a test in this package fails until they are added here).
+type Report struct {
+	// Status is "ok" or "failed".
+	Status string `json:"status"`
+	// ExitCode is the CLI's exit code for this outcome (0 or 1).
+	ExitCode int `json:"exitCode"`
+	// RendererVersion is the opendesk-render version.
+	RendererVersion string `json:"rendererVersion"`
+	// OpendeskVersion is the openDesk version rendered.
+	OpendeskVersion string `json:"opendeskVersion"`
+	// Instance is the instance name from the config.
+	Instance string `json:"instance"`
+	// InputDigest is sha256:<hex> over the input tree.
+	InputDigest string `json:"inputDigest"`
+	// OutputDigest is sha256:<hex> over releases/ and applications/; "" when failed.
+	OutputDigest string `json:"outputDigest"`
+	// Summary holds the counts.
+	Summary Summary `json:"summary"`
+	// Patches has one entry per runtime patch, then the ones appliesTo skipped, then one per
+	// override (override:<name>).
+	Patches []PatchStat `json:"patches"`
+	// Findings are every stage's findings, in pipeline order.
+	Findings []Finding `json:"findings"`
+	// Guards are every guard's result.
+	Guards []Guard `json:"guards"`
+	// Releases are the rendered releases, sorted by name; empty when failed.
+	Releases []Release `json:"releases"`
+	// Timings are the wall-clock times per stage (not deterministic).
+	Timings []Timing `json:"timings"`
+	// Secrets is the decoded Secret payload when Request.ReturnSecrets asked for it; never
+	// part of the JSON, and it prints as its length only.
+	Secrets SecretPayload `json:"-"`
+	// raw is the JSON the library returned (for the test that keeps this struct in step).
+	raw []byte
+}
+
+// Summary holds the report's counts.
+type Summary struct {
+	Releases       int            `json:"releases"`
+	DocumentsIn    int            `json:"documentsIn"`
+	DocumentsOut   int            `json:"documentsOut"`
+	InputBytes     int64          `json:"inputBytes"`
+	PatchesApplied int            `json:"patchesApplied"`
+	PatchesSkipped int            `json:"patchesSkipped"`
+	PatchesDead    int            `json:"patchesDead"`
+	Findings       map[string]int `json:"findings"` // per severity: info, warning, error
+	EsoConverted   int            `json:"esoConverted"`
+	Redactions     int            `json:"redactions"`
+}
+
+// PatchStat is one patch's (or override's) effect.
+type PatchStat struct {
+	Name     string `json:"name"`
+	File     string `json:"file"`
+	Required bool   `json:"required"`
+	Matched  int    `json:"matched"`
+	Changed  int    `json:"changed"`
+	// Skipped says why appliesTo excluded the patch; "" when it ran.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Finding is one finding of a stage.
+type Finding struct {
+	Stage    string `json:"stage"`
+	Code     string `json:"code"`
+	Severity string `json:"severity"` // info, warning, error
+	Message  string `json:"message"`
+	Resource string `json:"resource,omitempty"` // Kind/namespace/name
+	Origin   string `json:"origin,omitempty"`   // release/file:line in the input
+	Path     string `json:"path,omitempty"`     // JSONPath inside the resource
+}
+
+// Guard is one guard's result.
+type Guard struct {
+	Name    string `json:"name"`
+	Passed  bool   `json:"passed"`
+	Message string `json:"message,omitempty"`
+}
+
+// Release is one rendered release.
+type Release struct {
+	Name        string         `json:"name"`
+	Application string         `json:"application"`
+	Wave        string         `json:"wave"`
+	SyncWave    int            `json:"syncWave"`
+	Resources   int            `json:"resources"`
+	Kinds       map[string]int `json:"kinds"`
+	// Images are the container images its workloads run, sorted; empty when none.
+	Images       []string `json:"images,omitempty"`
+	OutputDigest string   `json:"outputDigest"`
+}
+
+// Timing is one stage's wall-clock time.
+type Timing struct {
+	Stage string  `json:"stage"`
+	Ms    float64 `json:"ms"`
+}
