@@ -814,11 +814,11 @@ data: {a: b}
         let es = &ds[0];
         assert_eq!(es.kind(), Some("ExternalSecret"));
         assert_eq!(
-            es.root.get_path("metadata.annotations").map(|a| crate::yaml::emit(a)).as_deref(),
+            es.root.get_path("metadata.annotations").map(crate::yaml::emit).as_deref(),
             Some("argocd.argoproj.io/sync-wave: \"1\"\n")
         );
         assert_eq!(
-            es.root.get_path("spec.target.template.metadata.annotations").map(|a| crate::yaml::emit(a)).as_deref(),
+            es.root.get_path("spec.target.template.metadata.annotations").map(crate::yaml::emit).as_deref(),
             Some("argocd.argoproj.io/sync-wave: \"1\"\n")
         );
         assert!(es.changes.iter().any(|c| c.action == "remove" && c.path.contains("last-applied-configuration")));
