@@ -243,10 +243,15 @@ pub struct InstanceConfig {
 impl InstanceConfig {
     /// Parse a config text; `file` names it in errors.
     pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
+        // A config error never quotes a `redact.values` entry nor URL credentials.
+        let scrubbed = |mut e: ConfigError| {
+            e.message = crate::scrub::scrub_config_message(text, e.line, &e.message);
+            e
+        };
         let cfg: InstanceConfig = serde_saphyr::from_str_with_options(text, saphyr_options())
-            .map_err(|e| ConfigError::from_saphyr(file, &e))?;
+            .map_err(|e| scrubbed(ConfigError::from_saphyr(file, &e)))?;
         let mut cfg = cfg;
-        cfg.validate(file, text)?;
+        cfg.validate(file, text).map_err(scrubbed)?;
         cfg.source = Some((file.display().to_string(), text.to_string()));
         Ok(cfg)
     }
@@ -329,6 +334,18 @@ impl InstanceConfig {
             if let Some(why) = dns_label_problem(v) {
                 return Err(bad(k, format!("`{k}` {v:?} is not a DNS-1123 label ({why})")));
             }
+        }
+        // Credentials in argocd.repoURL would be written into every Application (issue 15).
+        if crate::scrub::url_has_credentials(self.argocd.repo_url.trim()) {
+            return Err(bad(
+                "argocd.repoURL",
+                format!(
+                    "`argocd.repoURL` {} carries credentials: they would be written into every Application in \
+                     git. Use the URL without them and give Argo CD the credentials as a repository Secret \
+                     (docs/argocd.md)",
+                    crate::scrub::redact_url_credentials(self.argocd.repo_url.trim())
+                ),
+            ));
         }
         if let Some(why) = repo_path_problem(&self.argocd.path) {
             return Err(bad(

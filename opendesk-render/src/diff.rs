@@ -165,7 +165,52 @@ pub fn diff(old: &[Document], new: &[Document]) -> DiffReport {
         }
     }
     resources.sort_by(|x, y| (&x.release, &x.resource).cmp(&(&y.release, &y.resource)));
+    let known = secret_values_in(&[old, new]);
+    if !known.is_empty() {
+        for r in &mut resources {
+            scrub_resource(&known, r);
+        }
+    }
     DiffReport { changed: counts.added + counts.removed + counts.changed > 0, counts, resources }
+}
+
+/// The values of the `Secret`s among `sets` (`stringData`, and `data` decoded), as the matcher
+/// the pipeline scrubs findings with ([`KnownSecrets`]): what `diff`, `plan` and `explain` mask
+/// wherever else they would print them (a ConfigMap line holding a Secret's password, a key).
+/// A Secret whose data does not decode contributes what does.
+///
+/// [`KnownSecrets`]: crate::stages::redact::KnownSecrets
+pub fn secret_values_in(sets: &[&[Document]]) -> crate::stages::redact::KnownSecrets {
+    let mut values = Vec::new();
+    for d in sets.iter().flat_map(|s| s.iter()).filter(|d| crate::stages::eso::is_secret(d)) {
+        for field in ["data", "stringData"] {
+            let Some(m) = d.root.get(field).and_then(Node::as_map) else { continue };
+            for e in m {
+                let Some(t) = e.value.scalar_text() else { continue };
+                let v = if field == "data" {
+                    crate::stages::eso::decode_base64(t).and_then(|b| String::from_utf8(b).ok())
+                } else {
+                    Some(t.to_string())
+                };
+                values.extend(v);
+            }
+        }
+    }
+    crate::stages::redact::KnownSecrets::from_values(values)
+}
+
+/// Mask every known value in what a resource's diff would print.
+fn scrub_resource(known: &crate::stages::redact::KnownSecrets, r: &mut ResourceDiff) {
+    let mask = |s: &mut String| {
+        if let std::borrow::Cow::Owned(m) = known.mask(s) {
+            *s = m;
+        }
+    };
+    mask(&mut r.resource);
+    for c in &mut r.changes {
+        mask(&mut c.path);
+        c.old.iter_mut().chain(c.new.iter_mut()).chain(c.lines.iter_mut()).for_each(mask);
+    }
 }
 
 /// An ExternalSecret with `spec.data` as a map keyed by `secretKey` (so an inserted key is one
@@ -468,6 +513,25 @@ mod tests {
                 " line12: v12"
             ]
         );
+    }
+
+    #[test]
+    fn a_secret_value_in_another_resource_is_masked() {
+        // The Secret holds the password; a ConfigMap's config file (a block scalar) and a
+        // key of another map hold it too: the diff shows neither.
+        let secret = "kind: Secret\nmetadata: {name: db}\ndata: {password: Q29uZmlnTWFwLVB3LTc3eHE=}\n";
+        let a = docs(&format!("{secret}---\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n  app.ini: |\n    [db]\n    host = db\n    user = app\n"));
+        let b = docs(&format!("{secret}---\nkind: ConfigMap\nmetadata: {{name: c}}\ndata:\n  app.ini: |\n    [db]\n    host = db\n    user = app\n    password = ConfigMap-Pw-77xq\n  ConfigMap-Pw-77xq: x\n  flat: ConfigMap-Pw-77xq\n"));
+        let d = diff(&a, &b);
+        let text = render_text(&d);
+        let json = serde_json::to_string(&d).unwrap();
+        let md = render_markdown(&d, "t");
+        for out in [&text, &json, &md] {
+            assert!(!out.contains("ConfigMap-Pw-77xq"), "{out}");
+        }
+        assert!(text.contains("\n        +password = <redacted>\n"), "{text}");
+        assert!(text.contains("\n    + $.data['<redacted>'] = \"x\"\n"), "{text}");
+        assert!(text.contains("\n    + $.data.flat = \"<redacted>\"\n"), "{text}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod par;
 pub mod patch;
 pub mod pipeline;
 pub mod report;
+pub mod scrub;
 pub mod stages;
 pub mod validate;
 pub mod yaml;

@@ -499,14 +499,7 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
 
 /// Print the offending line of `file` with a caret under `col` (1-based), to stderr.
 pub fn print_snippet(file: &Path, line: usize, col: usize) {
-    if line == 0 {
-        return;
+    if let Some(s) = crate::render_cmd::snippet(file, line, col) {
+        eprintln!("{s}");
     }
-    let Ok(text) = std::fs::read_to_string(file) else { return };
-    let Some(l) = text.lines().nth(line - 1) else { return };
-    let shown: String = l.chars().take(200).collect();
-    let w = line.to_string().len();
-    eprintln!("{:w$} |", "");
-    eprintln!("{line} | {shown}");
-    eprintln!("{:w$} | {}^", "", " ".repeat(col.saturating_sub(1).min(200)));
 }

@@ -96,21 +96,7 @@ pub fn interrupted() -> bool {
 /// `scheme://user:token@host/…` → `scheme://***@host/…`, for every URL in `s` (git's own
 /// messages included). Other text is unchanged.
 pub fn redact_url(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let end = rest
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"' || c == '>')
-            .unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            out.push_str("***");
-            rest = &rest[at..];
-        }
-    }
-    out.push_str(rest);
-    out
+    opendesk_render::scrub::redact_url_credentials(s).into_owned()
 }
 
 /// Validate `--path`: a clean relative folder with at least one normal component (no `.`,

@@ -166,8 +166,8 @@ pub fn snippet(file: &Path, line: usize, col: usize) -> Option<String> {
         return None;
     }
     let text = std::fs::read_to_string(file).ok()?;
-    let l = text.lines().nth(line - 1)?;
-    let shown: String = l.chars().take(200).collect();
+    // Values of a Secret document or of the config's `redact:` block show as `***`.
+    let shown = opendesk_render::scrub::shown_line(&text, line)?;
     let w = line.to_string().len();
     Some(format!("{:w$} |\n{line} | {shown}\n{:w$} | {}^", "", "", " ".repeat(col.saturating_sub(1).min(200))))
 }
@@ -825,7 +825,8 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
                     println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
                 }
             }
-            eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&f.message)));
+            let message = opendesk_render::scrub::redact_url_credentials(&f.message);
+            eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&message)));
             if f.exit_code == EXIT_FAILED {
                 eprintln!(
                     "nothing was written; fix the findings above (or `explain` a resource to see what changed it)"
@@ -872,6 +873,10 @@ pub fn explain_entries_in(
     namespace: Option<&str>,
 ) -> Vec<serde_json::Value> {
     let scopes = namespace.map(|_| opendesk_render::stages::Scopes::from_docs(docs));
+    // The same matcher as `diff`: a render that failed before the redact stage still holds its
+    // Secrets, and a change's detail must not show their values.
+    let known = opendesk_render::diff::secret_values_in(&[docs]);
+    let mask = |s: &str| opendesk_render::scrub::redact_url_credentials(&known.mask(s)).into_owned();
     let mut shown = Vec::new();
     for d in docs {
         let id = d.id().to_string();
@@ -886,12 +891,21 @@ pub fn explain_entries_in(
         }) {
             continue;
         }
+        let changes: Vec<opendesk_render::document::Change> = d
+            .changes
+            .iter()
+            .map(|c| opendesk_render::document::Change {
+                path: mask(&c.path),
+                detail: c.detail.as_deref().map(mask),
+                ..c.clone()
+            })
+            .collect();
         shown.push(serde_json::json!({
-            "resource": id,
+            "resource": mask(&id),
             "release": &*d.origin.release,
             "file": &*d.origin.file,
             "line": d.origin.line,
-            "changes": d.changes,
+            "changes": changes,
         }));
     }
     shown
@@ -917,7 +931,7 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
         Ok(r) => (r.documents, None),
         Err(RenderError::Failed(rep, docs)) => (*docs, Some(rep)),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", opendesk_render::scrub::redact_url_credentials(&e.to_string()));
             return e.exit_code();
         }
     };

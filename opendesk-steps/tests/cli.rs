@@ -442,3 +442,128 @@ fn secrets_wrapped_in_lists_are_converted_like_any_other() {
     assert!(s.contains("(app/app/templates/list.yaml:6)"), "{s}");
     assert!(s.contains("item 0 of the List at line 3"), "{s}");
 }
+
+#[test]
+fn a_yaml_error_on_a_secret_line_never_prints_the_value() {
+    let dir = input(
+        "secret-syntax",
+        &[("app/app/templates/s.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: opendesk}\nstringData:\n  password: Hunt3r2-Value: x\n")],
+    );
+    let cfg = config("secret-syntax-cfg", CONFIG);
+    let out = tmp("secret-syntax-out");
+    let file = dir.join("app/app/templates/s.yaml");
+    let expected = format!(
+        "error: {}:5:26: mapping values are not allowed in this context\n  |\n5 |   password: ***\n  |                          ^\n",
+        file.display()
+    );
+    let o = run(&["render", dir.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(stderr(&o), expected);
+    let o = run(&["explain", dir.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(stderr(&o), expected);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("Hunt3r2"));
+    // The same line in a ConfigMap is shown as it is.
+    let dir = input(
+        "cm-syntax",
+        &[("app/app/templates/c.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a: b: c\n")],
+    );
+    let o = run(&["render", dir.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert!(stderr(&o).contains("5 |   a: b: c\n"), "{}", stderr(&o));
+}
+
+#[test]
+fn config_errors_never_print_redact_values_nor_url_credentials() {
+    let out = tmp("cfgsecret-out");
+    let base = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+    // argocd.repoURL with a token: a config error at its line, the token never shown.
+    let cfg = config(
+        "cfg-token",
+        &format!("{base}argocd:\n  repoURL: https://oauth2:glpat-T0kenXyz@git.example.org/acme.git\n  path: instances/acme\n"),
+    );
+    let o =
+        run(&["render", "--out", out.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "--discard-secret-values"]);
+    assert_eq!(code(&o), 2);
+    let e = stderr(&o);
+    assert!(
+        e.starts_with(&format!(
+            "error: {}:5:3: `argocd.repoURL` https://***@git.example.org/acme.git carries credentials",
+            cfg.display()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("5 |   repoURL: https://***@git.example.org/acme.git\n"), "{e}");
+    assert!(!e.contains("T0kenXyz") && !e.contains("oauth2"), "{e}");
+    assert!(!out.exists());
+    // A bad redact.values entry: the position, never the value (nor its neighbours').
+    for (name, redact, at, shown) in [
+        ("cfg-rv1", "redact:\n  values:\n    - S3cretValue-1\n    - {a: S3cretValue-2}\n", ":7:7:", "7 |     - ***\n"),
+        ("cfg-rv2", "redact:\n  values: S3cretValue-3\n", ":5:11:", "5 |   values: ***\n"),
+        ("cfg-rv3", "redact:\n  valuez: [S3cretValue-4]\n", ":5:3:", "5 |   valuez: ***\n"),
+    ] {
+        let cfg = config(name, &format!("{base}{redact}"));
+        let o = run(&[
+            "render",
+            "--out",
+            out.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--discard-secret-values",
+        ]);
+        assert_eq!(code(&o), 2, "{name}");
+        let e = stderr(&o);
+        assert!(e.contains(at) && e.contains(shown), "{name}: {e}");
+        assert!(!e.contains("S3cretValue"), "{name}: {e}");
+    }
+}
+
+#[test]
+fn diff_never_prints_a_secret_value_found_in_another_resource() {
+    // Two trees holding a plaintext Secret (as a tree from elsewhere may), the new one with the
+    // Secret's password in a ConfigMap's config file and as a value.
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: opendesk}\ndata:\n  password: RGlmZi1TZWNyZXQtOXZr\n";
+    let cm = |extra: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app, namespace: opendesk}}\ndata:\n  app.ini: |\n    [db]\n    user = app\n{extra}")
+    };
+    let a =
+        input("diffsec-a", &[("releases/app/secret-db.yaml", secret), ("releases/app/configmap-app.yaml", &cm(""))]);
+    let b = input(
+        "diffsec-b",
+        &[
+            ("releases/app/secret-db.yaml", secret),
+            (
+                "releases/app/configmap-app.yaml",
+                &cm("    password = Diff-Secret-9vk\n  DB_PASSWORD: Diff-Secret-9vk\n"),
+            ),
+        ],
+    );
+    for format in [&[][..], &["--json"][..], &["--markdown"][..]] {
+        let mut args = vec!["diff", a.to_str().unwrap(), b.to_str().unwrap()];
+        args.extend_from_slice(format);
+        let o = run(&args);
+        assert_eq!(code(&o), 1, "{format:?}: {}", stderr(&o));
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert!(!all.contains("Diff-Secret-9vk") && !all.contains("RGlmZi1TZWNyZXQtOXZr"), "{format:?}: {all}");
+        assert!(all.contains("<redacted>"), "{format:?}: {all}");
+    }
+    let o = run(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("+password = <redacted>") && s.contains("$.data.DB_PASSWORD = \"<redacted>\""), "{s}");
+}
+
+#[test]
+fn a_token_in_the_repo_url_never_shows_in_push_or_plan() {
+    let out = tmp("tokenurl-out");
+    assert_eq!(code(&run(&["render", "--out", out.to_str().unwrap(), "--discard-secret-values"])), 0);
+    // Nothing listens on port 9: git fails; every line it and we print hides the token.
+    let url = "https://user:Tok3n-Never-Shown@127.0.0.1:9/acme.git";
+    for cmd in [&["push"][..], &["plan"][..], &["push", "--dry-run"][..]] {
+        let mut args = cmd.to_vec();
+        args.extend_from_slice(&[out.to_str().unwrap(), "--repo", url, "--path", "instances/acme", "--timeout", "20"]);
+        let o = bin().args(&args).env("GIT_TERMINAL_PROMPT", "0").output().unwrap();
+        assert_ne!(code(&o), 0, "{cmd:?}");
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert!(!all.contains("Tok3n-Never-Shown"), "{cmd:?}: {all}");
+        assert!(all.contains("https://***@127.0.0.1:9/acme.git"), "{cmd:?}: {all}");
+    }
+}

@@ -114,6 +114,12 @@ impl<'a> RenderContext<'a> {
         if let Some(known) = self.known_secrets() {
             crate::stages::redact::scrub_findings(known, &mut found);
         }
+        // Credentials in a URL, known or not (`https://***@host/…`).
+        for f in &mut found {
+            if let std::borrow::Cow::Owned(m) = crate::scrub::redact_url_credentials(&f.message) {
+                f.message = m;
+            }
+        }
         self.findings.append(&mut found);
     }
 

@@ -1,0 +1,244 @@
+//! What error messages may show of an input line (issue 15, "nothing leaves the process").
+//!
+//! Messages name `file:line:col` and quote the offending line. Three kinds of text never reach
+//! them as they are:
+//! - a line of a `Secret` document (a YAML error on a Secret line, in a manifest or a list):
+//!   shown with its values replaced by `***` ([`mask_values`]), keys and indentation kept;
+//! - a line of the instance config's `redact:` block (it lists `redact.values`): the same, and
+//!   the config error's own message is scrubbed of that line's values
+//!   ([`scrub_config_message`]);
+//! - credentials in a URL, anywhere: `https://user:token@host/…` becomes `https://***@host/…`
+//!   ([`redact_url_credentials`]).
+//!
+//! The pipeline's own matcher of known secret values
+//! ([`KnownSecrets`](crate::stages::redact::KnownSecrets)) scrubs findings, `diff` and
+//! `explain`; this module covers what is printed before any value is known (load and config
+//! errors).
+
+use std::borrow::Cow;
+
+/// What a masked value shows.
+pub const MASK: &str = "***";
+
+/// `scheme://user:token@host/…` → `scheme://***@host/…`, for every URL in `s`. Other text is
+/// unchanged (borrowed when there was nothing to redact).
+pub fn redact_url_credentials(s: &str) -> Cow<'_, str> {
+    if !s.contains("://") || !s.contains('@') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    let mut changed = false;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"' || c == '>' || c == '`')
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            out.push_str(MASK);
+            rest = &rest[at..];
+            changed = true;
+        }
+    }
+    if !changed {
+        return Cow::Borrowed(s);
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// True when `url` carries credentials Argo CD would receive in every Application: a
+/// password (`user:pass@`), or any user part of an `http(s)` URL (a token given as the user
+/// name). An SSH user without a password (`ssh://git@host/…`, `git@host:org/repo`) is not one.
+pub fn url_has_credentials(url: &str) -> bool {
+    let Some(i) = url.find("://") else { return false };
+    let scheme = url[..i].to_ascii_lowercase();
+    let rest = &url[i + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else { return false };
+    let user = &authority[..at];
+    user.contains(':') || scheme == "http" || scheme == "https"
+}
+
+/// `line` with its values replaced by [`MASK`]: indentation, sequence dashes and a `key:` are
+/// kept, whatever follows is masked (`  password: hunter2` → `  password: ***`, `- x` →
+/// `- ***`, a block scalar's text line → `***`). A line with nothing after its key is kept.
+pub fn mask_values(line: &str) -> String {
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    let mut at = indent;
+    let bytes = line.as_bytes();
+    // Sequence dashes: `- `, `- - `.
+    while bytes.get(at) == Some(&b'-') && matches!(bytes.get(at + 1), Some(b' ') | Some(b'\t') | None) {
+        at += 1;
+        while matches!(bytes.get(at), Some(b' ') | Some(b'\t')) {
+            at += 1;
+        }
+    }
+    let rest = &line[at..];
+    let key_end = key_length(rest);
+    let (kept, value) = match key_end {
+        Some(k) => line.split_at(at + k),
+        None => line.split_at(at),
+    };
+    let v = value.trim_start_matches([' ', '\t']);
+    if v.is_empty() {
+        return line.to_string();
+    }
+    // A bare block indicator (`|`, `>-`) shows no value.
+    if v.len() <= 3 && v.starts_with(['|', '>']) && v[1..].chars().all(|c| matches!(c, '-' | '+' | '1'..='9')) {
+        return line.to_string();
+    }
+    let gap = &value[..value.len() - v.len()];
+    format!("{kept}{gap}{MASK}")
+}
+
+/// The length of `key:` at the start of `rest` (the colon included), when `rest` starts with a
+/// mapping key: a plain key up to `: ` or a final `:`, or a quoted one followed by `:`.
+fn key_length(rest: &str) -> Option<usize> {
+    if let Some(q) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let close = rest[1..].find(q)? + 1;
+        let after = &rest[close + 1..];
+        let after_trim = after.trim_start_matches([' ', '\t']);
+        return after_trim.starts_with(':').then(|| close + 1 + (after.len() - after_trim.len()) + 1);
+    }
+    if rest.starts_with(['#', '{', '[', '|', '>', '&', '*', '!']) {
+        return None;
+    }
+    let i = rest.find(": ").or_else(|| rest.find(":\t")).or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
+    let key = &rest[..i];
+    (!key.contains(" #")).then_some(i + 1)
+}
+
+/// True when `line` (1-based) of `text` lies in a document that is, or holds, a `Secret`: its
+/// chunk (between `---` markers) has a `kind: Secret` or `kind: …SecretList` line at any
+/// indentation (a list item included). Text only: it works on input that does not parse.
+pub fn in_secret_document(text: &str, line: usize) -> bool {
+    let line = line as u32;
+    let chunks = crate::load::split_documents(text);
+    let Some(c) = chunks.iter().rev().find(|c| c.line <= line) else { return false };
+    c.text.lines().any(|l| {
+        let t = l.trim_start_matches([' ', '\t', '-']).trim_start();
+        let Some(v) = t.strip_prefix("kind:") else { return false };
+        let v = v.split(" #").next().unwrap_or("").trim().trim_matches(['"', '\'']);
+        v == "Secret" || v.ends_with("SecretList")
+    })
+}
+
+/// True when `line` (1-based) of the config `text` lies in its top-level `redact:` block (the
+/// `redact:` line and every more-indented line after it), where `redact.values` are listed.
+pub fn in_redact_block(text: &str, line: usize) -> bool {
+    let mut inside = false;
+    for (i, l) in text.lines().enumerate() {
+        let top = !l.is_empty() && !l.starts_with([' ', '\t', '#']);
+        if top {
+            inside = l.starts_with("redact:") || l.starts_with("\"redact\":") || l.starts_with("'redact':");
+        }
+        if i + 1 == line {
+            return inside;
+        }
+    }
+    false
+}
+
+/// The line `line` (1-based) of `text` as an error message may quote it: masked in a Secret
+/// document or a config's `redact:` block, URL credentials redacted, at most 200 characters.
+pub fn shown_line(text: &str, line: usize) -> Option<String> {
+    if line == 0 {
+        return None;
+    }
+    let l = text.lines().nth(line - 1)?;
+    let l = if in_secret_document(text, line) || in_redact_block(text, line) {
+        Cow::Owned(mask_values(l))
+    } else {
+        Cow::Borrowed(l)
+    };
+    Some(redact_url_credentials(&l).chars().take(200).collect())
+}
+
+/// A config error's message for `text` (the config it was parsed from) when the error points
+/// at `line` in the `redact:` block: every value on that line (as written, and unquoted) is
+/// replaced by [`MASK`]. serde quotes a value it cannot read (``invalid type: integer `1234`
+/// ``); a `redact.values` entry must never be printed. URL credentials are redacted always.
+pub fn scrub_config_message(text: &str, line: usize, message: &str) -> String {
+    let mut m = redact_url_credentials(message).into_owned();
+    if line == 0 || !in_redact_block(text, line) {
+        return m;
+    }
+    let Some(l) = text.lines().nth(line - 1) else { return m };
+    let masked = mask_values(l);
+    if masked == l {
+        return m;
+    }
+    // `masked` is the kept prefix of `l` followed by the mask.
+    let value = l[masked.len() - MASK.len()..].trim();
+    let mut needles: Vec<String> = vec![value.to_string()];
+    let unquoted = value.trim_matches(['"', '\'']);
+    needles.push(unquoted.to_string());
+    // A flow list on the line (`values: [a, b]`): each item too.
+    needles.extend(
+        unquoted.trim_matches(['[', ']', '{', '}']).split(',').map(|s| s.trim().trim_matches(['"', '\'']).to_string()),
+    );
+    needles.retain(|n| n.chars().count() >= 2);
+    needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    for n in needles {
+        m = m.replace(&n, MASK);
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_are_redacted_everywhere_in_a_text() {
+        assert_eq!(
+            redact_url_credentials("https://user:tok3n@git.example.org/a.git"),
+            "https://***@git.example.org/a.git"
+        );
+        assert_eq!(
+            redact_url_credentials("fatal: unable to access 'https://x:y@h/r/': 403 and http://t0k@h2"),
+            "fatal: unable to access 'https://***@h/r/': 403 and http://***@h2"
+        );
+        assert!(matches!(redact_url_credentials("https://h/r and a@b"), Cow::Borrowed(_)));
+        assert_eq!(redact_url_credentials("https://a:b@c@h/"), "https://***@h/");
+        assert!(url_has_credentials("https://oauth2:glpat-x@git.example.org/a.git"));
+        assert!(url_has_credentials("https://ghp_token@github.com/a.git"));
+        assert!(url_has_credentials("ssh://git:pw@h/r"));
+        assert!(!url_has_credentials("ssh://git@h/r"));
+        assert!(!url_has_credentials("git@github.com:org/repo.git"));
+        assert!(!url_has_credentials("https://git.example.org/a@b.git"));
+    }
+
+    #[test]
+    fn values_are_masked_keys_kept() {
+        assert_eq!(mask_values("  password: hunter2"), "  password: ***");
+        assert_eq!(mask_values("  \"pass word\": 'x: y'"), "  \"pass word\": ***");
+        assert_eq!(mask_values("    - hunter2"), "    - ***");
+        assert_eq!(mask_values("- - a: b"), "- - a: ***");
+        assert_eq!(mask_values("    some config text"), "    ***");
+        assert_eq!(mask_values("stringData:"), "stringData:");
+        assert_eq!(mask_values("  conf: |-"), "  conf: |-");
+        assert_eq!(mask_values("data: {a: b}"), "data: ***");
+        assert_eq!(mask_values("  url: https://u:p@h/x"), "  url: ***");
+    }
+
+    #[test]
+    fn lines_of_secret_documents_and_the_redact_block_are_masked() {
+        let t = "kind: ConfigMap\ndata:\n  a: visible\n---\napiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2: x\n---\nkind: List\nitems:\n  - kind: Secret\n    data: {p: aGk=}\n";
+        assert_eq!(shown_line(t, 3).unwrap(), "  a: visible");
+        assert_eq!(shown_line(t, 8).unwrap(), "  password: ***");
+        assert_eq!(shown_line(t, 13).unwrap(), "    data: ***");
+        let c = "opendeskVersion: 1.13.1\nredact:\n  values:\n    - S3cr3t-Value\n    - [1234]\nargocd: {repoURL: 'https://u:p@h/r.git'}\n";
+        assert_eq!(shown_line(c, 4).unwrap(), "    - ***");
+        assert_eq!(shown_line(c, 1).unwrap(), "opendeskVersion: 1.13.1");
+        assert_eq!(shown_line(c, 6).unwrap(), "argocd: {repoURL: 'https://***@h/r.git'}");
+        assert_eq!(
+            scrub_config_message(c, 5, "invalid type: sequence [1234], expected a string"),
+            "invalid type: sequence ***, expected a string"
+        );
+        assert_eq!(scrub_config_message(c, 4, "x `S3cr3t-Value` y"), "x `***` y");
+        assert_eq!(scrub_config_message(c, 1, "keeps 1.13.1"), "keeps 1.13.1");
+    }
+}
