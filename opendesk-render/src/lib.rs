@@ -16,6 +16,7 @@ pub mod checks;
 pub mod churn;
 pub mod config;
 pub mod diff;
+pub mod digest;
 pub mod document;
 pub mod error;
 pub mod fsio;
@@ -28,6 +29,7 @@ pub mod pipeline;
 pub mod report;
 pub mod scrub;
 pub mod stages;
+pub mod typed;
 pub mod validate;
 pub mod yaml;
 
