@@ -626,16 +626,19 @@ fn generated_external_secret(d: &Document) -> bool {
     d.kind() == Some("ExternalSecret") && d.changes.iter().any(|c| c.by == "stage:eso")
 }
 
+/// What [`scan`] found in one document.
+struct Scan {
+    hits: Vec<TextHit>,
+    comments: bool,
+    records: bool,
+    weak_refs: Vec<(Vec<PathSeg>, Owner)>,
+}
+
 /// Scan one document: the texts holding a known value (with the env references that can
 /// replace them), and whether the head comments / change records hold one.
-fn scan(
-    d: &Document,
-    known: &KnownSecrets,
-    weak: &[WeakValue],
-    default_ns: &str,
-) -> (Vec<TextHit>, bool, bool, Vec<(Vec<PathSeg>, Owner)>) {
+fn scan(d: &Document, known: &KnownSecrets, weak: &[WeakValue], default_ns: &str) -> Scan {
     if super::eso::is_secret(d) {
-        return (Vec::new(), false, false, Vec::new());
+        return Scan { hits: Vec::new(), comments: false, records: false, weak_refs: Vec::new() };
     }
     let comments = d.head_comments.iter().any(|c| known.contains(c));
     let records =
@@ -681,7 +684,7 @@ fn scan(
     }
     let idx_hits = known.hits_in(&d.root);
     if idx_hits.is_empty() {
-        return (Vec::new(), comments, records, weak_refs);
+        return Scan { hits: Vec::new(), comments, records, weak_refs };
     }
     let mut out: Vec<TextHit> = Vec::new();
     let (mut idx, mut next) = (0usize, 0usize);
@@ -705,7 +708,7 @@ fn scan(
         }
         idx += 1;
     });
-    (out, comments, records, weak_refs)
+    Scan { hits: out, comments, records, weak_refs }
 }
 
 /// Replace the env entry at `entry` by `{name, valueFrom: {secretKeyRef: {name, key}}}`.
@@ -848,7 +851,7 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
     let default_ns = cfg.namespace.as_str();
     let scans: Vec<_> = crate::par::map(docs, Document::weight, |d| scan(d, &known, &weak, default_ns));
     let mut root_clean = Vec::with_capacity(docs.len());
-    for (d, (hits, comments, records, weak_refs)) in docs.iter_mut().zip(scans) {
+    for (d, Scan { hits, comments, records, weak_refs }) in docs.iter_mut().zip(scans) {
         root_clean.push(hits.is_empty() && weak_refs.is_empty() && !super::eso::is_secret(d));
         let id = d.id();
         let resource = known.mask(&id.to_string()).into_owned();
