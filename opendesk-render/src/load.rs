@@ -548,7 +548,7 @@ pub struct LoadedInput {
     /// Total input bytes.
     pub bytes: u64,
     /// sha256 over the sorted relative paths (`release/file`), each with its length and the
-    /// sha256 of its (decoded) text: `output::meta::digest_entries`.
+    /// sha256 of its (decoded) text: `digest::digest_entries`.
     pub digest: String,
 }
 
@@ -559,7 +559,7 @@ pub struct LoadedInput {
 /// buffer is then reused for the next file. The input texts are never all in memory at once:
 /// reading them into fresh buffers cost ~2,000 page faults (of ~14,000 a render) and a
 /// barrier between reading and parsing. The input digest then hashes paths and the files'
-/// hashes (see `output::meta::digest_entries`). The first error in input order is reported.
+/// hashes (see `digest::digest_entries`). The first error in input order is reported.
 pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
     load_dir_only(dir, None)
 }
@@ -586,8 +586,7 @@ pub fn load_dir_only(dir: &Path, only: Option<ReleaseFilter<'_>>) -> Result<Load
         total += len;
     }
     let names: Vec<String> = files.iter().map(|f| format!("{}/{}", f.release, f.rel)).collect();
-    let digest =
-        crate::output::meta::digest_entries(names.iter().zip(&hashes).map(|(n, (h, len))| (n.as_str(), *len, h)));
+    let digest = crate::digest::digest_entries(names.iter().zip(&hashes).map(|(n, (h, len))| (n.as_str(), *len, h)));
     Ok(LoadedInput { files, documents, bytes: total, digest })
 }
 
@@ -604,7 +603,7 @@ fn load_file(f: &InputFile) -> Result<(Vec<Document>, [u8; 32], u64), LoadError>
         crate::fsio::read_regular_into(&f.path, &mut buf)?;
         let result = (|| {
             let text = decode_str(&f.path, &buf)?;
-            let hash = crate::output::meta::file_hash(text.as_bytes());
+            let hash = crate::digest::file_hash(text.as_bytes());
             let mut docs = Vec::new();
             for c in split_documents(&text) {
                 if let Some(d) = parse_chunk(&f.release, &f.rel, &f.path, c, true)? {

@@ -44,7 +44,7 @@
 use crate::config::InstanceConfig;
 use crate::document::{Document, Origin, ResourceId};
 use crate::report::Finding;
-use crate::yaml::{Entry, Node, Scalar, Value};
+use crate::yaml::{map_of, Entry, Node, Value};
 use serde::Serialize;
 use std::fmt;
 use thiserror::Error;
@@ -420,12 +420,6 @@ pub fn secret_values(d: &Document) -> Result<Vec<(String, SecretValue)>, EsoErro
         }
     }
     Ok(out)
-}
-
-fn map_of(entries: Vec<(&str, Node)>) -> Node {
-    Node::new(Value::Map(
-        entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
-    ))
 }
 
 /// Copy a string map (labels, annotations) keeping only keys that pass `keep`; values become
