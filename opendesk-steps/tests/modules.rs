@@ -1,66 +1,23 @@
 //! Module renders end to end, with the real binary and real git (docs/output-and-push.md#modules):
 //! a full render pushed, then a module render with a patch change pushed changes only that
 //! module's files; the secret-skew guard fails on each kind of skew; a module render reads
-//! only its own input folders.
+//! only its own input folders. The renders here test scopes and guards, not the secret payload:
+//! each is an explicit dry run (`--discard-secret-values`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_opendesk-render");
+mod common;
+use common::{copy_dir, corpus, run_mixed as run, text, Tmp};
+
 const GRAPH: &str = "../benches/corpus-release-graph.yaml";
 const CONFIG: &str = "../benches/corpus-instance.yaml";
-
-fn corpus() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(std::env::var_os("CI").is_none(), "corpus missing at {} (required in CI)", p.display());
-    eprintln!("SKIP: corpus missing at {}", p.display());
-    None
-}
 
 fn git_available() -> bool {
     let ok = Command::new("git").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
     assert!(ok || std::env::var_os("CI").is_none(), "git is required in CI");
     ok
-}
-
-/// A scratch dir removed on drop.
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("odr-modules-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Tmp(p)
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    Command::new(BIN)
-        .args(args.iter().map(|a| a.as_ref()))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .env("OPENDESK_RENDER_FSYNC", "0")
-        .output()
-        .expect("binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -94,18 +51,6 @@ fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     m
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (s, d) = (e.path(), to.join(e.file_name()));
-        if s.is_dir() {
-            copy_dir(&s, &d);
-        } else {
-            std::fs::copy(&s, &d).unwrap();
-        }
-    }
-}
-
 fn meta_field(meta: &str, key: &str) -> String {
     meta.lines().find_map(|l| l.strip_prefix(&format!("{key}: "))).unwrap_or("").to_string()
 }
@@ -134,7 +79,17 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     let remote = t.0.join("remote.git");
     git(&t.0, &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
     let full = t.0.join("full");
-    let o = run(&[&"render", &corpus, &"--out", &full, &"--config", &CONFIG, &"--release-graph", &GRAPH]);
+    let o = run(&[
+        &"render",
+        &"--discard-secret-values",
+        &corpus,
+        &"--out",
+        &full,
+        &"--config",
+        &CONFIG,
+        &"--release-graph",
+        &GRAPH,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = run(&[&"push", &full, &"--repo", &remote, &"--path", &"instances/acme"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -151,6 +106,7 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     let out = t.0.join("module");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -214,6 +170,7 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     let full2 = t.0.join("full2");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &full2,
@@ -242,6 +199,7 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     // The merged instance folder is a valid base for the next module render.
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &t.0.join("again"),
@@ -260,6 +218,7 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     // A module tree is never a base.
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &t.0.join("x"),
@@ -287,7 +246,17 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     let Some(corpus) = corpus() else { return };
     let t = Tmp::new("skew");
     let full = t.0.join("full");
-    let o = run(&[&"render", &corpus, &"--out", &full, &"--config", &CONFIG, &"--release-graph", &GRAPH]);
+    let o = run(&[
+        &"render",
+        &"--discard-secret-values",
+        &corpus,
+        &"--out",
+        &full,
+        &"--config",
+        &CONFIG,
+        &"--release-graph",
+        &GRAPH,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let cfg = std::fs::read_to_string(CONFIG).unwrap();
     let module = |input: &Path, config: &str, extra: &[&str]| {
@@ -296,6 +265,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
         let out = t.0.join("out");
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
             &"render",
+            &"--discard-secret-values",
             &input,
             &"--out",
             &out,
@@ -359,6 +329,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     let out = t.0.join("nc");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -381,6 +352,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     let out = t.0.join("nb");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -396,6 +368,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     assert!(!out.exists());
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -413,6 +386,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     // Unknown module, and module flags without --module: exit 2.
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -426,7 +400,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no module \"nope\"; the release graph declares: nubus, nextcloud"), "{}", text(&o));
-    let o = run(&[&"render", &corpus, &"--out", &out, &"--config", &CONFIG, &"--no-base"]);
+    let o = run(&[&"render", &"--discard-secret-values", &corpus, &"--out", &out, &"--config", &CONFIG, &"--no-base"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--no-base only applies to a module render"), "{}", text(&o));
 }
@@ -445,10 +419,11 @@ fn module_render_reads_only_its_folders() {
     std::fs::create_dir_all(input.join("broken/t")).unwrap();
     std::fs::write(input.join("broken/t/a.yaml"), b"kind: \xff\n").unwrap();
     let out = t.0.join("out");
-    let o = run(&[&"render", &input, &"--out", &out, &"--config", &CONFIG]);
+    let o = run(&[&"render", &"--discard-secret-values", &input, &"--out", &out, &"--config", &CONFIG]);
     assert_eq!(o.status.code(), Some(2), "a full render reads them: {}", text(&o));
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &input,
         &"--out",
         &out,
@@ -471,6 +446,7 @@ fn module_render_reads_only_its_folders() {
     let out2 = t.0.join("out2");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out2,

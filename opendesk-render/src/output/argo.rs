@@ -21,7 +21,7 @@
 //! (`resource.customizations.health.argoproj.io_Application`). Enable it for the waves to gate.
 
 use crate::config::InstanceConfig;
-use crate::yaml::{Entry, Node, Scalar, Value};
+use crate::yaml::{map_of, seq_of, Node};
 
 /// The in-cluster API server.
 pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
@@ -49,18 +49,6 @@ impl Default for AppOptions {
     fn default() -> Self {
         AppOptions { automated: true, prune: true, self_heal: true, retry_limit: 5 }
     }
-}
-
-/// Build a mapping node from `(key, value)` pairs, in order.
-pub fn map_of(entries: Vec<(&str, Node)>) -> Node {
-    Node::new(Value::Map(
-        entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
-    ))
-}
-
-/// Build a sequence node.
-pub fn seq_of(items: Vec<Node>) -> Node {
-    Node::new(Value::Seq(items))
 }
 
 fn b(v: bool) -> Node {
