@@ -489,7 +489,6 @@ fn print_summary(
         count(s.redactions, "inline secret value", "inline secret values"),
         t.join(", ")
     );
-<<<<<<< HEAD
     if !s.masked_documents.is_empty() {
         let _ = writeln!(
             text,
@@ -497,7 +496,7 @@ fn print_summary(
             count(s.masked_documents.len(), "document", "documents"),
             s.masked_documents.join(", ")
         );
-=======
+    }
     if let Some(v) = &r.validation {
         let _ = write!(
             text,
@@ -515,7 +514,6 @@ fn print_summary(
             );
         }
         text.push('\n');
->>>>>>> main
     }
     if let Some(values) = discarded {
         let _ = writeln!(

@@ -50,13 +50,8 @@ pub struct RenderContext<'a> {
     pub eso: EsoOutput,
     /// The redact stage's output (`None` before it ran).
     pub redact: Option<RedactOutput>,
-<<<<<<< HEAD
-=======
-    /// The known secret values when `redact.strict` failed the redact stage.
-    pub strict_known: Option<KnownSecrets>,
     /// What the validate stage covered (CEL rules and patterns it could not evaluate).
     pub validation: Option<crate::validate::Coverage>,
->>>>>>> main
     /// The output tree (the output stage).
     pub tree: Option<RenderedTree>,
     /// Documents loaded.
@@ -88,11 +83,7 @@ impl<'a> RenderContext<'a> {
             inventory: Inventory::default(),
             eso: EsoOutput::default(),
             redact: None,
-<<<<<<< HEAD
-=======
-            strict_known: None,
             validation: None,
->>>>>>> main
             tree: None,
             input_bytes: input.bytes,
             input_digest: input.digest,
