@@ -31,6 +31,8 @@ type Report struct {
 	Releases []Release `json:"releases"`
 	// Timings are the wall-clock times per stage (not deterministic).
 	Timings []Timing `json:"timings"`
+	// Validation is what the validate stage covered; nil when the render stopped before it.
+	Validation *Validation `json:"validation,omitempty"`
 	// Secrets is the decoded Secret payload when Request.ReturnSecrets asked for it; never
 	// part of the JSON, and it prints as its length only.
 	Secrets SecretPayload `json:"-"`
@@ -98,4 +100,15 @@ type Release struct {
 type Timing struct {
 	Stage string  `json:"stage"`
 	Ms    float64 `json:"ms"`
+}
+
+// Validation is what the validate stage covered: the Kubernetes version, the resources
+// checked against a schema and those without one, and the CEL rules
+// (x-kubernetes-validations) and CRD patterns it counted but did not evaluate.
+type Validation struct {
+	KubernetesVersion  string `json:"kubernetesVersion"`
+	Checked            int    `json:"checked"`
+	NoSchema           int    `json:"noSchema"`
+	CelRulesNotChecked int    `json:"celRulesNotChecked"`
+	PatternsNotChecked int    `json:"patternsNotChecked"`
 }
