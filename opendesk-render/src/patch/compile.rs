@@ -148,6 +148,28 @@ impl Op {
             Op::Label { .. } => "label",
         }
     }
+
+    /// The JSONPath the op works on (`None` for the ops that find their own place:
+    /// `ensureEnv`, `ensureVolume`, `ensureVolumeMount`, `annotate`, `label`).
+    pub fn path(&self) -> Option<&CompiledPath> {
+        match self {
+            Op::Set { path, .. }
+            | Op::SetDefault { path, .. }
+            | Op::Remove { path }
+            | Op::Rename { path, .. }
+            | Op::Replace { path, .. }
+            | Op::Append { path, .. }
+            | Op::Merge { path, .. }
+            | Op::Dedup { path, .. }
+            | Op::RegexReplace { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// True when the op works on the document root itself (`$`).
+    pub fn on_root(&self) -> bool {
+        self.path().is_some_and(|p| p.full.segments.is_empty())
+    }
 }
 
 /// A compiled patch.
