@@ -150,6 +150,7 @@ fn sigkill_during_the_write_leaves_old_or_new_tree() {
         a.push(dest.into());
         a.extend(os(&["--config"]));
         a.push(cfg.clone().into());
+        a.extend(os(&["--discard-secret-values"]));
         a
     };
     // The new tree, rendered once undisturbed.
@@ -158,7 +159,7 @@ fn sigkill_during_the_write_leaves_old_or_new_tree() {
     let new = snapshot(&reference);
     // The old tree: the bundled example.
     let old_args = {
-        let mut a = os(&["render", "--out"]);
+        let mut a = os(&["render", "--discard-secret-values", "--out"]);
         a.push(out.clone().into());
         a
     };

@@ -209,7 +209,12 @@ fn overrides_that_break_a_document_name_their_config_line() {
         "merge.yaml",
         &format!("{CONFIG}overrides:\n  - name: merge-root\n    ops:\n      - merge:\n          path: $\n          value: {{a: b}}\n"),
     );
-    s.refused("merge: $", &merge, 2, &[&format!("{}:7:", merge.display()), "override \"merge-root\" op #1 (merge)"]);
+    s.refused(
+        "merge: $",
+        &merge,
+        2,
+        &[&format!("{}:8:17: ", merge.display()), "override \"merge-root\" op #1 (merge)"],
+    );
     for (field, path) in [
         ("metadata.name", "$.metadata.name"),
         ("kind", "$.kind"),
@@ -253,6 +258,7 @@ fn corpus_namespaces_are_all_created() {
         out.as_os_str(),
         OsStr::new("--config"),
         config.as_os_str(),
+        OsStr::new("--discard-secret-values"),
     ];
     let o = run(&a);
     o.expect("corpus", 0);
@@ -286,6 +292,7 @@ fn corpus_namespaces_are_all_created() {
         out2.as_os_str(),
         OsStr::new("--config"),
         config.as_os_str(),
+        OsStr::new("--discard-secret-values"),
     ];
     let o = run(&a);
     o.expect("mutated corpus", 1);

@@ -23,9 +23,29 @@ pub fn default_set() -> Result<PatchSet, PatchError> {
     PatchSet::from_texts(DEFAULT_PATCHES.iter().copied())
 }
 
-/// The JSON Schema (draft 2020-12) of a patch document, for editors and CI.
+/// The JSON Schema (draft 2020-12) of a patch document, for editors and CI: the document's
+/// frame from `patch.schema.json`, the ops from the primitives' list
+/// ([`opendesk_render::patch::ops::PRIMITIVES`], each body's schema beside its spec type and
+/// tested against it).
 pub fn schema() -> serde_json::Value {
-    serde_json::from_str(include_str!("patch.schema.json")).expect("schema is valid JSON")
+    let mut s: serde_json::Value =
+        serde_json::from_str(include_str!("patch.schema.json")).expect("schema is valid JSON");
+    let ops: Vec<serde_json::Value> = opendesk_render::patch::ops::PRIMITIVES
+        .iter()
+        .map(|(name, summary, body)| {
+            let mut props = serde_json::Map::new();
+            props.insert(name.to_string(), body());
+            serde_json::json!({
+                "type": "object",
+                "description": summary,
+                "additionalProperties": false,
+                "required": [name],
+                "properties": props,
+            })
+        })
+        .collect();
+    s["properties"]["ops"]["items"] = serde_json::json!({ "oneOf": ops });
+    s
 }
 
 /// Where the patch files of a `runtime-patches` root live.

@@ -36,5 +36,11 @@ fn default_set_compiles_and_has_a_fixture_per_patch() {
 fn schema_is_valid_json_with_all_primitives() {
     let s = opendesk_patches::schema();
     let ops = s["properties"]["ops"]["items"]["oneOf"].as_array().unwrap();
-    assert_eq!(ops.len(), 14);
+    let names: Vec<&str> = ops.iter().map(|o| o["required"][0].as_str().unwrap()).collect();
+    assert_eq!(names, opendesk_render::patch::PRIMITIVE_NAMES, "one schema entry per primitive, in order");
+    for o in ops {
+        let n = o["required"][0].as_str().unwrap();
+        assert!(o["properties"][n].is_object(), "{n}: a body schema");
+        assert!(o["description"].as_str().is_some_and(|d| !d.is_empty()), "{n}: a description");
+    }
 }

@@ -301,7 +301,7 @@ impl InstanceConfig {
                     });
                 }
                 p.applies_to = None;
-                override_root_problem(&p, &text)?;
+                override_root_problem(&p, &node, &text)?;
                 Ok(p)
             })
             .collect()
@@ -440,16 +440,23 @@ impl InstanceConfig {
 /// An override op on the document root (`$`): `remove: $` would delete the whole resource
 /// (the engine cannot, so it was a silent no-op), and no other op has a meaning there. The
 /// error names the override, the op and its config line.
-fn override_root_problem(p: &crate::patch::compile::Patch, text: &str) -> Result<(), crate::patch::PatchError> {
-    for (i, (op, line)) in p.ops.iter().enumerate() {
-        if !op.on_root() {
+fn override_root_problem(
+    p: &crate::patch::compile::Patch,
+    node: &crate::yaml::Node,
+    text: &str,
+) -> Result<(), crate::patch::PatchError> {
+    let ops = node.get("ops").and_then(crate::yaml::Node::as_seq).map(Vec::as_slice).unwrap_or_default();
+    for (i, op) in ops.iter().enumerate() {
+        let Some(e) = op.as_map().and_then(|m| m.first()) else { continue };
+        let Some(path) = e.value.get("path").and_then(crate::yaml::Node::scalar_text) else { continue };
+        if !crate::patch::query::compile(path).is_ok_and(|c| c.full.segments.is_empty()) {
             continue;
         }
-        let path = op.path().map_or("$", |c| c.text.as_str());
-        let col = text.lines().nth((*line as usize).saturating_sub(1)).and_then(|l| l.find(path)).map_or(1, |c| c + 1);
+        let line = e.value.get("path").map_or(op.line, |n| n.line).max(op.line);
+        let col = text.lines().nth((line as usize).saturating_sub(1)).and_then(|l| l.find(path)).map_or(1, |c| c + 1);
         return Err(crate::patch::PatchError {
             file: p.file.to_string(),
-            line: *line as usize,
+            line: line as usize,
             col,
             message: format!(
                 "override {:?} op #{} ({}): path {path:?} is the document root; an override changes fields of a \
@@ -457,7 +464,7 @@ fn override_root_problem(p: &crate::patch::compile::Patch, text: &str) -> Result
                  to drop a resource, render without its release or template",
                 p.name,
                 i + 1,
-                op.name()
+                e.key.text
             ),
         });
     }

@@ -36,7 +36,7 @@ struct Cli {
 enum Cmd {
     /// Render a helmfile output dir (default: the bundled example) into an output tree.
     #[command(
-        after_help = "Examples:\n  opendesk-render render --out out/                      # the bundled example\n  opendesk-render render ./helmfile-out --out out/ --config instance.yaml --release-graph release-graph.yaml --secrets-out secrets.json\n  opendesk-render render ./helmfile-out --out out/ --config instance.yaml --json | jq .summary"
+        after_help = "Examples:\n  opendesk-render render --out out/ --secrets-out secrets.json   # the bundled example\n  opendesk-render render ./helmfile-out --out out/ --config instance.yaml --release-graph release-graph.yaml --secrets-out secrets.json\n  opendesk-render render ./helmfile-out --out out/ --config instance.yaml --discard-secret-values --json | jq .summary   # a dry run"
     )]
     Render(RenderArgs),
     /// Show, per resource, where it came from and every change each patch or stage made.
@@ -182,9 +182,14 @@ struct RenderArgs {
     /// Where to write the tree (replaced atomically; untouched on failure).
     #[arg(long)]
     out: PathBuf,
-    /// Where to write the ESO secret payload (JSON, mode 0600). Never inside --out.
+    /// Where to write the ESO secret payload (JSON, mode 0600). Never inside --out. Required
+    /// when the render converts Secrets (exit 2 without it), unless --discard-secret-values.
     #[arg(long)]
     secrets_out: Option<PathBuf>,
+    /// An explicit dry run: convert Secrets but write their values nowhere (the summary says
+    /// "secret values DISCARDED"). Without it a render that converts Secrets needs --secrets-out.
+    #[arg(long, conflicts_with = "secrets_out")]
+    discard_secret_values: bool,
     /// The payload an earlier render wrote (--secrets-out): report each Secret whose values
     /// changed since (`secrets/value-changed`, names only), e.g. a chart's random values.
     #[arg(long)]
@@ -335,6 +340,7 @@ pub fn main() -> i32 {
                 module: a.module.into(),
                 previous_secrets: a.previous_secrets,
                 strict_secrets: a.strict_secrets,
+                discard_secret_values: a.discard_secret_values,
                 ..a.input_args.into()
             },
         ),
@@ -486,6 +492,7 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
             module: Default::default(),
             previous_secrets: None,
             strict_secrets: false,
+            discard_secret_values: false,
         }
     }
 }

@@ -34,6 +34,10 @@ pub struct Inputs {
     pub previous_secrets: Option<PathBuf>,
     /// `secrets/value-changed` is an error instead of a warning (`--strict-secrets`).
     pub strict_secrets: bool,
+    /// Render without a destination for the secret payload (`--discard-secret-values`): an
+    /// explicit dry run. Without it (and without `secrets_out`), a render that converted
+    /// Secrets fails with exit 2 before anything is written ([`require_payload_destination`]).
+    pub discard_secret_values: bool,
 }
 
 /// The module-render options of [`Inputs`] (docs/output-and-push.md#modules). Empty `keys` =
@@ -442,7 +446,14 @@ fn release_changes(previous: &[String], now: &[String]) -> Option<String> {
     Some(s)
 }
 
-fn print_summary(r: &Report, out: &Path, output_bytes: u64, total_ms: f64, changes: Option<String>) {
+fn print_summary(
+    r: &Report,
+    out: &Path,
+    output_bytes: u64,
+    total_ms: f64,
+    changes: Option<String>,
+    discarded: Option<usize>,
+) {
     use crate::term::{count, size};
     use std::fmt::Write as _;
     if crate::term::quiet() {
@@ -476,6 +487,15 @@ fn print_summary(r: &Report, out: &Path, output_bytes: u64, total_ms: f64, chang
         count(s.redactions, "inline secret value", "inline secret values"),
         t.join(", ")
     );
+    if let Some(values) = discarded {
+        let _ = writeln!(
+            text,
+            "secret values DISCARDED (--discard-secret-values): {} value(s) of {} were not written anywhere; \
+             the secrets manager does not get them from this render",
+            values,
+            count(s.eso_converted, "Secret", "Secrets"),
+        );
+    }
     if let Some(c) = changes {
         text.push_str(&c);
     }
@@ -592,7 +612,55 @@ pub fn render_to_with_progress(
     }
     let prepared = prepare_at(input, a)
         .map_err(|e| RenderFailure { at: e.at, ..RenderFailure::new(EXIT_USAGE, e.message, Some("load")) })?;
-    render_prepared(prepared, out, secrets_out, a.threads, progress)
+    opendesk_render::output::write::check_out_owned(out)
+        .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
+    let opts = RenderOptions { progress, ..Default::default() };
+    let rendered = run_checked(prepared, out, secrets_out, a.threads, opts)?;
+    if secrets_out.is_none() && !a.discard_secret_values {
+        require_payload_destination(&rendered, PayloadOptions::CLI)?;
+    }
+    write_rendered(rendered, out, secrets_out, a.threads, opts)
+}
+
+/// How a caller names the payload's destinations, for [`require_payload_destination`]'s message.
+#[derive(Debug, Clone, Copy)]
+pub struct PayloadOptions {
+    /// The option naming a payload file (`--secrets-out`, `secrets_out`).
+    pub file: &'static str,
+    /// The other ways out: an explicit dry run, the payload handed back.
+    pub otherwise: &'static str,
+}
+
+impl PayloadOptions {
+    /// The CLI's options.
+    pub const CLI: PayloadOptions = PayloadOptions {
+        file: "--secrets-out FILE",
+        otherwise: "or --discard-secret-values for an explicit dry run that drops them",
+    };
+}
+
+/// No silent loss: a render that converted Secrets (a non-empty payload) with nowhere for the
+/// values to go fails with exit 2 and the message naming the option. Call it only when the
+/// caller gave no destination (no payload file, no dry run, not handed back); nothing has been
+/// written yet.
+pub fn require_payload_destination(rendered: &Rendered, names: PayloadOptions) -> Result<(), RenderFailure> {
+    if rendered.secrets.is_empty() {
+        return Ok(());
+    }
+    Err(RenderFailure::new(
+        EXIT_USAGE,
+        format!(
+            "error: {} Secret(s) were converted to ExternalSecrets ({} value(s) for the secrets manager) but \
+             {} is missing: the values would be lost and the apps would fail at start. Give {} (outside the \
+             output dir, mode 0600), {}. Nothing was written",
+            rendered.secrets.entries.len(),
+            rendered.secrets.value_count(),
+            names.file.split(' ').next().unwrap_or(names.file),
+            names.file,
+            names.otherwise
+        ),
+        Some("write"),
+    ))
 }
 
 /// Refuse an `--out` that is not ours to replace (see
@@ -779,6 +847,8 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
         output_bytes,
         start.elapsed().as_secs_f64() * 1000.0,
         release_changes(&previous, &now),
+        (a.discard_secret_values && secrets_out.is_none() && !rendered.secrets.is_empty())
+            .then(|| rendered.secrets.value_count()),
     );
     // Freeing every node of the render one by one takes milliseconds the user waits for, and
     // this is the CLI's last step before the process exits: leave the memory to the OS. (A

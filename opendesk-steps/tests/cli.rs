@@ -71,6 +71,14 @@ fn read_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     m
 }
 
+/// A `--secrets-out` path in a scratch dir of its own (removed on drop with the file).
+fn secrets_file(name: &str) -> Tmp {
+    let mut p = tmp(name);
+    std::fs::create_dir_all(&p).unwrap();
+    p.path = p.join("secrets.json");
+    p
+}
+
 /// A helmfile output dir with the given files (`release/rel/path.yaml` → text).
 fn input(name: &str, files: &[(&str, &str)]) -> Tmp {
     let d = tmp(name);
@@ -117,13 +125,15 @@ fn version_and_help() {
 fn bundled_example_renders_deterministically_on_any_thread_count() {
     let a = tmp("ex-a");
     let b = tmp("ex-b");
-    let o = run(&["render", "--out", a.to_str().unwrap(), "--threads", "1"]);
+    let (sa, sb) = (secrets_file("ex-a-secrets"), secrets_file("ex-b-secrets"));
+    let o = run(&["render", "--out", a.to_str().unwrap(), "--secrets-out", sa.to_str().unwrap(), "--threads", "1"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("rendered 9 releases"), "{}", stderr(&o));
-    let o = run(&["render", "--out", b.to_str().unwrap(), "--threads", "2"]);
+    let o = run(&["render", "--out", b.to_str().unwrap(), "--secrets-out", sb.to_str().unwrap(), "--threads", "2"]);
     assert_eq!(code(&o), 0);
     let (ta, tb) = (read_tree(&a), read_tree(&b));
     assert_eq!(ta, tb, "byte-identical trees on 1 and 2 threads");
+    assert_eq!(std::fs::read(&*sa).unwrap(), std::fs::read(&*sb).unwrap(), "byte-identical payloads");
     assert!(ta.contains_key(Path::new("render-meta.yaml")));
     assert!(ta.contains_key(Path::new("applications/ums.yaml")));
     assert!(ta.keys().any(|k| k.starts_with("releases/ums")));
@@ -159,7 +169,7 @@ fn bundled_example_renders_deterministically_on_any_thread_count() {
 #[test]
 fn json_report_shape() {
     let out = tmp("json");
-    let o = run(&["render", "--out", out.to_str().unwrap(), "--json"]);
+    let o = run(&["render", "--out", out.to_str().unwrap(), "--discard-secret-values", "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
     for t in v["timings"].as_array_mut().unwrap() {
@@ -283,8 +293,8 @@ fn explain_shows_origin_and_patch_changes() {
 fn diff_exit_codes() {
     let a = tmp("diff-a");
     let b = tmp("diff-b");
-    assert_eq!(code(&run(&["render", "--out", a.to_str().unwrap()])), 0);
-    assert_eq!(code(&run(&["render", "--out", b.to_str().unwrap()])), 0);
+    assert_eq!(code(&run(&["render", "--out", a.to_str().unwrap(), "--discard-secret-values"])), 0);
+    assert_eq!(code(&run(&["render", "--out", b.to_str().unwrap(), "--discard-secret-values"])), 0);
     let f = b.join("releases/ums/deployment-ums-udm-rest-api.yaml");
     let t = std::fs::read_to_string(&f).unwrap();
     std::fs::write(&f, t.replace("replicas: 1", "replicas: 2").replace("image:", "image:  ")).unwrap();
@@ -319,11 +329,67 @@ fn push_to_a_bare_repository() {
     let repo = tmp("bare.git");
     assert!(Command::new("git").args(["init", "-q", "--bare", repo.to_str().unwrap()]).status().unwrap().success());
     let out = tmp("push-out");
-    assert_eq!(code(&run(&["render", "--out", out.to_str().unwrap()])), 0);
+    assert_eq!(code(&run(&["render", "--out", out.to_str().unwrap(), "--discard-secret-values"])), 0);
     let o = run(&["push", out.to_str().unwrap(), "--repo", repo.to_str().unwrap(), "--path", "instances/acme"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("pushed"));
     let o = run(&["push", out.to_str().unwrap(), "--repo", repo.to_str().unwrap(), "--path", "instances/acme"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("no change"));
+}
+
+#[test]
+fn converted_secrets_need_secrets_out_or_an_explicit_dry_run() {
+    // The bundled example converts 8 Secrets: without --secrets-out their values would be lost.
+    let out = tmp("nosecrets-out");
+    let o = run(&["render", "--out", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("error: 8 Secret(s) were converted to ExternalSecrets (12 value(s) for the secrets manager) but --secrets-out is missing"),
+        "{e}"
+    );
+    assert!(e.contains("Give --secrets-out FILE") && e.contains("--discard-secret-values"), "{e}");
+    assert!(!e.contains("rendered 9 releases"), "no summary of a render that wrote nothing: {e}");
+    assert!(!out.exists(), "nothing written");
+    // The same for an input dir of one's own, and a module-less render of one Secret.
+    let dir = input("nosecrets-in", &[("app/app/templates/s.yaml", "---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: opendesk}\nstringData: {password: kq8Zr2mVx7LpW4tN}\n")]);
+    let cfg = config("nosecrets-cfg", CONFIG);
+    let o = run(&["render", dir.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 Secret(s) were converted to ExternalSecrets (1 value(s)"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("kq8Zr2mVx7LpW4tN"));
+    assert!(!out.exists());
+
+    // --discard-secret-values: the explicit dry run; the summary says the values were dropped.
+    let o = run(&["render", "--out", out.to_str().unwrap(), "--discard-secret-values"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "secret values DISCARDED (--discard-secret-values): 12 value(s) of 8 Secrets were not written anywhere"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // It cannot be combined with a payload file.
+    let so = secrets_file("nosecrets-so");
+    let o = run(&[
+        "render",
+        "--out",
+        out.to_str().unwrap(),
+        "--secrets-out",
+        so.to_str().unwrap(),
+        "--discard-secret-values",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+    assert!(!so.exists());
+
+    // An input without Secrets needs no payload file.
+    let dir = input("nosecrets-plain", &[("app/app/templates/d.yaml", DEPLOY)]);
+    let plain = tmp("nosecrets-plain-out");
+    let o =
+        run(&["render", dir.to_str().unwrap(), "--out", plain.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("DISCARDED"), "{}", stderr(&o));
 }

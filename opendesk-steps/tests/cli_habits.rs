@@ -114,18 +114,27 @@ fn version_names_the_commit_when_built_from_git() {
 #[test]
 fn quiet_prints_errors_only() {
     let t = Tmp::new("quiet");
-    let loud = run(&["render", "--out", &t.s("a")]);
+    let loud = run(&["render", "--out", &t.s("a"), "--secrets-out", &t.s("a.secrets.json")]);
     assert_eq!(loud.status.code(), Some(0));
     assert!(err(&loud).contains("Warning[") && err(&loud).contains("rendered 9 releases"), "{}", err(&loud));
     for flag in ["-q", "--quiet"] {
-        let o = run(&[flag, "render", "--out", &t.s("b")]);
+        let o = run(&[flag, "render", "--out", &t.s("b"), "--secrets-out", &t.s("b.secrets.json")]);
         assert_eq!(o.status.code(), Some(0), "{}", err(&o));
         assert_eq!(err(&o), "", "{flag}: no warnings, no summary");
     }
-    let o = run(&["render", "--out", &t.s("c"), "--quiet"]);
+    let o = run(&["render", "--out", &t.s("c"), "--secrets-out", &t.s("c.secrets.json"), "--quiet"]);
     assert_eq!(err(&o), "", "the flag works after the subcommand too");
     // An error still prints.
-    let o = run(&["-q", "render", "--out", &t.s("d"), "--config", "/nonexistent/instance.yaml"]);
+    let o = run(&[
+        "-q",
+        "render",
+        "--out",
+        &t.s("d"),
+        "--secrets-out",
+        &t.s("d.secrets.json"),
+        "--config",
+        "/nonexistent/instance.yaml",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("error:"), "{}", err(&o));
 }
@@ -133,13 +142,13 @@ fn quiet_prints_errors_only() {
 #[test]
 fn color_always_never_and_no_color() {
     let t = Tmp::new("color");
-    let o = run(&["--color", "always", "render", "--out", &t.s("a")]);
+    let o = run(&["--color", "always", "render", "--out", &t.s("a"), "--secrets-out", &t.s("a.secrets.json")]);
     assert!(err(&o).contains("\x1b[1;33mWarning\x1b[0m["), "warnings are yellow: {:?}", err(&o));
-    let o = run(&["--color", "never", "render", "--out", &t.s("b")]);
+    let o = run(&["--color", "never", "render", "--out", &t.s("b"), "--secrets-out", &t.s("b.secrets.json")]);
     assert!(!err(&o).contains('\x1b'), "{:?}", err(&o));
-    let o = run(&["render", "--out", &t.s("c")]);
+    let o = run(&["render", "--out", &t.s("c"), "--secrets-out", &t.s("c.secrets.json")]);
     assert!(!err(&o).contains('\x1b'), "auto into a pipe: no colour");
-    let o = run(&["--color", "sometimes", "render", "--out", &t.s("x")]);
+    let o = run(&["--color", "sometimes", "render", "--out", &t.s("x"), "--secrets-out", &t.s("x.secrets.json")]);
     assert_eq!(o.status.code(), Some(2));
     // On a terminal, auto colours unless NO_COLOR is set (`script` gives a pseudo-terminal).
     if !has("script") {
@@ -147,7 +156,7 @@ fn color_always_never_and_no_color() {
         return;
     }
     let tty = |env: &str, out: &str| {
-        let cmd = format!("{env} {BIN} render --out {}", t.s(out));
+        let cmd = format!("{env} {BIN} render --out {} --secrets-out {}.secrets.json", t.s(out), t.s(out));
         let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).env_remove("NO_COLOR").output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", err(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
@@ -163,7 +172,15 @@ fn did_you_mean_for_config_keys_and_primitives() {
     let t = Tmp::new("dym");
     let cfg = t.join("instance.yaml");
     std::fs::write(&cfg, "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\nsecretManager: {}\n").unwrap();
-    let o = run(&["render", "--out", &t.s("out"), "--config", cfg.to_str().unwrap()]);
+    let o = run(&[
+        "render",
+        "--out",
+        &t.s("out"),
+        "--secrets-out",
+        &t.s("out.secrets.json"),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("did you mean `secretsManager`?"), "{}", err(&o));
     let p = t.join("patches");
@@ -179,7 +196,7 @@ fn did_you_mean_for_config_keys_and_primitives() {
 #[test]
 fn summary_plurals_and_sizes() {
     let t = Tmp::new("summary");
-    let o = run(&["render", "--out", &t.s("out")]);
+    let o = run(&["render", "--out", &t.s("out"), "--secrets-out", &t.s("out.secrets.json")]);
     let e = err(&o);
     // The example has two warnings (an inlined secret masked; the cert-manager Certificate
     // without a CRD in the render: validate/no-schema): plural, and never "1 warnings".

@@ -6,22 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_opendesk-render");
-const PRIMITIVES: [&str; 14] = [
-    "set",
-    "setDefault",
-    "remove",
-    "rename",
-    "replace",
-    "append",
-    "merge",
-    "dedup",
-    "regexReplace",
-    "ensureEnv",
-    "ensureVolume",
-    "ensureVolumeMount",
-    "annotate",
-    "label",
-];
+/// Every primitive, from the engine's one list.
+const PRIMITIVES: &[&str] = opendesk_render::patch::PRIMITIVE_NAMES;
 
 fn doc(name: &str) -> String {
     std::fs::read_to_string(Path::new("../docs").join(name)).unwrap()
@@ -32,7 +18,8 @@ fn patch_examples_pass_their_fixtures_and_are_on_the_page() {
     let o = Command::new(BIN).args(["patches", "test", "../docs/patch-examples"]).output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("15 passed, 0 failed"), "{out}");
+    let examples = std::fs::read_dir("../docs/patch-examples/rendered-patches").unwrap().count();
+    assert!(out.contains(&format!("{examples} passed, 0 failed")), "{out}");
     let o = Command::new(BIN).args(["patches", "check", "../docs/patch-examples"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0));
 
@@ -47,6 +34,21 @@ fn patch_examples_pass_their_fixtures_and_are_on_the_page() {
         assert!(page.contains(&format!("### `{p}`")), "a section for {p}");
         assert!(used.contains(&format!("- {p}:")), "an example using {p}");
     }
+}
+
+/// docs/patch-format.md's table of primitives has one row per primitive of the engine's list,
+/// in its order, and no other.
+#[test]
+fn the_format_page_lists_every_primitive() {
+    let page = doc("patch-format.md");
+    let table = &page[page.find("| op | fields | meaning |").expect("the primitives table")..];
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.split('`').nth(1).expect("a row names its op"))
+        .collect();
+    assert_eq!(rows, PRIMITIVES);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Module renders end to end, with the real binary and real git (docs/output-and-push.md#modules):
 //! a full render pushed, then a module render with a patch change pushed changes only that
 //! module's files; the secret-skew guard fails on each kind of skew; a module render reads
-//! only its own input folders.
+//! only its own input folders. The renders here test scopes and guards, not the secret payload:
+//! each is an explicit dry run (`--discard-secret-values`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -134,7 +135,17 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     let remote = t.0.join("remote.git");
     git(&t.0, &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
     let full = t.0.join("full");
-    let o = run(&[&"render", &corpus, &"--out", &full, &"--config", &CONFIG, &"--release-graph", &GRAPH]);
+    let o = run(&[
+        &"render",
+        &"--discard-secret-values",
+        &corpus,
+        &"--out",
+        &full,
+        &"--config",
+        &CONFIG,
+        &"--release-graph",
+        &GRAPH,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = run(&[&"push", &full, &"--repo", &remote, &"--path", &"instances/acme"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -151,6 +162,7 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     let out = t.0.join("module");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -214,6 +226,7 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     let full2 = t.0.join("full2");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &full2,
@@ -242,6 +255,7 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     // The merged instance folder is a valid base for the next module render.
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &t.0.join("again"),
@@ -260,6 +274,7 @@ fn module_push_changes_only_its_release_and_merges_render_meta() {
     // A module tree is never a base.
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &t.0.join("x"),
@@ -287,7 +302,17 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     let Some(corpus) = corpus() else { return };
     let t = Tmp::new("skew");
     let full = t.0.join("full");
-    let o = run(&[&"render", &corpus, &"--out", &full, &"--config", &CONFIG, &"--release-graph", &GRAPH]);
+    let o = run(&[
+        &"render",
+        &"--discard-secret-values",
+        &corpus,
+        &"--out",
+        &full,
+        &"--config",
+        &CONFIG,
+        &"--release-graph",
+        &GRAPH,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let cfg = std::fs::read_to_string(CONFIG).unwrap();
     let module = |input: &Path, config: &str, extra: &[&str]| {
@@ -296,6 +321,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
         let out = t.0.join("out");
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
             &"render",
+            &"--discard-secret-values",
             &input,
             &"--out",
             &out,
@@ -359,6 +385,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     let out = t.0.join("nc");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -381,6 +408,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     let out = t.0.join("nb");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -396,6 +424,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     assert!(!out.exists());
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -413,6 +442,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     // Unknown module, and module flags without --module: exit 2.
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out,
@@ -426,7 +456,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no module \"nope\"; the release graph declares: nubus, nextcloud"), "{}", text(&o));
-    let o = run(&[&"render", &corpus, &"--out", &out, &"--config", &CONFIG, &"--no-base"]);
+    let o = run(&[&"render", &"--discard-secret-values", &corpus, &"--out", &out, &"--config", &CONFIG, &"--no-base"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--no-base only applies to a module render"), "{}", text(&o));
 }
@@ -445,10 +475,11 @@ fn module_render_reads_only_its_folders() {
     std::fs::create_dir_all(input.join("broken/t")).unwrap();
     std::fs::write(input.join("broken/t/a.yaml"), b"kind: \xff\n").unwrap();
     let out = t.0.join("out");
-    let o = run(&[&"render", &input, &"--out", &out, &"--config", &CONFIG]);
+    let o = run(&[&"render", &"--discard-secret-values", &input, &"--out", &out, &"--config", &CONFIG]);
     assert_eq!(o.status.code(), Some(2), "a full render reads them: {}", text(&o));
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &input,
         &"--out",
         &out,
@@ -471,6 +502,7 @@ fn module_render_reads_only_its_folders() {
     let out2 = t.0.join("out2");
     let o = run(&[
         &"render",
+        &"--discard-secret-values",
         &corpus,
         &"--out",
         &out2,

@@ -53,7 +53,8 @@ fn plan_against_a_pushed_tree() {
     let _ = std::fs::remove_dir_all(&t.0);
     std::fs::create_dir_all(&t.0).unwrap();
     let out1 = t.0.join("out1");
-    ok(&run(&["render", "--out", out1.to_str().unwrap()]));
+    let payload = t.0.join("secrets.json");
+    ok(&run(&["render", "--out", out1.to_str().unwrap(), "--secrets-out", payload.to_str().unwrap()]));
     // A plain Secret in the tree (as with redaction off), to prove values never show.
     std::fs::write(
         out1.join("releases/mariadb/secret-planted.yaml"),

@@ -14,7 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_opendesk-render");
 #[test]
 fn silent_when_stderr_is_not_a_terminal() {
     let out = tmp("pipe");
-    for sub in [vec!["render", "--out", out.to_str().unwrap()], vec!["explain"]] {
+    for sub in [vec!["render", "--out", out.to_str().unwrap(), "--discard-secret-values"], vec!["explain"]] {
         let o = Command::new(BIN).args(&sub).output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{sub:?}");
         let err = String::from_utf8_lossy(&o.stderr);
@@ -33,7 +33,7 @@ fn drawn_on_a_terminal_then_cleared_before_the_summary() {
         return;
     }
     let out = tmp("tty");
-    let cmd = format!("{BIN} render --out {}", out.display());
+    let cmd = format!("{BIN} render --out {} --discard-secret-values", out.display());
     let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let screen = String::from_utf8_lossy(&o.stdout);

@@ -27,7 +27,8 @@ fn refusals_exit_2_and_tokens_stay_hidden() {
     let _ = std::fs::remove_dir_all(&t.0);
     std::fs::create_dir_all(&t.0).unwrap();
     let out = t.0.join("out");
-    let o = run(&["render", "--out", out.to_str().unwrap()]);
+    let payload = t.0.join("secrets.json");
+    let o = run(&["render", "--out", out.to_str().unwrap(), "--secrets-out", payload.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let repo = t.0.join("bare.git");
     assert!(Command::new("git").args(["init", "-q", "--bare", repo.to_str().unwrap()]).status().unwrap().success());

@@ -266,17 +266,13 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
     let opts = RenderOptions { progress: Some(&tick), cancel };
     let rendered = render_cmd::run_checked(prepared, &out, secrets_file, inputs.threads, opts)
         .map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
-    if secrets == SecretsTo::Nowhere && !rendered.secrets.is_empty() {
-        let mut f = Failure::new(
-            EXIT_USAGE,
-            format!(
-                "error: the render produced {} secret value(s) for the secrets manager but no destination for them; \
-                 give a secrets file (secrets_out) or ask for them back (return_secrets). Nothing was written",
-                rendered.secrets.value_count()
-            ),
-        );
-        f.stage = Some("write");
-        return Err(f);
+    if secrets == SecretsTo::Nowhere && !inputs.discard_secret_values {
+        // The same exit-2 error as the CLI's missing --secrets-out, in this API's names.
+        render_cmd::require_payload_destination(
+            &rendered,
+            render_cmd::PayloadOptions { file: "secrets_out PATH", otherwise: "or ask for them back (return_secrets)" },
+        )
+        .map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
     }
     let rendered = render_cmd::write_rendered(rendered, &out, secrets_file, inputs.threads, opts)?;
     events.finish(Some(rendered.report.summary.documents_out));
@@ -434,7 +430,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let f = render_request(Request { secrets: SecretsTo::Nowhere, ..example(tmp.path()) }).unwrap_err();
         assert_eq!(f.exit_code, EXIT_USAGE);
-        assert!(f.message.contains("no destination"), "{}", f.message);
+        assert!(f.message.contains("secrets_out is missing"), "{}", f.message);
         assert!(!tmp.path().join("out").exists());
     }
 

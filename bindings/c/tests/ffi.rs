@@ -187,7 +187,7 @@ fn a_payload_with_no_destination_is_status_2_and_writes_nothing() {
     let out = tmp.path().join("out");
     let o = render(None, None, None, None, cp(&out).as_ptr(), None, 0);
     assert_eq!(o.status, ODR_BAD_INPUT);
-    assert!(o.error.unwrap().contains("no destination"));
+    assert!(o.error.unwrap().contains("secrets_out is missing"));
     assert!(!out.exists());
 }
 

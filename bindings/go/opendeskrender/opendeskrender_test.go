@@ -120,7 +120,7 @@ func TestAPayloadWithoutADestinationFails(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	_, err := Render(context.Background(), Request{OutDir: out})
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeBadInput || !strings.Contains(e.Message, "no destination") {
+	if !errors.As(err, &e) || e.Code != CodeBadInput || !strings.Contains(e.Message, "secrets_out is missing") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

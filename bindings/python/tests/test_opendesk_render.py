@@ -59,7 +59,7 @@ def test_the_payload_comes_back_and_never_prints(tmp_path):
 
 
 def test_a_payload_without_a_destination_raises_and_writes_nothing(tmp_path):
-    with pytest.raises(odr.InputError, match="no destination") as info:
+    with pytest.raises(odr.InputError, match="secrets_out is missing") as info:
         odr.render(out=tmp_path / "out")
     assert info.value.code == 2
     assert not (tmp_path / "out").exists()

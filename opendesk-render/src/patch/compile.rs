@@ -1,8 +1,9 @@
 //! Patch files → compiled patches: typed pass (serde-saphyr) for structure, lossless pass
 //! (our tree) for values and positions, then JSONPath, regex and semver compiled once.
 
+use super::ops::{Op, OpCx};
 use super::query::{compile, CompiledPath};
-use super::spec::{OneOrMany, OpSpec, PatchSpec, SelectSpec};
+use super::spec::{OneOrMany, PatchSpec, SelectSpec};
 use crate::config::ConfigError;
 use crate::yaml::{parse_documents, Node};
 use regex::Regex;
@@ -43,7 +44,8 @@ pub enum Pattern {
 }
 
 impl Pattern {
-    fn parse(p: &str) -> Result<Pattern, String> {
+    /// Parse a pattern as written (`/…/` = regex, `*`/`?` = glob, else exact).
+    pub fn parse(p: &str) -> Result<Pattern, String> {
         if p.len() >= 2 && p.starts_with('/') && p.ends_with('/') {
             Regex::new(&p[1..p.len() - 1]).map(Pattern::Regex).map_err(|e| format!("bad regex {p}: {e}"))
         } else if p.contains(['*', '?']) {
@@ -106,70 +108,6 @@ pub struct Select {
     pub labels: Vec<(String, String)>,
     /// JSONPath that must find something.
     pub where_: Option<CompiledPath>,
-}
-
-/// A compiled op. Values are lossless trees.
-#[derive(Debug, Clone)]
-#[allow(missing_docs)]
-pub enum Op {
-    Set { path: CompiledPath, value: Node },
-    SetDefault { path: CompiledPath, value: Node },
-    Remove { path: CompiledPath },
-    Rename { path: CompiledPath, to: String },
-    Replace { path: CompiledPath, from: Node, to: Node },
-    Append { path: CompiledPath, value: Node, unless_exists: Option<String> },
-    Merge { path: CompiledPath, value: Node },
-    Dedup { path: CompiledPath, key: String },
-    RegexReplace { path: CompiledPath, regex: Regex, replacement: String },
-    EnsureEnv { container: Pattern, env: Node },
-    EnsureVolume { volume: Node },
-    EnsureVolumeMount { container: Pattern, mount: Node },
-    Annotate { entries: Node },
-    Label { entries: Node },
-}
-
-impl Op {
-    /// The primitive's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Set { .. } => "set",
-            Op::SetDefault { .. } => "setDefault",
-            Op::Remove { .. } => "remove",
-            Op::Rename { .. } => "rename",
-            Op::Replace { .. } => "replace",
-            Op::Append { .. } => "append",
-            Op::Merge { .. } => "merge",
-            Op::Dedup { .. } => "dedup",
-            Op::RegexReplace { .. } => "regexReplace",
-            Op::EnsureEnv { .. } => "ensureEnv",
-            Op::EnsureVolume { .. } => "ensureVolume",
-            Op::EnsureVolumeMount { .. } => "ensureVolumeMount",
-            Op::Annotate { .. } => "annotate",
-            Op::Label { .. } => "label",
-        }
-    }
-
-    /// The JSONPath the op works on (`None` for the ops that find their own place:
-    /// `ensureEnv`, `ensureVolume`, `ensureVolumeMount`, `annotate`, `label`).
-    pub fn path(&self) -> Option<&CompiledPath> {
-        match self {
-            Op::Set { path, .. }
-            | Op::SetDefault { path, .. }
-            | Op::Remove { path }
-            | Op::Rename { path, .. }
-            | Op::Replace { path, .. }
-            | Op::Append { path, .. }
-            | Op::Merge { path, .. }
-            | Op::Dedup { path, .. }
-            | Op::RegexReplace { path, .. } => Some(path),
-            _ => None,
-        }
-    }
-
-    /// True when the op works on the document root itself (`$`).
-    pub fn on_root(&self) -> bool {
-        self.path().is_some_and(|p| p.full.segments.is_empty())
-    }
 }
 
 /// A compiled patch.
@@ -242,88 +180,8 @@ pub fn compile_patch(file: &Arc<str>, text: &str, spec: PatchSpec, tree: &Node) 
     for (i, (op, node)) in spec.ops.iter().zip(op_nodes.iter()).enumerate() {
         let oline = node.line;
         let body = node.as_map().and_then(|m| m.first()).map(|e| e.value.clone()).unwrap_or_default();
-        let ctx = |m: String| format!("patch {pname:?} op #{} ({}): {m}", i + 1, op_name(op));
-        let path = |p: &str| -> Result<CompiledPath, PatchError> {
-            let l = body.get("path").map_or(oline, |n| n.line);
-            compile(p).map_err(|e| err_at(l, p, ctx(format!("bad JSONPath {p:?}: {e}"))))
-        };
-        let val = |k: &str| body.get(k).cloned().unwrap_or_default();
-        let container = |c: &Option<String>| {
-            Pattern::parse(c.as_deref().unwrap_or("*")).map_err(|e| err_at(oline, "container", ctx(e)))
-        };
-        let compiled = match op {
-            OpSpec::Set { path: p, .. } => {
-                Op::Set { path: write_path(path(p)?, oline, &err_at, &ctx)?, value: val("value") }
-            }
-            OpSpec::SetDefault { path: p, .. } => {
-                Op::SetDefault { path: write_path(path(p)?, oline, &err_at, &ctx)?, value: val("value") }
-            }
-            OpSpec::Remove { path: p } => Op::Remove { path: path(p)? },
-            OpSpec::Rename { path: p, to } => {
-                Op::Rename { path: write_path(path(p)?, oline, &err_at, &ctx)?, to: to.clone() }
-            }
-            OpSpec::Replace { path: p, .. } => Op::Replace { path: path(p)?, from: val("from"), to: val("to") },
-            OpSpec::Append { path: p, unless_exists, .. } => {
-                Op::Append { path: path(p)?, value: val("value"), unless_exists: unless_exists.clone() }
-            }
-            OpSpec::Merge { path: p, .. } => {
-                let v = val("value");
-                if v.as_map().is_none() {
-                    return Err(err_at(oline, "merge", ctx("`value` must be a mapping".into())));
-                }
-                Op::Merge { path: path(p)?, value: v }
-            }
-            OpSpec::Dedup { path: p, key } => Op::Dedup { path: path(p)?, key: key.clone() },
-            OpSpec::RegexReplace { path: p, regex, replacement } => Op::RegexReplace {
-                path: path(p)?,
-                regex: Regex::new(regex).map_err(|e| err_at(oline, "regex", ctx(format!("bad regex: {e}"))))?,
-                replacement: replacement.clone(),
-            },
-            OpSpec::EnsureEnv { container: c, name, value, value_from } => {
-                if value.is_some() == value_from.is_some() {
-                    return Err(err_at(oline, "ensureEnv", ctx("give exactly one of `value` and `valueFrom`".into())));
-                }
-                let mut env = Node::map();
-                env.insert("name", Node::string(name.as_str()));
-                if value.is_some() {
-                    let v = val("value");
-                    let text = v.scalar_text().unwrap_or("").to_string();
-                    env.insert("value", Node::string(text));
-                } else {
-                    env.insert("valueFrom", val("valueFrom"));
-                }
-                Op::EnsureEnv { container: container(c)?, env }
-            }
-            OpSpec::EnsureVolume(_) => {
-                if body.get("name").and_then(Node::as_str).is_none() {
-                    return Err(err_at(oline, "ensureVolume", ctx("the volume needs a `name`".into())));
-                }
-                Op::EnsureVolume { volume: body.clone() }
-            }
-            OpSpec::EnsureVolumeMount { container: c, .. } => {
-                let m = val("mount");
-                if m.get("mountPath").and_then(Node::as_str).is_none() || m.get("name").is_none() {
-                    return Err(err_at(oline, "mount", ctx("`mount` needs `name` and `mountPath`".into())));
-                }
-                Op::EnsureVolumeMount { container: container(c)?, mount: m }
-            }
-            OpSpec::Annotate(_) | OpSpec::Label(_) => {
-                if body.as_map().is_none() {
-                    return Err(err_at(oline, op_name(op), ctx("expects a mapping of keys to values".into())));
-                }
-                let mut entries = body.clone();
-                // Annotation and label values are strings to Kubernetes: write them so.
-                for e in entries.as_map_mut().into_iter().flatten() {
-                    let t = e.value.scalar_text().unwrap_or("").to_string();
-                    e.value = Node::string(t);
-                }
-                if matches!(op, OpSpec::Annotate(_)) {
-                    Op::Annotate { entries }
-                } else {
-                    Op::Label { entries }
-                }
-            }
-        };
+        let cx = OpCx { body: &body, line: oline, patch: &pname, index: i, name: op.name(), err_at: &err_at };
+        let compiled: Op = op.compile(&cx)?;
         ops.push((compiled, oline));
     }
     Ok(Patch {
@@ -336,41 +194,6 @@ pub fn compile_patch(file: &Arc<str>, text: &str, spec: PatchSpec, tree: &Node) 
         file: file.clone(),
         line,
     })
-}
-
-fn write_path(
-    p: CompiledPath,
-    line: u32,
-    err_at: &dyn Fn(u32, &str, String) -> PatchError,
-    ctx: &dyn Fn(String) -> String,
-) -> Result<CompiledPath, PatchError> {
-    if p.parent.is_none() {
-        return Err(err_at(
-            line,
-            &p.text,
-            ctx(format!("path {:?} must end in a key name (`.key` or `['key']`) for this op", p.text)),
-        ));
-    }
-    Ok(p)
-}
-
-fn op_name(op: &OpSpec) -> &'static str {
-    match op {
-        OpSpec::Set { .. } => "set",
-        OpSpec::SetDefault { .. } => "setDefault",
-        OpSpec::Remove { .. } => "remove",
-        OpSpec::Rename { .. } => "rename",
-        OpSpec::Replace { .. } => "replace",
-        OpSpec::Append { .. } => "append",
-        OpSpec::Merge { .. } => "merge",
-        OpSpec::Dedup { .. } => "dedup",
-        OpSpec::RegexReplace { .. } => "regexReplace",
-        OpSpec::EnsureEnv { .. } => "ensureEnv",
-        OpSpec::EnsureVolume(_) => "ensureVolume",
-        OpSpec::EnsureVolumeMount { .. } => "ensureVolumeMount",
-        OpSpec::Annotate(_) => "annotate",
-        OpSpec::Label(_) => "label",
-    }
 }
 
 fn compile_select(

@@ -8,10 +8,12 @@
 pub mod compile;
 pub mod engine;
 pub mod matrix;
+pub mod ops;
 pub mod query;
 pub mod spec;
 
-pub use compile::{compile_file, Op, Patch, PatchError, Pattern};
+pub use compile::{compile_file, Patch, PatchError, Pattern};
+pub use ops::{Op, NAMES as PRIMITIVE_NAMES};
 
 use crate::document::Document;
 use crate::yaml::{Node, Value};
@@ -109,7 +111,7 @@ impl PatchSet {
             let mut p = p.clone();
             let mut unbound = None;
             for (op, line) in &mut p.ops {
-                if let Err(m) = bind_op(op, vars) {
+                if let Err(m) = op.bind(vars) {
                     unbound.get_or_insert(PatchError {
                         file: p.file.to_string(),
                         line: *line as usize,
@@ -173,7 +175,7 @@ impl Vars {
     }
 
     /// Substitute variables inside a string (values rendered as flow YAML/JSON).
-    fn expand(&self, s: &str) -> Result<String, String> {
+    pub(crate) fn expand(&self, s: &str) -> Result<String, String> {
         let mut out = String::new();
         let mut rest = s;
         while let Some(i) = rest.find("${") {
@@ -195,7 +197,9 @@ impl Vars {
         Ok(out)
     }
 
-    fn bind(&self, n: &mut Node) -> Result<(), String> {
+    /// Substitute variables in a value: a whole `${...}` scalar becomes the value itself,
+    /// one inside a longer string is rendered into it.
+    pub(crate) fn bind(&self, n: &mut Node) -> Result<(), String> {
         match &mut n.value {
             Value::Scalar(s) => {
                 if !s.text.contains("${") {
@@ -223,27 +227,6 @@ impl Vars {
 fn is_var(name: &str) -> bool {
     let name = name.split_once(":-").map_or(name, |(n, _)| n);
     matches!(name, "instance" | "namespace" | "opendeskVersion") || name.starts_with("values.")
-}
-
-fn bind_op(op: &mut Op, vars: &Vars) -> Result<(), String> {
-    match op {
-        Op::Set { value, .. } | Op::SetDefault { value, .. } | Op::Append { value, .. } | Op::Merge { value, .. } => {
-            vars.bind(value)
-        }
-        Op::Replace { from, to, .. } => {
-            vars.bind(from)?;
-            vars.bind(to)
-        }
-        Op::RegexReplace { replacement, .. } => {
-            *replacement = vars.expand(replacement)?;
-            Ok(())
-        }
-        Op::EnsureEnv { env, .. } => vars.bind(env),
-        Op::EnsureVolume { volume } => vars.bind(volume),
-        Op::EnsureVolumeMount { mount, .. } => vars.bind(mount),
-        Op::Annotate { entries } | Op::Label { entries } => vars.bind(entries),
-        Op::Remove { .. } | Op::Rename { .. } | Op::Dedup { .. } => Ok(()),
-    }
 }
 
 /// Keep only the file name of a patch path (render-meta must not carry absolute paths).

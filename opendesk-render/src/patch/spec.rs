@@ -4,7 +4,7 @@
 //! fields) with line and column. Op *values* are taken from our own lossless tree of the same
 //! text, so `value: 0644` or `value: on` reach the output exactly as the author wrote them.
 
-use serde::de::IgnoredAny;
+pub use super::ops::OpSpec;
 use serde::Deserialize;
 
 /// One string or a list of strings (`kind: Job` or `kind: [Job, CronJob]`).
@@ -52,61 +52,6 @@ pub struct SelectSpec {
     /// A JSONPath that must find at least one node.
     #[serde(default, rename = "where")]
     pub where_: Option<String>,
-}
-
-/// A primitive as written. Values are [`IgnoredAny`] here; the engine reads them from the
-/// lossless tree.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(missing_docs)]
-pub enum OpSpec {
-    /// Set every match (creating a missing last key).
-    Set { path: String, value: IgnoredAny },
-    /// Set only where missing or null.
-    SetDefault { path: String, value: IgnoredAny },
-    /// Delete every match.
-    Remove { path: String },
-    /// Rename the key each match sits under.
-    Rename { path: String, to: String },
-    /// Replace matched scalars equal to `from` with `to`.
-    Replace { path: String, from: IgnoredAny, to: IgnoredAny },
-    /// Append to matched lists.
-    #[serde(rename_all = "camelCase")]
-    Append {
-        path: String,
-        value: IgnoredAny,
-        #[serde(default)]
-        unless_exists: Option<String>,
-    },
-    /// Deep-merge a map.
-    Merge { path: String, value: IgnoredAny },
-    /// Keep the last item per key.
-    Dedup { path: String, key: String },
-    /// Regex replace inside string scalars.
-    RegexReplace { path: String, regex: String, replacement: String },
-    /// Set an env var in matching containers.
-    #[serde(rename_all = "camelCase")]
-    EnsureEnv {
-        #[serde(default)]
-        container: Option<String>,
-        name: String,
-        #[serde(default)]
-        value: Option<IgnoredAny>,
-        #[serde(default)]
-        value_from: Option<IgnoredAny>,
-    },
-    /// Replace-or-append a pod volume by name.
-    EnsureVolume(IgnoredAny),
-    /// Replace-or-append a volume mount by mountPath in matching containers.
-    EnsureVolumeMount {
-        #[serde(default)]
-        container: Option<String>,
-        mount: IgnoredAny,
-    },
-    /// Set annotations.
-    Annotate(IgnoredAny),
-    /// Set labels.
-    Label(IgnoredAny),
 }
 
 /// One patch document.

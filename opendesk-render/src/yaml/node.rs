@@ -138,6 +138,34 @@ pub fn path_to_string(path: &[PathSeg]) -> String {
     s
 }
 
+// Path builders: one set for the stages, the validator and the patch engine.
+
+/// A path segment for a mapping key.
+pub fn key(s: &str) -> PathSeg {
+    PathSeg::Key(s.to_string())
+}
+
+/// A path of mapping keys (`["spec", "template"]`).
+pub fn keys(parts: &[&str]) -> Vec<PathSeg> {
+    parts.iter().map(|s| key(s)).collect()
+}
+
+/// `base` followed by `extra`.
+pub fn join(base: &[PathSeg], extra: &[PathSeg]) -> Vec<PathSeg> {
+    let mut p = Vec::with_capacity(base.len() + extra.len());
+    p.extend_from_slice(base);
+    p.extend_from_slice(extra);
+    p
+}
+
+/// `base` followed by the key `k`.
+pub fn with_key(base: &[PathSeg], k: &str) -> Vec<PathSeg> {
+    let mut p = Vec::with_capacity(base.len() + 1);
+    p.extend_from_slice(base);
+    p.push(key(k));
+    p
+}
+
 impl Node {
     /// A new node (line 0) from a value.
     pub fn new(value: Value) -> Self {
