@@ -16,6 +16,7 @@ pub mod checks;
 pub mod churn;
 pub mod config;
 pub mod diff;
+pub mod digest;
 pub mod document;
 pub mod error;
 pub mod fsio;
@@ -27,6 +28,7 @@ pub mod patch;
 pub mod pipeline;
 pub mod report;
 pub mod stages;
+pub mod typed;
 pub mod validate;
 pub mod yaml;
 

@@ -6,7 +6,7 @@
 
 use crate::document::{Document, Origin};
 use crate::error::LoadError;
-use crate::yaml::{parse_documents, Value};
+use crate::yaml::{parse_documents, Entry, Node, Scalar, Value};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -163,7 +163,104 @@ pub fn parse_text(
     require_map: bool,
 ) -> Result<Vec<Document>, LoadError> {
     let chunks = split_documents(text);
-    chunks.iter().map(|c| parse_chunk(release, rel, display, *c, require_map)).filter_map(Result::transpose).collect()
+    let docs: Vec<Document> = chunks
+        .iter()
+        .map(|c| parse_chunk(release, rel, display, *c, require_map))
+        .filter_map(Result::transpose)
+        .collect::<Result<_, _>>()?;
+    if require_map {
+        flatten_lists(display, docs)
+    } else {
+        Ok(docs)
+    }
+}
+
+/// True for a kind `kubectl apply` reads as a list: `List` and every `…List` kind.
+fn is_list_kind(kind: &str) -> bool {
+    kind.ends_with("List")
+}
+
+/// Flatten `kind: List` and every `…List` kind with `items` (`SecretList`, `ConfigMapList`)
+/// into their items, as `kubectl apply` does, nested lists too. Each item keeps the list's
+/// release, file and head comments (its `# Source:`) and its own line as origin, so a Secret
+/// wrapped in a list is a Secret like any other (converted by the ESO stage or refused), and
+/// never passes through as one opaque document.
+///
+/// As the API machinery does for typed lists, an item without `kind` gets the list's kind
+/// without `List` (`SecretList` → `Secret`) and, without `apiVersion`, the list's. A list
+/// kind whose `items` is absent is left alone (a custom kind that happens to end in `List`);
+/// `items` that is not a sequence, or an item that is not a mapping, is an error naming
+/// `file:line`. `display` names the file in errors.
+pub fn flatten_lists(display: &Path, docs: Vec<Document>) -> Result<Vec<Document>, LoadError> {
+    if !docs.iter().any(|d| d.root.get("kind").and_then(Node::as_str).is_some_and(is_list_kind)) {
+        return Ok(docs);
+    }
+    let bad = |line: u32, reason: String| LoadError::Syntax {
+        file: display.to_path_buf(),
+        line: line as usize,
+        col: 1,
+        reason,
+    };
+    let mut out = Vec::with_capacity(docs.len());
+    // A work stack in document order: nested lists are expanded where they stand.
+    let mut stack: Vec<Document> = docs.into_iter().rev().collect();
+    while let Some(mut d) = stack.pop() {
+        let kind = d.root.get("kind").and_then(Node::as_str).map(str::to_string);
+        let Some(kind) = kind.filter(|k| is_list_kind(k)) else {
+            out.push(d);
+            continue;
+        };
+        let Some(items) = d.root.remove("items") else {
+            out.push(d);
+            continue;
+        };
+        if items.is_null() {
+            continue;
+        }
+        let Value::Seq(items) = items.value else {
+            return Err(bad(
+                items.line.max(d.origin.line),
+                format!("kind: {kind}: `items` must be a sequence of manifests"),
+            ));
+        };
+        let api_version = d.root.get("apiVersion").cloned();
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
+        let mut expanded = Vec::with_capacity(items.len());
+        for (i, mut item) in items.into_iter().enumerate() {
+            let line = if item.line > 0 { item.line } else { d.origin.line };
+            let Some(map) = item.as_map_mut() else {
+                let what = if item.as_seq().is_some() { "sequence" } else { "scalar" };
+                return Err(bad(
+                    line,
+                    format!(
+                        "kind: {kind}: items[{i}] is a {what}, not a mapping (a Kubernetes manifest must be a mapping)"
+                    ),
+                ));
+            };
+            if let Some(k) = &item_kind {
+                if !map.iter().any(|e| e.key.text == "kind") {
+                    map.insert(0, Entry { key: Scalar::plain("kind"), key_line: 0, value: Node::string(k.clone()) });
+                }
+            }
+            if let Some(v) = &api_version {
+                if !map.iter().any(|e| e.key.text == "apiVersion") {
+                    map.insert(0, Entry { key: Scalar::plain("apiVersion"), key_line: 0, value: v.clone() });
+                }
+            }
+            let origin = Origin { release: d.origin.release.clone(), file: d.origin.file.clone(), line };
+            let mut doc = Document::new(origin, d.head_comments.clone(), item);
+            doc.changes = d.changes.clone();
+            doc.record(
+                "stage:load",
+                "flatten-list",
+                format!("$.items[{i}]"),
+                Some(format!("item {i} of the {kind} at line {}", d.origin.line)),
+            );
+            expanded.push(doc);
+        }
+        stack.extend(expanded.into_iter().rev());
+    }
+    Ok(out)
 }
 
 fn parse_chunk(
@@ -451,7 +548,7 @@ pub struct LoadedInput {
     /// Total input bytes.
     pub bytes: u64,
     /// sha256 over the sorted relative paths (`release/file`), each with its length and the
-    /// sha256 of its (decoded) text: `output::meta::digest_entries`.
+    /// sha256 of its (decoded) text: `digest::digest_entries`.
     pub digest: String,
 }
 
@@ -462,7 +559,7 @@ pub struct LoadedInput {
 /// buffer is then reused for the next file. The input texts are never all in memory at once:
 /// reading them into fresh buffers cost ~2,000 page faults (of ~14,000 a render) and a
 /// barrier between reading and parsing. The input digest then hashes paths and the files'
-/// hashes (see `output::meta::digest_entries`). The first error in input order is reported.
+/// hashes (see `digest::digest_entries`). The first error in input order is reported.
 pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
     load_dir_only(dir, None)
 }
@@ -489,8 +586,7 @@ pub fn load_dir_only(dir: &Path, only: Option<ReleaseFilter<'_>>) -> Result<Load
         total += len;
     }
     let names: Vec<String> = files.iter().map(|f| format!("{}/{}", f.release, f.rel)).collect();
-    let digest =
-        crate::output::meta::digest_entries(names.iter().zip(&hashes).map(|(n, (h, len))| (n.as_str(), *len, h)));
+    let digest = crate::digest::digest_entries(names.iter().zip(&hashes).map(|(n, (h, len))| (n.as_str(), *len, h)));
     Ok(LoadedInput { files, documents, bytes: total, digest })
 }
 
@@ -507,13 +603,14 @@ fn load_file(f: &InputFile) -> Result<(Vec<Document>, [u8; 32], u64), LoadError>
         crate::fsio::read_regular_into(&f.path, &mut buf)?;
         let result = (|| {
             let text = decode_str(&f.path, &buf)?;
-            let hash = crate::output::meta::file_hash(text.as_bytes());
+            let hash = crate::digest::file_hash(text.as_bytes());
             let mut docs = Vec::new();
             for c in split_documents(&text) {
                 if let Some(d) = parse_chunk(&f.release, &f.rel, &f.path, c, true)? {
                     docs.push(d);
                 }
             }
+            let docs = flatten_lists(&f.path, docs)?;
             Ok((docs, hash, text.len() as u64))
         })();
         // A huge file must not pin its buffer's size on the thread for good.
@@ -610,5 +707,77 @@ mod tests {
         let ok = load_dir(&d).unwrap();
         assert_eq!((ok.documents.len(), ok.bytes), (1, 28));
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn kinds_and_lines(docs: &[Document]) -> Vec<(String, String, u32)> {
+        docs.iter()
+            .map(|d| {
+                let k = d.root.get("kind").and_then(Node::as_str).unwrap_or("").to_string();
+                let n = d.root.get_path("metadata.name").and_then(Node::as_str).unwrap_or("").to_string();
+                (k, n, d.origin.line)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lists_are_flattened_into_their_items_with_origins() {
+        let r: Arc<str> = "app".into();
+        let f: Arc<str> = "app/templates/l.yaml".into();
+        let t = "---\n# Source: app/templates/l.yaml\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: s1}\n    stringData: {password: hunter2-long-value}\n  - apiVersion: v1\n    kind: ConfigMapList\n    items:\n      - metadata: {name: c1}\n        data: {a: b}\n---\napiVersion: v1\nkind: SecretList\nitems:\n- metadata: {name: s2}\n  data: {token: dG9rZW4tdmFsdWU=}\n---\nkind: ConfigMap\nmetadata: {name: after}\n";
+        let d = parse_text(&r, &f, Path::new("l.yaml"), t, true).unwrap();
+        assert_eq!(
+            kinds_and_lines(&d),
+            vec![
+                ("Secret".into(), "s1".into(), 6),
+                ("ConfigMap".into(), "c1".into(), 13),
+                ("Secret".into(), "s2".into(), 19),
+                ("ConfigMap".into(), "after".into(), 22),
+            ]
+        );
+        // Typed list items get the list's kind and apiVersion, first, as the API machinery does.
+        assert_eq!(
+            d[2].emit(),
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s2\ndata:\n  token: dG9rZW4tdmFsdWU=\n"
+        );
+        assert_eq!(d[1].root.get("apiVersion").and_then(Node::as_str), Some("v1"));
+        // The head comment (`# Source:`) stays with every item; explain says where it came from.
+        assert!(d.iter().take(2).all(|x| x.head_comments == vec!["# Source: app/templates/l.yaml"]));
+        assert!(d[2].head_comments.is_empty());
+        assert_eq!(d[0].changes[0].action, "flatten-list");
+        assert_eq!(d[0].changes[0].detail.as_deref(), Some("item 0 of the List at line 3"));
+        assert_eq!(d[1].changes.len(), 2, "nested: both levels recorded");
+        assert_eq!(d[3].changes.len(), 0);
+        // Empty and null lists leave nothing; a custom kind ending in List without items stays.
+        let t = "kind: List\nitems: []\n---\nkind: List\nitems:\n---\napiVersion: x.io/v1\nkind: AllowList\nmetadata: {name: a}\nspec: {}\n";
+        let d = parse_text(&r, &f, Path::new("l.yaml"), t, true).unwrap();
+        assert_eq!(kinds_and_lines(&d), vec![("AllowList".into(), "a".into(), 7)]);
+    }
+
+    #[test]
+    fn a_bad_list_is_an_error_at_its_line() {
+        let r: Arc<str> = "app".into();
+        let e = parse_text(&r, &r, Path::new("l.yaml"), "kind: List\nitems: {a: b}\n", true).unwrap_err();
+        assert_eq!(e.to_string(), "l.yaml:2:1: kind: List: `items` must be a sequence of manifests");
+        let e = parse_text(&r, &r, Path::new("l.yaml"), "kind: SecretList\nitems:\n  - x\n", true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "l.yaml:3:1: kind: SecretList: items[0] is a scalar, not a mapping (a Kubernetes manifest must be a mapping)"
+        );
+    }
+
+    #[test]
+    fn load_dir_flattens_lists() {
+        let d = std::env::temp_dir().join(format!("odr-load-list-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("rel/t")).unwrap();
+        std::fs::write(
+            d.join("rel/t/a.yaml"),
+            "kind: List\nitems:\n  - kind: SecretList\n    apiVersion: v1\n    items: [{metadata: {name: s}}]\n",
+        )
+        .unwrap();
+        let ok = load_dir(&d);
+        std::fs::remove_dir_all(&d).unwrap();
+        let ok = ok.unwrap();
+        assert_eq!(kinds_and_lines(&ok.documents), vec![("Secret".into(), "s".into(), 5)]);
     }
 }

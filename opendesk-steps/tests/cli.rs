@@ -393,3 +393,52 @@ fn converted_secrets_need_secrets_out_or_an_explicit_dry_run() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stderr(&o).contains("DISCARDED"), "{}", stderr(&o));
 }
+
+#[test]
+fn secrets_wrapped_in_lists_are_converted_like_any_other() {
+    // `kind: List` (as `kubectl get -o yaml` writes) and a typed `SecretList` whose items carry
+    // no kind: both are flattened at load, so each Secret becomes an ExternalSecret.
+    let list = "---\n# Source: app/templates/list.yaml\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {name: wrapped, namespace: opendesk}\n    stringData: {password: Wr4pped-In-A-List-9q}\n";
+    let typed = "---\n# Source: app/templates/secretlist.yaml\napiVersion: v1\nkind: SecretList\nitems:\n- metadata:\n    name: typed\n    namespace: opendesk\n    annotations:\n      kubectl.kubernetes.io/last-applied-configuration: '{\"stringData\":{\"token\":\"Typ3d-SecretList-Tk-4z\"}}'\n  stringData: {token: Typ3d-SecretList-Tk-4z}\n";
+    let dir = input("lists", &[("app/app/templates/list.yaml", list), ("app/app/templates/secretlist.yaml", typed)]);
+    let cfg = config("lists-cfg", CONFIG);
+    let out = tmp("lists-out");
+    let so = secrets_file("lists-secrets");
+    let o = run(&[
+        "render",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--secrets-out",
+        so.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("ESO: 2 Secrets → ExternalSecrets"), "{}", stderr(&o));
+    let tree = read_tree(&out);
+    let files: Vec<String> =
+        tree.keys().filter(|k| k.starts_with("releases")).map(|k| k.display().to_string()).collect();
+    assert_eq!(files, ["releases/app/externalsecret-typed.yaml", "releases/app/externalsecret-wrapped.yaml"]);
+    for (p, bytes) in &tree {
+        let t = String::from_utf8_lossy(bytes);
+        assert!(!t.contains("Wr4pped-In-A-List") && !t.contains("Typ3d-SecretList"), "a value in {}", p.display());
+        assert!(!t.contains("kind: Secret\n") && !t.contains("kind: List"), "{}: {t}", p.display());
+        assert!(!t.contains("last-applied-configuration"), "{}: {t}", p.display());
+    }
+    let payload = std::fs::read_to_string(&*so).unwrap();
+    assert!(payload.contains("Wr4pped-In-A-List-9q") && payload.contains("Typ3d-SecretList-Tk-4z"));
+    // explain names each item's own line and the list it came from.
+    let o = run(&[
+        "explain",
+        dir.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--resource",
+        "ExternalSecret/opendesk/wrapped",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("(app/app/templates/list.yaml:6)"), "{s}");
+    assert!(s.contains("item 0 of the List at line 3"), "{s}");
+}

@@ -5,15 +5,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn corpus() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(std::env::var_os("CI").is_none(), "corpus missing at {} (required when CI is set)", p.display());
-    eprintln!("skipping: corpus not found at {}", p.display());
-    None
-}
+mod common;
+use common::corpus;
 
 #[test]
 fn corpus_matrix_for_three_versions() {

@@ -6,62 +6,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_opendesk-render");
+mod common;
+use common::{copy_dir, corpus, run_mixed as run, text, Tmp};
+
 const GRAPH: &str = "../benches/corpus-release-graph.yaml";
 const CONFIG: &str = "../benches/corpus-instance.yaml";
-
-fn corpus() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(std::env::var_os("CI").is_none(), "corpus missing at {} (required in CI)", p.display());
-    eprintln!("SKIP: corpus missing at {}", p.display());
-    None
-}
 
 fn git_available() -> bool {
     let ok = Command::new("git").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
     assert!(ok || std::env::var_os("CI").is_none(), "git is required in CI");
     ok
-}
-
-/// A scratch dir removed on drop.
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("odr-modules-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Tmp(p)
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    Command::new(BIN)
-        .args(args.iter().map(|a| a.as_ref()))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .env("OPENDESK_RENDER_FSYNC", "0")
-        .output()
-        .expect("binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -93,18 +49,6 @@ fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
     walk(dir, dir, &mut m);
     m
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (s, d) = (e.path(), to.join(e.file_name()));
-        if s.is_dir() {
-            copy_dir(&s, &d);
-        } else {
-            std::fs::copy(&s, &d).unwrap();
-        }
-    }
 }
 
 fn meta_field(meta: &str, key: &str) -> String {

@@ -3,41 +3,11 @@
 //! block-scalar change shows only its changed lines, a checksum-only change is churn, a Secret
 //! value never appears, and a plan with no change says so.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opendesk-render"))
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("binary runs")
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-struct Tmp(PathBuf);
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
+mod common;
+use common::{copy_dir, ok, run, Tmp};
 
 fn edit(f: &Path, from: &str, to: &str) {
     let t = std::fs::read_to_string(f).unwrap();
@@ -49,9 +19,7 @@ const PLANTED: &str = "pl4nted-S3cret-value";
 
 #[test]
 fn plan_against_a_pushed_tree() {
-    let t = Tmp(std::env::temp_dir().join(format!("odr-plan-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&t.0);
-    std::fs::create_dir_all(&t.0).unwrap();
+    let t = Tmp::new("plan");
     let out1 = t.0.join("out1");
     let payload = t.0.join("secrets.json");
     ok(&run(&["render", "--out", out1.to_str().unwrap(), "--secrets-out", payload.to_str().unwrap()]));

@@ -2,30 +2,14 @@
 //! repository, a path that is not a clean folder, a ref that is not a branch, a zero timeout;
 //! a token in the URL never reaches the terminal.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opendesk-render"))
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("binary runs")
-}
-
-struct Tmp(PathBuf);
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{run, Tmp};
 
 #[test]
 fn refusals_exit_2_and_tokens_stay_hidden() {
-    let t = Tmp(std::env::temp_dir().join(format!("odr-push-cli-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&t.0);
-    std::fs::create_dir_all(&t.0).unwrap();
+    let t = Tmp::new("push-cli");
     let out = t.0.join("out");
     let payload = t.0.join("secrets.json");
     let o = run(&["render", "--out", out.to_str().unwrap(), "--secrets-out", payload.to_str().unwrap()]);

@@ -24,7 +24,7 @@
 use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::stages::Scopes;
-use crate::yaml::{Entry, Node, Scalar, Value};
+use crate::yaml::{map_of, seq_of, Entry, Node, Scalar};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The in-cluster API server.
@@ -53,18 +53,6 @@ impl Default for AppOptions {
     fn default() -> Self {
         AppOptions { automated: true, prune: true, self_heal: true, retry_limit: 5 }
     }
-}
-
-/// Build a mapping node from `(key, value)` pairs, in order.
-pub fn map_of(entries: Vec<(&str, Node)>) -> Node {
-    Node::new(Value::Map(
-        entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
-    ))
-}
-
-/// Build a sequence node.
-pub fn seq_of(items: Vec<Node>) -> Node {
-    Node::new(Value::Seq(items))
 }
 
 fn b(v: bool) -> Node {

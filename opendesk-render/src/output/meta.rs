@@ -36,10 +36,10 @@
 //!   scopedGuards: [{name, how}]
 //! ```
 
+use crate::patch::PatchStat;
 use crate::report::Finding;
 use crate::yaml::{emit, Node};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Version of the render-meta layout; bump when a field changes meaning or goes away.
@@ -48,31 +48,27 @@ pub const META_SCHEMA_VERSION: u32 = 1;
 /// This renderer's version.
 pub const RENDERER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// One patch's effect.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One patch's effect as render-meta writes it (from [`PatchStat`], the one type of it):
+/// `skipped` as a flag and its reason beside it; no file or `required` (the report has them).
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PatchStat {
-    /// Patch name.
-    pub name: String,
-    /// Documents its selector matched.
-    pub matched: usize,
-    /// Documents it changed.
-    pub changed: usize,
-    /// Skipped (e.g. `appliesTo` does not cover the openDesk version).
-    pub skipped: bool,
-    /// Why it was skipped.
+struct MetaPatch<'a> {
+    name: &'a str,
+    matched: usize,
+    changed: usize,
+    skipped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_reason: Option<String>,
+    skip_reason: Option<&'a str>,
 }
 
-impl From<&crate::patch::PatchStat> for PatchStat {
-    fn from(s: &crate::patch::PatchStat) -> Self {
-        PatchStat {
-            name: s.name.clone(),
+impl<'a> From<&'a PatchStat> for MetaPatch<'a> {
+    fn from(s: &'a PatchStat) -> Self {
+        MetaPatch {
+            name: &s.name,
             matched: s.matched,
             changed: s.changed,
             skipped: s.skipped.is_some(),
-            skip_reason: s.skipped.clone(),
+            skip_reason: s.skipped.as_deref(),
         }
     }
 }
@@ -157,30 +153,6 @@ pub struct ReleaseMeta {
     pub output_digest: String,
 }
 
-/// A file's sha256 (the leaf of the tree digests).
-pub fn file_hash(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
-
-/// sha256 over `(name, length, sha256 of the bytes)` triples in the given order (callers pass
-/// sorted names), as `sha256:<hex>`. Each name is followed by a NUL, the 8-byte length and the
-/// file's own 32-byte sha256 ([`file_hash`]), so different splits cannot collide.
-///
-/// Why a digest of digests: each file is hashed once, on the worker that emitted (or read)
-/// it while its bytes are in cache, and the per-release and whole-tree digests hash 48 bytes
-/// a file instead of every byte again, serially. One file can also be checked on its own
-/// (`sha256sum`) against a recomputation.
-pub fn digest_entries<'a>(files: impl IntoIterator<Item = (&'a str, u64, &'a [u8; 32])>) -> String {
-    let mut h = Sha256::new();
-    for (name, len, hash) in files {
-        h.update(name.as_bytes());
-        h.update([0u8]);
-        h.update(len.to_le_bytes());
-        h.update(hash);
-    }
-    format!("sha256:{:x}", h.finalize())
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Meta<'a> {
@@ -192,7 +164,7 @@ struct Meta<'a> {
     output_digest: &'a str,
     totals: Totals,
     releases: &'a [ReleaseMeta],
-    patches: &'a [PatchStat],
+    patches: Vec<MetaPatch<'a>>,
     findings: &'a [Finding],
     guards: &'a [GuardResult],
     eso: Eso,
@@ -231,7 +203,7 @@ pub fn render_meta(
         output_digest,
         totals: Totals { releases: releases.len(), resources: releases.iter().map(|r| r.resources).sum() },
         releases,
-        patches: &input.patches,
+        patches: input.patches.iter().map(MetaPatch::from).collect(),
         findings: &findings,
         guards: &input.guards,
         eso: Eso { converted: input.eso_converted },
@@ -257,13 +229,21 @@ mod tests {
             instance: "acme".into(),
             input_digest: "sha256:00".into(),
             patches: vec![
-                PatchStat { name: "fix-a".into(), matched: 3, changed: 1, skipped: false, skip_reason: None },
+                PatchStat {
+                    name: "fix-a".into(),
+                    file: "010-a.yaml".into(),
+                    required: false,
+                    matched: 3,
+                    changed: 1,
+                    skipped: None,
+                },
                 PatchStat {
                     name: "old".into(),
+                    file: "020-old.yaml".into(),
+                    required: true,
                     matched: 0,
                     changed: 0,
-                    skipped: true,
-                    skip_reason: Some("appliesTo <1.0.0 excludes 1.13.1".into()),
+                    skipped: Some("appliesTo <1.0.0 excludes 1.13.1".into()),
                 },
             ],
             findings: vec![Finding::new("lint", "lint/image-latest", Severity::Warning, "image uses :latest")],
@@ -319,13 +299,5 @@ mod tests {
         let f = doc.get("findings").unwrap().as_seq().unwrap();
         assert_eq!(f.len(), 2);
         assert_eq!(f[1].get("code").unwrap().as_str(), Some("output/no-release-graph"));
-    }
-
-    #[test]
-    fn digest_separates_names_and_bytes() {
-        let a = digest_entries([("ab", 1, &file_hash(b"c"))]);
-        let b = digest_entries([("a", 2, &file_hash(b"bc"))]);
-        assert_ne!(a, b);
-        assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
     }
 }

@@ -22,13 +22,14 @@
 pub mod argo;
 pub mod graph;
 pub mod meta;
-pub mod schema;
+#[cfg(test)]
+pub(crate) mod schema;
 pub mod tree;
 pub mod write;
 
 pub use argo::{child_application, parent_application, AppOptions};
 pub use graph::{GraphError, GraphIssue, GraphProblem, ReleaseGraph, ReleaseWave, WaveAssignment};
-pub use meta::{render_meta, GuardResult, MetaInput, PatchStat, ReleaseMeta, META_SCHEMA_VERSION, RENDERER_VERSION};
+pub use meta::{render_meta, GuardResult, MetaInput, ReleaseMeta, META_SCHEMA_VERSION, RENDERER_VERSION};
 pub use tree::TreeError;
 pub use write::{
     check_out_disjoint, check_out_owned, check_secrets_out, clean_stale, previous_releases, read_tree,
@@ -178,11 +179,11 @@ pub fn build_tree(
         apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
     }
     // Every file was hashed where it was emitted: the digests hash names and those hashes.
-    let app_hashes: Vec<[u8; 32]> = apps.iter().map(|(_, t)| meta::file_hash(t.as_bytes())).collect();
+    let app_hashes: Vec<[u8; 32]> = apps.iter().map(|(_, t)| crate::digest::file_hash(t.as_bytes())).collect();
     let digests: Vec<String> = per_release
         .values()
         .map(|rfiles| {
-            meta::digest_entries(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.len() as u64, &f.sha256)))
+            crate::digest::digest_entries(rfiles.iter().map(|f| (f.file_name.as_str(), f.text.len() as u64, &f.sha256)))
         })
         .collect();
     let output_digest = {
@@ -192,7 +193,7 @@ pub fn build_tree(
             parts.extend(paths.iter().zip(rfiles).map(|(p, f)| (p.as_str(), f.text.len() as u64, &f.sha256)));
         }
         parts.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        meta::digest_entries(parts)
+        crate::digest::digest_entries(parts)
     };
     // The texts and paths are moved, not copied, into the file map.
     let mut entries: Vec<(PathBuf, String)> =

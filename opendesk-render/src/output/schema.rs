@@ -1,4 +1,6 @@
-//! A small structural OpenAPI v3 validator, the subset Kubernetes CRD schemas use:
+//! Test-only (the library's unit tests and `tests/stages_corpus.rs`; the render's own schema
+//! checks are in `validate/`): a small structural OpenAPI v3 validator, the subset Kubernetes
+//! CRD schemas use:
 //! `type`, `properties`, `required`, `items`, `enum`, `additionalProperties` (bool or schema),
 //! `nullable`, `x-kubernetes-preserve-unknown-fields`, `x-kubernetes-int-or-string`,
 //! `pattern`, `minLength`/`maxLength`, `minItems`/`maxItems`, `minProperties`/`maxProperties`.

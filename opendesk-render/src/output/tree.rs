@@ -143,7 +143,7 @@ pub struct ResourceFile {
     pub id: ResourceId,
     /// The file's text.
     pub text: String,
-    /// sha256 of the text (computed where it was emitted; see [`super::meta::digest_entries`]).
+    /// sha256 of the text (computed where it was emitted; see [`crate::digest::digest_entries`]).
     pub sha256: [u8; 32],
 }
 
@@ -264,7 +264,7 @@ pub fn release_files(docs: &[Document]) -> Result<BTreeMap<String, Vec<ResourceF
         |(d, _, _)| d.weight(),
         |(d, _, _)| {
             let text = file_text(d);
-            let sha256 = super::meta::file_hash(text.as_bytes());
+            let sha256 = crate::digest::file_hash(text.as_bytes());
             (text, sha256)
         },
     );

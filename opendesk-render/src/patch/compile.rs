@@ -4,7 +4,7 @@
 use super::ops::{Op, OpCx};
 use super::query::{compile, CompiledPath};
 use super::spec::{OneOrMany, PatchSpec, SelectSpec};
-use crate::config::ConfigError;
+use crate::typed::ConfigError;
 use crate::yaml::{parse_documents, Node};
 use regex::Regex;
 use std::path::Path;
@@ -134,7 +134,7 @@ pub struct Patch {
 /// Parse and compile every patch document of one patch file.
 pub fn compile_file(file: &str, text: &str) -> Result<Vec<Patch>, PatchError> {
     let path = Path::new(file);
-    let specs: Vec<PatchSpec> = serde_saphyr::from_multiple_with_options(text, crate::config::saphyr_options())
+    let specs: Vec<PatchSpec> = serde_saphyr::from_multiple_with_options(text, crate::typed::saphyr_options())
         .map_err(|e| PatchError::from(ConfigError::from_saphyr(path, &e)))?;
     let trees = parse_documents(text).map_err(|e| PatchError {
         file: file.into(),

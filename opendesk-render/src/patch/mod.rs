@@ -141,16 +141,6 @@ pub struct Vars {
 }
 
 impl Vars {
-    /// From an instance config.
-    pub fn from_config(c: &crate::config::InstanceConfig) -> Self {
-        Vars {
-            values: c.values.clone(),
-            instance: c.instance.clone(),
-            namespace: c.namespace.clone(),
-            opendesk_version: c.opendesk_version.clone(),
-        }
-    }
-
     fn lookup(&self, name: &str) -> Result<serde_json::Value, String> {
         use serde_json::Value as J;
         if let Some((n, default)) = name.split_once(":-") {

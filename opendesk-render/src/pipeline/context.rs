@@ -129,7 +129,7 @@ impl<'a> RenderContext<'a> {
             opendesk_version: self.cfg.opendesk_version.clone(),
             instance: self.cfg.instance.clone(),
             input_digest: self.input_digest.clone(),
-            patches: self.patch_stats.iter().map(crate::output::meta::PatchStat::from).collect(),
+            patches: self.patch_stats.clone(),
             findings: self.findings.clone(),
             guards: self.guards.clone(),
             eso_converted: self.eso.report.converted.len(),

@@ -44,7 +44,7 @@
 use crate::config::InstanceConfig;
 use crate::document::{Document, Origin, ResourceId};
 use crate::report::Finding;
-use crate::yaml::{Entry, Node, Scalar, Value};
+use crate::yaml::{map_of, Entry, Node, Value};
 use serde::Serialize;
 use std::fmt;
 use thiserror::Error;
@@ -422,12 +422,6 @@ pub fn secret_values(d: &Document) -> Result<Vec<(String, SecretValue)>, EsoErro
     Ok(out)
 }
 
-fn map_of(entries: Vec<(&str, Node)>) -> Node {
-    Node::new(Value::Map(
-        entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
-    ))
-}
-
 /// Copy a string map (labels, annotations) keeping only keys that pass `keep`; values become
 /// strings (a plain `true` label is the string "true" to the new object).
 fn string_map(src: Option<&Node>, keep: impl Fn(&str) -> bool) -> Option<Node> {
@@ -452,6 +446,31 @@ fn string_map(src: Option<&Node>, keep: impl Fn(&str) -> bool) -> Option<Node> {
 
 fn sync_annotation(k: &str) -> bool {
     k.starts_with("argocd.argoproj.io/") || k.starts_with("helm.sh/hook")
+}
+
+/// The annotation `kubectl apply` writes: the whole applied object as JSON, a Secret's data
+/// included. Dropped from every Secret before conversion, so it reaches neither the output (a
+/// Secret kept without data) nor the ExternalSecret or its target template.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Remove [`LAST_APPLIED`] from a Secret (and `annotations` when it is left empty), recorded
+/// for `explain`. True when it was there.
+fn drop_last_applied(d: &mut Document) -> bool {
+    let Some(meta) = d.root.get_mut("metadata") else { return false };
+    let Some(ann) = meta.get_mut("annotations") else { return false };
+    if ann.remove(LAST_APPLIED).is_none() {
+        return false;
+    }
+    if ann.as_map().is_some_and(|m| m.is_empty()) {
+        meta.remove("annotations");
+    }
+    d.record(
+        BY,
+        "remove",
+        format!("$.metadata.annotations['{LAST_APPLIED}']"),
+        Some("it holds the Secret's data (kubectl apply's copy of the object)".into()),
+    );
+    true
 }
 
 /// The `missing` text of [`EsoError::NoSecretStore`], or `None` when the store is usable.
@@ -501,6 +520,9 @@ pub fn eso(docs: &mut Vec<Document>, cfg: &InstanceConfig) -> Result<EsoOutput, 
     }
 
     let mut out = EsoOutput::default();
+    for d in docs.iter_mut().filter(|d| is_secret(d)) {
+        drop_last_applied(d);
+    }
     let mut conversions = Vec::new();
     let mut drop = vec![false; docs.len()];
     for (i, d) in docs.iter().enumerate() {
@@ -561,8 +583,9 @@ fn convert(
     let remote_key = format!("{prefix}/{namespace}/{name}");
     let meta = d.root.get("metadata");
     let labels = string_map(meta.and_then(|m| m.get("labels")), |_| true);
-    let annotations = string_map(meta.and_then(|m| m.get("annotations")), |_| true);
-    let es_annotations = string_map(meta.and_then(|m| m.get("annotations")), sync_annotation);
+    let annotations = string_map(meta.and_then(|m| m.get("annotations")), |k| k != LAST_APPLIED);
+    let es_annotations =
+        string_map(meta.and_then(|m| m.get("annotations")), |k| sync_annotation(k) && k != LAST_APPLIED);
 
     let mut es_meta = vec![("name", Node::string(name.as_str()))];
     if let Some(ns) = d.namespace() {
@@ -764,6 +787,41 @@ data: {a: b}
         let again = eso(&mut ds, &cfg_with_store()).unwrap();
         assert!(again.payload.is_empty());
         assert_eq!(emit_stream(&ds), emitted);
+    }
+
+    #[test]
+    fn last_applied_configuration_is_dropped_from_secrets_and_never_copied() {
+        let la = r#"{"apiVersion":"v1","kind":"Secret","stringData":{"password":"La5tApplied-Pw-91x"}}"#;
+        let text = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: opendesk\n  annotations:\n    \
+             kubectl.kubernetes.io/last-applied-configuration: '{la}'\n    argocd.argoproj.io/sync-wave: \"1\"\n\
+             stringData:\n  password: La5tApplied-Pw-91x\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  \
+             name: empty\n  namespace: opendesk\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: \
+             '{la}'\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    \
+             kubectl.kubernetes.io/last-applied-configuration: '{{}}'\ndata: {{a: b}}\n"
+        );
+        let mut ds = docs("db", "db/templates/secret.yaml", &text);
+        let out = eso(&mut ds, &cfg_with_store()).unwrap();
+        let emitted = emit_stream(&ds);
+        assert!(!emitted.contains("La5tApplied"), "{emitted}");
+        // The ExternalSecret keeps the other annotations, in its metadata and target template.
+        let es = &ds[0];
+        assert_eq!(es.kind(), Some("ExternalSecret"));
+        assert_eq!(
+            es.root.get_path("metadata.annotations").map(crate::yaml::emit).as_deref(),
+            Some("argocd.argoproj.io/sync-wave: \"1\"\n")
+        );
+        assert_eq!(
+            es.root.get_path("spec.target.template.metadata.annotations").map(crate::yaml::emit).as_deref(),
+            Some("argocd.argoproj.io/sync-wave: \"1\"\n")
+        );
+        assert!(es.changes.iter().any(|c| c.action == "remove" && c.path.contains("last-applied-configuration")));
+        // A Secret kept without data loses it too (and its then empty annotations).
+        assert_eq!(ds[1].id().to_string(), "Secret/opendesk/empty");
+        assert!(ds[1].root.get_path("metadata.annotations").is_none(), "{emitted}");
+        // Only Secrets: a ConfigMap's annotation is not this stage's business.
+        assert!(ds[2].root.get_path("metadata.annotations").is_some());
+        assert_eq!(out.payload.value_count(), 1);
     }
 
     #[test]

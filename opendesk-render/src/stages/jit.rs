@@ -25,7 +25,7 @@ use super::{key, pod_spec_path, ContainerList, ImageRef};
 use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::Finding;
-use crate::yaml::{path_to_string, Entry, Node, PathSeg, Scalar, Value};
+use crate::yaml::{map_of, path_to_string, seq_of, Node, PathSeg};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -131,16 +131,6 @@ pub fn jit(docs: &mut [Document], cfg: &InstanceConfig) -> Result<JitReport, Jit
         report.workloads.push(w);
     }
     Ok(report)
-}
-
-fn map_of(entries: Vec<(&str, Node)>) -> Node {
-    Node::new(Value::Map(
-        entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
-    ))
-}
-
-fn seq_of(items: Vec<Node>) -> Node {
-    Node::new(Value::Seq(items))
 }
 
 fn trim_slash(p: &str) -> &str {

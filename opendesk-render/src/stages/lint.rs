@@ -83,13 +83,7 @@ impl Ctx<'_> {
     }
 }
 
-fn p(parts: &[&str]) -> Vec<PathSeg> {
-    parts.iter().map(|s| key(s)).collect()
-}
-
-fn with(base: &[PathSeg], more: &[PathSeg]) -> Vec<PathSeg> {
-    super::join(base, more)
-}
+use crate::yaml::{join as with, keys as p};
 
 /// Lint one document.
 pub fn lint_document(doc: &Document) -> Vec<Finding> {

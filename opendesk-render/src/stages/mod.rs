@@ -37,10 +37,7 @@ use crate::document::Document;
 use crate::yaml::{Node, PathSeg};
 use std::collections::HashMap;
 
-/// A path segment for a mapping key.
-pub(crate) fn key(s: &str) -> PathSeg {
-    PathSeg::Key(s.to_string())
-}
+pub(crate) use crate::yaml::key;
 
 /// One step of a borrowed path, for walks that build a [`PathSeg`] path only where they
 /// report something (no key copied per visited node).
@@ -294,13 +291,6 @@ impl Scopes {
 pub fn origin_at(doc: &Document, line: u32) -> String {
     let line = if line == 0 { doc.origin.line } else { line };
     format!("{}/{}:{}", doc.origin.release, doc.origin.file, line)
-}
-
-/// A path from key names (`["spec", "template"]`) plus extra segments.
-pub(crate) fn join(base: &[PathSeg], extra: &[PathSeg]) -> Vec<PathSeg> {
-    let mut p = base.to_vec();
-    p.extend_from_slice(extra);
-    p
 }
 
 #[cfg(test)]

@@ -10,13 +10,7 @@ struct R<'a> {
     out: &'a mut Vec<Issue>,
 }
 
-fn key(k: &str) -> PathSeg {
-    PathSeg::Key(k.to_string())
-}
-
-fn join(base: &[PathSeg], more: &[PathSeg]) -> Vec<PathSeg> {
-    base.iter().cloned().chain(more.iter().cloned()).collect()
-}
+use crate::yaml::{join, key};
 
 impl R<'_> {
     fn push(&mut self, code: &'static str, path: &[PathSeg], n: &Node, message: String) {

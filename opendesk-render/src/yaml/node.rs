@@ -166,6 +166,18 @@ pub fn with_key(base: &[PathSeg], k: &str) -> Vec<PathSeg> {
     p
 }
 
+/// A mapping node from `(key, value)` pairs, in order (keys quoted as needed).
+pub fn map_of(entries: Vec<(&str, Node)>) -> Node {
+    Node::new(Value::Map(
+        entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
+    ))
+}
+
+/// A sequence node.
+pub fn seq_of(items: Vec<Node>) -> Node {
+    Node::new(Value::Seq(items))
+}
+
 impl Node {
     /// A new node (line 0) from a value.
     pub fn new(value: Value) -> Self {

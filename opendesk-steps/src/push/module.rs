@@ -19,8 +19,8 @@
 use super::{MetaFacts, STEP};
 use crate::gitsafe::Workspace;
 use crate::step::{Reporter, StepError};
+use opendesk_render::digest::{digest_entries, file_hash};
 use opendesk_render::module::{read_external_secrets, secret_skew, BaseTree, ModuleScope};
-use opendesk_render::output::meta::{digest_entries, file_hash};
 use opendesk_render::output::{APPLICATIONS_DIR, META_FILE, RELEASES_DIR};
 use opendesk_render::yaml::{emit, parse_documents, Node, Value};
 use std::collections::BTreeSet;
