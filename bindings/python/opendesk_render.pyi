@@ -107,3 +107,23 @@ def explain(
     config_text: str | None = None,
 ) -> list[dict[str, Any]]:
     """What changed each resource: ``[{resource, release, file, line, changes}]``."""
+def plan(
+    out: _Path,
+    *,
+    repo: str,
+    branch: str | None = None,
+    path: str = "",
+    timeout: int | None = None,
+) -> dict[str, Any]:
+    """What a push of ``out`` would change (nothing is pushed): ``{changed, counts, resources,
+    base, repo, branch, path, text, markdown}``. Secret values are never in it."""
+def matrix(
+    input: _Path | None = None,
+    *,
+    config: _Path | dict[str, Any] | None = None,
+    patches: _Path | None = None,
+    versions: list[str] = ...,
+    config_text: str | None = None,
+) -> dict[str, Any]:
+    """The upgrade matrix: ``{versions, patches: [{patch, appliesTo?, cells: [{version, state,
+    matched, changed}]}], text, markdown}``; state is out-of-range, changed, no-op or dead."""

@@ -88,6 +88,15 @@ checks! {
     /// Example: `env: [{name: A, value: "1"}, {name: A, value: "2"}]` → `A=2`.
     DedupDuplicateEnv = "dedup/duplicate-env", "dedup", Warning, Tunable;
 
+    // --- patches ---
+    /// An in-range patch (not `required`) that selected no document in this render.
+    ///
+    /// The fix no longer finds what it fixes: the chart changed shape, the release is gone, or
+    /// upstream fixed the bug. Seen on the first render after an upgrade; `patches matrix`
+    /// shows it per version. Update the patch's `select`, narrow its `appliesTo`, or remove it
+    /// (a `required` patch fails the render instead: `guard/required-patch`).
+    PatchesDead = "patches/dead", "patches", Warning, Tunable;
+
     // --- lint ---
     /// A resource without `apiVersion`, `kind` or `metadata.name`.
     ///

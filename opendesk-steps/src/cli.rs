@@ -424,7 +424,7 @@ fn plan(step: crate::plan::PlanRenderedManifests, format: crate::render_cmd::Dif
     crate::gitsafe::install_interrupt_handler();
     match step.run(&mut |ev| eprintln!("{ev}")) {
         Ok(o) => {
-            let title = format!("Plan: {} {}:{}", o.repo, o.branch, o.path);
+            let title = o.title();
             if format == crate::render_cmd::DiffFormat::Json {
                 println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
             } else {

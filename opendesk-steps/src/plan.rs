@@ -56,6 +56,23 @@ pub struct PlanOutcome {
     pub report: DiffReport,
 }
 
+impl PlanOutcome {
+    /// The heading of the markdown plan: `Plan: REPO BRANCH:PATH`.
+    pub fn title(&self) -> String {
+        format!("Plan: {} {}:{}", self.repo, self.branch, self.path)
+    }
+
+    /// The plan for a terminal (as `opendesk-render plan`).
+    pub fn to_text(&self) -> String {
+        opendesk_render::diff::render_text(&self.report)
+    }
+
+    /// The plan for a merge-request comment (as `opendesk-render plan --markdown`).
+    pub fn to_markdown(&self) -> String {
+        opendesk_render::diff::render_markdown(&self.report, &self.title())
+    }
+}
+
 impl PlanRenderedManifests {
     /// A plan of `out_dir` against `repo`, branch `main`, repository root; 300 s per git command.
     pub fn new(out_dir: impl Into<PathBuf>, repo: impl Into<String>) -> Self {

@@ -458,6 +458,24 @@ fn print_summary(
         count(s.redactions, "inline secret value", "inline secret values"),
         t.join(", ")
     );
+    if let Some(v) = &r.validation {
+        let _ = write!(
+            text,
+            "validate: {} checked against Kubernetes {}, {} without a schema",
+            count(v.checked, "resource", "resources"),
+            v.kubernetes_version,
+            v.no_schema
+        );
+        if v.cel_rules_not_checked > 0 || v.patterns_not_checked > 0 {
+            let _ = write!(
+                text,
+                "; not evaluated: {} (x-kubernetes-validations), {}",
+                count(v.cel_rules_not_checked as usize, "CEL rule", "CEL rules"),
+                count(v.patterns_not_checked as usize, "CRD pattern", "CRD patterns")
+            );
+        }
+        text.push('\n');
+    }
     if let Some(values) = discarded {
         let _ = writeln!(
             text,
@@ -1027,46 +1045,45 @@ pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
     }
 }
 
-/// `patches matrix`: exit 0, or 2 for bad input or a version that is not semver.
-pub fn matrix(input: Option<&Path>, versions: &[String], format: DiffFormat, a: &Inputs) -> i32 {
+/// The upgrade matrix of `prepared`'s patch set over its input (before any stage ran):
+/// `versions` (full semver each), or, when empty, every `appliesTo` boundary plus the configured
+/// version. Bad input (no patch set, a version that is not semver) is the error's message.
+pub fn matrix_of(
+    prepared: &Prepared,
+    versions: &[String],
+) -> Result<opendesk_render::patch::matrix::Matrix, UsageError> {
     use opendesk_render::patch::matrix;
-    let prepared = match prepare(input, a) {
-        Ok(p) => p,
-        Err(UsageError(m)) => {
-            eprintln!("{m}");
-            return EXIT_USAGE;
-        }
-    };
+    let usage = |m: String| UsageError(format!("error: {m}"));
     let Some(set) = &prepared.patches else {
-        eprintln!("error: no patch set (--no-patches): nothing to tabulate");
-        return EXIT_USAGE;
+        return Err(usage("no patch set (--no-patches): nothing to tabulate".into()));
     };
     let mut vs = Vec::new();
     for v in versions {
         match semver::Version::parse(v.trim()) {
             Ok(v) => vs.push(v),
-            Err(e) => {
-                eprintln!("error: --versions: {v:?} is not a full semver version ({e}); e.g. 1.13.1");
-                return EXIT_USAGE;
-            }
+            Err(e) => return Err(usage(format!("--versions: {v:?} is not a full semver version ({e}); e.g. 1.13.1"))),
         }
     }
     if vs.is_empty() {
         vs = matrix::default_versions(set, &prepared.config.version());
     }
     let vars = opendesk_render::patch::Vars::from_config(&prepared.config);
-    match matrix::matrix(set, &prepared.input.documents, &vs, &vars) {
-        Ok(m) => {
-            match format {
-                DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
-                DiffFormat::Markdown => print!("{}", m.to_markdown()),
-                DiffFormat::Text => print!("{}", m.to_text()),
-            }
-            EXIT_OK
+    matrix::matrix(set, &prepared.input.documents, &vs, &vars).map_err(|e| usage(e.to_string()))
+}
+
+/// `patches matrix`: exit 0, or 2 for bad input or a version that is not semver.
+pub fn matrix(input: Option<&Path>, versions: &[String], format: DiffFormat, a: &Inputs) -> i32 {
+    let m = match prepare(input, a).and_then(|p| matrix_of(&p, versions)) {
+        Ok(m) => m,
+        Err(UsageError(m)) => {
+            eprintln!("{m}");
+            return EXIT_USAGE;
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_USAGE
-        }
+    };
+    match format {
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default()),
+        DiffFormat::Markdown => print!("{}", m.to_markdown()),
+        DiffFormat::Text => print!("{}", m.to_text()),
     }
+    EXIT_OK
 }

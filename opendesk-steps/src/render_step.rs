@@ -155,6 +155,40 @@ pub struct RenderManifests {
     pub helmfile_bin: PathBuf,
     /// `PATH` for the lookup and for helmfile itself; `None` = the process's `PATH`.
     pub search_path: Option<OsString>,
+    /// After a successful render, plan the tree against the instance repository (what a push
+    /// of it would change: [`crate::plan::PlanRenderedManifests`]) into
+    /// [`RenderOutcome::plan`]. The deployer shows it before it pushes.
+    pub plan: Option<PlanTarget>,
+    /// Tabulate the upgrade matrix of the patch set over this render's input
+    /// ([`opendesk_render::patch::matrix`]) into [`RenderOutcome::matrix`]: these versions
+    /// (full semver), or, when empty, every `appliesTo` boundary plus the rendered version.
+    pub matrix: Option<Vec<String>>,
+}
+
+/// Where [`RenderManifests::plan`] compares the rendered tree: the instance repository's
+/// branch head at `path` (the same hardened git handling as push).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanTarget {
+    /// Git URL of the instance repository.
+    pub repo: String,
+    /// Branch (a missing branch plans against an empty tree).
+    pub branch: String,
+    /// Folder inside the repository that the tree would replace (`instances/acme`).
+    pub path: String,
+    /// Time limit of every git command.
+    pub timeout: std::time::Duration,
+}
+
+impl PlanTarget {
+    /// `repo`, branch `main`, `path`, the default time limit (300 s).
+    pub fn new(repo: impl Into<String>, path: impl Into<String>) -> Self {
+        PlanTarget {
+            repo: repo.into(),
+            branch: "main".into(),
+            path: path.into(),
+            timeout: crate::gitsafe::DEFAULT_TIMEOUT,
+        }
+    }
 }
 
 /// What a render step did. Serializes without the secret payload.
@@ -176,6 +210,13 @@ pub struct RenderOutcome {
     /// A module render (`inputs.module`: keys, base or no-base): the guards judged against the
     /// module instead of the whole instance (also in `report.module`); empty for a full render.
     pub scoped_guards: Vec<opendesk_render::module::ScopedGuard>,
+    /// What a push of the tree would change ([`RenderManifests::plan`]); `None` when not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::plan::PlanOutcome>,
+    /// The upgrade matrix of the fixes over this input ([`RenderManifests::matrix`]); `None`
+    /// when not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<opendesk_render::patch::matrix::Matrix>,
     /// The secret values for the secrets manager (also written to `secrets_out` when set).
     #[serde(skip)]
     pub secrets: SecretPayload,
@@ -231,6 +272,8 @@ impl RenderManifests {
             skip_deps: false,
             helmfile_bin: PathBuf::from("helmfile"),
             search_path: None,
+            plan: None,
+            matrix: None,
         }
     }
 
@@ -475,7 +518,13 @@ impl Step for RenderManifests {
                 let mut prepared = render_cmd::prepare(Some(dir), &self.inputs)
                     .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
                 prepared.config.opendesk_version = version_ref.clone();
-                render_cmd::render_prepared(
+                let matrix = match &self.matrix {
+                    Some(v) => Some(render_cmd::matrix_of(&prepared, v).map_err(|UsageError(m)| {
+                        StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string())
+                    })?),
+                    None => None,
+                };
+                let rendered = render_cmd::render_prepared(
                     prepared,
                     &self.out,
                     self.secrets_out.as_deref(),
@@ -489,13 +538,15 @@ impl Step for RenderManifests {
                     } else {
                         StepError::bad_input(STEP, m)
                     }
-                })
+                })?;
+                Ok((rendered, matrix))
             });
             for stage in rx {
                 r.info(stage, label(stage));
             }
             worker.join().unwrap_or_else(|_| Err(StepError::failed(STEP, "the render panicked")))
         })?;
+        let (result, matrix) = result;
         let s = &result.report.summary;
         r.info(
             "done",
@@ -507,7 +558,26 @@ impl Step for RenderManifests {
                 self.out.display()
             ),
         );
+        let plan = match &self.plan {
+            Some(t) => {
+                let step = crate::plan::PlanRenderedManifests {
+                    branch: t.branch.clone(),
+                    path: t.path.clone(),
+                    timeout: t.timeout,
+                    ..crate::plan::PlanRenderedManifests::new(&self.out, &t.repo)
+                };
+                let mut forward = |e: &ProgressEvent| r.forward(e);
+                let p = step.run(&mut forward).map_err(|e| StepError {
+                    message: format!("rendered into {}, but the plan failed: {}", self.out.display(), e.message),
+                    ..e
+                })?;
+                Some(p)
+            }
+            None => None,
+        };
         Ok(RenderOutcome {
+            plan,
+            matrix,
             out: self.out.clone(),
             input,
             ran_helmfile: ran,

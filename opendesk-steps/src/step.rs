@@ -109,6 +109,11 @@ impl<'a> Reporter<'a> {
     pub fn warn(&mut self, phase: &'static str, message: impl Into<String>) {
         (self.sink)(&ProgressEvent { step: self.step, phase, level: Level::Warning, message: message.into() });
     }
+
+    /// Pass on an event of a step this one runs, as it is (with that step's name).
+    pub fn forward(&mut self, e: &ProgressEvent) {
+        (self.sink)(e);
+    }
 }
 
 #[cfg(test)]

@@ -371,3 +371,88 @@ fn a_module_render_through_the_step_reports_its_scoped_guards() {
     assert!(e.message.contains("ExternalSecret opendesk/db"), "{e}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn the_step_plans_against_the_repository_and_tabulates_the_matrix() {
+    use opendesk_steps::render_step::PlanTarget;
+    let root = tmp("plan-matrix");
+    let known = known_rendered(&root);
+    let repo = root.join("instance.git");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "--bare", "-b", "main"]);
+    let mut s = step(&root, CONFIG);
+    s.source = Some(Source::RenderedDir(known));
+    s.secrets_out = Some(root.join("secrets.json"));
+    s.plan = Some(PlanTarget::new(repo.to_str().unwrap(), "instances/acme"));
+    s.matrix = Some(vec!["1.12.0".into(), "1.17.0".into()]);
+    let (r, events) = run(&s);
+    let o = r.expect("render + plan + matrix");
+
+    // The plan before the first push: no branch yet, every resource added; nothing pushed.
+    let p = o.plan.as_ref().expect("plan asked for");
+    assert_eq!((p.base.as_deref(), p.branch.as_str(), p.path.as_str()), (None, "main", "instances/acme"));
+    assert!(p.report.changed);
+    assert_eq!(p.report.counts.added, o.report.summary.documents_out + 3, "resources + 2 Applications + parent");
+    assert_eq!((p.report.counts.changed, p.report.counts.removed), (0, 0));
+    let phases: Vec<(&str, &str)> = events.iter().map(|e| (e.step, e.phase)).collect();
+    assert!(phases.ends_with(&[
+        ("plan-rendered-manifests", "start"),
+        ("plan-rendered-manifests", "fetch"),
+        ("plan-rendered-manifests", "compare"),
+        ("plan-rendered-manifests", "done")
+    ]));
+    // The JSON of the outcome carries both (the deployer shows the plan before it pushes).
+    let j = serde_json::to_value(&o).unwrap();
+    assert_eq!(j["plan"]["changed"], true);
+    assert!(!j.to_string().contains("dummy-db-password"), "no secret value in the outcome");
+
+    // The matrix: the versions asked for, the changed/dead/out-of-range cells of this input.
+    let m = o.matrix.as_ref().expect("matrix asked for");
+    assert_eq!(m.versions, ["1.12.0", "1.17.0"]);
+    let cell = |patch: &str, i: usize| {
+        let row = m.patches.iter().find(|r| r.patch == patch).unwrap_or_else(|| panic!("{patch}"));
+        (row.cells[i].state, row.cells[i].changed)
+    };
+    assert_eq!(cell("empty-protocol", 0), ("changed", 1));
+    assert_eq!(cell("ums-probes", 1), ("dead", 0));
+    assert_eq!(cell("ox-appsuite-ingress", 0).0, "dead");
+    assert_eq!(cell("ox-appsuite-ingress", 1).0, "out-of-range");
+
+    // After a push of that tree, the same plan says: no change.
+    let push = opendesk_steps::push::PushRenderedManifests {
+        path: "instances/acme".into(),
+        ..opendesk_steps::push::PushRenderedManifests::new(root.join("out"), repo.to_str().unwrap())
+    };
+    push.run(&mut |_| {}).expect("push");
+    s.matrix = None;
+    let (r, _) = run(&s);
+    let o = r.expect("second render");
+    let p = o.plan.expect("plan");
+    assert!(p.base.is_some() && !p.report.changed, "{:?}", p.report.counts);
+    assert!(o.matrix.is_none());
+
+    // A bad version is bad input, a plan against a missing repository a failure after the
+    // render (which is written: the message says so).
+    s.matrix = Some(vec!["1.13".into()]);
+    let (r, _) = run(&s);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, StepErrorKind::BadInput, "{e}");
+    assert!(e.message.contains("\"1.13\" is not a full semver version"), "{e}");
+    s.matrix = None;
+    s.plan = Some(PlanTarget::new(root.join("nowhere.git").to_str().unwrap(), "instances/acme"));
+    let (r, _) = run(&s);
+    let e = r.unwrap_err();
+    assert!(e.message.contains("but the plan failed"), "{e}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

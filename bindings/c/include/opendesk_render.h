@@ -38,6 +38,81 @@
 // `odr_cancel_request` from any thread, `odr_cancel_free` once no render uses it.
 typedef struct OdrCancel OdrCancel;
 
+// What to plan. Zero-initialise it, set `abi_version = ODR_ABI_VERSION`, `out_dir` and
+// `repo`; strings are NUL-terminated UTF-8.
+typedef struct OdrPlanRequest {
+  // Must be `ODR_ABI_VERSION`.
+  uint32_t abi_version;
+  // Required: the rendered tree (an `out_dir` of a render, holding `render-meta.yaml`).
+  const char *out_dir;
+  // Required: git URL (or local path) of the instance repository.
+  const char *repo;
+  // The branch; NULL: `main`. A branch the remote does not have plans against an empty tree.
+  const char *branch;
+  // The folder inside the repository the tree would replace (`instances/acme`); NULL: the
+  // repository root.
+  const char *path;
+  // Time limit of every git command in seconds; 0: 300.
+  uint32_t timeout_secs;
+} OdrPlanRequest;
+
+// Why a render failed; every field zero/NULL on success. Strings are owned by the result.
+typedef struct OdrError {
+  // The status again (1 failed, 2 bad input, 3 internal, 4 cancelled); 0 on success.
+  int32_t code;
+  // The stage it failed in (as `OdrEvent::stage`); NULL when the request itself was bad.
+  char *stage;
+  // The file the error points into (a path, or `<config>` for `config_text`); NULL if none.
+  char *file;
+  // 1-based line in `file`; 0 when unknown.
+  uint32_t line;
+  // 1-based column in `file`; 0 when unknown.
+  uint32_t column;
+  // For `config_json`: the key path of the error (`secretsManager.keyPrefix`, `""` for the
+  // top level); NULL otherwise.
+  char *key_path;
+  // The full message, as the CLI prints it (with a snippet where there is one).
+  char *message;
+} OdrError;
+
+// The outcome of `odr_render_request` (and of `odr_plan_request`, `odr_matrix_request`, whose
+// JSON is in `report_json`); free it with `odr_result_free`.
+typedef struct OdrResult {
+  // The status (also the return value).
+  int32_t status;
+  // The report (the JSON of `opendesk-render render --json`): set on status 0 and on
+  // status 1 (why it failed); NULL otherwise.
+  char *report_json;
+  // The secret payload (the `--secrets-out` JSON) when `return_secrets` asked for it, on
+  // status 0; NULL otherwise. Secret: never log it; `odr_result_free` wipes it.
+  char *secrets_json;
+  // Length of `secrets_json` in bytes (without the NUL).
+  size_t secrets_len;
+  // The error; all zero/NULL on status 0.
+  struct OdrError error;
+} OdrResult;
+
+// What to tabulate. Zero-initialise it, set `abi_version = ODR_ABI_VERSION`.
+typedef struct OdrMatrixRequest {
+  // Must be `ODR_ABI_VERSION`.
+  uint32_t abi_version;
+  // The helmfile `--output-dir` tree; NULL: the bundled example (with its config).
+  const char *input_dir;
+  // The instance config file. At most one of the three config fields (as `OdrRequest`).
+  const char *config_path;
+  // The instance config as YAML or JSON text.
+  const char *config_text;
+  // The instance config as a JSON object built from a structure.
+  const char *config_json;
+  // A `runtime-patches` dir (or its `rendered-patches`); NULL: the built-in set.
+  const char *patches_dir;
+  // `versions_len` full semver versions (`1.13.1`); NULL/0: every `appliesTo` boundary of
+  // the patch set plus the configured version.
+  const char *const *versions;
+  // The number of strings at `versions`.
+  size_t versions_len;
+} OdrMatrixRequest;
+
 // One progress event: a stage of the render started or finished. Counts only, no values.
 // Valid only during the callback.
 typedef struct OdrEvent {
@@ -115,41 +190,6 @@ typedef struct OdrRequest {
   const struct OdrCancel *cancel;
 } OdrRequest;
 
-// Why a render failed; every field zero/NULL on success. Strings are owned by the result.
-typedef struct OdrError {
-  // The status again (1 failed, 2 bad input, 3 internal, 4 cancelled); 0 on success.
-  int32_t code;
-  // The stage it failed in (as `OdrEvent::stage`); NULL when the request itself was bad.
-  char *stage;
-  // The file the error points into (a path, or `<config>` for `config_text`); NULL if none.
-  char *file;
-  // 1-based line in `file`; 0 when unknown.
-  uint32_t line;
-  // 1-based column in `file`; 0 when unknown.
-  uint32_t column;
-  // For `config_json`: the key path of the error (`secretsManager.keyPrefix`, `""` for the
-  // top level); NULL otherwise.
-  char *key_path;
-  // The full message, as the CLI prints it (with a snippet where there is one).
-  char *message;
-} OdrError;
-
-// The outcome of `odr_render_request`; free it with `odr_result_free`.
-typedef struct OdrResult {
-  // The status (also the return value).
-  int32_t status;
-  // The report (the JSON of `opendesk-render render --json`): set on status 0 and on
-  // status 1 (why it failed); NULL otherwise.
-  char *report_json;
-  // The secret payload (the `--secrets-out` JSON) when `return_secrets` asked for it, on
-  // status 0; NULL otherwise. Secret: never log it; `odr_result_free` wipes it.
-  char *secrets_json;
-  // Length of `secrets_json` in bytes (without the NUL).
-  size_t secrets_len;
-  // The error; all zero/NULL on status 0.
-  struct OdrError error;
-} OdrResult;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -212,6 +252,30 @@ void odr_free(char *s);
 
 // The library version (`MAJOR.MINOR.PATCH`), a static string: do not free it.
 const char *odr_version(void);
+
+// Plan a rendered tree against the instance repository: fetch the branch head (the same
+// hardened git handling as push: a fresh private work dir, hooks off, symlinks refused, a
+// time limit, credentials redacted), compare the subtree at `path` with `out_dir`, push
+// nothing. On status 0, `(*result_out)->report_json` holds the plan: the JSON of
+// `opendesk-render plan --json` (`changed`, `counts`, `resources`, `base`), plus `text` and
+// `markdown`. Secret values are never in it. Status 2 bad input, 1 a git failure (the
+// error's message says which), 3 internal. Free the result with `odr_result_free`.
+//
+// # Safety
+// `request` is NULL or points to an `OdrPlanRequest` whose pointers follow its contract;
+// `result_out` is NULL or valid for writing one pointer.
+int32_t odr_plan_request(const struct OdrPlanRequest *request, struct OdrResult **result_out);
+
+// The upgrade matrix of the fixes: the patch stage over the input for each version, per
+// patch × version out of range, changed N, no-op or dead (in range, selected nothing). On
+// status 0, `(*result_out)->report_json` holds the JSON of `opendesk-render patches matrix
+// --json` plus `text` and `markdown`. Status 2 bad input (a version that is not full semver,
+// a bad config or patch). Free the result with `odr_result_free`.
+//
+// # Safety
+// `request` is NULL or points to an `OdrMatrixRequest` whose pointers follow its contract;
+// `result_out` is NULL or valid for writing one pointer.
+int32_t odr_matrix_request(const struct OdrMatrixRequest *request, struct OdrResult **result_out);
 
 // The ABI version of this library (`ODR_ABI_VERSION` of the header it was built with).
 uint32_t odr_abi_version(void);

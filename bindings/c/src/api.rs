@@ -349,6 +349,81 @@ pub fn explain(
     Ok(Value::Array(shown))
 }
 
+/// What to plan: the rendered tree against the instance repository (`opendesk-render plan`).
+#[derive(Debug, Clone, Default)]
+pub struct PlanRequest {
+    /// The rendered tree (holding `render-meta.yaml`).
+    pub out: PathBuf,
+    /// Git URL of the instance repository.
+    pub repo: String,
+    /// Branch; `None`: `main`.
+    pub branch: Option<String>,
+    /// Folder inside the repository that the tree would replace (`instances/acme`); empty:
+    /// the repository root.
+    pub path: String,
+    /// Time limit of every git command in seconds; `None`: 300.
+    pub timeout_secs: Option<u64>,
+}
+
+/// The plan (what a push would change; nothing is pushed): the JSON of `opendesk-render plan
+/// --json`, plus `text` and `markdown` holding the terminal and merge-request renderings.
+/// Secret values are never in it. Errors: 2 bad input, 1 git failure.
+pub fn plan(req: PlanRequest) -> Result<Value, Failure> {
+    use opendesk_steps::step::Step;
+    let mut step = opendesk_steps::plan::PlanRenderedManifests::new(req.out, req.repo);
+    if let Some(b) = req.branch {
+        step.branch = b;
+    }
+    step.path = req.path;
+    if let Some(t) = req.timeout_secs {
+        step.timeout = std::time::Duration::from_secs(t);
+    }
+    let o = step.run(&mut |_| {}).map_err(|e| Failure::new(e.exit_code(), format!("error: {e}")))?;
+    let mut v = serde_json::to_value(&o).map_err(|e| Failure::new(EXIT_INTERNAL, format!("error: plan: {e}")))?;
+    v["text"] = Value::String(o.to_text());
+    v["markdown"] = Value::String(o.to_markdown());
+    Ok(v)
+}
+
+/// What to tabulate: the patch set over an input for several openDesk versions
+/// (`opendesk-render patches matrix`).
+#[derive(Debug, Clone, Default)]
+pub struct MatrixRequest {
+    /// The helmfile `--output-dir` tree; `None`: the bundled example.
+    pub input: Option<PathBuf>,
+    /// Config, patches (`threads` and module fields are not used).
+    pub inputs: Inputs,
+    /// The config as a structure (instead of `inputs.config`/`config_text`).
+    pub config_value: Option<Value>,
+    /// Full semver versions; empty: every `appliesTo` boundary plus the configured version.
+    pub versions: Vec<String>,
+}
+
+/// The upgrade matrix: the JSON of `opendesk-render patches matrix --json` (`versions`,
+/// `patches[].cells[]` with `state` out-of-range / changed / no-op / dead), plus `text` and
+/// `markdown`. Errors: 2 bad input (a version that is not semver, no patch set).
+pub fn matrix(req: MatrixRequest) -> Result<Value, Failure> {
+    let MatrixRequest { input, mut inputs, config_value, versions } = req;
+    let keyed = match config_value {
+        Some(v) => {
+            if inputs.config.is_some() || inputs.config_text.is_some() {
+                return Err(Failure::new(EXIT_USAGE, "error: give one config: a file, a text or a structure".into()));
+            }
+            let k = KeyedText::new(&v);
+            inputs.config_text = Some(k.text.clone());
+            Some(k)
+        }
+        None => None,
+    };
+    let prepared = render_cmd::prepare_at(input.as_deref(), &inputs)
+        .map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
+    let m = render_cmd::matrix_of(&prepared, &versions).map_err(|e| Failure::new(EXIT_USAGE, e.0))?;
+    let mut v = serde_json::to_value(&m).map_err(|e| Failure::new(EXIT_INTERNAL, format!("error: matrix: {e}")))?;
+    v["text"] = Value::String(m.to_text());
+    v["markdown"] = Value::String(m.to_markdown());
+    Ok(v)
+}
+
 /// A panic payload as text.
 pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {

@@ -10,6 +10,9 @@
 //! with `user_data`, cancel handle, a result struct holding the report, the error as fields
 //! and, when asked for, the secret payload) and `odr_render` (the first call, kept: paths in,
 //! report and message out). Callers check `odr_abi_version() == ODR_ABI_VERSION` once.
+//! Before a push, `odr_plan_request` shows what it would change (the plan of a rendered tree
+//! against the instance repository), and `odr_matrix_request` tabulates the upgrade matrix of
+//! the fixes (both additions to ABI 1, answering in an `OdrResult`).
 //!
 //! Conventions of every call:
 //! - Strings in are NUL-terminated UTF-8; the nullable ones say so. A NULL where one is
@@ -26,8 +29,10 @@
 
 pub mod api;
 pub mod keyed;
+mod plan;
 mod request;
 
+pub use plan::{odr_matrix_request, odr_plan_request, OdrMatrixRequest, OdrPlanRequest};
 pub use request::{
     odr_abi_version, odr_cancel_free, odr_cancel_new, odr_cancel_request, odr_render_request, odr_result_free,
     OdrCancel, OdrError, OdrEvent, OdrProgressFn, OdrRequest, OdrResult, ODR_ABI_VERSION, ODR_STAGE_FINISHED,

@@ -125,7 +125,8 @@ pub struct OdrError {
     pub message: *mut c_char,
 }
 
-/// The outcome of `odr_render_request`; free it with `odr_result_free`.
+/// The outcome of `odr_render_request` (and of `odr_plan_request`, `odr_matrix_request`, whose
+/// JSON is in `report_json`); free it with `odr_result_free`.
 #[repr(C)]
 pub struct OdrResult {
     /// The status (also the return value).
@@ -323,7 +324,7 @@ pub unsafe extern "C" fn odr_render_request(request: *const OdrRequest, result_o
     status
 }
 
-fn build(outcome: Result<api::Rendered, Failure>) -> Box<OdrResult> {
+pub(crate) fn build(outcome: Result<api::Rendered, Failure>) -> Box<OdrResult> {
     let mut r = Box::new(OdrResult {
         status: ODR_OK,
         report_json: std::ptr::null_mut(),

@@ -268,6 +268,51 @@ fn explain<'py>(
     }
 }
 
+/// What a push of the rendered tree `out` would change, without pushing: the branch head of
+/// `repo` is fetched (hardened as push is) and its subtree at `path` compared with `out`. A
+/// dict: the JSON of `opendesk-render plan --json` (`changed`, `counts`, `resources`, `base`,
+/// `repo`, `branch`, `path`) plus `text` and `markdown`. Secret values are never in it.
+/// Raises InputError (bad arguments) or RenderFailed (code 1: a git failure).
+#[pyfunction]
+#[pyo3(signature = (out, *, repo, branch=None, path=String::new(), timeout=None))]
+fn plan<'py>(
+    py: Python<'py>,
+    out: PathBuf,
+    repo: String,
+    branch: Option<String>,
+    path: String,
+    timeout: Option<u64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let req = api::PlanRequest { out, repo, branch, path, timeout_secs: timeout };
+    match py.detach(|| api::plan(req)) {
+        Ok(v) => Ok(json_to_py(py, &v)?.cast_into::<PyDict>()?),
+        Err(f) => Err(to_py_err(py, f)),
+    }
+}
+
+/// The upgrade matrix of the fixes: the patch stage over `input` (None: the bundled example)
+/// for each of `versions` (full semver; empty: every appliesTo boundary plus the configured
+/// version). A dict: `versions`, `patches` (each with `cells`: `state` out-of-range, changed,
+/// no-op or dead), plus `text` and `markdown`. Raises InputError for a version that is not
+/// full semver or a bad config or patch.
+#[pyfunction]
+#[pyo3(signature = (input=None, *, config=None, patches=None, versions=Vec::new(), config_text=None))]
+fn matrix<'py>(
+    py: Python<'py>,
+    input: Option<PathBuf>,
+    config: Option<&Bound<'py, PyAny>>,
+    patches: Option<PathBuf>,
+    versions: Vec<String>,
+    config_text: Option<String>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (a, config_value) = inputs(config, config_text, patches, false, None, None)?;
+    let req = api::MatrixRequest { input, inputs: a, config_value, versions };
+    match py.detach(|| api::matrix(req)) {
+        Ok(v) => Ok(json_to_py(py, &v)?.cast_into::<PyDict>()?),
+        Err(f) => Err(to_py_err(py, f)),
+    }
+}
+
 /// Render openDesk helmfile output into GitOps-ready manifests.
 #[pymodule]
 #[pyo3(name = "opendesk_render")]
@@ -282,5 +327,7 @@ fn opendesk_render_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SecretPayload>()?;
     m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
+    m.add_function(wrap_pyfunction!(plan, m)?)?;
+    m.add_function(wrap_pyfunction!(matrix, m)?)?;
     Ok(())
 }

@@ -226,14 +226,14 @@ def test_render_releases_the_gil(tmp_path):
 
 
 def test_the_stubs_match_the_module():
-    """Every parameter of render/explain in the module is in the stub, with the same default."""
+    """Every parameter of render/explain/plan/matrix in the module is in the stub, with the same default."""
     stub = ast.parse((pathlib.Path(__file__).parent.parent / "opendesk_render.pyi").read_text())
     stubs = {}
     for node in stub.body:
         if isinstance(node, ast.FunctionDef):
             names = [a.arg for a in node.args.args] + [a.arg for a in node.args.kwonlyargs]
             stubs.setdefault(node.name, names)
-    for fn in (odr.render, odr.explain):
+    for fn in (odr.render, odr.explain, odr.plan, odr.matrix):
         params = list(inspect.signature(fn).parameters)
         assert params == stubs[fn.__name__], (fn.__name__, params, stubs[fn.__name__])
     classes = {n.name for n in stub.body if isinstance(n, ast.ClassDef)}
@@ -244,3 +244,47 @@ def test_the_stubs_match_the_module():
 
 def test_version():
     assert odr.__version__
+
+
+def test_the_upgrade_matrix_of_the_bundled_example():
+    m = odr.matrix(versions=["1.12.0", "1.17.0"])
+    assert m["versions"] == ["1.12.0", "1.17.0"]
+    states = {c["state"] for p in m["patches"] for c in p["cells"]}
+    assert {"changed", "out-of-range"} <= states, states
+    ox = next(p for p in m["patches"] if p["patch"] == "ox-appsuite-ingress")
+    assert ox["appliesTo"] == "<1.17.0" and ox["cells"][1]["state"] == "out-of-range"
+    assert m["markdown"].startswith("| patch | 1.12.0 | 1.17.0 |") and m["text"]
+    with pytest.raises(odr.InputError) as e:
+        odr.matrix(versions=["1.13"])
+    assert e.value.code == 2 and "not a full semver version" in e.value.message
+
+
+def test_the_plan_against_an_empty_repository_and_after_a_push(tmp_path):
+    import subprocess
+
+    env = {**__import__("os").environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+
+    def git(*args, cwd=tmp_path):
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+    out, repo = tmp_path / "out", tmp_path / "instance.git"
+    odr.render(out=out, return_secrets=True)
+    git("init", "-q", "--bare", "-b", "main", str(repo))
+    p = odr.plan(out, repo=str(repo), path="instances/acme")
+    assert p["changed"] is True and p["base"] is None and p["counts"]["added"] > 0
+    assert p["counts"]["changed"] == 0 and p["path"] == "instances/acme"
+    assert "Plan: " in p["markdown"] and p["text"]
+    work = tmp_path / "work"
+    git("clone", "-q", str(repo), str(work))
+    git("checkout", "-q", "-b", "main", cwd=work)
+    (work / "instances").mkdir()
+    subprocess.run(["cp", "-R", str(out), str(work / "instances" / "acme")], check=True)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "tree", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work)
+    p = odr.plan(out, repo=str(repo), path="instances/acme", timeout=60)
+    assert p["changed"] is False and p["base"] and p["counts"]["added"] == 0
+    with pytest.raises(odr.InputError):
+        odr.plan(out, repo=str(repo), path="../elsewhere")

@@ -52,6 +52,8 @@ pub struct RenderContext<'a> {
     pub redact: Option<RedactOutput>,
     /// The known secret values when `redact.strict` failed the redact stage.
     pub strict_known: Option<KnownSecrets>,
+    /// What the validate stage covered (CEL rules and patterns it could not evaluate).
+    pub validation: Option<crate::validate::Coverage>,
     /// The output tree (the output stage).
     pub tree: Option<RenderedTree>,
     /// Documents loaded.
@@ -84,6 +86,7 @@ impl<'a> RenderContext<'a> {
             eso: EsoOutput::default(),
             redact: None,
             strict_known: None,
+            validation: None,
             tree: None,
             input_bytes: input.bytes,
             input_digest: input.digest,
@@ -174,6 +177,7 @@ impl<'a> RenderContext<'a> {
             guards: self.guards.clone(),
             releases: self.tree.as_ref().map(|t| t.releases.clone()).unwrap_or_default(),
             timings: Vec::new(),
+            validation: self.validation.clone(),
             module: self.module_meta.clone(),
         }
     }

@@ -147,6 +147,11 @@ pub struct Report {
     pub releases: Vec<ReleaseMeta>,
     /// Time per stage (not in render-meta: it is not deterministic).
     pub timings: Vec<StageTiming>,
+    /// What the validate stage covered: the Kubernetes version, resources checked and without
+    /// a schema, and the CEL rules and CRD patterns it counted but did not evaluate (absent
+    /// when the render stopped before the stage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<crate::validate::Coverage>,
     /// A module render's scope, base and scoped guards (absent for a full render).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<crate::module::ModuleMeta>,

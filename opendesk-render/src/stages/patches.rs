@@ -38,9 +38,47 @@ impl Stage for PatchesStage {
             None => required_guard(&run),
         };
         cx.guards.push(required);
+        let findings = dead_patches(&run, &prepared, &cx.version, cx.module.map(|m| &m.scope));
         cx.patch_stats.extend(run.stats);
-        Ok(Vec::new())
+        Ok(findings)
     }
+}
+
+/// `patches/dead`: one warning per in-range patch that selected no document, naming the patch
+/// and its file:line. Required patches are left to the `required-patch` guard (which fails the
+/// render); in a module render, a patch whose `select.release` names no release of the module
+/// is expected to select nothing and is left out.
+pub fn dead_patches(
+    run: &PatchRun,
+    prepared: &Prepared,
+    version: &semver::Version,
+    scope: Option<&crate::module::ModuleScope>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for s in run.stats.iter().filter(|s| s.skipped.is_none() && s.matched == 0 && !s.required) {
+        let Some(p) = prepared.active.iter().find(|p| p.name == s.name) else { continue };
+        if let Some(scope) = scope {
+            let outside = !p.select.release.is_empty()
+                && !scope.releases.iter().any(|r| p.select.release.iter().any(|pt| pt.matches(r)));
+            if outside {
+                continue;
+            }
+        }
+        let range = match &p.applies_to {
+            Some((text, _)) => format!("appliesTo {text:?} includes {version}"),
+            None => format!("no appliesTo, so it runs for {version}"),
+        };
+        out.push(Finding::of(
+            Check::PatchesDead,
+            format!(
+                "patch `{}` ({}:{}) is in range ({range}) but selected no document: the fix no longer finds what it \
+                 fixes (the chart changed shape, the release is gone, or upstream fixed it). Check it with \
+                 `opendesk-render patches matrix`, then update its select, narrow its appliesTo, or remove it",
+                p.name, p.file, p.line
+            ),
+        ));
+    }
+    out
 }
 
 /// `overrides`: apply the instance config's overrides; their stats are named `override:<name>`.
@@ -83,5 +121,78 @@ pub fn required_guard(run: &PatchRun) -> GuardResult {
                 names.join(", ")
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::Vars;
+    use crate::stages::testutil::docs;
+    use std::collections::BTreeSet;
+
+    const PATCHES: &str = "\
+name: live
+select: {kind: Deployment}
+ops:
+  - set: {path: $.spec.replicas, value: 2}
+---
+name: dead-one
+select: {kind: StatefulSet}
+ops:
+  - set: {path: $.spec.replicas, value: 2}
+---
+name: dead-required
+required: true
+select: {kind: DaemonSet}
+ops:
+  - set: {path: $.spec.x, value: 1}
+---
+name: out-of-range
+appliesTo: '>=2.0.0'
+select: {kind: CronJob}
+ops:
+  - set: {path: $.spec.x, value: 1}
+---
+name: dead-elsewhere
+appliesTo: '>=1.0.0'
+select: {kind: Job, release: other}
+ops:
+  - set: {path: $.spec.x, value: 1}
+";
+
+    fn run(scope: Option<&crate::module::ModuleScope>) -> Vec<Finding> {
+        let set = PatchSet::from_texts([("fix.yaml", PATCHES)]).unwrap();
+        let v = semver::Version::new(1, 13, 1);
+        let prepared = set.prepare(&v, &Vars::default()).unwrap();
+        let mut d = docs("app", "d.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {}\n");
+        let r = apply(&prepared, &mut d, "patch");
+        dead_patches(&r, &prepared, &v, scope)
+    }
+
+    #[test]
+    fn a_dead_in_range_patch_is_a_warning_naming_it_and_its_line() {
+        let f = run(None);
+        let msgs: Vec<&str> = f.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(f.len(), 2, "{msgs:#?}");
+        assert!(f.iter().all(|f| f.code == "patches/dead" && f.severity == crate::report::Severity::Warning));
+        assert!(msgs[0].starts_with("patch `dead-one` (fix.yaml:6) is in range (no appliesTo, so it runs for 1.13.1)"));
+        assert!(
+            msgs[1].starts_with(
+                "patch `dead-elsewhere` (fix.yaml:23) is in range (appliesTo \">=1.0.0\" includes 1.13.1)"
+            ),
+            "{}",
+            msgs[1]
+        );
+        // The live patch, the required one (the guard fails the render) and the out-of-range one: none.
+        assert!(!msgs.iter().any(|m| m.contains("`live`") || m.contains("required") || m.contains("out-of-range")));
+    }
+
+    #[test]
+    fn a_module_render_leaves_out_patches_scoped_to_other_releases() {
+        let scope = crate::module::ModuleScope { keys: vec!["m".into()], releases: BTreeSet::from(["app".into()]) };
+        let f = run(Some(&scope));
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.contains("`dead-one`"));
     }
 }

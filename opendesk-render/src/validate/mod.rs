@@ -196,6 +196,35 @@ pub struct Validation {
     pub kubernetes_version: String,
 }
 
+/// What a validation run covered, without its findings (the render report's `validation`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Coverage {
+    /// The Kubernetes version validated against.
+    pub kubernetes_version: String,
+    /// Resources checked against a schema.
+    pub checked: usize,
+    /// Resources without a schema (`validate/no-schema`).
+    pub no_schema: usize,
+    /// CEL rules (`x-kubernetes-validations`) of the CRDs used: counted, not evaluated.
+    pub cel_rules_not_checked: u32,
+    /// CRD patterns the regex engine cannot run (look-arounds): not evaluated.
+    pub patterns_not_checked: u32,
+}
+
+impl Validation {
+    /// What the run covered.
+    pub fn coverage(&self) -> Coverage {
+        Coverage {
+            kubernetes_version: self.kubernetes_version.clone(),
+            checked: self.checked,
+            no_schema: self.no_schema,
+            cel_rules_not_checked: self.cel_rules_not_checked,
+            patterns_not_checked: self.patterns_not_checked,
+        }
+    }
+}
+
 enum Target<'s> {
     Builtin(schema::Id),
     Crd(&'s crd::CompiledCrd, schema::Id),
@@ -314,6 +343,37 @@ pub fn check_node(root: &Node, s: &Schemas, crds: &CrdSet) -> (Vec<Issue>, Optio
     (out, sev, checked)
 }
 
+/// [`check_node`] of a CRD document, cached by its content key and the Kubernetes version.
+fn crd_check_cached(
+    key: crd::TreeKey,
+    root: &Node,
+    s: &Schemas,
+    crds: &CrdSet,
+) -> (Vec<Issue>, Option<Severity>, bool) {
+    type Checked = (Vec<Issue>, Option<Severity>, bool);
+    type Cache = std::sync::Mutex<std::collections::HashMap<(crd::TreeKey, String), Arc<Checked>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    // Only a CRD the built-in schemas cover (`apiextensions.k8s.io/v1`) is independent of the
+    // render's CRD set.
+    let api = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+    if !s.builtin.kinds.contains_key(&(api.to_string(), "CustomResourceDefinition".to_string())) {
+        return check_node(root, s, crds);
+    }
+    let cache = CACHE.get_or_init(Default::default);
+    let k = (key, s.builtin.version.clone());
+    if let Some(c) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
+        return (**c).clone();
+    }
+    let c = check_node(root, s, crds);
+    let mut m = cache.lock().unwrap_or_else(|e| e.into_inner());
+    // Bound the cache as the compiled-CRD cache is bounded.
+    if m.len() > 4096 {
+        m.clear();
+    }
+    m.insert(k, Arc::new(c.clone()));
+    c
+}
+
 fn line_of(root: &Node, k: &str) -> u32 {
     root.as_map().and_then(|es| es.iter().find(|e| e.key.text == k)).map_or(root.line, |e| e.key_line)
 }
@@ -326,10 +386,18 @@ pub fn validate(docs: &[Document], s: &Schemas, already: &[Finding]) -> Validati
     // config (the operator's word).
     let mut crds = CrdSet::emitted();
     let mut crd_findings = Vec::new();
-    let compiled: Vec<Option<Result<Arc<crd::CompiledCrd>, crd::CrdError>>> =
-        crate::par::map(docs, Document::weight, |d| crd::is_crd(&d.root).then(|| crd::compile(&d.root)));
+    // A CRD document's content key serves twice: the compiled-CRD cache and the cache of its
+    // own check against the built-in CustomResourceDefinition schema (below).
+    type Compiled = (crd::TreeKey, Result<Arc<crd::CompiledCrd>, crd::CrdError>);
+    let compiled: Vec<Option<Compiled>> = crate::par::map(docs, Document::weight, |d| {
+        crd::is_crd(&d.root).then(|| {
+            let key = crd::tree_key(&d.root);
+            (key, crd::compile_keyed(&d.root, key))
+        })
+    });
+    let keys: Vec<Option<crd::TreeKey>> = compiled.iter().map(|c| c.as_ref().map(|(k, _)| *k)).collect();
     for (d, c) in docs.iter().zip(compiled) {
-        match c {
+        match c.map(|(_, c)| c) {
             Some(Ok(c)) => crds.add(c),
             Some(Err(e)) => crd_findings.push(
                 Finding::new(
@@ -348,29 +416,40 @@ pub fn validate(docs: &[Document], s: &Schemas, already: &[Finding]) -> Validati
     }
     let skip: HashSet<(&str, &str)> =
         already.iter().filter_map(|f| Some((f.resource.as_deref()?, f.path.as_deref()?))).collect();
-    let per_doc = crate::par::map(docs, Document::weight, |d| {
-        let (issues, sev, checked) = check_node(&d.root, s, &crds);
-        let id = d.id();
-        let rid = id.to_string();
-        let mut fs: Vec<Finding> = Vec::with_capacity(issues.len());
-        for i in issues {
-            if skip.contains(&(rid.as_str(), i.path.as_str())) {
-                continue;
+    let indexed: Vec<(&Document, Option<crd::TreeKey>)> = docs.iter().zip(keys).collect();
+    let per_doc = crate::par::map(
+        &indexed,
+        |(d, _)| d.weight(),
+        |&(d, key)| {
+            let (issues, sev, checked) = match key {
+                // A CRD document is checked against the built-in CustomResourceDefinition schema
+                // (a deep, recursive JSONSchemaProps walk); the same content against the same
+                // Kubernetes version gives the same issues, so it is done once per process.
+                Some(key) => crd_check_cached(key, &d.root, s, &crds),
+                None => check_node(&d.root, s, &crds),
+            };
+            let id = d.id();
+            let rid = id.to_string();
+            let mut fs: Vec<Finding> = Vec::with_capacity(issues.len());
+            for i in issues {
+                if skip.contains(&(rid.as_str(), i.path.as_str())) {
+                    continue;
+                }
+                let severity =
+                    if i.code == "validate/no-schema" { sev.unwrap_or(Severity::Warning) } else { Severity::Error };
+                let line = if i.line != 0 { i.line } else { d.origin.line };
+                let mut f = Finding::new("validate", i.code, severity, i.message).path(i.path);
+                f.resource = Some(rid.clone());
+                f.origin = Some(if d.origin.release.is_empty() {
+                    format!("{}:{line}", d.origin.file)
+                } else {
+                    format!("{}/{}:{line}", d.origin.release, d.origin.file)
+                });
+                fs.push(f);
             }
-            let severity =
-                if i.code == "validate/no-schema" { sev.unwrap_or(Severity::Warning) } else { Severity::Error };
-            let line = if i.line != 0 { i.line } else { d.origin.line };
-            let mut f = Finding::new("validate", i.code, severity, i.message).path(i.path);
-            f.resource = Some(rid.clone());
-            f.origin = Some(if d.origin.release.is_empty() {
-                format!("{}:{line}", d.origin.file)
-            } else {
-                format!("{}/{}:{line}", d.origin.release, d.origin.file)
-            });
-            fs.push(f);
-        }
-        (fs, checked)
-    });
+            (fs, checked)
+        },
+    );
     let mut v = Validation { kubernetes_version: s.builtin.version.clone(), ..Validation::default() };
     v.findings = crd_findings;
     for (fs, checked) in per_doc {

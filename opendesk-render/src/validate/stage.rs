@@ -17,6 +17,8 @@ impl Stage for ValidateStage {
 
     fn run(&self, cx: &mut RenderContext<'_>) -> Result<Vec<Finding>, RenderError> {
         let schemas = super::Schemas::for_config(cx.cfg).map_err(|e| RenderError::Input(e.to_string()))?;
-        Ok(super::validate(&cx.docs, &schemas, &cx.findings).findings)
+        let v = super::validate(&cx.docs, &schemas, &cx.findings);
+        cx.validation = Some(v.coverage());
+        Ok(v.findings)
     }
 }

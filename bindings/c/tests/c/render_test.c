@@ -143,6 +143,57 @@ int main(int argc, char **argv) {
   CHECK(!exists(out2));
   printf("cancel: status %d\n", status);
 
+  /* 4. The upgrade matrix of the bundled example's patches, for two versions; a bad version. */
+  const char *versions[] = {"1.12.0", "1.17.0"};
+  OdrMatrixRequest m = {0};
+  m.abi_version = ODR_ABI_VERSION;
+  m.versions = versions;
+  m.versions_len = 2;
+  status = odr_matrix_request(&m, &res);
+  CHECK(status == ODR_OK);
+  if (res) {
+    if (res->error.message) fprintf(stderr, "%s\n", res->error.message);
+    CHECK(res->report_json && strstr(res->report_json, "\"versions\":[\"1.12.0\",\"1.17.0\"]"));
+    CHECK(res->report_json && strstr(res->report_json, "\"state\":\"out-of-range\""));
+    CHECK(res->report_json && strstr(res->report_json, "\"markdown\":\"| patch |"));
+  }
+  odr_result_free(res);
+  const char *bad_versions[] = {"1.13"};
+  m.versions = bad_versions;
+  m.versions_len = 1;
+  status = odr_matrix_request(&m, &res);
+  CHECK(status == ODR_BAD_INPUT);
+  if (res) CHECK(res->error.message && strstr(res->error.message, "not a full semver version"));
+  odr_result_free(res);
+  printf("matrix: ok\n");
+
+  /* 5. The plan of the rendered example against an empty bare repository: every resource
+   * added, no base; nothing pushed. */
+  char repo[4200], cmd[8600];
+  snprintf(repo, sizeof repo, "%s/instance.git", argv[1]);
+  snprintf(cmd, sizeof cmd, "git init -q --bare '%s'", repo);
+  CHECK(system(cmd) == 0);
+  OdrPlanRequest p = {0};
+  p.abi_version = ODR_ABI_VERSION;
+  p.out_dir = out;
+  p.repo = repo;
+  p.path = "instances/acme";
+  p.timeout_secs = 60;
+  status = odr_plan_request(&p, &res);
+  CHECK(status == ODR_OK);
+  if (res) {
+    if (res->error.message) fprintf(stderr, "%s\n", res->error.message);
+    CHECK(res->report_json && strstr(res->report_json, "\"changed\":true"));
+    CHECK(res->report_json && strstr(res->report_json, "\"base\":null"));
+    CHECK(res->report_json && strstr(res->report_json, "\"text\":"));
+  }
+  odr_result_free(res);
+  p.path = "../elsewhere";
+  status = odr_plan_request(&p, &res);
+  CHECK(status == ODR_BAD_INPUT);
+  odr_result_free(res);
+  printf("plan: ok\n");
+
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
