@@ -87,6 +87,9 @@ func TestReportStructIsInStepWithTheJSON(t *testing.T) {
 	if len(r.Findings) == 0 || len(r.Patches) == 0 || len(r.Guards) == 0 || len(r.Timings) == 0 {
 		t.Fatalf("an empty part of the report: %+v", r)
 	}
+	if r.Validation == nil || r.Validation.KubernetesVersion != "1.31" || r.Validation.Checked == 0 {
+		t.Fatalf("validation: %+v", r.Validation)
+	}
 }
 
 func TestReturnedSecretsNeverPrint(t *testing.T) {

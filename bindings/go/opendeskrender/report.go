@@ -27,10 +27,15 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// Guards are every guard's result.
 	Guards []Guard `json:"guards"`
+	// SecretClasses are every (Secret, key) with its class and reason (the report's
+	// "secrets"; names only).
+	SecretClasses []SecretClass `json:"secrets"`
 	// Releases are the rendered releases, sorted by name; empty when failed.
 	Releases []Release `json:"releases"`
 	// Timings are the wall-clock times per stage (not deterministic).
 	Timings []Timing `json:"timings"`
+	// Validation is what the validate stage covered; nil when the render stopped before it.
+	Validation *Validation `json:"validation,omitempty"`
 	// Secrets is the decoded Secret payload when Request.ReturnSecrets asked for it; never
 	// part of the JSON, and it prints as its length only.
 	Secrets SecretPayload `json:"-"`
@@ -49,7 +54,22 @@ type Summary struct {
 	PatchesDead    int            `json:"patchesDead"`
 	Findings       map[string]int `json:"findings"` // per severity: info, warning, error
 	EsoConverted   int            `json:"esoConverted"`
-	Redactions     int            `json:"redactions"`
+	Redactions     int            `json:"redactions"` // masked (redact.mode: mask)
+	// SecretRefs counts env values rewritten to valueFrom.secretKeyRef.
+	SecretRefs int `json:"secretRefs"`
+	// InlineSecretsRefused counts secret values refused outside their Secret (exit 1).
+	InlineSecretsRefused int `json:"inlineSecretsRefused"`
+	// MaskedDocuments lists Kind/namespace/name of the documents masked (redact.mode: mask).
+	MaskedDocuments []string `json:"maskedDocuments"`
+}
+
+// SecretClass is one (Secret, key) of the converted Secrets with its class ("secret" or
+// "configuration") and reason. Names only, never values.
+type SecretClass struct {
+	Secret string `json:"secret"`
+	Key    string `json:"key"`
+	Class  string `json:"class"`
+	Reason string `json:"reason"`
 }
 
 // PatchStat is one patch's (or override's) effect.
@@ -98,4 +118,15 @@ type Release struct {
 type Timing struct {
 	Stage string  `json:"stage"`
 	Ms    float64 `json:"ms"`
+}
+
+// Validation is what the validate stage covered: the Kubernetes version, the resources
+// checked against a schema and those without one, and the CEL rules
+// (x-kubernetes-validations) and CRD patterns it counted but did not evaluate.
+type Validation struct {
+	KubernetesVersion  string `json:"kubernetesVersion"`
+	Checked            int    `json:"checked"`
+	NoSchema           int    `json:"noSchema"`
+	CelRulesNotChecked int    `json:"celRulesNotChecked"`
+	PatternsNotChecked int    `json:"patternsNotChecked"`
 }
