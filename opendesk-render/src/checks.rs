@@ -164,13 +164,33 @@ checks! {
     /// token or fight the owner.
     EsoDroppedSecret = "eso/dropped-secret", "eso", Info, Tunable;
 
-    // --- redact ---
-    /// A known secret value inlined in a non-Secret manifest, masked in the output.
+    // --- redact (issue 15, seccore) ---
+    /// A secret value of a Secret found outside it, not as a whole env value: the render fails.
     ///
-    /// The value would be in git in clear text. Reference the Secret instead
-    /// (`valueFrom.secretKeyRef`, `envFrom`, a secret volume, the chart's `existingSecret`);
-    /// with `redact.strict` this fails the render (`guard/redact-strict`).
-    RedactInlineSecret = "redact/inline-secret", "redact", Warning, Tunable;
+    /// It would be in git (base64, URL-encoded, JSON-escaped or plain) and masking it would
+    /// break the manifest. The message names the resource, the path, the Secret and key whose
+    /// value it is, and the form, never the value. Reference the Secret instead
+    /// (`valueFrom.secretKeyRef`, `envFrom`, a secret volume, the chart's `existingSecret`), fix
+    /// it with an override, or, if the value is not a secret, list it in `redact.public`.
+    RedactInlineSecret = "redact/inline-secret", "redact", Error, Fixed;
+    /// A whole container env `value:` equal to a Secret's value became `valueFrom.secretKeyRef`.
+    ///
+    /// The app keeps working and git holds no value; `explain` shows the change. Example:
+    /// `{name: DB_PASSWORD, value: <the value>}` → `valueFrom: {secretKeyRef: {name: db, key: password}}`.
+    RedactSecretRef = "redact/secret-ref", "redact", Info, Tunable;
+    /// `redact.mode: mask`: a secret value in a scalar was replaced by `<redacted>`.
+    ///
+    /// An explicit choice: the manifest no longer holds the value and may not work as before.
+    /// The masked documents are listed in the summary.
+    RedactMasked = "redact/masked", "redact", Warning, Tunable;
+    /// A secret value in a comment or an `explain` record was masked.
+    ///
+    /// Comments and change records do not deploy; masking them changes nothing that runs.
+    RedactCommentMasked = "redact/comment-masked", "redact", Info, Tunable;
+    /// A `redact.public` / `redact.secret` entry matched no key of any converted Secret.
+    ///
+    /// Usually a typo or a Secret the chart no longer renders; the entry does nothing.
+    RedactUnknownOverride = "redact/unknown-override", "redact", Warning, Tunable;
 
     // --- guards ---
     /// Every required patch matched a document.
@@ -178,10 +198,6 @@ checks! {
     /// A required patch that matches nothing means the chart changed shape or the release is
     /// missing, and a fix the deployment needs is silently gone.
     GuardRequiredPatch = "guard/required-patch", "guards", Error, Fixed;
-    /// `redact.strict` and a known secret value is inlined in a manifest.
-    ///
-    /// Under strict mode an inlined value is not masked: the render fails and says where.
-    GuardRedactStrict = "guard/redact-strict", "guards", Error, Fixed;
     /// With `externalIdp.userSync`, every Keycloak workload carries the JIT plugin.
     ///
     /// Without it, users of the external IdP are not provisioned at first login.
@@ -223,7 +239,7 @@ checks! {
     ///
     /// Not fatal: a new Secret for a new component.
     ModuleSecretNew = "module/secret-new", "guards", Warning, Tunable;
-    /// The base full render masked a known secret value where the module render leaves plain text.
+    /// The base full render masked (or referenced) a secret value where the module leaves plain text.
     ///
     /// The value belongs to a Secret of a release outside the module, which a module render
     /// does not read: written as is, it would reach git in plain text.
@@ -234,6 +250,14 @@ checks! {
     ModuleNoBase = "module/no-base", "guards", Warning, Tunable;
 
     // --- secrets ---
+    /// A value too weak to be searched for sits under a key that names a credential.
+    ///
+    /// Short, low-entropy, dictionary words or a name of the render (`postgres-password:
+    /// postgres`): it is not searched for (it would match everywhere), so it could be inlined
+    /// anywhere unnoticed, and it is guessable. Use a strong generated value, list the key in
+    /// `redact.secret` to search for it anyway, or in `redact.public` if it is not a secret.
+    /// Names the Secret, the key and why, never the value. An error with `redact.strict`.
+    SecretsWeakValue = "secrets/weak-value", "secrets", Warning, Tunable;
     /// Values of a Secret's existing keys changed since `--previous-secrets` (names only).
     ///
     /// Usually a chart that generates random values on every render (`randAlphaNum`, `genCA`,
@@ -389,8 +413,9 @@ impl Check {
     }
 }
 
-/// Stages that are not pipeline stages: their checks are emitted after the pipeline, into the
-/// report only (not render-meta), e.g. `secrets/value-changed` from `render --previous-secrets`.
+/// Check families that are not pipeline stages. `secrets/value-changed` is emitted after the
+/// pipeline, into the report only (not render-meta, from `render --previous-secrets`);
+/// `secrets/weak-value` is emitted by the redact stage (and so is in render-meta too).
 pub const REPORT_ONLY_STAGES: &[&str] = &["secrets"];
 
 /// The Markdown table of every check (`code | stage | severity | tunable | what`), as

@@ -128,9 +128,46 @@ pub struct Redact {
     /// Extra known secret values (never printed).
     #[serde(default)]
     pub values: Vec<String>,
-    /// A secret value inlined in another manifest is fatal instead of masked.
+    /// `secrets/weak-value` (a weak value under a credential-named key) is an error.
     #[serde(default)]
     pub strict: bool,
+    // --- issue 15 (seccore): classification overrides and the mode ---
+    /// What happens to a secret value found outside its Secret (other than a whole env value,
+    /// which becomes a `secretKeyRef`): `refuse` (default: the render fails naming where) or
+    /// `mask` (replaced by `<redacted>` in scalar values, listed in the summary).
+    #[serde(default)]
+    pub mode: RedactMode,
+    /// `(Secret, key)` pairs whose values are configuration, never searched for.
+    #[serde(default)]
+    pub public: Vec<SecretKeyRef>,
+    /// `(Secret, key)` pairs whose values are secrets, whatever they look like.
+    #[serde(default)]
+    pub secret: Vec<SecretKeyRef>,
+}
+
+/// `redact.mode`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RedactMode {
+    /// A secret value inlined outside an env value fails the render (exit 1).
+    #[default]
+    Refuse,
+    /// Explicit opt-in: mask it in scalar values and list the masked documents.
+    Mask,
+}
+
+/// An entry of `redact.public` / `redact.secret`: a Secret (`name` or `namespace/name`) and a
+/// key, both globs (`*`, `?`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretKeyRef {
+    /// `name` or `namespace/name` of the Secret (glob).
+    pub secret: String,
+    /// The key (glob).
+    pub key: String,
+    /// Line of the entry in the config file (0 when unknown), for `redact/unknown-override`.
+    #[serde(skip)]
+    pub line: usize,
 }
 
 /// The instance config.
@@ -190,6 +227,7 @@ impl InstanceConfig {
             .map_err(|e| ConfigError::from_saphyr(file, &e))?;
         let mut cfg = cfg;
         cfg.validate(file, text)?;
+        cfg.locate_redact_overrides(text);
         cfg.source = Some((file.display().to_string(), text.to_string()));
         Ok(cfg)
     }
@@ -241,6 +279,57 @@ impl InstanceConfig {
                 Ok(p)
             })
             .collect()
+    }
+
+    /// Fill the lines of the `redact.public` / `redact.secret` entries from the config text.
+    fn locate_redact_overrides(&mut self, text: &str) {
+        let tree = crate::yaml::parse_documents(text).ok().and_then(|mut d| d.pop()).unwrap_or_default();
+        for (field, list) in [("public", &mut self.redact.public), ("secret", &mut self.redact.secret)] {
+            let nodes = tree.get("redact").and_then(|r| r.get(field)).and_then(crate::yaml::Node::as_seq);
+            for (r, n) in list.iter_mut().zip(nodes.into_iter().flatten()) {
+                r.line = n.line as usize;
+            }
+        }
+    }
+
+    /// `redact.public` / `redact.secret` entries must name a Secret and a key.
+    fn validate_redact_overrides(&self, file: &Path, tree: &crate::yaml::Node, text: &str) -> Result<(), ConfigError> {
+        for (field, list) in [("public", &self.redact.public), ("secret", &self.redact.secret)] {
+            let nodes = tree.get("redact").and_then(|r| r.get(field)).and_then(crate::yaml::Node::as_seq);
+            for (i, r) in list.iter().enumerate() {
+                let bad = [("secret", &r.secret), ("key", &r.key)].into_iter().find(|(_, v)| v.trim().is_empty());
+                if let Some((what, _)) = bad {
+                    let node = nodes.and_then(|n| n.get(i));
+                    let line = node.map_or(0, |n| n.line as usize);
+                    let col = text
+                        .lines()
+                        .nth(line.saturating_sub(1))
+                        .map_or(0, |l| l.find(|c: char| c != ' ' && c != '-').map_or(1, |c| c + 1));
+                    return Err(ConfigError {
+                        file: file.to_path_buf(),
+                        line,
+                        col: if line == 0 { 0 } else { col },
+                        message: format!(
+                            "`redact.{field}[{i}].{what}` is empty: name the Secret (`name` or `namespace/name`, globs \
+                             allowed) and the key, e.g. {{secret: mattermost-config, key: \"MM_*\"}}"
+                        ),
+                    });
+                }
+                if r.secret.matches('/').count() > 1 {
+                    let line = nodes.and_then(|n| n.get(i)).map_or(0, |n| n.line as usize);
+                    return Err(ConfigError {
+                        file: file.to_path_buf(),
+                        line,
+                        col: usize::from(line > 0),
+                        message: format!(
+                            "`redact.{field}[{i}].secret` {:?} is neither `name` nor `namespace/name`",
+                            r.secret
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self, file: &Path, text: &str) -> Result<(), ConfigError> {
@@ -309,6 +398,7 @@ impl InstanceConfig {
                 ));
             }
         }
+        self.validate_redact_overrides(file, &tree, text)?;
         if let Some(v) = &self.kubernetes_version {
             if crate::validate::builtin::get(v).is_none() {
                 return Err(bad(

@@ -209,16 +209,17 @@ fn read_release_docs(
         let release: Arc<str> = Arc::from(r.as_str());
         for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
             let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-            let has_mask = masked && text.contains(mask);
+            // A masked value (`redact.mode: mask`), or an env value the redact stage may have
+            // turned into a `secretKeyRef`.
+            let has_mask = masked && (text.contains(mask) || text.contains("secretKeyRef"));
             if !text.contains("ExternalSecret") && !has_mask {
                 continue;
             }
             let name: Arc<str> = Arc::from(f.file_name().and_then(|n| n.to_str()).unwrap_or(""));
             let docs = parse_text(&release, &name, f, &text, true).map_err(|e| e.to_string())?;
-            out.extend(
-                docs.into_iter()
-                    .filter(|d| is_external_secret(d) || (has_mask && d.root.any_text(&mut |t| t.contains(mask)))),
-            );
+            out.extend(docs.into_iter().filter(|d| {
+                is_external_secret(d) || (has_mask && d.root.any_text(&mut |t| t.contains(mask) || t == "secretKeyRef"))
+            }));
         }
     }
     Ok((present, out))
@@ -589,14 +590,39 @@ fn unknown_secret_values(docs: &[Document], base: &BaseTree, scope: &ModuleScope
                 }
             }
         });
+        // An env var the full render reads from a Secret (the redact stage rewrites a whole
+        // env value equal to a Secret's value to a secretKeyRef) that this module render
+        // leaves as a literal value: the same case, without a mask.
+        b.root.walk_scalars(&mut Vec::new(), &mut |path, s| {
+            let n = path.len();
+            if n < 3 || s.text.is_empty() {
+                return;
+            }
+            let (crate::yaml::PathSeg::Key(vf), crate::yaml::PathSeg::Key(skr), crate::yaml::PathSeg::Key(k)) =
+                (&path[n - 3], &path[n - 2], &path[n - 1])
+            else {
+                return;
+            };
+            if vf != "valueFrom" || skr != "secretKeyRef" || k != "name" {
+                return;
+            }
+            let entry = &path[..n - 3];
+            let (Some(be), Some(me)) = (b.root.at(entry), m.root.at(entry)) else { return };
+            let same_name = be.get("name").and_then(Node::scalar_text) == me.get("name").and_then(Node::scalar_text);
+            if same_name && me.get("valueFrom").is_none() && me.get("value").and_then(Node::as_scalar).is_some() {
+                let mut p = entry.to_vec();
+                p.push(crate::yaml::PathSeg::Key("value".into()));
+                paths.push(crate::yaml::path_to_string(&p));
+            }
+        });
         for p in paths {
             out.push(
                 Finding::new(
                     "guards",
                     "module/secret-value-unknown",
                     Severity::Error,
-                    "the full render (the base) masked a known secret value here, and this module render leaves the \
-                     text as it is: the value belongs to a Secret of a release outside the module, which a module \
+                    "the full render (the base) masked a known secret value here (or read it from a Secret with \
+                     valueFrom.secretKeyRef), and this module render leaves the text as it is: the value belongs to a Secret of a release outside the module, which a module \
                      render does not read. Reference that Secret instead (valueFrom.secretKeyRef or the chart's \
                      existingSecret), add the release to the module, or render the whole instance",
                 )

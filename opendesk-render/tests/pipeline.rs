@@ -37,13 +37,15 @@ fn patches_with(extra: Option<(&str, &str)>) -> PatchSet {
 
 #[test]
 fn overrides_run_after_jit() {
-    let mut cfg = example_config("");
+    // An override that edits the initContainer JIT injects: it only matches after JIT ran. It
+    // goes first in the example's own overrides (which the example needs to render).
+    let base =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/instance.yaml")).unwrap();
+    let ours = "overrides:\n  - name: pin-jit-pull-policy\n    select: {kind: StatefulSet, name: ums-keycloak}\n    ops:\n      - set: {path: \"$.spec.template.spec.initContainers[?(@.name == 'keycloak-jit-plugin')].imagePullPolicy\", value: Always}\n";
+    assert!(base.contains("\noverrides:\n"));
+    let text = base.replacen("\noverrides:\n", &format!("\n{ours}"), 1);
+    let mut cfg = InstanceConfig::parse(Path::new("o.yaml"), &text).unwrap();
     cfg.external_idp.user_sync = true;
-    // An override that edits the initContainer JIT injects: it only matches after JIT ran.
-    let text = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\noverrides:\n  - name: pin-jit-pull-policy\n    select: {kind: StatefulSet, name: ums-keycloak}\n    ops:\n      - set: {path: \"$.spec.template.spec.initContainers[?(@.name == 'keycloak-jit-plugin')].imagePullPolicy\", value: Always}\n";
-    let o = InstanceConfig::parse(Path::new("o.yaml"), text).unwrap();
-    cfg.overrides = o.overrides;
-    cfg.source = o.source;
     let set = default_patches();
     let req = RenderRequest { config: Some(&cfg), patches: Some(&set), ..Default::default() };
     let r = render(load_dir(&example()).unwrap(), &req).expect("renders");

@@ -469,7 +469,7 @@ fn print_summary(
         "rendered {}: {} in ({}) → {} out ({}) into {}\n\
          patches: {} applied, {} skipped (appliesTo), {} matched nothing\n\
          findings: {}, {}, {} info\n\
-         ESO: {} → ExternalSecrets; {} masked\n\
+         ESO: {} → ExternalSecrets; {} → valueFrom.secretKeyRef; {} refused; {} masked\n\
          time: {total_ms:.1}ms total ({})\n",
         count(s.releases, "release", "releases"),
         count(s.documents_in, "document", "documents"),
@@ -484,9 +484,19 @@ fn print_summary(
         count(f(Warning), "warning", "warnings"),
         f(Info),
         count(s.eso_converted, "Secret", "Secrets"),
+        count(s.secret_refs, "env value", "env values"),
+        count(s.inline_secrets_refused, "inline secret value", "inline secret values"),
         count(s.redactions, "inline secret value", "inline secret values"),
         t.join(", ")
     );
+    if !s.masked_documents.is_empty() {
+        let _ = writeln!(
+            text,
+            "redact.mode mask: {} masked (may not work as before): {}",
+            count(s.masked_documents.len(), "document", "documents"),
+            s.masked_documents.join(", ")
+        );
+    }
     if let Some(v) = &r.validation {
         let _ = write!(
             text,

@@ -27,6 +27,9 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 	// Guards are every guard's result.
 	Guards []Guard `json:"guards"`
+	// SecretClasses are every (Secret, key) with its class and reason (the report's
+	// "secrets"; names only).
+	SecretClasses []SecretClass `json:"secrets"`
 	// Releases are the rendered releases, sorted by name; empty when failed.
 	Releases []Release `json:"releases"`
 	// Timings are the wall-clock times per stage (not deterministic).
@@ -51,7 +54,22 @@ type Summary struct {
 	PatchesDead    int            `json:"patchesDead"`
 	Findings       map[string]int `json:"findings"` // per severity: info, warning, error
 	EsoConverted   int            `json:"esoConverted"`
-	Redactions     int            `json:"redactions"`
+	Redactions     int            `json:"redactions"` // masked (redact.mode: mask)
+	// SecretRefs counts env values rewritten to valueFrom.secretKeyRef.
+	SecretRefs int `json:"secretRefs"`
+	// InlineSecretsRefused counts secret values refused outside their Secret (exit 1).
+	InlineSecretsRefused int `json:"inlineSecretsRefused"`
+	// MaskedDocuments lists Kind/namespace/name of the documents masked (redact.mode: mask).
+	MaskedDocuments []string `json:"maskedDocuments"`
+}
+
+// SecretClass is one (Secret, key) of the converted Secrets with its class ("secret" or
+// "configuration") and reason. Names only, never values.
+type SecretClass struct {
+	Secret string `json:"secret"`
+	Key    string `json:"key"`
+	Class  string `json:"class"`
+	Reason string `json:"reason"`
 }
 
 // PatchStat is one patch's (or override's) effect.

@@ -25,7 +25,9 @@
 //! findings: [{stage, code, severity, message, resource?, origin?, path?}]
 //! guards: [{name, passed, message?}]
 //! eso: {converted: 12}
-//! redactions: 0
+//! redactions: 0                  # secret values masked (redact.mode: mask)
+//! secrets:                       # every (Secret, key) converted: class and reason, names only
+//!   - {secret: Secret/opendesk/redis, key: redis-password, class: secret, reason: strong}
 //! module:                        # only in a module render's tree (render --module)
 //!   keys: [nextcloud]
 //!   covers: [opendesk-nextcloud]  # the releases the push replaces
@@ -106,6 +108,8 @@ pub struct MetaInput {
     pub eso_converted: usize,
     /// Secret values masked by the redaction stage.
     pub redactions: usize,
+    /// Every `(Secret, key)` with its class and reason (names only).
+    pub secrets: Vec<crate::stages::classify::KeyClass>,
     /// Per release, its container images (the inventory stage's; sorted, unique).
     pub images: BTreeMap<String, Vec<String>>,
     /// A module render's facts (`module:`); `None` for a full render (the key is then absent).
@@ -124,6 +128,7 @@ impl Default for MetaInput {
             guards: Vec::new(),
             eso_converted: 0,
             redactions: 0,
+            secrets: Vec::new(),
             images: BTreeMap::new(),
             module: None,
         }
@@ -169,6 +174,8 @@ struct Meta<'a> {
     guards: &'a [GuardResult],
     eso: Eso,
     redactions: usize,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    secrets: &'a [crate::stages::classify::KeyClass],
     #[serde(skip_serializing_if = "Option::is_none")]
     module: Option<&'a crate::module::ModuleMeta>,
 }
@@ -208,6 +215,7 @@ pub fn render_meta(
         guards: &input.guards,
         eso: Eso { converted: input.eso_converted },
         redactions: input.redactions,
+        secrets: &input.secrets,
         module: input.module.as_ref(),
     };
     // Serialising plain structs of strings and integers cannot fail.

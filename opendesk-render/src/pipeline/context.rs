@@ -40,7 +40,7 @@ pub struct RenderContext<'a> {
     pub docs: Vec<Document>,
     /// Every finding so far, in pipeline order (merged by the loop).
     pub findings: Vec<Finding>,
-    /// Guard results so far (`required-patch`, `redact-strict`, then the guards stage's).
+    /// Guard results so far (`required-patch`, then the guards stage's).
     pub guards: Vec<GuardResult>,
     /// Per patch, then per override (`override:<name>`), in order.
     pub patch_stats: Vec<PatchStat>,
@@ -48,10 +48,8 @@ pub struct RenderContext<'a> {
     pub inventory: Inventory,
     /// The ESO stage's report and the secret payload.
     pub eso: EsoOutput,
-    /// The redact stage's output; `None` when `redact.strict` failed it.
+    /// The redact stage's output (`None` before it ran).
     pub redact: Option<RedactOutput>,
-    /// The known secret values when `redact.strict` failed the redact stage.
-    pub strict_known: Option<KnownSecrets>,
     /// What the validate stage covered (CEL rules and patterns it could not evaluate).
     pub validation: Option<crate::validate::Coverage>,
     /// The output tree (the output stage).
@@ -85,7 +83,6 @@ impl<'a> RenderContext<'a> {
             inventory: Inventory::default(),
             eso: EsoOutput::default(),
             redact: None,
-            strict_known: None,
             validation: None,
             tree: None,
             input_bytes: input.bytes,
@@ -93,9 +90,9 @@ impl<'a> RenderContext<'a> {
         }
     }
 
-    /// The known secret values, once the redact stage ran (also when `redact.strict` failed it).
+    /// The known secret values, once the redact stage ran.
     pub fn known_secrets(&self) -> Option<&KnownSecrets> {
-        self.redact.as_ref().map(|r| &r.known).or(self.strict_known.as_ref())
+        self.redact.as_ref().map(|r| &r.known)
     }
 
     /// Add a stage's findings. Nothing that leaves the process may carry a known secret value,
@@ -137,13 +134,18 @@ impl<'a> RenderContext<'a> {
             guards: self.guards.clone(),
             eso_converted: self.eso.report.converted.len(),
             redactions: self.redactions(),
+            secrets: self.secret_classes(),
             images: self.inventory.releases.iter().map(|r| (r.release.clone(), r.images.clone())).collect(),
             module: self.module_meta.clone(),
         }
     }
 
     fn redactions(&self) -> usize {
-        self.redact.as_ref().map_or(0, |r| r.report.occurrences.len())
+        self.redact.as_ref().map_or(0, |r| r.report.count(crate::stages::redact::Action::Masked))
+    }
+
+    fn secret_classes(&self) -> Vec<crate::stages::classify::KeyClass> {
+        self.redact.as_ref().map(|r| r.report.secrets.clone()).unwrap_or_default()
     }
 
     /// The report as things stand (`failed`: the loop stopped before a stage that needs a
@@ -162,6 +164,12 @@ impl<'a> RenderContext<'a> {
             findings: count(&self.findings),
             eso_converted: self.eso.report.converted.len(),
             redactions: self.redactions(),
+            secret_refs: self.redact.as_ref().map_or(0, |r| r.report.count(crate::stages::redact::Action::SecretRef)),
+            inline_secrets_refused: self
+                .redact
+                .as_ref()
+                .map_or(0, |r| r.report.count(crate::stages::redact::Action::Refused)),
+            masked_documents: self.redact.as_ref().map(|r| r.report.masked_documents.clone()).unwrap_or_default(),
         };
         Report {
             status: if failed { "failed" } else { "ok" },
@@ -175,6 +183,7 @@ impl<'a> RenderContext<'a> {
             patches: stats.clone(),
             findings: self.findings.clone(),
             guards: self.guards.clone(),
+            secrets: self.secret_classes(),
             releases: self.tree.as_ref().map(|t| t.releases.clone()).unwrap_or_default(),
             timings: Vec::new(),
             validation: self.validation.clone(),

@@ -113,8 +113,14 @@ pub struct Summary {
     pub findings: BTreeMap<Severity, usize>,
     /// Secrets converted to ExternalSecrets.
     pub eso_converted: usize,
-    /// Inline secret values masked.
+    /// Inline secret values masked (`redact.mode: mask`).
     pub redactions: usize,
+    /// Env values rewritten to `valueFrom.secretKeyRef`.
+    pub secret_refs: usize,
+    /// Inline secret values refused (`redact/inline-secret`).
+    pub inline_secrets_refused: usize,
+    /// Documents masked under `redact.mode: mask` (`Kind/namespace/name`).
+    pub masked_documents: Vec<String>,
 }
 
 /// The render report (`--json`). Field names are stable; see docs/json-report.md.
@@ -143,6 +149,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Guard results.
     pub guards: Vec<GuardResult>,
+    /// Every `(Secret, key)` of the converted Secrets with its class (secret or
+    /// configuration) and reason. Names only.
+    pub secrets: Vec<crate::stages::classify::KeyClass>,
     /// Per release facts.
     pub releases: Vec<ReleaseMeta>,
     /// Time per stage (not in render-meta: it is not deterministic).

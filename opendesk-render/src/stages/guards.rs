@@ -526,8 +526,8 @@ pub fn plaintext_secrets(
                     fail(
                         G,
                         Some(d),
-                        "a known secret value is left in this manifest: run the redact stage, or reference the Secret \
-                         instead of inlining the value"
+                        "a known secret value is left in this manifest (see redact/inline-secret): reference the \
+                         Secret instead of inlining the value"
                             .into(),
                     )
                     .path(k.masked_path(&p)),

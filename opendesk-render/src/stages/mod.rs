@@ -16,14 +16,16 @@
 //! | [`lint`] | [`lint::lint`] | none: error findings fail the render after collection |
 //! | [`inventory`] | [`inventory::inventory`] | none |
 //! | [`eso`] | [`eso::eso`] | Secrets with data and no usable `secretsManager` ([`eso::EsoError`]) |
-//! | [`redact`] | [`redact::redact`] | an inlined secret value with `redact.strict` ([`redact::RedactError`]) |
+//! | [`redact`] | [`redact::redact`] | never fails: an inlined secret value is an error finding (`redact/inline-secret`) |
 //! | [`guards`] | [`guards::guards`] | none: failed guards fail the render (exit 1) |
 //!
 //! This module holds the helpers the stages share: where a workload keeps its pod spec,
 //! iterating containers, image references, and which kinds are namespaced.
 
+pub mod classify;
 pub mod dedup;
 pub mod eso;
+pub mod forms;
 pub mod guards;
 pub mod inventory;
 pub mod jit;

@@ -1,233 +1,97 @@
-//! Redact stage: no known secret value outside the secret payload.
+//! Redact stage: no secret value outside the secret payload, and never a broken manifest.
 //!
-//! **Known secret values** ([`KnownSecrets`]) are the decoded values of the Secrets the ESO
-//! stage took out (and of the dropped service-account-token / Helm release Secrets) plus
-//! every `redact.values` entry of the instance config, with these exceptions:
+//! **Which values** ([`KnownSecrets::collect`]): every value of every Secret the ESO stage
+//! converted (and of the dropped service-account-token / Helm release Secrets) is classified
+//! *secret* or *configuration* by [`super::classify`] (strength first, key second, the
+//! `redact.public` / `redact.secret` overrides last); `redact.values` entries are always
+//! secrets. Only secret values are searched for, in every form [`super::forms`] lists (plain,
+//! base64 at all alignments, URL-encoded, escaped, PEM lines). Strong values need no token
+//! boundary; a value that is a secret only because the config says so, and is not strong, is
+//! found on token boundaries only (`pass` is not found inside `proxy_pass`).
 //!
-//! - values shorter than [`MIN_SECRET_LEN`] (4) characters are never treated as secrets:
-//!   they would match everywhere and carry no real secrecy;
-//! - for values that come from Secrets (not from `redact.values`), values that are plainly
-//!   configuration, because charts put config into Secrets too (`DATABASE_HOST: postgresql`,
-//!   `root-user: opendesk`, `REDIS_SSL: "false"`). Masking those would rewrite names,
-//!   namespaces and flags across the whole render. A Secret value is treated as public when
-//!   - Kubernetes would read it as a non-string if written plain (`true`, `false`, `5432`,
-//!     `86400`): flags, ports and counts; or
-//!   - it equals an identifier of the render: a namespace, a resource name, a label value, a
-//!     release name, the instance name; or
-//!   - its key's last word names public configuration ([`PUBLIC_KEY_WORDS`]: `user`, `host`,
-//!     `port`, `url`, `endpoint`, `name`, `id`, `level`, …: `DATABASE_HOST`, `admin-user`,
-//!     `TOKEN__ENDPOINT`), unless the value is a URL with credentials in it.
+//! **What happens to an occurrence** outside a Secret:
 //!
-//!   Every exception is counted in the report, and the `(Secret, key)` pairs treated as public
-//!   are listed (names only), so the choice is auditable.
+//! - a whole container env `value:` equal to a Secret's value (a Secret converted in the same
+//!   namespace) becomes `valueFrom.secretKeyRef` to that Secret and key: the ExternalSecret's
+//!   target keeps the Secret's name, so the app keeps working and git holds no value. It is
+//!   recorded as a change (`explain` shows it) and reported (`redact/secret-ref`, info);
+//! - anywhere else (ConfigMap text, args, annotations, labels, CRD text, names, mapping keys):
+//!   the render fails (`redact/inline-secret`, an error: exit 1) naming the resource, the path,
+//!   the Secret and key whose value it is and the form, never the value, and what to do;
+//! - with `redact.mode: mask` (an explicit choice) an occurrence inside a scalar value is
+//!   replaced by [`MASK`] instead (`redact/masked`), and the masked documents are listed in
+//!   the summary. Mapping keys are never masked, nor the ExternalSecrets the ESO stage
+//!   generated: an occurrence there still fails the render.
 //!
-//! **Matching** is on token boundaries: when a value starts (ends) with a word character (a
-//! letter, digit or `_`), the character before (after) an occurrence must not be one. So the
-//! password `cassandra-secret` is found in `-p cassandra-secret;` but not inside the volume
-//! name `cassandra-secrets`, and `pass` is not found inside nginx's `proxy_pass`.
+//! Head comments and `explain` change records are masked in any mode (`redact/comment-masked`,
+//! info): they do not deploy. [`KnownSecrets::mask`] and [`KnownSecrets::contains`] are meant
+//! for the caller too: render-meta, reports, error messages and logs go through them.
 //!
-//! **Scope**: every document except `Secret`s (their data is the secret; the plaintext guard
-//! covers Secrets), including mapping keys, head comments and the recorded change details
-//! used by `explain`. An occurrence is masked as [`MASK`] and reported by resource and path
-//! (never the value); with `redact.strict: true` any occurrence is fatal
-//! ([`RedactError`]) and nothing is changed.
-//!
-//! [`KnownSecrets::mask`] and [`KnownSecrets::contains`] are meant for the caller too: run
-//! render-meta, reports, error messages and logs through them before they leave the process.
+//! Every `(Secret, key)` with its class and reason is in the report ([`RedactReport::secrets`])
+//! and render-meta (names only).
 
+use super::classify::{self, Class, KeyClass, Reason, MIN_SEARCH_LEN};
 use super::eso::SecretPayload;
+use super::forms::{self, Form};
 use super::Seg;
-use crate::config::InstanceConfig;
+use crate::checks::Check;
+use crate::config::{InstanceConfig, RedactMode};
 use crate::document::Document;
-use crate::report::Finding;
-use crate::yaml::{path_to_string, Node, PathSeg, Scalar, Value};
+use crate::report::{Finding, Severity};
+use crate::yaml::{path_to_string, Entry, Node, PathSeg, Scalar, Value};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use thiserror::Error;
 
-/// Values shorter than this (in characters) are not treated as secrets.
-pub const MIN_SECRET_LEN: usize = 4;
+/// Values shorter than this (in characters) are never searched for.
+pub const MIN_SECRET_LEN: usize = MIN_SEARCH_LEN;
 
 /// What a masked occurrence is replaced with.
 pub const MASK: &str = "<redacted>";
 
-/// Last words of Secret keys whose values are public configuration (see the module docs).
-pub const PUBLIC_KEY_WORDS: &[&str] = &[
-    "user",
-    "username",
-    "usr",
-    "login",
-    "host",
-    "hostname",
-    "hosts",
-    "port",
-    "url",
-    "uri",
-    "urls",
-    "endpoint",
-    "endpoints",
-    "address",
-    "addr",
-    "enabled",
-    "enable",
-    "disabled",
-    "level",
-    "mode",
-    "region",
-    "name",
-    "mail",
-    "email",
-    "id",
-    "audience",
-    "claim",
-    "mapper",
-    "scope",
-    "scopes",
-    "timeout",
-    "server",
-    "directory",
-    "dir",
-    "path",
-    "style",
-    "language",
-    "lang",
-    "provider",
-    "version",
-    "identifier",
-    "domain",
-    "origin",
-    "realm",
-    "regex",
-    "store",
-    "https",
-    "hsts",
-    "ssl",
-    "mtls",
-    "proxy",
-    "duration",
-    "streaming",
-    "uploads",
-    "storage",
-    "profile",
-    "bucket",
-    "database",
-    "db",
-    "schema",
-    "type",
-    "size",
-    "interval",
-    "count",
-    "replicas",
-    "protocol",
-    "issuer",
-    "tenant",
-    "project",
-    "namespace",
-    "label",
-    "title",
-    "format",
-    "timezone",
-    "tz",
-    "locale",
-    "driver",
-    "sslmode",
-];
+const BY: &str = "stage:redact";
 
-/// The split words of a key, lowercased: `OPENPROJECT_HOST__NAME` → `openproject host name`,
-/// `adminUser` → `admin user`.
-pub fn key_words(k: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut prev_lower = false;
-    for ch in k.chars() {
-        if !ch.is_alphanumeric() {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
-            }
-            prev_lower = false;
-            continue;
+/// Whose value a known value is (names only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Owner {
+    /// `Secret/namespace/name`, or a description (`redact.values`, a dropped Secret).
+    pub resource: String,
+    /// The Secret's name (empty when not a converted Secret).
+    pub name: String,
+    /// The namespace the Secret lands in (empty when not a converted Secret).
+    pub namespace: String,
+    /// The key (empty for `redact.values`).
+    pub key: String,
+}
+
+impl Owner {
+    fn describe(&self) -> String {
+        if self.key.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{} key `{}`", self.resource, self.key)
         }
-        if ch.is_uppercase() && prev_lower && !cur.is_empty() {
-            words.push(std::mem::take(&mut cur));
-        }
-        prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
-        cur.extend(ch.to_lowercase());
     }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    words
 }
 
-fn has_url_credentials(v: &str) -> bool {
-    let Some(i) = v.find("://") else { return false };
-    let rest = &v[i + 3..];
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
+#[derive(Clone)]
+struct Known {
+    /// The value's bytes (never shown).
+    bytes: Vec<u8>,
+    strong: bool,
+    owners: Vec<Owner>,
 }
 
-/// Why a value from a Secret was not treated as a secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublicReason {
-    /// Shorter than [`MIN_SECRET_LEN`].
-    Short,
-    /// A boolean, number or null to Kubernetes.
-    NotAString,
-    /// Equals a namespace, resource name, label value, release or instance name.
-    Identifier,
-    /// The key's last word names public configuration.
-    PublicKey,
-}
-
-/// Classify one value from a Secret; `None` means it is a secret.
-pub fn classify(key: &str, value: &str, identifiers: &HashSet<&str>) -> Option<PublicReason> {
-    if value.chars().count() < MIN_SECRET_LEN {
-        return Some(PublicReason::Short);
-    }
-    if !matches!(crate::yaml::resolve::resolve_plain(value), crate::yaml::resolve::Resolved::Str(_)) {
-        return Some(PublicReason::NotAString);
-    }
-    if identifiers.contains(value) {
-        return Some(PublicReason::Identifier);
-    }
-    let words = key_words(key);
-    if words.last().is_some_and(|w| PUBLIC_KEY_WORDS.contains(&w.as_str())) && !has_url_credentials(value) {
-        return Some(PublicReason::PublicKey);
-    }
-    None
-}
-
-/// Counts of the known-secret selection (never values).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Selection {
-    /// Distinct known secret values.
-    pub known: usize,
-    /// Of which from `redact.values`.
-    pub from_config: usize,
-    /// Secret values shorter than 4 characters (not secrets).
-    pub short: usize,
-    /// Secret values that are booleans or numbers to Kubernetes.
-    pub not_a_string: usize,
-    /// Secret values equal to an identifier of the render.
-    pub identifier: usize,
-    /// Secret values under a public-config key.
-    pub public_key: usize,
-    /// `Secret/namespace/name#key` of the values treated as public config (identifier or
-    /// public key), sorted. Names only.
-    pub treated_as_public: Vec<String>,
-}
-
-/// The set of known secret values, with a boundary-aware matcher. `Debug` shows only the count.
+/// The known secret values, with their forms and a matcher. `Debug` shows only the count.
 #[derive(Clone, Default)]
 pub struct KnownSecrets {
-    values: Vec<String>,
-    bounded: Vec<(bool, bool)>,
-    /// A contiguous NFA, not a DFA: the values include PEM keys and certificates thousands of
-    /// bytes long, and building a DFA for them took longer than all the searching.
+    values: Vec<Known>,
+    /// Per pattern: its value, its form, and whether each end needs a token boundary.
+    patterns: Vec<(usize, Form, (bool, bool))>,
+    /// A contiguous NFA, not a DFA: the values include PEM keys thousands of bytes long, and
+    /// building a DFA for them took longer than all the searching.
     ac: Option<AhoCorasick>,
     /// The same patterns, leftmost-first: its `is_match` can use SIMD prefilters, and some
     /// pattern occurs in a text exactly when it finds a match. A cheap "no" for the common case.
@@ -236,7 +100,7 @@ pub struct KnownSecrets {
 
 impl fmt::Debug for KnownSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KnownSecrets(<{} values>)", self.values.len())
+        write!(f, "KnownSecrets(<{} values, {} patterns>)", self.values.len(), self.patterns.len())
     }
 }
 
@@ -252,92 +116,187 @@ fn next_word(t: &str, at: usize) -> bool {
     t[at..].chars().next().is_some_and(is_word)
 }
 
+/// One occurrence in a text: byte range, the value (index) and the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Start byte.
+    pub start: usize,
+    /// End byte.
+    pub end: usize,
+    value: usize,
+    /// The form found.
+    pub form: Form,
+}
+
 impl KnownSecrets {
-    /// Build from values as given (only the length rule applies).
+    /// Build from values as given: strong ones are searched in every form without token
+    /// boundaries, others plainly on token boundaries; values under 4 characters are dropped.
     pub fn from_values<I, S>(values: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let set: BTreeSet<String> =
-            values.into_iter().map(Into::into).filter(|v: &String| v.chars().count() >= MIN_SECRET_LEN).collect();
-        let values: Vec<String> = set.into_iter().collect();
-        let bounded = values
-            .iter()
+        let set: BTreeSet<String> = values.into_iter().map(Into::into).collect();
+        let vals = set
+            .into_iter()
             .map(|v| {
-                (
-                    v.chars().next().is_some_and(char::is_alphanumeric),
-                    v.chars().next_back().is_some_and(char::is_alphanumeric),
-                )
+                let strong = classify::is_strong(&v);
+                (v.into_bytes(), strong, Owner { resource: "a known value".into(), ..Default::default() })
             })
             .collect();
+        Self::build(vals)
+    }
+
+    /// Build from `(bytes, strong, owner)`; the same bytes from several owners are one value.
+    fn build(items: Vec<(Vec<u8>, bool, Owner)>) -> Self {
+        let mut by_bytes: BTreeMap<Vec<u8>, Known> = BTreeMap::new();
+        for (bytes, strong, owner) in items {
+            let long_enough = match std::str::from_utf8(&bytes) {
+                Ok(t) => t.chars().count() >= MIN_SEARCH_LEN,
+                Err(_) => bytes.len() >= MIN_SEARCH_LEN,
+            };
+            if !long_enough {
+                continue;
+            }
+            let k = by_bytes.entry(bytes.clone()).or_insert_with(|| Known { bytes, strong, owners: Vec::new() });
+            k.strong |= strong;
+            if !k.owners.contains(&owner) {
+                k.owners.push(owner);
+            }
+        }
+        let values: Vec<Known> = by_bytes.into_values().collect();
+        let mut texts: Vec<String> = Vec::new();
+        let mut patterns = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for (i, k) in values.iter().enumerate() {
+            for (text, form) in forms::forms(&k.bytes, k.strong) {
+                if !seen.insert(text.clone()) {
+                    continue;
+                }
+                let bounded = if k.strong {
+                    (false, false)
+                } else {
+                    (
+                        text.chars().next().is_some_and(char::is_alphanumeric),
+                        text.chars().next_back().is_some_and(char::is_alphanumeric),
+                    )
+                };
+                patterns.push((i, form, bounded));
+                texts.push(text);
+            }
+        }
         // Both automata are built at once: with long values (PEM blocks) each takes a while.
         let build = |kind: MatchKind, prefilter: bool| {
-            (!values.is_empty()).then(|| {
+            (!texts.is_empty()).then(|| {
                 AhoCorasick::builder()
                     .match_kind(kind)
                     .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .prefilter(prefilter)
-                    .build(&values)
+                    .build(&texts)
                     .expect("literal patterns build")
             })
         };
         // `ac` only runs on texts `quick` said yes to: no prefilter needed there.
         let (ac, quick) = rayon::join(|| build(MatchKind::Standard, false), || build(MatchKind::LeftmostFirst, true));
-        KnownSecrets { values, bounded, ac, quick }
+        KnownSecrets { values, patterns, ac, quick }
     }
 
-    /// Collect the known values of a render: the payload's values (with the exceptions in the
-    /// module docs, using the identifiers found in `docs`) and `cfg.redact.values`.
+    /// Classify the values of a render and collect the secret ones: the payload's values (see
+    /// [`super::classify`], with the identifiers found in `docs`) and `cfg.redact.values`.
     pub fn collect(payload: &SecretPayload, cfg: &InstanceConfig, docs: &[Document]) -> (Self, Selection) {
-        let mut ids: HashSet<&str> = HashSet::new();
-        ids.insert(cfg.namespace.as_str());
-        ids.insert(cfg.instance.as_str());
-        for d in docs {
-            ids.insert(&d.origin.release);
-            for k in ["metadata.name", "metadata.namespace"] {
-                if let Some(t) = d.root.get_path(k).and_then(Node::scalar_text) {
-                    ids.insert(t);
-                }
-            }
-            if let Some(m) = d.root.get_path("metadata.labels").and_then(Node::as_map) {
-                ids.extend(m.iter().filter_map(|e| e.value.scalar_text()));
-            }
-        }
+        let ids = classify::identifiers(docs, cfg);
+        let r = &cfg.redact;
+        let mut used_public = vec![false; r.public.len()];
+        let mut used_secret = vec![false; r.secret.len()];
         let mut sel = Selection::default();
-        let mut public = BTreeSet::new();
-        let mut vals: Vec<String> = Vec::new();
-        let mut classify_one = |who: Option<String>, k: &str, v: &str, sel: &mut Selection| match classify(k, v, &ids) {
-            None => vals.push(v.to_string()),
-            Some(PublicReason::Short) => sel.short += 1,
-            Some(PublicReason::NotAString) => sel.not_a_string += 1,
-            Some(r) => {
-                if r == PublicReason::Identifier {
-                    sel.identifier += 1;
-                } else {
-                    sel.public_key += 1;
-                }
-                if let Some(w) = who {
-                    public.insert(format!("{w}#{k}"));
-                }
-            }
-        };
+        let mut items: Vec<(Vec<u8>, bool, Owner)> = Vec::new();
         for e in &payload.entries {
+            let name = e.resource.name.as_str();
+            let resource = format!("Secret/{}/{name}", e.namespace);
             for (k, v) in &e.properties {
-                let text = String::from_utf8_lossy(v.expose());
-                classify_one(Some(e.resource.to_string()), k, &text, &mut sel);
+                let mut verdict = classify::classify(k, v.expose(), &ids);
+                let forced_secret: Vec<usize> = (0..r.secret.len())
+                    .filter(|&i| classify::override_matches(&r.secret[i], &e.namespace, name, k))
+                    .collect();
+                let forced_public: Vec<usize> = (0..r.public.len())
+                    .filter(|&i| classify::override_matches(&r.public[i], &e.namespace, name, k))
+                    .collect();
+                forced_secret.iter().for_each(|&i| used_secret[i] = true);
+                forced_public.iter().for_each(|&i| used_public[i] = true);
+                let weak_reason = verdict.reason;
+                if !forced_secret.is_empty() {
+                    if verdict.class != Class::Secret {
+                        verdict.reason = if v.len() < MIN_SEARCH_LEN { Reason::TooShort } else { Reason::ConfigSecret };
+                        verdict.class =
+                            if verdict.reason == Reason::TooShort { Class::Configuration } else { Class::Secret };
+                    }
+                } else if !forced_public.is_empty() {
+                    verdict.class = Class::Configuration;
+                    verdict.reason = Reason::ConfigPublic;
+                    verdict.strong = false;
+                }
+                let owner = Owner {
+                    resource: resource.clone(),
+                    name: name.to_string(),
+                    namespace: e.namespace.clone(),
+                    key: k.clone(),
+                };
+                if verdict.class == Class::Secret {
+                    items.push((v.expose().to_vec(), verdict.strong, owner));
+                } else if forced_public.is_empty()
+                    && forced_secret.is_empty()
+                    && weak_reason.is_weak_credential()
+                    && classify::is_credential_key(k)
+                {
+                    sel.weak.push(WeakValue {
+                        secret: resource.clone(),
+                        key: k.clone(),
+                        reason: weak_reason,
+                        origin: e.origin.to_string(),
+                        name: name.to_string(),
+                        namespace: e.namespace.clone(),
+                        bytes: v.expose().to_vec(),
+                    });
+                }
+                sel.secrets.push(KeyClass {
+                    secret: resource.clone(),
+                    key: k.clone(),
+                    class: verdict.class,
+                    reason: verdict.reason,
+                });
             }
         }
         let converted: usize = payload.entries.iter().map(|e| e.properties.len()).sum();
         for (k, v) in payload.values().skip(converted) {
-            classify_one(None, k, &String::from_utf8_lossy(v.expose()), &mut sel);
+            let verdict = classify::classify(k, v.expose(), &ids);
+            if verdict.class == Class::Secret {
+                let owner = Owner { resource: "a dropped Secret".into(), key: k.to_string(), ..Default::default() };
+                items.push((v.expose().to_vec(), verdict.strong, owner));
+            }
         }
-        let config: Vec<&String> = cfg.redact.values.iter().filter(|v| v.chars().count() >= MIN_SECRET_LEN).collect();
-        sel.from_config = config.iter().collect::<BTreeSet<_>>().len();
-        vals.extend(config.into_iter().cloned());
-        let known = KnownSecrets::from_values(vals);
+        let config: BTreeSet<&String> =
+            r.values.iter().filter(|v| v.chars().count() >= MIN_SEARCH_LEN).collect::<BTreeSet<_>>();
+        sel.from_config = config.len();
+        for v in config {
+            let owner = Owner { resource: "a `redact.values` entry".into(), ..Default::default() };
+            items.push((v.as_bytes().to_vec(), classify::is_strong(v), owner));
+        }
+        for (list, used, field) in [(&r.public, &used_public, "public"), (&r.secret, &used_secret, "secret")] {
+            for (e, used) in list.iter().zip(used.iter()) {
+                if !used {
+                    sel.unknown_overrides.push(format!(
+                        "redact.{field} {{secret: {}, key: {}}}{}",
+                        e.secret,
+                        e.key,
+                        if e.line > 0 { format!(" (line {})", e.line) } else { String::new() }
+                    ));
+                }
+            }
+        }
+        let known = KnownSecrets::build(items);
         sel.known = known.len();
-        sel.treated_as_public = public.into_iter().collect();
+        sel.secret_keys = sel.secrets.iter().filter(|c| c.class == Class::Secret).count();
+        sel.configuration_keys = sel.secrets.len() - sel.secret_keys;
         (known, sel)
     }
 
@@ -351,70 +310,73 @@ impl KnownSecrets {
         self.values.is_empty()
     }
 
-    /// Byte ranges of the occurrences in `text` (token-bounded, merged, sorted).
-    pub fn find(&self, text: &str) -> Vec<(usize, usize)> {
+    fn bounded_ok(&self, text: &str, pattern: usize, s: usize, e: usize) -> bool {
+        let (bs, be) = self.patterns[pattern].2;
+        !((bs && prev_word(text, s)) || (be && next_word(text, e)))
+    }
+
+    /// Every occurrence in `text` with its value and form (token rules applied), by start.
+    pub fn hits(&self, text: &str) -> Vec<Hit> {
         let Some(ac) = &self.ac else { return Vec::new() };
         if !self.quick.as_ref().is_some_and(|q| q.is_match(text)) {
             return Vec::new();
         }
-        let mut r: Vec<(usize, usize)> = Vec::new();
-        for m in ac.find_overlapping_iter(text) {
-            let (s, e) = (m.start(), m.end());
-            let (bs, be) = self.bounded[m.pattern().as_usize()];
-            if (bs && prev_word(text, s)) || (be && next_word(text, e)) {
-                continue;
-            }
-            r.push((s, e));
-        }
-        r.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(r.len());
-        for (s, e) in r {
+        let mut r: Vec<Hit> = ac
+            .find_overlapping_iter(text)
+            .filter(|m| self.bounded_ok(text, m.pattern().as_usize(), m.start(), m.end()))
+            .map(|m| {
+                let (value, form, _) = self.patterns[m.pattern().as_usize()];
+                Hit { start: m.start(), end: m.end(), value, form }
+            })
+            .collect();
+        r.sort_unstable_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+        r
+    }
+
+    /// Byte ranges of the occurrences in `text` (token rules applied, merged, sorted).
+    pub fn find(&self, text: &str) -> Vec<(usize, usize)> {
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for h in self.hits(text) {
             match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
+                Some(last) if h.start <= last.1 => last.1 = last.1.max(h.end),
+                _ => merged.push((h.start, h.end)),
             }
         }
         merged
     }
 
-    /// Does `text` contain a known value?
+    /// Does `text` contain a known value (in any form)?
     pub fn contains(&self, text: &str) -> bool {
-        // Hot path (every scalar of every document): stop at the first bounded match, no
-        // allocation.
+        // Hot path (every scalar of every document): stop at the first match, no allocation.
         let Some(ac) = &self.ac else { return false };
         if !self.quick.as_ref().is_some_and(|q| q.is_match(text)) {
             return false;
         }
-        ac.find_overlapping_iter(text).any(|m| {
-            let (s, e) = (m.start(), m.end());
-            let (bs, be) = self.bounded[m.pattern().as_usize()];
-            !((bs && prev_word(text, s)) || (be && next_word(text, e)))
-        })
+        ac.find_overlapping_iter(text).any(|m| self.bounded_ok(text, m.pattern().as_usize(), m.start(), m.end()))
     }
 
-    /// Does any scalar or mapping key of `n` contain a known value (under the token rules)?
+    /// Does any scalar or mapping key of `n` contain a known value?
     pub fn any_in(&self, n: &Node) -> bool {
-        !self.hits(n, true).is_empty()
+        !self.text_hits(n, true).is_empty()
     }
 
     /// Which texts of `n` contain a known value: their indices in [`Node::any_text`] order
     /// (every mapping key before its value), ascending.
     pub fn hits_in(&self, n: &Node) -> Vec<usize> {
-        self.hits(n, false)
+        self.text_hits(n, false)
     }
 
     /// The texts are joined (NUL-separated) and searched in one prefiltered pass per
     /// document instead of one call per scalar, which cost more in call setup than in
     /// searching; only a text holding a candidate is checked on its own with the token rules.
-    fn hits(&self, n: &Node, first_only: bool) -> Vec<usize> {
+    fn text_hits(&self, n: &Node, first_only: bool) -> Vec<usize> {
         let Some(q) = &self.quick else { return Vec::new() };
         let mut joined = String::new();
         // (offset in `joined`, length, index among all texts)
         let mut spans: Vec<(usize, usize, usize)> = Vec::new();
         let mut idx = 0usize;
         n.any_text(&mut |t| {
-            // Shorter (in bytes) than the minimum length (in chars): cannot hold a value.
-            if t.len() >= MIN_SECRET_LEN {
+            if t.len() >= MIN_SEARCH_LEN {
                 spans.push((joined.len(), t.len(), idx));
                 joined.push_str(t);
                 joined.push('\0');
@@ -422,8 +384,6 @@ impl KnownSecrets {
             idx += 1;
             false
         });
-        // The prefiltered automaton finds the next text with any candidate; that text alone is
-        // then checked with the token rules, and the search goes on after it.
         let mut hits = Vec::new();
         let mut from = 0;
         while let Some(m) = q.find(aho_corasick::Input::new(&joined).span(from..joined.len())) {
@@ -458,7 +418,7 @@ impl KnownSecrets {
         path_to_string(&safe)
     }
 
-    /// `text` with every occurrence replaced by [`MASK`].
+    /// `text` with every occurrence (in any form) replaced by [`MASK`].
     pub fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let ranges = self.find(text);
         if ranges.is_empty() {
@@ -474,9 +434,79 @@ impl KnownSecrets {
         out.push_str(&text[at..]);
         Cow::Owned(out)
     }
+
+    /// The owners of a value, for messages (names only).
+    fn owners(&self, value: usize) -> &[Owner] {
+        &self.values[value].owners
+    }
+
+    /// The value with index `value` equals `text` exactly.
+    fn equals(&self, value: usize, text: &str) -> bool {
+        self.values[value].bytes == text.as_bytes()
+    }
 }
 
-/// An inlined secret value: where, never what.
+/// A weak value under a credential-named key (names only; the bytes stay in the process to
+/// rewrite an env value that equals them).
+#[derive(Clone)]
+pub struct WeakValue {
+    /// `Secret/namespace/name`.
+    pub secret: String,
+    /// The key.
+    pub key: String,
+    /// Why it is weak.
+    pub reason: Reason,
+    /// The Secret's origin.
+    pub origin: String,
+    name: String,
+    namespace: String,
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for WeakValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WeakValue({}#{}: {})", self.secret, self.key, self.reason.as_str())
+    }
+}
+
+/// How the values were classified (names and counts only).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Selection {
+    /// Distinct values searched for.
+    pub known: usize,
+    /// Of which from `redact.values`.
+    pub from_config: usize,
+    /// `(Secret, key)` pairs classified secret.
+    pub secret_keys: usize,
+    /// `(Secret, key)` pairs classified configuration.
+    pub configuration_keys: usize,
+    /// Every `(Secret, key)` with its class and reason, in payload order.
+    #[serde(skip)]
+    pub secrets: Vec<KeyClass>,
+    /// Weak values under credential-named keys.
+    #[serde(skip)]
+    pub weak: Vec<WeakValue>,
+    /// `redact.public` / `redact.secret` entries that matched nothing.
+    pub unknown_overrides: Vec<String>,
+}
+
+/// What was done about an occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The render fails (`redact/inline-secret`).
+    Refused,
+    /// Masked (`redact.mode: mask`).
+    Masked,
+    /// A whole env value became `valueFrom.secretKeyRef`.
+    SecretRef,
+    /// In a head comment or change record: masked.
+    CommentMasked,
+}
+
+/// A secret value found outside its Secret: where, whose, which form, what was done. Never
+/// the value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Occurrence {
@@ -484,23 +514,42 @@ pub struct Occurrence {
     pub resource: String,
     /// `release/file:line`.
     pub origin: String,
-    /// JSONPath of the scalar (keys in it masked); `#head-comment` / `#change-record` for the
-    /// document's head comments and `explain` records.
+    /// JSONPath of the text (keys in it masked); `#head-comment` / `#change-record` for the
+    /// document's head comments and `explain` records; ` (key)` appended for a mapping key.
     pub path: String,
+    /// Whose value (`Secret/namespace/name key `k``, or `a `redact.values` entry`).
+    pub secret: String,
+    /// The form found.
+    pub form: Form,
+    /// What was done.
+    pub action: Action,
 }
 
 /// The redact stage's report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RedactReport {
-    /// `redact.strict`.
+    /// `redact.mode`: `refuse` or `mask`.
+    pub mode: &'static str,
+    /// `redact.strict` (weak values are errors).
     pub strict: bool,
-    /// How the known values were selected (counts and names only).
+    /// How the values were classified.
     pub selection: Selection,
-    /// Every occurrence, in document order (masked unless strict made it fatal).
+    /// Every `(Secret, key)` with its class and reason (names only).
+    pub secrets: Vec<KeyClass>,
+    /// Every occurrence, in document order.
     pub occurrences: Vec<Occurrence>,
-    /// One warning per occurrence.
+    /// Documents masked under `redact.mode: mask` (`Kind/namespace/name`).
+    pub masked_documents: Vec<String>,
+    /// The findings (one per occurrence, weak value and unknown override).
     pub findings: Vec<Finding>,
+}
+
+impl RedactReport {
+    /// Occurrences with this action.
+    pub fn count(&self, a: Action) -> usize {
+        self.occurrences.iter().filter(|o| o.action == a).count()
+    }
 }
 
 /// What the redact stage returns.
@@ -510,94 +559,40 @@ pub struct RedactOutput {
     pub report: RedactReport,
     /// The known values, for the guards and for scrubbing anything else the caller prints.
     pub known: KnownSecrets,
-    /// Per document (in order): its tree held no known value when scanned, so masking left it
-    /// as it was. The plaintext-secrets guard need not search such a tree again; empty when
-    /// nothing was scanned.
+    /// Per document (in order): its tree held no known value when scanned and was not
+    /// changed, so the plaintext-secrets guard need not search it again; empty when nothing
+    /// was scanned.
     pub root_clean: Vec<bool>,
 }
 
-/// `redact.strict` and a known secret value is inlined in a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub struct RedactError {
-    /// Where (never what).
-    pub occurrences: Vec<Occurrence>,
+/// Is `path` a container env entry's `value` (`…containers[i].env[j].value`, also
+/// `initContainers`, `ephemeralContainers`)? Returns the path of the env entry.
+fn env_value_entry(path: &[PathSeg]) -> Option<&[PathSeg]> {
+    let n = path.len();
+    if n < 5 {
+        return None;
+    }
+    match (&path[n - 5], &path[n - 4], &path[n - 3], &path[n - 2], &path[n - 1]) {
+        (PathSeg::Key(c), PathSeg::Index(_), PathSeg::Key(env), PathSeg::Index(_), PathSeg::Key(v))
+            if matches!(c.as_str(), "containers" | "initContainers" | "ephemeralContainers")
+                && env == "env"
+                && v == "value" =>
+        {
+            Some(&path[..n - 1])
+        }
+        _ => None,
+    }
 }
 
-impl fmt::Display for RedactError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "redact.strict: {} known secret value(s) inlined in manifests:", self.occurrences.len())?;
-        for o in &self.occurrences {
-            write!(f, "\n  {} at {} ({})", o.resource, o.path, o.origin)?;
-        }
-        write!(
-            f,
-            "\nReference the Secret instead of inlining its value (env valueFrom.secretKeyRef, envFrom.secretRef, a \
-             secret volume, or the chart's existingSecret option), or set `redact.strict: false` to mask and report."
-        )
-    }
-}
-
-/// Find (and, unless strict, mask) known secret values in every non-Secret document.
-/// With strict mode and an occurrence, returns [`RedactError`] and changes nothing.
-pub fn redact(
-    docs: &mut [Document],
-    cfg: &InstanceConfig,
-    payload: &SecretPayload,
-) -> Result<RedactOutput, RedactError> {
-    let (known, selection) = KnownSecrets::collect(payload, cfg, docs);
-    let strict = cfg.redact.strict;
-    let mut report = RedactReport { strict, selection, ..Default::default() };
-    if known.is_empty() {
-        return Ok(RedactOutput { report, known, root_clean: Vec::new() });
-    }
-    let mut hits: Vec<Vec<Occurrence>> = Vec::with_capacity(docs.len());
-    let mut root_clean: Vec<bool> = Vec::with_capacity(docs.len());
-    let mut tree_hits: Vec<Vec<usize>> = Vec::with_capacity(docs.len());
-    for (h, clean, t) in crate::par::map(docs, Document::weight, |d| scan(d, &known)) {
-        hits.push(h);
-        root_clean.push(clean);
-        tree_hits.push(t);
-    }
-    let occurrences: Vec<Occurrence> = hits.iter().flatten().cloned().collect();
-    if strict && !occurrences.is_empty() {
-        return Err(RedactError { occurrences });
-    }
-    // The few documents with hits, heaviest first: they are often the giant CRDs.
-    type HitDoc<'d> = (&'d mut Document, &'d [Occurrence], &'d [usize]);
-    let mut hit_docs: Vec<HitDoc<'_>> = docs
-        .iter_mut()
-        .zip(&hits)
-        .zip(&tree_hits)
-        .filter(|((_, h), _)| !h.is_empty())
-        .map(|((d, h), t)| (d, h.as_slice(), t.as_slice()))
-        .collect();
-    crate::par::map_mut(
-        &mut hit_docs,
-        |(d, _, _)| d.weight(),
-        |(d, h, t)| {
-            mask_document(d, &known, t);
-            for o in h.iter() {
-                d.record("stage:redact", "mask", o.path.clone(), None);
-            }
-        },
-    );
-    for (d, h) in docs.iter().zip(&hits) {
-        for o in h {
-            report.findings.push(
-                Finding::of(
-                    crate::checks::Check::RedactInlineSecret,
-                    format!(
-                        "a known secret value was inlined here and is masked as {MASK}; reference the Secret \
-                         instead (valueFrom.secretKeyRef, envFrom, a secret volume or the chart's existingSecret)"
-                    ),
-                )
-                .at(&d.id(), &d.origin)
-                .path(o.path.clone()),
-            );
-        }
-    }
-    report.occurrences = occurrences;
-    Ok(RedactOutput { report, known, root_clean })
+/// One text of a document holding a known value.
+struct TextHit {
+    path: Vec<PathSeg>,
+    is_key: bool,
+    line: u32,
+    text_index: usize,
+    hits: Vec<Hit>,
+    /// For a whole env value: the Secret to reference.
+    env_ref: Option<Owner>,
 }
 
 /// Visitor of [`walk`]: `(path, text, is_key, line)`.
@@ -626,63 +621,125 @@ fn walk<'a>(n: &'a Node, path: &mut Vec<Seg<'a>>, f: &mut Visit<'_, 'a>) {
     }
 }
 
-/// The occurrences in one document, whether its tree is free of known values, and which of
-/// its texts hold one ([`KnownSecrets::hits_in`] indices, for [`mask_document`]).
-fn scan(d: &Document, known: &KnownSecrets) -> (Vec<Occurrence>, bool, Vec<usize>) {
+/// Was this document generated by the ESO stage?
+fn generated_external_secret(d: &Document) -> bool {
+    d.kind() == Some("ExternalSecret") && d.changes.iter().any(|c| c.by == "stage:eso")
+}
+
+/// What [`scan`] found in one document.
+struct Scan {
+    hits: Vec<TextHit>,
+    comments: bool,
+    records: bool,
+    weak_refs: Vec<(Vec<PathSeg>, Owner)>,
+}
+
+/// Scan one document: the texts holding a known value (with the env references that can
+/// replace them), and whether the head comments / change records hold one.
+fn scan(d: &Document, known: &KnownSecrets, weak: &[WeakValue], default_ns: &str) -> Scan {
     if super::eso::is_secret(d) {
-        return (Vec::new(), false, Vec::new());
+        return Scan { hits: Vec::new(), comments: false, records: false, weak_refs: Vec::new() };
     }
-    let mut out = Vec::new();
-    let id = d.id();
-    let resource = {
-        let r = id.to_string();
-        known.mask(&r).into_owned()
-    };
-    let occ =
-        |path: String, line: u32| Occurrence { resource: resource.clone(), origin: super::origin_at(d, line), path };
-    if d.head_comments.iter().any(|c| known.contains(c)) {
-        out.push(occ("#head-comment".into(), d.origin.line));
+    let comments = d.head_comments.iter().any(|c| known.contains(c));
+    let records =
+        d.changes.iter().any(|c| known.contains(&c.path) || c.detail.as_deref().is_some_and(|t| known.contains(t)));
+    let ns = d.namespace().unwrap_or(default_ns);
+    // Weak credential values are not searched for, but a whole env value equal to one, under
+    // an env name that names a credential, is still better as a reference.
+    let mut weak_refs: Vec<(Vec<PathSeg>, Owner)> = Vec::new();
+    if !weak.is_empty() {
+        if let (Some(spec_path), Some(spec)) = (super::pod_spec_path(d), super::pod_spec(d)) {
+            for list in ["initContainers", "containers", "ephemeralContainers"] {
+                for (ci, c) in spec.get(list).and_then(Node::as_seq).into_iter().flatten().enumerate() {
+                    for (ei, e) in c.get("env").and_then(Node::as_seq).into_iter().flatten().enumerate() {
+                        let (Some(name), Some(text)) =
+                            (e.get("name").and_then(Node::scalar_text), e.get("value").and_then(Node::scalar_text))
+                        else {
+                            continue;
+                        };
+                        if !classify::is_credential_key(name) {
+                            continue;
+                        }
+                        let Some(w) = weak.iter().find(|w| w.namespace == ns && w.bytes == text.as_bytes()) else {
+                            continue;
+                        };
+                        let mut entry = spec_path.clone();
+                        entry.extend([
+                            PathSeg::Key(list.into()),
+                            PathSeg::Index(ci),
+                            PathSeg::Key("env".into()),
+                            PathSeg::Index(ei),
+                        ]);
+                        let owner = Owner {
+                            resource: w.secret.clone(),
+                            name: w.name.clone(),
+                            namespace: w.namespace.clone(),
+                            key: w.key.clone(),
+                        };
+                        weak_refs.push((entry, owner));
+                    }
+                }
+            }
+        }
     }
-    let mut found: Vec<(String, u32)> = Vec::new();
-    // Most documents hold no known value: find which texts do before building any path.
-    let hits = known.hits_in(&d.root);
-    if hits.is_empty() {
-        return (out, true, hits);
+    let idx_hits = known.hits_in(&d.root);
+    if idx_hits.is_empty() {
+        return Scan { hits: Vec::new(), comments, records, weak_refs };
     }
+    let mut out: Vec<TextHit> = Vec::new();
     let (mut idx, mut next) = (0usize, 0usize);
-    walk(&d.root, &mut Vec::new(), &mut |path, _text, is_key, line| {
-        if hits.get(next) == Some(&idx) {
+    walk(&d.root, &mut Vec::new(), &mut |path, text, is_key, line| {
+        if idx_hits.get(next) == Some(&idx) {
             next += 1;
             let owned: Vec<PathSeg> = path.iter().map(Seg::owned).collect();
-            let p = known.masked_path(&owned);
-            let p = if is_key { format!("{p} (key)") } else { p };
-            found.push((p, line));
+            let hits = known.hits(text);
+            let env_ref = if is_key {
+                None
+            } else {
+                env_value_entry(&owned).and_then(|_| {
+                    hits.iter().filter(|h| h.form == Form::Plain && h.start == 0 && h.end == text.len()).find_map(|h| {
+                        known.equals(h.value, text).then(|| {
+                            known.owners(h.value).iter().find(|o| !o.name.is_empty() && o.namespace == ns).cloned()
+                        })?
+                    })
+                })
+            };
+            out.push(TextHit { path: owned, is_key, line, text_index: idx, hits, env_ref });
         }
         idx += 1;
     });
-    for (p, line) in found {
-        out.push(occ(p, line));
-    }
-    if d.changes.iter().any(|c| known.contains(&c.path) || c.detail.as_deref().is_some_and(|t| known.contains(t))) {
-        out.push(occ("#change-record".into(), d.origin.line));
-    }
-    (out, false, hits)
+    Scan { hits: out, comments, records, weak_refs }
 }
 
-fn mask_scalar(s: &mut Scalar, known: &KnownSecrets) {
+/// Replace the env entry at `entry` by `{name, valueFrom: {secretKeyRef: {name, key}}}`.
+fn rewrite_env(root: &mut Node, entry: &[PathSeg], owner: &Owner) -> bool {
+    let Some(e) = root.at_mut(entry) else { return false };
+    if e.remove("value").is_none() {
+        return false;
+    }
+    let map_of = |entries: Vec<(&str, Node)>| {
+        Node::new(Value::Map(
+            entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
+        ))
+    };
+    let r = map_of(vec![("name", Node::string(owner.name.as_str())), ("key", Node::string(owner.key.as_str()))]);
+    e.insert("valueFrom", map_of(vec![("secretKeyRef", r)]))
+}
+
+fn mask_scalar(s: &mut Scalar, known: &KnownSecrets) -> bool {
     if let Cow::Owned(t) = known.mask(&s.text) {
         *s = Scalar::string(t);
+        return true;
     }
+    false
 }
 
-/// Mask the texts of `n` whose [`KnownSecrets::hits_in`] index is in `hits` (ascending):
-/// the walk visits the texts in the same order (every mapping key before its value) and
-/// stops after the last hit. Searching only those texts, not every scalar of a 1 MB CRD again,
-/// made masking ~4 ms cheaper on the corpus.
-fn mask_at(n: &mut Node, known: &KnownSecrets, hits: &[usize], idx: &mut usize, next: &mut usize) {
+/// Mask the scalar values (never keys) of `n` whose [`Node::any_text`] index is in `targets`
+/// (ascending): the walk visits the texts in the same order and stops after the last one.
+fn mask_at(n: &mut Node, known: &KnownSecrets, targets: &[usize], idx: &mut usize, next: &mut usize) {
     match &mut n.value {
         Value::Scalar(s) => {
-            if hits.get(*next) == Some(idx) {
+            if targets.get(*next) == Some(idx) {
                 *next += 1;
                 mask_scalar(s, known);
             }
@@ -690,37 +747,31 @@ fn mask_at(n: &mut Node, known: &KnownSecrets, hits: &[usize], idx: &mut usize, 
         }
         Value::Seq(items) => {
             for c in items {
-                if *next == hits.len() {
+                if *next == targets.len() {
                     return;
                 }
-                mask_at(c, known, hits, idx, next);
+                mask_at(c, known, targets, idx, next);
             }
         }
         Value::Map(m) => {
             for e in m.iter_mut() {
-                if *next == hits.len() {
+                if *next == targets.len() {
                     return;
                 }
-                if hits.get(*next) == Some(idx) {
-                    *next += 1;
-                    mask_scalar(&mut e.key, known);
-                }
+                // A key's index: keys are never masked.
                 *idx += 1;
-                mask_at(&mut e.value, known, hits, idx, next);
+                mask_at(&mut e.value, known, targets, idx, next);
             }
         }
     }
 }
 
-/// Mask a document: head comments and change records searched whole (a few lines), the tree
-/// at the texts `scan` found (`tree_hits`).
-fn mask_document(d: &mut Document, known: &KnownSecrets, tree_hits: &[usize]) {
+fn mask_comments(d: &mut Document, known: &KnownSecrets) {
     for c in &mut d.head_comments {
         if let Cow::Owned(t) = known.mask(c) {
             *c = t;
         }
     }
-    mask_at(&mut d.root, known, tree_hits, &mut 0, &mut 0);
     for c in &mut d.changes {
         if let Cow::Owned(t) = known.mask(&c.path) {
             c.path = t;
@@ -748,13 +799,190 @@ pub fn scrub_findings(known: &KnownSecrets, findings: &mut [Finding]) {
     }
 }
 
-/// The `redact` stage ([`redact`]). Under `redact.strict` an inlined value fails the
-/// `redact-strict` guard (the documents are left unchanged). Either way, once the known values
-/// are collected, everything merged so far that leaves the process is scrubbed: findings,
-/// guard messages, the inventory's images, and document origins (`explain` prints them, and
-/// the output gives a document without a `# Source:` comment one from its origin file: a chart
-/// file named like a default password, `cassandra-secret.yaml`, is such a coincidence in the
-/// corpus). Later stages' findings are scrubbed as the pipeline merges them.
+const WHAT_TO_DO: &str = "reference the Secret instead (env valueFrom.secretKeyRef, envFrom, a secret volume, or the \
+                          chart's existingSecret option), or fix the manifest with an override (docs/config.md, \
+                          \"A chart inlines a secret\"); if the value is not a secret, list the key in `redact.public`";
+
+/// Classify, then rewrite env values to references, refuse (or, with `redact.mode: mask`,
+/// mask) every other occurrence, and report.
+pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPayload) -> RedactOutput {
+    let (known, mut selection) = KnownSecrets::collect(payload, cfg, docs);
+    let mode = cfg.redact.mode;
+    let strict = cfg.redact.strict;
+    let mut report = RedactReport {
+        mode: match mode {
+            RedactMode::Refuse => "refuse",
+            RedactMode::Mask => "mask",
+        },
+        strict,
+        secrets: std::mem::take(&mut selection.secrets),
+        ..Default::default()
+    };
+    for w in &selection.weak {
+        let mut f = Finding::of(
+            Check::SecretsWeakValue,
+            format!(
+                "{} key `{}` names a credential, but its value is too weak to be searched for ({}): it could be \
+                 inlined anywhere unnoticed and is guessable. Use a strong generated value, or list the key in \
+                 `redact.secret` to search for it anyway (or in `redact.public` if it is not a secret)",
+                w.secret,
+                w.key,
+                w.reason.explain()
+            ),
+        );
+        f.resource = Some(w.secret.clone());
+        f.origin = Some(w.origin.clone());
+        if strict {
+            f.severity = Severity::Error;
+        }
+        report.findings.push(f);
+    }
+    for u in &selection.unknown_overrides {
+        report.findings.push(Finding::of(
+            Check::RedactUnknownOverride,
+            format!("{u} matches no key of any converted Secret: check the Secret name (`name` or `namespace/name`) and the key"),
+        ));
+    }
+    let weak = std::mem::take(&mut selection.weak);
+    report.selection = selection;
+    if known.is_empty() && weak.is_empty() {
+        return RedactOutput { report, known, root_clean: Vec::new() };
+    }
+    let default_ns = cfg.namespace.as_str();
+    let scans: Vec<_> = crate::par::map(docs, Document::weight, |d| scan(d, &known, &weak, default_ns));
+    let mut root_clean = Vec::with_capacity(docs.len());
+    for (d, Scan { hits, comments, records, weak_refs }) in docs.iter_mut().zip(scans) {
+        root_clean.push(hits.is_empty() && weak_refs.is_empty() && !super::eso::is_secret(d));
+        let id = d.id();
+        let resource = known.mask(&id.to_string()).into_owned();
+        let generated = generated_external_secret(d);
+        let mut mask_targets: Vec<usize> = Vec::new();
+        let mut masked_paths: Vec<String> = Vec::new();
+        // Env references: weak ones first (not searched), then the known ones.
+        let mut refs: Vec<(Vec<PathSeg>, Owner, Form, u32)> =
+            weak_refs.into_iter().map(|(p, o)| (p, o, Form::Plain, 0)).collect();
+        for th in &hits {
+            let path_text = known.masked_path(&th.path);
+            let path_text = if th.is_key { format!("{path_text} (key)") } else { path_text };
+            let first = th.hits[0];
+            let whose = known.owners(first.value).first().map(Owner::describe).unwrap_or_default();
+            if let Some(owner) = &th.env_ref {
+                refs.push((th.path[..th.path.len() - 1].to_vec(), owner.clone(), first.form, th.line));
+                continue;
+            }
+            let can_mask = mode == RedactMode::Mask && !th.is_key && !generated;
+            let action = if can_mask { Action::Masked } else { Action::Refused };
+            let origin = super::origin_at(d, th.line);
+            report.occurrences.push(Occurrence {
+                resource: resource.clone(),
+                origin: origin.clone(),
+                path: path_text.clone(),
+                secret: whose.clone(),
+                form: first.form,
+                action,
+            });
+            let mut f = if can_mask {
+                mask_targets.push(th.text_index);
+                masked_paths.push(path_text.clone());
+                Finding::of(
+                    Check::RedactMasked,
+                    format!(
+                        "the value of {whose} ({} form) was inlined here and is masked as {MASK} (redact.mode: \
+                         mask); the manifest may not work as before: {WHAT_TO_DO}",
+                        first.form.as_str()
+                    ),
+                )
+            } else {
+                let why = if th.is_key {
+                    " in a mapping key (never masked)"
+                } else if generated {
+                    " in an ExternalSecret the ESO stage generated (never masked)"
+                } else {
+                    ""
+                };
+                Finding::of(
+                    Check::RedactInlineSecret,
+                    format!(
+                        "the value of {whose} is inlined here{why} ({} form): git would hold it. The render stops; \
+                         {WHAT_TO_DO}",
+                        first.form.as_str()
+                    ),
+                )
+            };
+            f.resource = Some(resource.clone());
+            f.origin = Some(origin);
+            f.path = Some(path_text);
+            report.findings.push(f);
+        }
+        for (entry, owner, form, line) in refs {
+            if !rewrite_env(&mut d.root, &entry, &owner) {
+                continue;
+            }
+            let p = path_to_string(&entry);
+            d.record(BY, "secret-ref", p.clone(), Some(format!("value → valueFrom.secretKeyRef {}", owner.describe())));
+            let origin = super::origin_at(d, line);
+            report.occurrences.push(Occurrence {
+                resource: resource.clone(),
+                origin: origin.clone(),
+                path: format!("{p}.value"),
+                secret: owner.describe(),
+                form,
+                action: Action::SecretRef,
+            });
+            let mut f = Finding::of(
+                Check::RedactSecretRef,
+                format!(
+                    "this env value was the value of {}: it now reads it with valueFrom.secretKeyRef (the \
+                     ExternalSecret's target keeps the Secret's name), so git holds no value",
+                    owner.describe()
+                ),
+            );
+            f.resource = Some(resource.clone());
+            f.origin = Some(origin);
+            f.path = Some(p);
+            report.findings.push(f);
+        }
+        if !mask_targets.is_empty() {
+            mask_at(&mut d.root, &known, &mask_targets, &mut 0, &mut 0);
+            for p in masked_paths {
+                d.record(BY, "mask", p, None);
+            }
+            report.masked_documents.push(resource.clone());
+        }
+        if comments || records {
+            mask_comments(d, &known);
+            let what = match (comments, records) {
+                (true, true) => "a head comment and an `explain` record",
+                (true, false) => "a head comment",
+                _ => "an `explain` record",
+            };
+            let mut f = Finding::of(
+                Check::RedactCommentMasked,
+                format!("{what} of this document held a secret value; it is masked as {MASK} (nothing that deploys changed)"),
+            );
+            f.resource = Some(resource.clone());
+            f.origin = Some(d.origin.to_string());
+            report.findings.push(f);
+            report.occurrences.push(Occurrence {
+                resource: resource.clone(),
+                origin: d.origin.to_string(),
+                path: if comments { "#head-comment".into() } else { "#change-record".into() },
+                secret: String::new(),
+                form: Form::Plain,
+                action: Action::CommentMasked,
+            });
+        }
+    }
+    report.masked_documents.sort();
+    report.masked_documents.dedup();
+    RedactOutput { report, known, root_clean }
+}
+
+/// The `redact` stage ([`redact`]). Once the known values are collected, everything merged so
+/// far that leaves the process is scrubbed: findings, guard messages, the inventory's images,
+/// and document origins (`explain` prints them, and the output gives a document without a
+/// `# Source:` comment one from its origin file). Later stages' findings are scrubbed as the
+/// pipeline merges them.
 pub struct RedactStage;
 
 impl crate::pipeline::Stage for RedactStage {
@@ -767,23 +995,10 @@ impl crate::pipeline::Stage for RedactStage {
     }
 
     fn run(&self, cx: &mut crate::pipeline::RenderContext<'_>) -> Result<Vec<Finding>, crate::pipeline::RenderError> {
-        let found = match redact(&mut cx.docs, cx.cfg, &cx.eso.payload) {
-            Ok(r) => {
-                let found = r.report.findings.clone();
-                cx.redact = Some(r);
-                found
-            }
-            Err(e) => {
-                cx.guards.push(crate::output::meta::GuardResult {
-                    name: crate::checks::Check::GuardRedactStrict.guard_name().unwrap_or_default().into(),
-                    passed: false,
-                    message: Some(e.to_string()),
-                });
-                cx.strict_known = Some(KnownSecrets::collect(&cx.eso.payload, cx.cfg, &cx.docs).0);
-                Vec::new()
-            }
-        };
-        let known = cx.redact.as_ref().map(|r| &r.known).or(cx.strict_known.as_ref()).expect("set above");
+        let r = redact(&mut cx.docs, cx.cfg, &cx.eso.payload);
+        let found = r.report.findings.clone();
+        cx.redact = Some(r);
+        let known = &cx.redact.as_ref().expect("set above").known;
         scrub_findings(known, &mut cx.findings);
         for g in &mut cx.guards {
             if let Some(m) = &mut g.message {
@@ -814,190 +1029,4 @@ impl crate::pipeline::Stage for RedactStage {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::document::emit_stream;
-    use crate::stages::eso::eso;
-    use crate::stages::testutil::{cfg_with_store, docs};
-
-    /// Masking at the texts `scan` found is masking every text, as before.
-    #[test]
-    fn mask_at_hits_equals_masking_every_text() {
-        fn mask_all(n: &mut Node, known: &KnownSecrets) {
-            match &mut n.value {
-                Value::Scalar(s) => mask_scalar(s, known),
-                Value::Seq(items) => items.iter_mut().for_each(|c| mask_all(c, known)),
-                Value::Map(m) => {
-                    for e in m.iter_mut() {
-                        mask_scalar(&mut e.key, known);
-                        mask_all(&mut e.value, known);
-                    }
-                }
-            }
-        }
-        let known = KnownSecrets::from_values(["s3cr3t-value-1", "an0ther-secret"]);
-        let text = "kind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: plain\n  s3cr3t-value-1: key\n  \
-                    list: [one, \"x an0ther-secret y\", {deep: [s3cr3t-value-1]}]\n  tail: s3cr3t-value-1s\n  \
-                    last: an0ther-secret\n";
-        let mut a = docs("r", "f.yaml", text).remove(0);
-        let mut b = a.clone();
-        let (_, clean, hits) = scan(&a, &known);
-        assert!(!clean);
-        assert_eq!(hits.len(), 4, "{hits:?}");
-        mask_document(&mut a, &known, &hits);
-        mask_all(&mut b.root, &known);
-        assert_eq!(emit_stream(&[a]), emit_stream(&[b]));
-    }
-
-    const INPUT: &str = r#"apiVersion: v1
-kind: Secret
-metadata: {name: postgresql, namespace: opendesk}
-stringData:
-  password: pg-op-secret
-  DATABASE_HOST: postgresql
-  DATABASE_PORT: "5432"
-  root-user: opendesk
-  smtp-password: abc
-  TOKEN__ENDPOINT: /realms/opendesk/protocol/openid-connect/token
-  DATABASE_URL: postgresql://op:pg-url-secret@postgresql:5432/op
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: openproject-web, namespace: opendesk}
-spec:
-  template:
-    spec:
-      containers:
-        - name: web
-          image: openproject:13
-          env:
-            - name: OPENPROJECT_DB_PASSWORD
-              value: pg-op-secret
-            - name: URL
-              value: "postgresql://op:pg-op-secret@postgresql:5432/op"
-            - name: HOST
-              value: postgresql
-            - name: NOT_A_LEAK
-              value: pg-op-secrets
-          args: ["--token=/realms/opendesk/protocol/openid-connect/token"]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: extra}
-data:
-  conf: "api_key = sk-config-value"
-"#;
-
-    #[test]
-    fn key_words_split() {
-        assert_eq!(key_words("OPENPROJECT_HOST__NAME"), ["openproject", "host", "name"]);
-        assert_eq!(key_words("adminUser"), ["admin", "user"]);
-        assert_eq!(key_words("tls.key"), ["tls", "key"]);
-        assert_eq!(key_words("clientSecret"), ["client", "secret"]);
-    }
-
-    #[test]
-    fn classification() {
-        let ids: HashSet<&str> = ["opendesk", "postgresql"].into_iter().collect();
-        assert_eq!(classify("password", "abc", &ids), Some(PublicReason::Short));
-        assert_eq!(classify("password", "true", &ids), Some(PublicReason::NotAString));
-        assert_eq!(classify("password", "5432", &ids), Some(PublicReason::NotAString));
-        assert_eq!(classify("root-user", "opendesk", &ids), Some(PublicReason::Identifier));
-        assert_eq!(classify("admin-user", "admin", &ids), Some(PublicReason::PublicKey));
-        assert_eq!(classify("DATABASE_URL", "postgresql://u:p4ss@h/db", &ids), None);
-        assert_eq!(classify("DATABASE_URL", "postgresql://u@h/db", &ids), Some(PublicReason::PublicKey));
-        assert_eq!(classify("password", "pg-op-secret", &ids), None);
-        assert_eq!(classify("config.yml", "a: b\npassword: x\n", &ids), None);
-    }
-
-    #[test]
-    fn boundaries_and_masking() {
-        let k = KnownSecrets::from_values(["cassandra-secret", "pw!", "-x-y-"]);
-        assert_eq!(k.len(), 2);
-        assert!(k.contains("-p cassandra-secret;"));
-        assert!(!k.contains("name: cassandra-secrets"));
-        assert!(!k.contains("xcassandra-secret"));
-        assert!(!k.contains("my_cassandra-secret"));
-        assert!(k.contains("a-x-y-b"), "non-alphanumeric ends match anywhere");
-        assert_eq!(k.mask("u:cassandra-secret@h cassandra-secret"), "u:<redacted>@h <redacted>");
-        assert_eq!(format!("{k:?}"), "KnownSecrets(<2 values>)");
-    }
-
-    #[test]
-    fn masks_inline_values_and_reports_paths_only() {
-        let mut ds = docs("openproject", "openproject/templates/web.yaml", INPUT);
-        let mut cfg = cfg_with_store();
-        cfg.redact.values = vec!["sk-config-value".into(), "abc".into()];
-        let e = eso(&mut ds, &cfg).unwrap();
-        let out = redact(&mut ds, &cfg, &e.payload).unwrap();
-        let r = &out.report;
-        // pg-op-secret, the URL with credentials, the config value.
-        assert_eq!(r.selection.known, 3, "{:?}", r.selection);
-        assert_eq!(r.selection.from_config, 1);
-        assert_eq!(r.selection.short, 1);
-        assert_eq!(r.selection.not_a_string, 1);
-        assert_eq!(r.selection.identifier, 2);
-        assert_eq!(r.selection.public_key, 1);
-        assert_eq!(
-            r.selection.treated_as_public,
-            [
-                "Secret/opendesk/postgresql#DATABASE_HOST",
-                "Secret/opendesk/postgresql#TOKEN__ENDPOINT",
-                "Secret/opendesk/postgresql#root-user"
-            ]
-        );
-        let paths: Vec<&str> = r.occurrences.iter().map(|o| o.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "$.spec.template.spec.containers[0].env[0].value",
-                "$.spec.template.spec.containers[0].env[1].value",
-                "$.data.conf",
-            ]
-        );
-        assert_eq!(r.findings.len(), 3);
-        let emitted = emit_stream(&ds);
-        insta::assert_snapshot!("redact_output", emitted);
-        let report = serde_json::to_string(r).unwrap();
-        for v in ["pg-op-secret\n", "pg-op-secret@", "sk-config-value", "pg-url-secret"] {
-            assert!(!emitted.contains(v), "{v} in output");
-            assert!(!report.contains(v.trim_end()), "{v} in report");
-        }
-        assert!(emitted.contains("value: pg-op-secrets"), "token boundaries");
-    }
-
-    #[test]
-    fn strict_mode_is_fatal_and_changes_nothing() {
-        let mut ds = docs("openproject", "openproject/templates/web.yaml", INPUT);
-        let mut cfg = cfg_with_store();
-        cfg.redact.strict = true;
-        let e = eso(&mut ds, &cfg).unwrap();
-        let before = emit_stream(&ds);
-        let err = redact(&mut ds, &cfg, &e.payload).unwrap_err();
-        assert_eq!(err.occurrences.len(), 2);
-        let m = err.to_string();
-        assert!(
-            m.contains("Deployment/opendesk/openproject-web at $.spec.template.spec.containers[0].env[0].value"),
-            "{m}"
-        );
-        assert!(!m.contains("pg-op-secret\n") && !m.contains("value: pg-op"), "{m}");
-        assert_eq!(emit_stream(&ds), before);
-    }
-
-    #[test]
-    fn secrets_in_keys_and_change_records_are_masked() {
-        let mut ds =
-            docs("r", "f.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  s3cr3t-value: x\n");
-        ds[0].record("patch:p", "set", "$.data['s3cr3t-value']".into(), Some("s3cr3t-value".into()));
-        let mut cfg = cfg_with_store();
-        cfg.redact.values = vec!["s3cr3t-value".into()];
-        let out = redact(&mut ds, &cfg, &SecretPayload::default()).unwrap();
-        let paths: Vec<&str> = out.report.occurrences.iter().map(|o| o.path.as_str()).collect();
-        assert_eq!(paths, ["$.data['<redacted>'] (key)", "#change-record"]);
-        assert!(!emit_stream(&ds).contains("s3cr3t"));
-        assert!(ds[0]
-            .changes
-            .iter()
-            .all(|c| !c.path.contains("s3cr3t") && !c.detail.as_deref().unwrap_or("").contains("s3cr3t")));
-    }
-}
+mod tests;
