@@ -220,6 +220,15 @@ checks! {
     ///
     /// The output goes to git: no secret value may be in it.
     GuardPlaintextSecrets = "guard/plaintext-secrets", "guards", Error, Fixed;
+    /// A namespace that resources use and nothing creates.
+    ///
+    /// Argo CD creates only an Application's destination namespace (`CreateNamespace=true`);
+    /// a resource in any other namespace fails its sync unless a `Namespace` object in the tree
+    /// or something outside it creates that namespace. List the latter in
+    /// `argocd.externalNamespaces` (`kube-system`, `kube-public`, `default` and the Argo CD
+    /// namespace are implied). Example: a release's ServiceMonitor in `monitoring` while no
+    /// release deploys to `monitoring`.
+    GuardNamespaces = "guard/namespaces", "guards", Error, Fixed;
 
     /// A module render's ExternalSecrets differ from, or are missing against, the base full render.
     ///
@@ -394,6 +403,12 @@ checks! {
     ///
     /// Usually a disabled app; a typo in the graph shows up here too.
     OutputGraphReleaseNotRendered = "output/graph-release-not-rendered", "output", Info, Tunable;
+    /// A release whose namespaced resources land in more than one namespace.
+    ///
+    /// Its Application deploys to (and creates) one namespace, the one most of its resources
+    /// carry; the others must exist or be created by something else (`guard/namespaces`
+    /// checks that). Example: cert-manager's leader-election Role in `kube-system`.
+    OutputReleaseSpansNamespaces = "output/release-spans-namespaces", "output", Warning, Tunable;
 }
 
 impl Check {

@@ -27,6 +27,11 @@ pub struct ArgoCd {
     /// Folder of the output tree inside that repository.
     #[serde(default)]
     pub path: String,
+    /// Namespaces something outside this tree creates (a platform team, another Argo CD
+    /// Application): resources may use them although no Application of this tree creates
+    /// them. `kube-system`, `kube-public`, `default` and `argocd.namespace` are implied.
+    #[serde(default)]
+    pub external_namespaces: Vec<String>,
 }
 
 fn d_argocd() -> String {
@@ -50,6 +55,7 @@ impl Default for ArgoCd {
             repo_url: String::new(),
             target_revision: d_rev(),
             path: String::new(),
+            external_namespaces: Vec::new(),
         }
     }
 }
@@ -276,6 +282,7 @@ impl InstanceConfig {
                     });
                 }
                 p.applies_to = None;
+                override_root_problem(&p, &node, &text)?;
                 Ok(p)
             })
             .collect()
@@ -362,6 +369,9 @@ impl InstanceConfig {
                 return Err(bad(k, format!("`{k}` {v:?} is not a DNS-1123 label ({why})")));
             }
         }
+        if let Some(e) = self.external_namespaces_problem(&tree, text, file) {
+            return Err(e);
+        }
         if let Some(why) = repo_path_problem(&self.argocd.path) {
             return Err(bad(
                 "argocd.path",
@@ -413,6 +423,31 @@ impl InstanceConfig {
         Ok(())
     }
 
+    /// `argocd.externalNamespaces`: every entry a DNS-1123 label, none twice; the error
+    /// points at the entry.
+    fn external_namespaces_problem(&self, tree: &crate::yaml::Node, text: &str, file: &Path) -> Option<ConfigError> {
+        const KEY: &str = "argocd.externalNamespaces";
+        let items = tree.get_path(KEY).and_then(crate::yaml::Node::as_seq);
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, ns) in self.argocd.external_namespaces.iter().enumerate() {
+            let why = match dns_label_problem(ns) {
+                Some(why) => format!("`{KEY}[{i}]` {ns:?} is not a DNS-1123 label ({why})"),
+                None if !seen.insert(ns.as_str()) => format!("`{KEY}[{i}]` {ns:?} is listed twice"),
+                None => continue,
+            };
+            let (line, col) = match items.and_then(|s| s.get(i)) {
+                Some(n) if n.line > 0 => {
+                    let l = n.line as usize;
+                    let col = text.lines().nth(l - 1).and_then(|t| t.find(ns.as_str())).map_or(1, |c| c + 1);
+                    (l, col)
+                }
+                _ => key_position(tree, text, KEY),
+            };
+            return Some(ConfigError { file: file.to_path_buf(), line, col, message: why });
+        }
+        None
+    }
+
     /// A minimal config for tests and tools.
     pub fn minimal(version: &str) -> Self {
         InstanceConfig {
@@ -433,6 +468,40 @@ impl InstanceConfig {
             source: None,
         }
     }
+}
+
+/// An override op on the document root (`$`): `remove: $` would delete the whole resource
+/// (the engine cannot, so it was a silent no-op), and no other op has a meaning there. The
+/// error names the override, the op and its config line.
+fn override_root_problem(
+    p: &crate::patch::compile::Patch,
+    node: &crate::yaml::Node,
+    text: &str,
+) -> Result<(), crate::patch::PatchError> {
+    let ops = node.get("ops").and_then(crate::yaml::Node::as_seq).map(Vec::as_slice).unwrap_or_default();
+    for (i, op) in ops.iter().enumerate() {
+        let Some(e) = op.as_map().and_then(|m| m.first()) else { continue };
+        let Some(path) = e.value.get("path").and_then(crate::yaml::Node::scalar_text) else { continue };
+        if !crate::patch::query::compile(path).is_ok_and(|c| c.full.segments.is_empty()) {
+            continue;
+        }
+        let line = e.value.get("path").map_or(op.line, |n| n.line).max(op.line);
+        let col = text.lines().nth((line as usize).saturating_sub(1)).and_then(|l| l.find(path)).map_or(1, |c| c + 1);
+        return Err(crate::patch::PatchError {
+            file: p.file.to_string(),
+            line: line as usize,
+            col,
+            message: format!(
+                "override {:?} op #{} ({}): path {path:?} is the document root; an override changes fields of a \
+                 resource (use `select` to pick resources, and a path below the root such as `$.metadata.labels`); \
+                 to drop a resource, render without its release or template",
+                p.name,
+                i + 1,
+                e.key.text
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Line and column of the key at the dotted `path` in the config text (the deepest part of the
@@ -590,6 +659,16 @@ mod validation_tests {
         assert_eq!(e.line, 6, "{e}");
         assert!(e.to_string().contains("did you mean `project`?"), "{e}");
         assert!(!e.to_string().contains(" at line "), "{e}");
+        let head = "opendeskVersion: 1.0.0\ninstance: a\nnamespace: b\nargocd:\n  externalNamespaces:\n";
+        let c = InstanceConfig::parse(Path::new("c.yaml"), &format!("{head}    - monitoring\n    - vault\n")).unwrap();
+        assert_eq!(c.argocd.external_namespaces, ["monitoring", "vault"]);
+        let e =
+            InstanceConfig::parse(Path::new("c.yaml"), &format!("{head}    - monitoring\n    - Bad_NS\n")).unwrap_err();
+        assert_eq!((e.line, e.col), (7, 7), "{e}");
+        assert!(e.message.contains("`argocd.externalNamespaces[1]` \"Bad_NS\" is not a DNS-1123 label"), "{e}");
+        let e = InstanceConfig::parse(Path::new("c.yaml"), &format!("{head}    - vault\n    - vault\n")).unwrap_err();
+        assert_eq!((e.line, e.col), (7, 7), "{e}");
+        assert!(e.message.contains("listed twice"), "{e}");
         let e = InstanceConfig::load(Path::new("/nonexistent/c.yaml")).unwrap_err();
         assert!(e.to_string().starts_with("/nonexistent/c.yaml: "), "{e}");
     }

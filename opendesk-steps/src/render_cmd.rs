@@ -907,6 +907,8 @@ pub fn explain_entries_in(
             (Some(ns), Some(sc)) if d.namespace().is_none() && sc.is_namespaced(d.group(), d.kind().unwrap_or("")) => {
                 Some(format!("{}/{ns}/{}", d.kind().unwrap_or(""), d.name().unwrap_or("")))
             }
+            // The render gave it its release's namespace: its old `-` form still names it.
+            _ if assigned_namespace(d) => Some(format!("{}/-/{}", d.kind().unwrap_or(""), d.name().unwrap_or(""))),
             _ => None,
         };
         if resource.is_some_and(|w| {
@@ -923,6 +925,11 @@ pub fn explain_entries_in(
         }));
     }
     shown
+}
+
+/// True when the render wrote the document's namespace (it had none of its own).
+fn assigned_namespace(d: &Document) -> bool {
+    d.changes.iter().any(|c| c.by == opendesk_render::output::argo::ASSIGNED_BY && c.path == "$.metadata.namespace")
 }
 
 /// `explain`.

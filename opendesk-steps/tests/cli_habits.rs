@@ -311,7 +311,8 @@ fn explain_accepts_the_namespace_a_resource_is_deployed_to() {
         let o = ex(res);
         assert_eq!(o.status.code(), Some(0), "{res}: {}", err(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(v[0]["resource"], "Deployment/-/app", "{res}");
+        // The output gives it the namespace it is deployed to; the `-` form still finds it.
+        assert_eq!(v[0]["resource"], "Deployment/opendesk/app", "{res}");
     }
     assert_eq!(ex("Deployment/other/app").status.code(), Some(2), "only the namespace it is deployed to");
     assert_eq!(ex("ClusterRole/-/app").status.code(), Some(0));

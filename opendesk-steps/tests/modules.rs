@@ -292,7 +292,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let s = text(&o);
     assert!(s.contains("Error[module/secret-skew]"), "{s}");
-    assert!(s.contains("ExternalSecret -/jitsi-jitsi-meet-jvb-secret (Secret \"jitsi-jitsi-meet-jvb-secret\", release jitsi): remoteRef.key differs (only in the base: acme/opendesk/jitsi-jitsi-meet-jvb-secret; only in the module: other/opendesk/jitsi-jitsi-meet-jvb-secret)"), "{s}");
+    assert!(s.contains("ExternalSecret opendesk/jitsi-jitsi-meet-jvb-secret (Secret \"jitsi-jitsi-meet-jvb-secret\", release jitsi): remoteRef.key differs (only in the base: acme/opendesk/jitsi-jitsi-meet-jvb-secret; only in the module: other/opendesk/jitsi-jitsi-meet-jvb-secret)"), "{s}");
 
     // A different store.
     let o = module(&corpus, &cfg.replace("name: stackit-sm", "name: vault"), &[]);
@@ -314,12 +314,12 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     std::fs::write(&secrets, s.replace("JVB_AUTH_PASSWORD:", "JVB_AUTH_PASS:")).unwrap();
     let o = module(&input, &cfg, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("ExternalSecret -/jitsi-jitsi-meet-jvb-secret (Secret \"jitsi-jitsi-meet-jvb-secret\", release jitsi): remoteRef.property differs (only in the base: JVB_AUTH_PASSWORD; only in the module: JVB_AUTH_PASS)"), "{}", text(&o));
+    assert!(text(&o).contains("ExternalSecret opendesk/jitsi-jitsi-meet-jvb-secret (Secret \"jitsi-jitsi-meet-jvb-secret\", release jitsi): remoteRef.property differs (only in the base: JVB_AUTH_PASSWORD; only in the module: JVB_AUTH_PASS)"), "{}", text(&o));
     std::fs::write(&secrets, &s).unwrap();
     std::fs::remove_file(input.join("jitsi/jitsi-meet/templates/jicofo/secret.yaml")).unwrap();
     let o = module(&input, &cfg, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("Error[module/secret-removed]: ExternalSecret -/jitsi-jitsi-meet-jicofo-secret (Secret \"jitsi-jitsi-meet-jicofo-secret\", release jitsi) is in the base"), "{}", text(&o));
+    assert!(text(&o).contains("Error[module/secret-removed]: ExternalSecret opendesk/jitsi-jitsi-meet-jicofo-secret (Secret \"jitsi-jitsi-meet-jicofo-secret\", release jitsi) is in the base"), "{}", text(&o));
     let o = module(&input, &cfg, &["--allow-secret-removal"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("Warning[module/secret-removed]:"), "{}", text(&o));
@@ -344,7 +344,7 @@ fn secret_skew_cases_fail_naming_secret_and_difference() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let s = text(&o);
-    assert!(s.contains("Error[module/secret-value-unknown] Deployment/-/opendesk-nextcloud"), "{s}");
+    assert!(s.contains("Error[module/secret-value-unknown] Deployment/opendesk/opendesk-nextcloud"), "{s}");
     assert!(s.contains("at $.spec.template.spec.containers[0].env["), "{s}");
     assert!(!s.contains("redis-opendesk-secret"), "the value itself is never shown");
     assert!(!out.exists());

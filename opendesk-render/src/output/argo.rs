@@ -2,8 +2,9 @@
 //!
 //! - One child per release: `<instance>-<release>` in `argocd.namespace`, source
 //!   `<argocd.path>/releases/<release>` of `argocd.repoURL` at `argocd.targetRevision`,
-//!   destination the in-cluster API server and the instance namespace, annotation
-//!   `argocd.argoproj.io/sync-wave` from the release graph.
+//!   destination the in-cluster API server and the release's namespace
+//!   ([`release_namespaces`]: the namespace its namespaced resources carry, else the instance
+//!   namespace), annotation `argocd.argoproj.io/sync-wave` from the release graph.
 //! - One parent ("app of apps"), `<instance>-parent`, whose source is
 //!   `<argocd.path>/applications`; it excludes its own file (`<instance>-parent.yaml`) so that it
 //!   does not manage itself: the deployer applies the parent once, Argo CD does the rest.
@@ -21,7 +22,10 @@
 //! (`resource.customizations.health.argoproj.io_Application`). Enable it for the waves to gate.
 
 use crate::config::InstanceConfig;
-use crate::yaml::{map_of, seq_of, Node};
+use crate::document::Document;
+use crate::stages::Scopes;
+use crate::yaml::{map_of, seq_of, Entry, Node, Scalar};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The in-cluster API server.
 pub const IN_CLUSTER: &str = "https://kubernetes.default.svc";
@@ -153,8 +157,120 @@ fn source(cfg: &InstanceConfig, path: String, exclude: Option<String>) -> Node {
     map_of(s)
 }
 
-/// The child Application of one release.
-pub fn child_application(cfg: &InstanceConfig, release: &str, sync_wave: i64, opts: &AppOptions) -> Node {
+/// Namespaces every cluster has: resources may use them without anything creating them.
+pub const IMPLIED_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "default"];
+
+/// Where one release's namespaced resources land.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseNamespaces {
+    /// The Application's destination namespace (created with `CreateNamespace=true`); the
+    /// resources without a namespace get it.
+    pub destination: String,
+    /// Namespaced resources per namespace they carry in `metadata.namespace`.
+    pub carried: BTreeMap<String, usize>,
+    /// Namespaced resources that carry none.
+    pub unset: usize,
+}
+
+impl ReleaseNamespaces {
+    /// Every namespace the release's resources land in (the destination for the unset ones).
+    pub fn spanned(&self) -> BTreeSet<&str> {
+        let mut s: BTreeSet<&str> = self.carried.keys().map(String::as_str).collect();
+        if self.unset > 0 || s.is_empty() {
+            s.insert(self.destination.as_str());
+        }
+        s
+    }
+}
+
+/// Per release, the namespace its Application deploys to (the helmfile release namespace as
+/// its namespaced resources carry it) and the namespaces they use. Cluster-scoped kinds (the
+/// built-in list and the CRDs in `docs` with `scope: Cluster`) do not count.
+///
+/// The destination is the namespace most of the release's namespaced resources carry, not
+/// counting the ones every cluster has ([`IMPLIED_NAMESPACES`], e.g. cert-manager's leader
+/// election Role in `kube-system`) unless the release uses nothing else. A tie goes to the
+/// instance namespace when it is one of the tied, else to the first by name. A release whose
+/// resources carry no namespace deploys to the instance namespace.
+pub fn release_namespaces(docs: &[Document], cfg: &InstanceConfig) -> BTreeMap<String, ReleaseNamespaces> {
+    release_namespaces_with(docs, cfg, &Scopes::from_docs(docs))
+}
+
+/// [`release_namespaces`] with the scopes already taken.
+pub fn release_namespaces_with(
+    docs: &[Document],
+    cfg: &InstanceConfig,
+    scopes: &Scopes,
+) -> BTreeMap<String, ReleaseNamespaces> {
+    let mut out: BTreeMap<String, ReleaseNamespaces> = BTreeMap::new();
+    for d in docs {
+        let r = out.entry(d.origin.release.to_string()).or_default();
+        let Some(kind) = d.kind() else { continue };
+        if !scopes.is_namespaced(d.group(), kind) {
+            continue;
+        }
+        match d.namespace() {
+            Some(ns) => *r.carried.entry(ns.to_string()).or_default() += 1,
+            None => r.unset += 1,
+        }
+    }
+    for r in out.values_mut() {
+        r.destination = pick_destination(&r.carried, &cfg.namespace);
+    }
+    out
+}
+
+fn pick_destination(carried: &BTreeMap<String, usize>, instance: &str) -> String {
+    let own: Vec<(&String, &usize)> =
+        carried.iter().filter(|(ns, _)| !IMPLIED_NAMESPACES.contains(&ns.as_str())).collect();
+    let pool = if own.is_empty() { carried.iter().collect() } else { own };
+    let Some(max) = pool.iter().map(|(_, n)| **n).max() else { return instance.to_string() };
+    let tied: Vec<&String> = pool.iter().filter(|(_, n)| **n == max).map(|(ns, _)| *ns).collect();
+    match tied.iter().find(|ns| ns.as_str() == instance) {
+        Some(ns) => ns.to_string(),
+        None => tied[0].clone(),
+    }
+}
+
+/// Who [`assign_namespaces`] says made the change (`explain`): the overrides stage runs it
+/// last, after the instance's overrides, the last changes to where a resource lands.
+pub const ASSIGNED_BY: &str = "stage:overrides";
+
+/// Give every namespaced resource without `metadata.namespace` its release's destination
+/// (inserted after `metadata.name`), so the tree says where each resource lands. Returns how
+/// many were set.
+pub fn assign_namespaces(docs: &mut [Document], plan: &BTreeMap<String, ReleaseNamespaces>, scopes: &Scopes) -> usize {
+    let mut set = 0;
+    for d in docs.iter_mut() {
+        let Some(kind) = d.kind() else { continue };
+        if d.namespace().is_some() || !scopes.is_namespaced(d.group(), kind) {
+            continue;
+        }
+        let Some(dest) = plan.get(&*d.origin.release).map(|r| r.destination.clone()) else { continue };
+        let Some(md) = d.root.get_mut("metadata").and_then(Node::as_map_mut) else { continue };
+        let entry = Entry { key: Scalar::string("namespace"), key_line: 0, value: Node::string(dest.as_str()) };
+        match md.iter().position(|e| e.key.text == "namespace") {
+            // `namespace:` present but empty or null.
+            Some(i) => md[i].value = entry.value,
+            None => {
+                let at = md.iter().position(|e| e.key.text == "name").map_or(md.len(), |i| i + 1);
+                md.insert(at, entry);
+            }
+        }
+        d.record(ASSIGNED_BY, "set", "$.metadata.namespace".into(), Some(format!("the release's namespace {dest}")));
+        set += 1;
+    }
+    set
+}
+
+/// The child Application of one release, deploying to `namespace` (created if missing).
+pub fn child_application(
+    cfg: &InstanceConfig,
+    release: &str,
+    namespace: &str,
+    sync_wave: i64,
+    opts: &AppOptions,
+) -> Node {
     map_of(vec![
         ("apiVersion", Node::string(API_VERSION)),
         ("kind", Node::string("Application")),
@@ -166,10 +282,7 @@ pub fn child_application(cfg: &InstanceConfig, release: &str, sync_wave: i64, op
                 ("source", source(cfg, repo_path(&[&cfg.argocd.path, "releases", release]), None)),
                 (
                     "destination",
-                    map_of(vec![
-                        ("server", Node::string(IN_CLUSTER)),
-                        ("namespace", Node::string(cfg.namespace.as_str())),
-                    ]),
+                    map_of(vec![("server", Node::string(IN_CLUSTER)), ("namespace", Node::string(namespace))]),
                 ),
                 ("syncPolicy", sync_policy(opts, true)),
             ]),
@@ -218,13 +331,14 @@ mod tests {
             repo_url: "https://git.example.org/opendesk/acme.git".into(),
             target_revision: "main".into(),
             path: "instances/acme".into(),
+            external_namespaces: Vec::new(),
         };
         c
     }
 
     #[test]
     fn child_application_shape() {
-        let n = child_application(&cfg(), "ums", 45, &AppOptions::default());
+        let n = child_application(&cfg(), "ums", "opendesk", 45, &AppOptions::default());
         let y = emit(&n);
         assert_eq!(
             y,
@@ -286,6 +400,49 @@ spec:
     }
 
     #[test]
+    fn destinations_and_assignment() {
+        let c = cfg();
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: vault}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  labels: {x: y}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: le, namespace: kube-system}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: cr}\n";
+        let mut ds = crate::stages::testutil::docs("vault", "f.yaml", text);
+        ds.extend(crate::stages::testutil::docs(
+            "plain",
+            "g.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n",
+        ));
+        ds.extend(crate::stages::testutil::docs(
+            "sys",
+            "h.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s, namespace: kube-system}\n",
+        ));
+        let plan = release_namespaces(&ds, &c);
+        assert_eq!(plan["vault"].destination, "vault", "kube-system does not outvote the release's own");
+        assert_eq!(plan["vault"].carried.len(), 2);
+        assert_eq!(plan["vault"].unset, 1);
+        assert_eq!(plan["vault"].spanned().into_iter().collect::<Vec<_>>(), ["kube-system", "vault"]);
+        assert_eq!(plan["plain"].destination, "opendesk", "no namespace carried: the instance's");
+        assert_eq!(plan["sys"].destination, "kube-system", "only implied ones: the most used");
+        // Ties: the instance namespace wins when tied, else the first by name.
+        let tie = |a: &str, b: &str| {
+            let m: BTreeMap<String, usize> = [(a.to_string(), 1), (b.to_string(), 1)].into();
+            pick_destination(&m, "opendesk")
+        };
+        assert_eq!(tie("zz", "opendesk"), "opendesk");
+        assert_eq!(tie("zz", "bb"), "bb");
+        let scopes = Scopes::from_docs(&ds);
+        assert_eq!(assign_namespaces(&mut ds, &plan, &scopes), 2);
+        assert_eq!(ds[1].namespace(), Some("vault"));
+        assert_eq!(
+            emit(&ds[1].root),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: vault\n  labels:\n    x: y\n"
+        );
+        assert_eq!(ds[3].namespace(), None, "cluster-scoped: never");
+        assert_eq!(ds[4].namespace(), Some("opendesk"));
+        assert_eq!(ds[1].changes.len(), 1);
+        let n = child_application(&c, "vault", "vault", 0, &AppOptions::default());
+        assert_eq!(n.get_path("spec.destination.namespace").unwrap().as_str(), Some("vault"));
+    }
+
+    #[test]
     fn paths_and_names() {
         assert_eq!(repo_path(&["", "releases", "ums"]), "releases/ums");
         assert_eq!(repo_path(&["/a/b/", "./", "c"]), "a/b/c");
@@ -296,7 +453,7 @@ spec:
         assert!(label_value_ok("ums") && !label_value_ok("-x") && !label_value_ok(&"a".repeat(64)));
         let mut c = cfg();
         c.instance = "a".repeat(70);
-        let n = child_application(&c, "ums", 0, &AppOptions::default());
+        let n = child_application(&c, "ums", "opendesk", 0, &AppOptions::default());
         assert!(n.get_path("metadata.labels").unwrap().get("app.kubernetes.io/part-of").is_none());
     }
 }

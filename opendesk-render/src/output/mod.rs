@@ -128,6 +128,9 @@ pub fn build_tree(
         ));
     }
 
+    let namespaces = argo::release_namespaces(docs, cfg);
+    findings.extend(spanning_releases(&namespaces));
+
     let parent = argo::parent_name(cfg);
     for n in std::iter::once(parent.clone()).chain(per_release.keys().map(|r| argo::application_name(cfg, r))) {
         if !argo::dns_subdomain_ok(&n) {
@@ -164,7 +167,8 @@ pub fn build_tree(
         &app_plan,
         |_| 1,
         |(release, w)| {
-            let app = argo::child_application(cfg, release, w.sync_wave, opts);
+            let ns = namespaces.get(release.as_str()).map_or(cfg.namespace.as_str(), |r| r.destination.as_str());
+            let app = argo::child_application(cfg, release, ns, w.sync_wave, opts);
             (format!("{APPLICATIONS_DIR}/{release}.yaml"), emit(&app))
         },
     );
@@ -226,6 +230,36 @@ pub fn build_tree(
     Ok(RenderedTree { files, releases, findings, output_digest })
 }
 
+/// A warning per release whose namespaced resources land in more than one namespace: its
+/// Application creates only its destination.
+fn spanning_releases(plan: &BTreeMap<String, argo::ReleaseNamespaces>) -> Vec<Finding> {
+    plan.iter()
+        .filter_map(|(release, r)| {
+            let spanned = r.spanned();
+            if spanned.len() < 2 {
+                return None;
+            }
+            let list: Vec<String> = spanned
+                .iter()
+                .map(|ns| {
+                    let n = r.carried.get(*ns).copied().unwrap_or(0) + if *ns == r.destination { r.unset } else { 0 };
+                    format!("{ns} ({n})")
+                })
+                .collect();
+            Some(Finding::of(
+                crate::checks::Check::OutputReleaseSpansNamespaces,
+                format!(
+                    "release {release} spans namespaces {}: its Application deploys to {} (CreateNamespace=true) and \
+                     creates only that one; the others must exist (the namespaces guard checks that something \
+                     creates them)",
+                    list.join(", "),
+                    r.destination
+                ),
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::write::tests::Scratch;
@@ -244,6 +278,7 @@ mod tests {
             repo_url: "https://git.example.org/opendesk/acme.git".into(),
             target_revision: "main".into(),
             path: "instances/acme".into(),
+            external_namespaces: Vec::new(),
         };
         c
     }
@@ -320,7 +355,7 @@ mod tests {
         }
         assert_eq!(validated, 2 * (rels.len() + 1));
         // A broken Application is caught (the validator is not vacuous).
-        let mut bad = argo::child_application(&cfg(), "x", 0, &AppOptions::default()).to_json();
+        let mut bad = argo::child_application(&cfg(), "x", "opendesk", 0, &AppOptions::default()).to_json();
         bad["spec"]["destination"]["nameSpace"] = "typo".into();
         bad["spec"]["syncPolicy"]["retry"]["limit"] = "five".into();
         bad["spec"].as_object_mut().unwrap().remove("destination");

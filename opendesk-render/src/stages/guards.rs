@@ -8,6 +8,7 @@
 //! | `namespace-markers` | an `__UPPER_CASE__` placeholder is left in any string or key; a namespaced resource lands in the Argo CD namespace |
 //! | `scim` | `scim.enabled` and no SCIM server workload, or none that references a token Secret |
 //! | `plaintext-secrets` | a `Secret` still carries data; a known secret value is left in a non-Secret document |
+//! | `namespaces` | a namespaced resource lands in a namespace that neither an Application destination (`CreateNamespace=true`), a `Namespace` object in the tree, `argocd.externalNamespaces` nor the implied ones create |
 //!
 //! The `required-patch` guard lives with the patch engine; add its result with
 //! [`GuardReport::push`].
@@ -108,6 +109,9 @@ pub struct GuardContext<'a> {
     /// workload for JIT, a SCIM server) do not fail a module that renders none; every one it
     /// renders is still checked.
     pub module: bool,
+    /// Namespaces created outside the documents judged: in a module render, the destinations
+    /// of the base full render's Applications ([`base_destinations`]).
+    pub created_elsewhere: &'a [String],
 }
 
 /// Run every guard of this module.
@@ -127,6 +131,7 @@ pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -
             namespace_markers(docs, cfg),
             scoped(scim(docs, cfg), ctx.module),
             plaintext_secrets(docs, cfg, ctx.known_secrets, ctx.root_clean),
+            namespaces(docs, cfg, ctx.created_elsewhere),
         ],
     }
 }
@@ -389,6 +394,102 @@ pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult
     )
 }
 
+/// `namespaces`: every namespace a namespaced resource lands in is created by something:
+/// an Application's destination (each release's, with `CreateNamespace=true`,
+/// [`crate::output::argo::release_namespaces`]), a `Namespace` object in the tree, an entry
+/// of `argocd.externalNamespaces`, or one every cluster has (`kube-system`, `kube-public`,
+/// `default`) or Argo CD's own (`argocd.namespace`: nothing syncs without it). One finding
+/// per namespace, naming it and its resources.
+pub fn namespaces(docs: &[Document], cfg: &InstanceConfig, created_elsewhere: &[String]) -> GuardResult {
+    const G: Check = Check::GuardNamespaces;
+    use crate::output::argo::{release_namespaces_with, IMPLIED_NAMESPACES};
+    let scopes = Scopes::from_docs(docs);
+    let plan = release_namespaces_with(docs, cfg, &scopes);
+    let mut created: std::collections::BTreeSet<&str> = plan.values().map(|r| r.destination.as_str()).collect();
+    created.extend(IMPLIED_NAMESPACES);
+    created.insert(cfg.argocd.namespace.as_str());
+    created.extend(cfg.argocd.external_namespaces.iter().map(String::as_str));
+    created.extend(created_elsewhere.iter().map(String::as_str));
+    created
+        .extend(docs.iter().filter(|d| d.group().is_empty() && d.kind() == Some("Namespace")).filter_map(|d| d.name()));
+    let mut missing: BTreeMap<&str, Vec<&Document>> = BTreeMap::new();
+    for d in docs {
+        let Some(kind) = d.kind() else { continue };
+        if !scopes.is_namespaced(d.group(), kind) {
+            continue;
+        }
+        let ns = match d.namespace() {
+            Some(ns) => ns,
+            None => match plan.get(&*d.origin.release) {
+                Some(r) => r.destination.as_str(),
+                None => continue,
+            },
+        };
+        if !created.contains(ns) {
+            missing.entry(ns).or_default().push(d);
+        }
+    }
+    const SHOWN: usize = 5;
+    let findings: Vec<Finding> = missing
+        .iter()
+        .map(|(ns, ds)| {
+            let mut releases: Vec<&str> = ds.iter().map(|d| &*d.origin.release).collect();
+            releases.dedup();
+            releases.sort_unstable();
+            releases.dedup();
+            let mut names: Vec<String> = ds.iter().take(SHOWN).map(|d| d.id().to_string()).collect();
+            if ds.len() > SHOWN {
+                names.push(format!("and {} more", ds.len() - SHOWN));
+            }
+            fail(
+                G,
+                Some(ds[0]),
+                format!(
+                    "namespace {ns:?} is used by {} resource(s) of release(s) {} ({}) but nothing creates it: no \
+                     Application deploys to it with CreateNamespace=true and the tree has no Namespace {ns:?}. If \
+                     something outside this tree creates it, list it in `argocd.externalNamespaces`; else add a \
+                     Namespace manifest or move the resources to their release's namespace with an override",
+                    ds.len(),
+                    releases.join(", "),
+                    names.join(", ")
+                ),
+            )
+        })
+        .collect();
+    GuardResult::from_findings(
+        G,
+        format!("every namespace used is created ({} namespaces)", created.len()),
+        "namespaces nobody creates",
+        findings,
+    )
+}
+
+/// The destination namespaces the Applications under `<dir>/applications/` create
+/// (`CreateNamespace=true`): what a module render's other releases create, read from the base
+/// full render. Unreadable files are skipped (the base was checked when it was loaded).
+pub fn base_destinations(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir.join(crate::output::APPLICATIONS_DIR)) else { return out };
+    let mut files: Vec<std::path::PathBuf> =
+        rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    files.sort();
+    for f in files {
+        let Ok(text) = crate::fsio::read_regular_string(&f) else { continue };
+        for app in crate::yaml::parse_documents(&text).unwrap_or_default() {
+            let creates = app
+                .get_path("spec.syncPolicy.syncOptions")
+                .and_then(Node::as_seq)
+                .is_some_and(|o| o.iter().any(|x| x.scalar_text() == Some("CreateNamespace=true")));
+            if let Some(ns) = app.get_path("spec.destination.namespace").and_then(Node::scalar_text) {
+                if creates && !out.iter().any(|o| o == ns) {
+                    out.push(ns.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A reference from a pod spec to a Secret: `(secret name, key)`.
 pub fn secret_refs(d: &Document) -> Vec<(String, Option<String>)> {
     let mut out = Vec::new();
@@ -561,7 +662,10 @@ impl crate::pipeline::Stage for GuardsStage {
     }
 
     fn run(&self, cx: &mut crate::pipeline::RenderContext<'_>) -> Result<Vec<Finding>, crate::pipeline::RenderError> {
+        let elsewhere: Vec<String> =
+            cx.module.and_then(|m| m.base.as_ref()).map(|b| base_destinations(&b.dir)).unwrap_or_default();
         let ctx = GuardContext {
+            created_elsewhere: &elsewhere,
             inventory: Some(&cx.inventory),
             known_secrets: cx.redact.as_ref().map(|r| &r.known),
             root_clean: cx.redact.as_ref().map_or(&[][..], |r| &r.root_clean),
@@ -751,11 +855,60 @@ mod tests {
     }
 
     #[test]
+    fn namespaces_guard() {
+        let c = cfg();
+        // vault's chart puts everything in `vault`: its Application deploys there and creates it.
+        let vault = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: vault}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b, namespace: vault}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n";
+        let mut ds = docs("vault", "f.yaml", vault);
+        assert!(namespaces(&ds, &c, &[]).passed, "{:?}", namespaces(&ds, &c, &[]));
+        // A second release uses `vault` for one resource and `monitoring`, which nothing creates;
+        // its own namespace is opendesk (the most resources).
+        let mixed = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: opendesk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: opendesk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: e, namespace: vault}\n---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: m, namespace: monitoring}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: k, namespace: kube-system}\n";
+        ds.extend(docs("app", "g.yaml", mixed));
+        let r = namespaces(&ds, &c, &[]);
+        assert!(!r.passed);
+        assert_eq!(codes(&r), ["ServiceMonitor/monitoring/m "]);
+        let m = &r.findings[0].message;
+        assert!(m.contains("namespace \"monitoring\" is used by 1 resource(s) of release(s) app"), "{m}");
+        assert!(m.contains("argocd.externalNamespaces"), "{m}");
+        // Listed as created elsewhere: passes.
+        let mut c2 = c.clone();
+        c2.argocd.external_namespaces = vec!["monitoring".into()];
+        assert!(namespaces(&ds, &c2, &[]).passed);
+        assert!(namespaces(&ds, &c, &["monitoring".to_string()]).passed, "created by the base's Applications");
+        // A Namespace object in the tree creates it too.
+        let mut with_ns = ds.clone();
+        with_ns.extend(docs("platform", "n.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: monitoring}\n"));
+        assert!(namespaces(&with_ns, &c, &[]).passed);
+        // A cluster-scoped kind carrying a namespace does not use one; a CRD's scope counts.
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: xs.ex.io}\nspec: {group: ex.io, scope: Cluster, names: {kind: X}}\n---\napiVersion: ex.io/v1\nkind: X\nmetadata: {name: x, namespace: nowhere}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b, namespace: nowhere}\n";
+        assert!(namespaces(&docs("x", "c.yaml", crd), &c, &[]).passed);
+        let namespaced = crd.replace("scope: Cluster", "scope: Namespaced");
+        let mut two = docs("x", "c.yaml", &namespaced);
+        two.extend(docs("y", "y.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: z}\n"));
+        // x: its one namespaced resource carries `nowhere` → its destination: created.
+        assert!(namespaces(&two, &c, &[]).passed);
+        // Many resources: five are named, then a count.
+        let many: String = (0..7)
+            .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: far}}\n"))
+            .collect();
+        let own: String = (0..8)
+            .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: o{i}, namespace: opendesk}}\n"))
+            .collect();
+        let mut ds = docs("app", "h.yaml", &own);
+        ds.extend(docs("app", "i.yaml", &many));
+        let r = namespaces(&ds, &c, &[]);
+        assert_eq!(r.findings.len(), 1, "{r:?}");
+        assert!(r.findings[0].message.contains("used by 7 resource(s)"), "{}", r.findings[0].message);
+        assert!(r.findings[0].message.contains("and 2 more"), "{}", r.findings[0].message);
+    }
+
+    #[test]
     fn all_guards_pass_on_a_clean_render() {
         let ds = docs("ums", "f.yaml", KEYCLOAK);
         let r = guards(&ds, &cfg(), &GuardContext::default());
         assert!(!r.failed(), "{r:?}");
-        assert_eq!(r.results.len(), 5);
+        assert_eq!(r.results.len(), 6);
         let mut r = r;
         r.push(GuardResult { guard: "required-patch".into(), passed: false, summary: "x".into(), findings: vec![] });
         assert!(r.failed());

@@ -22,6 +22,11 @@ impl Stage for OutputStage {
     }
 
     fn run(&self, cx: &mut RenderContext<'_>) -> Result<Vec<Finding>, RenderError> {
+        // The overrides stage gave every namespaced resource its release's namespace; a stage
+        // after it may have made one without (none does today): the tree says where each lands.
+        let scopes = crate::stages::Scopes::from_docs(&cx.docs);
+        let plan = crate::output::argo::release_namespaces_with(&cx.docs, cx.cfg, &scopes);
+        crate::output::argo::assign_namespaces(&mut cx.docs, &plan, &scopes);
         let meta = cx.meta_input();
         let tree = build_tree(cx.cfg, &cx.docs, cx.graph, &meta, cx.app_options)?;
         let mut found = tree.findings.clone();

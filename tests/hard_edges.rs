@@ -1,0 +1,327 @@
+//! Issue 16's remaining edges against the real binary: namespaces every resource lands in are
+//! created (Deliver 5), overrides that break a document are blamed on their config line
+//! (Deliver 4). Every case asserts the exit code, the message and what changed on disk (the
+//! whole scratch dir is hashed before and after).
+
+use opendesk_e2e::*;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+
+fn cm(name: &str, ns: Option<&str>) -> String {
+    let ns = ns.map(|n| format!("  namespace: {n}\n")).unwrap_or_default();
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{ns}data:\n  a: b\n")
+}
+
+struct Scene {
+    tmp: TempDir,
+    input: PathBuf,
+}
+
+impl Scene {
+    fn new(tag: &str) -> Self {
+        let tmp = TempDir::new(tag);
+        let input = tmp.join("in");
+        Scene { tmp, input }
+    }
+
+    fn file(&self, rel: &str, text: &str) {
+        write(&self.input, rel, text);
+    }
+
+    fn config(&self, name: &str, text: &str) -> PathBuf {
+        write(self.tmp.path(), name, text)
+    }
+
+    fn render(&self, config: &Path, out: &Path) -> Outcome {
+        let a: Vec<&OsStr> = vec![
+            OsStr::new("render"),
+            self.input.as_os_str(),
+            OsStr::new("--out"),
+            out.as_os_str(),
+            OsStr::new("--no-patches"),
+            OsStr::new("--config"),
+            config.as_os_str(),
+        ];
+        run(&a)
+    }
+
+    /// Render, expect `code`, every needle in stderr and the scratch dir unchanged.
+    fn refused(&self, what: &str, config: &Path, code: i32, needles: &[&str]) -> Outcome {
+        let before = snapshot(self.tmp.path());
+        let o = self.render(config, &self.tmp.join("out"));
+        o.expect(what, code);
+        for n in needles {
+            o.stderr_has(what, n);
+        }
+        assert_eq!(snapshot(self.tmp.path()), before, "{what}: files changed");
+        eprintln!(
+            "{what}: exit {code}: {}",
+            o.stderr.lines().find(|l| l.to_lowercase().starts_with("error")).unwrap_or("")
+        );
+        o
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `spec.destination.namespace` of an Application file, and whether it creates it.
+fn destination(app: &Path) -> (String, bool) {
+    let t = read(app);
+    let ns = t
+        .split("destination:")
+        .nth(1)
+        .and_then(|d| d.lines().find_map(|l| l.trim().strip_prefix("namespace: ")))
+        .unwrap_or_default()
+        .to_string();
+    (ns, t.contains("CreateNamespace=true"))
+}
+
+#[test]
+fn each_release_deploys_to_the_namespace_its_resources_carry() {
+    let s = Scene::new("ns-dest");
+    // vault's chart puts its resources in `vault`; one template sets no namespace.
+    s.file("vault/vault/templates/cm.yaml", &cm("vault-config", Some("vault")));
+    s.file("vault/vault/templates/svc.yaml", &cm("vault-other", None));
+    s.file(
+        "vault/vault/templates/rbac.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: vault-reader\n",
+    );
+    s.file("app/chart/templates/cm.yaml", &cm("app", None));
+    let config = s.config("instance.yaml", CONFIG);
+    let out = s.tmp.join("out");
+    let o = s.render(&config, &out);
+    o.expect("vault in its own namespace", 0);
+    assert!(!o.stderr.contains("release-spans-namespaces"), "{}", o.stderr);
+    assert_eq!(destination(&out.join("applications/vault.yaml")), ("vault".into(), true));
+    assert_eq!(destination(&out.join("applications/app.yaml")), ("opendesk".into(), true));
+    // The resource without a namespace gets its release's; a cluster-scoped one never does.
+    assert!(read(&out.join("releases/vault/configmap-vault-other.yaml")).contains("  namespace: vault\n"));
+    assert!(read(&out.join("releases/app/configmap-app.yaml")).contains("  namespace: opendesk\n"));
+    assert!(!read(&out.join("releases/vault/clusterrole-vault-reader.yaml")).contains("namespace"));
+    // The parent deploys the Applications to Argo CD's namespace and creates nothing.
+    assert_eq!(destination(&out.join("applications/acme-parent.yaml")), ("argocd".into(), false));
+    assert!(read(&out.join("render-meta.yaml")).contains("- name: namespaces\n    passed: true"));
+}
+
+#[test]
+fn a_namespace_nothing_creates_fails_the_render() {
+    let s = Scene::new("ns-missing");
+    for i in 0..3 {
+        s.file(&format!("app/chart/templates/cm{i}.yaml"), &cm(&format!("app-{i}"), Some("opendesk")));
+    }
+    s.file(
+        "app/chart/templates/servicemonitor.yaml",
+        "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: app\n  namespace: monitoring\nspec:\n  endpoints: []\n  selector: {}\n",
+    );
+    s.file("app/chart/templates/le.yaml", &cm("app-leader", Some("kube-system")));
+    let config = s.config("instance.yaml", CONFIG);
+    let o = s.refused(
+        "monitoring created by nothing",
+        &config,
+        1,
+        &[
+            "Error[guard/namespaces]",
+            "namespace \"monitoring\" is used by 1 resource(s) of release(s) app (ServiceMonitor/monitoring/app)",
+            "argocd.externalNamespaces",
+            "app/chart/templates/servicemonitor.yaml",
+        ],
+    );
+    // kube-system is implied: not reported.
+    assert!(!o.stderr.contains("namespace \"kube-system\""), "{}", o.stderr);
+
+    // Listed as created elsewhere: renders, with the warning naming the namespaces.
+    let listed = s.config("listed.yaml", &format!("{CONFIG}argocd:\n  externalNamespaces:\n    - monitoring\n"));
+    let out = s.tmp.join("out");
+    let o = s.render(&listed, &out);
+    o.expect("monitoring listed", 0);
+    o.stderr_has(
+        "monitoring listed",
+        "Warning[output/release-spans-namespaces]: release app spans namespaces kube-system (1), monitoring (1), opendesk (3): its Application deploys to opendesk",
+    );
+    assert_eq!(destination(&out.join("applications/app.yaml")), ("opendesk".into(), true));
+
+    // A Namespace object in the tree creates it too.
+    std::fs::remove_dir_all(&out).unwrap();
+    s.file("platform/ns/templates/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: monitoring\n");
+    s.render(&config, &out).expect("Namespace object in the tree", 0);
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // A bad entry is a config error at its position.
+    let bad = s.config(
+        "bad.yaml",
+        &format!("{CONFIG}argocd:\n  externalNamespaces: [monitoring]\n  externalNamespaces2: x\n"),
+    );
+    s.refused("unknown key beside it", &bad, 2, &[&format!("{}:6:3: ", bad.display()), "externalNamespaces2"]);
+    let bad = s.config("bad2.yaml", &format!("{CONFIG}argocd:\n  externalNamespaces:\n    - Monitoring\n"));
+    s.refused(
+        "not a DNS label",
+        &bad,
+        2,
+        &[&format!("{}:6:7: ", bad.display()), "`argocd.externalNamespaces[0]` \"Monitoring\" is not a DNS-1123 label"],
+    );
+}
+
+#[test]
+fn cluster_scoped_kinds_and_crd_scopes_use_no_namespace() {
+    let s = Scene::new("ns-scope");
+    s.file("app/chart/templates/cm.yaml", &cm("app", None));
+    // A cluster-scoped CRD's resource and a ClusterRoleBinding carrying a namespace by mistake.
+    s.file(
+        "app/chart/templates/crd.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.io\nspec:\n  group: example.io\n  scope: Cluster\n  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n",
+    );
+    s.file("app/chart/templates/w.yaml", "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w\n");
+    let config = s.config("instance.yaml", CONFIG);
+    let out = s.tmp.join("out");
+    s.render(&config, &out).expect("cluster-scoped", 0);
+    assert!(!read(&out.join("releases/app/widget-w.yaml")).contains("namespace"), "cluster-scoped CR");
+    assert!(read(&out.join("releases/app/configmap-app.yaml")).contains("namespace: opendesk"));
+    std::fs::remove_dir_all(&out).unwrap();
+    // The same CRD namespaced: the Widget lands in the release's namespace.
+    let crd = read(&s.input.join("app/chart/templates/crd.yaml")).replace("scope: Cluster", "scope: Namespaced");
+    s.file("app/chart/templates/crd.yaml", &crd);
+    s.render(&config, &out).expect("namespaced CRD", 0);
+    assert!(read(&out.join("releases/app/widget-w.yaml")).contains("namespace: opendesk"));
+}
+
+#[test]
+fn overrides_that_break_a_document_name_their_config_line() {
+    let s = Scene::new("ovr");
+    s.file("app/chart/templates/cm.yaml", &cm("app", Some("opendesk")));
+    let root = s.config(
+        "root.yaml",
+        &format!("{CONFIG}overrides:\n  - name: drop-all\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: $}}\n"),
+    );
+    s.refused(
+        "remove: $",
+        &root,
+        2,
+        &[
+            &format!("{}:8:24: ", root.display()),
+            "override \"drop-all\" op #1 (remove): path \"$\" is the document root",
+        ],
+    );
+    let merge = s.config(
+        "merge.yaml",
+        &format!("{CONFIG}overrides:\n  - name: merge-root\n    ops:\n      - merge:\n          path: $\n          value: {{a: b}}\n"),
+    );
+    s.refused(
+        "merge: $",
+        &merge,
+        2,
+        &[&format!("{}:8:17: ", merge.display()), "override \"merge-root\" op #1 (merge)"],
+    );
+    for (field, path) in [
+        ("metadata.name", "$.metadata.name"),
+        ("kind", "$.kind"),
+        ("apiVersion", "$.apiVersion"),
+        ("metadata.name", "$.metadata"),
+    ] {
+        let c = s.config(
+            "field.yaml",
+            &format!("{CONFIG}overrides:\n  - name: strip\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: \"{path}\"}}\n"),
+        );
+        s.refused(
+            &format!("remove {path}"),
+            &c,
+            2,
+            &[
+                &format!("{}:5:5: ", c.display()),
+                &format!(
+                    "override \"strip\" leaves ConfigMap/opendesk/app (app:chart/templates/cm.yaml) without `{field}`"
+                ),
+            ],
+        );
+    }
+    // An override that keeps the identity renders.
+    let ok = s.config(
+        "ok.yaml",
+        &format!("{CONFIG}overrides:\n  - name: label\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: $.data}}\n"),
+    );
+    s.render(&ok, &s.tmp.join("out")).expect("harmless override", 0);
+}
+
+#[test]
+fn corpus_namespaces_are_all_created() {
+    let Some(corpus) = corpus() else { return };
+    let tmp = TempDir::new("ns-corpus");
+    let out = tmp.join("out");
+    let config = root().join("benches/corpus-instance.yaml");
+    let a: Vec<&OsStr> = vec![
+        OsStr::new("render"),
+        corpus.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--discard-secret-values"),
+    ];
+    let o = run(&a);
+    o.expect("corpus", 0);
+    for (release, ns) in [
+        ("kube-prometheus-stack", "monitoring"),
+        ("loki", "monitoring"),
+        ("cert-manager", "cert-manager"),
+        ("ingress-nginx", "ingress-nginx"),
+        ("external-secrets", "external-secrets"),
+        ("argocd", "argocd"),
+        ("jitsi", "opendesk"),
+    ] {
+        assert_eq!(destination(&out.join(format!("applications/{release}.yaml"))), (ns.to_string(), true), "{release}");
+    }
+    for r in ["cert-manager", "kube-prometheus-stack"] {
+        o.stderr_has("corpus", &format!("release {r} spans namespaces"));
+    }
+    // A copy of the corpus where one monitoring resource moves to a namespace nothing creates.
+    let copy = tmp.join("in");
+    copy_dir(&corpus, &copy);
+    let victim = walk(&copy.join("loki"))
+        .into_iter()
+        .find(|p| read(p).contains("namespace: monitoring") && read(p).matches("\nkind:").count() == 1)
+        .expect("a loki file with one namespaced resource");
+    std::fs::write(&victim, read(&victim).replace("namespace: monitoring", "namespace: observability")).unwrap();
+    let out2 = tmp.join("out2");
+    let a: Vec<&OsStr> = vec![
+        OsStr::new("render"),
+        copy.as_os_str(),
+        OsStr::new("--out"),
+        out2.as_os_str(),
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--discard-secret-values"),
+    ];
+    let o = run(&a);
+    o.expect("mutated corpus", 1);
+    o.stderr_has("mutated corpus", "namespace \"observability\" is used by 1 resource(s) of release(s) loki");
+    assert!(!out2.exists(), "nothing written on failure");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for p in walk(from) {
+        let rel = p.strip_prefix(from).unwrap();
+        let dst = to.join(rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(&p, &dst).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else if e.file_type().unwrap().is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
