@@ -1,7 +1,85 @@
 //! Error types of the core library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+/// Where an error or a finding points in an input file: the file, the 1-based line and column
+/// (0 = unknown; see [`at`]) and, where known, where the offending text ends. The one position
+/// type of the library: the CLI prints it, the C ABI and Python read its fields.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The file as the user named it (a path, or a placeholder such as `<config>`).
+    pub file: PathBuf,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// 1-based column (0 when unknown).
+    pub col: usize,
+    /// The end of the offending text, when known.
+    pub span: Option<Span>,
+}
+
+/// The end of a [`Location`]'s text (1-based, inclusive line, exclusive column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// Line of the end.
+    pub end_line: usize,
+    /// Column just after the end.
+    pub end_col: usize,
+}
+
+impl Location {
+    /// A position without a span.
+    pub fn new(file: impl Into<PathBuf>, line: usize, col: usize) -> Self {
+        Location { file: file.into(), line, col, span: None }
+    }
+
+    /// A whole file (no line).
+    pub fn file(file: impl Into<PathBuf>) -> Self {
+        Location::new(file, 0, 0)
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&at(&self.file.display(), self.line, self.col))
+    }
+}
+
+/// An error (or finding) that may point into a file.
+pub trait Located {
+    /// Its position, when it has one.
+    fn location(&self) -> Option<Location>;
+}
+
+/// The process status every outcome maps to, decided here once: the CLI's exit code, the C
+/// ABI's status and Python's `code` are these numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ExitCode {
+    /// Success (warnings allowed).
+    Ok = 0,
+    /// The render ran, but a guard or a lint error failed it (nothing written).
+    Failed = 1,
+    /// Bad input, config or usage, or an I/O failure (nothing written).
+    Usage = 2,
+    /// A bug caught at a binding's boundary (a panic); never a CLI exit code.
+    Internal = 3,
+    /// The caller cancelled the render (nothing written); never a CLI exit code.
+    Cancelled = 4,
+}
+
+impl ExitCode {
+    /// The number.
+    pub const fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+impl From<ExitCode> for i32 {
+    fn from(e: ExitCode) -> i32 {
+        e.code()
+    }
+}
 
 /// `file:line:col`, `file:line` or `file`: a position is only printed where it is known (a line
 /// or column of 0 means unknown, and `:0:0` is never printed).
@@ -116,14 +194,28 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    /// File, line and column, when the error points into a file.
-    pub fn location(&self) -> Option<(&std::path::Path, usize, usize)> {
+    /// The file an error without a line names (an unreadable file, a symlink loop, a YAML file
+    /// outside a release folder).
+    pub fn unpositioned_file(&self) -> Option<&Path> {
+        match self {
+            LoadError::Io { path, .. }
+            | LoadError::NotADirectory { path }
+            | LoadError::SymlinkLoop { path }
+            | LoadError::OutsideRelease { path } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+impl Located for LoadError {
+    /// File, line and column, when the error points into a file; else the file it names.
+    fn location(&self) -> Option<Location> {
         match self {
             LoadError::InvalidUtf8 { file, line, col } | LoadError::Syntax { file, line, col, .. } => {
-                Some((file, *line, *col))
+                Some(Location::new(file, *line, *col))
             }
-            LoadError::NotAMapping { file, line, .. } => Some((file, *line, 1)),
-            _ => None,
+            LoadError::NotAMapping { file, line, .. } => Some(Location::new(file, *line, 1)),
+            _ => self.unpositioned_file().map(Location::file),
         }
     }
 }

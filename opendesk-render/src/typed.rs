@@ -75,3 +75,9 @@ fn with_did_you_mean(message: String) -> String {
     let hint = crate::error::did_you_mean(word, &candidates);
     format!("{message}{hint}")
 }
+
+impl crate::error::Located for ConfigError {
+    fn location(&self) -> Option<crate::error::Location> {
+        Some(crate::error::Location::new(&self.file, self.line, self.col))
+    }
+}

@@ -4,12 +4,14 @@
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
-/// Exit code: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: a guard or lint error failed the render (nothing written).
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: bad input, config or usage (nothing written).
-pub const EXIT_USAGE: i32 = 2;
+use opendesk_render::error::ExitCode;
+
+/// Exit code: success ([`ExitCode::Ok`]).
+pub const EXIT_OK: i32 = ExitCode::Ok.code();
+/// Exit code: a guard or lint error failed the render (nothing written; [`ExitCode::Failed`]).
+pub const EXIT_FAILED: i32 = ExitCode::Failed.code();
+/// Exit code: bad input, config or usage (nothing written; [`ExitCode::Usage`]).
+pub const EXIT_USAGE: i32 = ExitCode::Usage.code();
 
 #[derive(Parser, Debug)]
 #[command(

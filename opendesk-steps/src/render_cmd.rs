@@ -100,22 +100,10 @@ impl ModuleArgs {
 /// A bad-input error, already formatted for stderr (file:line:col + snippet).
 pub struct UsageError(pub String);
 
-/// Where an error points, from the typed error (never parsed back out of its message).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The file as the message names it (a path, or `<config>` for config text).
-    pub file: PathBuf,
-    /// 1-based line; 0 when unknown.
-    pub line: usize,
-    /// 1-based column; 0 when unknown.
-    pub col: usize,
-}
-
-impl Location {
-    fn new(file: impl Into<PathBuf>, line: usize, col: usize) -> Self {
-        Location { file: file.into(), line, col }
-    }
-}
+use opendesk_render::error::Located;
+/// Where an error points, from the typed error (never parsed back out of its message): the
+/// library's one position type.
+pub use opendesk_render::error::Location;
 
 /// A [`UsageError`] with the position it names, for library callers ([`prepare_at`]).
 #[derive(Debug, Clone)]
@@ -151,13 +139,10 @@ fn with_snippet(msg: String, loc: Option<(&Path, usize, usize)>) -> PrepareError
     PrepareError { message: s, at: loc.map(|(f, l, c)| Location::new(f, l, c)) }
 }
 
-/// Where a pipeline error points (a load error's file, a patch or override's op), if it does.
+/// Where a pipeline error points (a load error's file, a patch or override's op, a release
+/// graph problem), if it does: [`Located::location`].
 pub fn render_error_at(e: &RenderError) -> Option<Location> {
-    match e {
-        RenderError::Load(l) => l.location().map(|(f, l, c)| Location::new(f, l, c)),
-        RenderError::Patch(p) => Some(Location::new(&p.file, p.line, p.col)),
-        _ => None,
-    }
+    e.location()
 }
 
 /// The offending line with a caret, as text.
@@ -287,11 +272,9 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
         };
         let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
         load_dir_only(dir, only).map_err(|e| {
-            let loc = e.location().map(|(f, l, c)| (f.to_path_buf(), l, c));
-            let mut err = with_snippet(e.to_string(), loc.as_ref().map(|(f, l, c)| (f.as_path(), *l, *c)));
-            if err.at.is_none() {
-                err.at = load_error_file(&e).map(|f| Location::new(f, 0, 0));
-            }
+            let loc = e.location();
+            let mut err = with_snippet(e.to_string(), loc.as_ref().map(|l| (l.file.as_path(), l.line, l.col)));
+            err.at = loc;
             err
         })
     };
@@ -324,18 +307,6 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
         None => None,
     };
     Ok(Prepared { config, patches, graph, input: loaded, load_ms, module, previous_secrets })
-}
-
-/// The file a load error without a position names (an unreadable file, a YAML file outside a
-/// release folder).
-fn load_error_file(e: &opendesk_render::error::LoadError) -> Option<&Path> {
-    use opendesk_render::error::LoadError as L;
-    match e {
-        L::Io { path, .. } | L::NotADirectory { path } | L::SymlinkLoop { path } | L::OutsideRelease { path } => {
-            Some(path)
-        }
-        _ => None,
-    }
 }
 
 fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
@@ -400,7 +371,7 @@ impl RenderOptions<'_> {
 
 /// The status of a render a library caller cancelled ([`RenderOptions::cancel`]); the CLI
 /// never returns it.
-pub const EXIT_CANCELLED: i32 = 4;
+pub const EXIT_CANCELLED: i32 = opendesk_render::error::ExitCode::Cancelled.code();
 
 /// [`run`] with [`RenderOptions`]: progress per stage, and a cancel flag the pipeline checks
 /// at each stage boundary ([`RenderError::Cancelled`]).

@@ -22,8 +22,6 @@
 // Status: the caller cancelled the render (`odr_cancel_request`); nothing was written.
 #define ODR_CANCELLED 4
 
-
-
 // The C ABI version this library implements. A caller compares it with `odr_abi_version()`
 // once (the Go package does at init) and sets `OdrRequest::abi_version` to it. It changes
 // when a struct or signature of this header changes incompatibly; additions that keep old

@@ -4,6 +4,7 @@
 //! message.
 
 use crate::keyed::KeyedText;
+use opendesk_render::error::ExitCode;
 use opendesk_render::pipeline::RenderError;
 use opendesk_steps::progress::stages;
 use opendesk_steps::render_cmd::{self, Inputs, Location, PrepareError, RenderFailure, RenderOptions};
@@ -13,14 +14,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Exit code for bad input or usage (same as the CLI).
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code for a failed guard or lint (same as the CLI).
-pub const EXIT_FAILED: i32 = 1;
+/// Exit code for bad input or usage (same as the CLI; [`ExitCode::Usage`]).
+pub const EXIT_USAGE: i32 = ExitCode::Usage.code();
+/// Exit code for a failed guard or lint (same as the CLI; [`ExitCode::Failed`]).
+pub const EXIT_FAILED: i32 = ExitCode::Failed.code();
 /// Status for a panic caught at the boundary (a bug; never a CLI exit code).
-pub const EXIT_INTERNAL: i32 = 3;
+pub const EXIT_INTERNAL: i32 = ExitCode::Internal.code();
 /// Status of a cancelled render (nothing was written; never a CLI exit code).
-pub const EXIT_CANCELLED: i32 = render_cmd::EXIT_CANCELLED;
+pub const EXIT_CANCELLED: i32 = ExitCode::Cancelled.code();
 
 /// Where an error points: the file, and its 1-based line and column when known.
 #[derive(Debug, Clone, PartialEq, Eq)]

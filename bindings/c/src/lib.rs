@@ -262,6 +262,18 @@ pub extern "C" fn odr_version() -> *const c_char {
 mod tests {
     use super::*;
 
+    /// The C statuses are literals (cbindgen writes them into the header) and equal the one
+    /// decision, `opendesk_render::error::ExitCode`.
+    #[test]
+    fn statuses_are_the_exit_codes() {
+        use opendesk_render::error::ExitCode as E;
+        let pairs = [(ODR_OK, E::Ok), (ODR_FAILED, E::Failed), (ODR_BAD_INPUT, E::Usage)];
+        let more = [(ODR_INTERNAL, E::Internal), (ODR_CANCELLED, E::Cancelled)];
+        for (c, e) in pairs.into_iter().chain(more) {
+            assert_eq!(c, e.code(), "{e:?}");
+        }
+    }
+
     fn take(p: *mut c_char) -> Option<String> {
         // SAFETY: NULL or returned by `put`.
         (!p.is_null()).then(|| unsafe { CString::from_raw(p) }.into_string().unwrap())

@@ -304,6 +304,14 @@ pub struct GraphError {
     pub issues: Vec<GraphIssue>,
 }
 
+impl crate::error::Located for GraphError {
+    /// The first problem's position (the file alone when it has none).
+    fn location(&self) -> Option<crate::error::Location> {
+        let (l, c) = self.issues.first().map_or((0, 0), |i| (i.pos.line, i.pos.col));
+        Some(crate::error::Location::new(&self.file, l, c))
+    }
+}
+
 impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, is) in self.issues.iter().enumerate() {

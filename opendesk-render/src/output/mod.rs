@@ -75,7 +75,16 @@ pub enum OutputError {
 impl OutputError {
     /// The CLI exit code: 2 (bad input, config or graph; or an I/O failure).
     pub fn exit_code(&self) -> i32 {
-        2
+        crate::error::ExitCode::Usage.code()
+    }
+}
+
+impl crate::error::Located for OutputError {
+    fn location(&self) -> Option<crate::error::Location> {
+        match self {
+            OutputError::Graph(g) => g.location(),
+            _ => None,
+        }
     }
 }
 

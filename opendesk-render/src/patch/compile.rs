@@ -26,6 +26,12 @@ pub struct PatchError {
     pub message: String,
 }
 
+impl crate::error::Located for PatchError {
+    fn location(&self) -> Option<crate::error::Location> {
+        Some(crate::error::Location::new(&self.file, self.line, self.col))
+    }
+}
+
 impl From<ConfigError> for PatchError {
     fn from(e: ConfigError) -> Self {
         PatchError { file: e.file.display().to_string(), line: e.line, col: e.col, message: e.message }

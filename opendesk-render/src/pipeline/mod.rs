@@ -12,7 +12,7 @@ pub use stage::{stage_names, Stage, STAGES};
 
 use crate::config::InstanceConfig;
 use crate::document::Document;
-use crate::error::LoadError;
+use crate::error::{ExitCode, LoadError, Located, Location};
 use crate::load::LoadedInput;
 use crate::output::argo::AppOptions;
 use crate::output::graph::ReleaseGraph;
@@ -201,7 +201,7 @@ pub enum RenderError {
     #[error("{0}")]
     Input(String),
     /// [`RenderRequest::cancel`] was set: the render stopped at a stage boundary and produced
-    /// nothing (exit 2).
+    /// nothing (exit 4, [`ExitCode::Cancelled`]).
     #[error("render cancelled before stage {stage}")]
     Cancelled {
         /// The stage that would have run next (`done` after the last one).
@@ -227,18 +227,38 @@ fn failed_summary(r: &Report) -> String {
 }
 
 impl RenderError {
-    /// CLI exit code: 1 for a failed guard or lint, 2 for bad input, config or usage.
-    pub fn exit_code(&self) -> i32 {
+    /// The outcome: [`ExitCode::Failed`] for a failed guard or lint, [`ExitCode::Cancelled`]
+    /// for a cancelled render, [`ExitCode::Usage`] for bad input, config or usage.
+    pub fn exit(&self) -> ExitCode {
         match self {
-            RenderError::Failed(..) => 1,
-            _ => 2,
+            RenderError::Failed(..) => ExitCode::Failed,
+            RenderError::Cancelled { .. } => ExitCode::Cancelled,
+            _ => ExitCode::Usage,
         }
+    }
+
+    /// [`RenderError::exit`] as a number.
+    pub fn exit_code(&self) -> i32 {
+        self.exit().code()
     }
 
     /// The report of a failed render.
     pub fn report(&self) -> Option<&Report> {
         match self {
             RenderError::Failed(r, _) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl Located for RenderError {
+    /// Where the error points: a load error's file, a patch or override's op, a release graph
+    /// problem. Errors about a resource name it in their message, not with a position.
+    fn location(&self) -> Option<Location> {
+        match self {
+            RenderError::Load(e) => e.location(),
+            RenderError::Patch(e) => e.location(),
+            RenderError::Output(e) => e.location(),
             _ => None,
         }
     }
@@ -362,7 +382,7 @@ mod tests {
         let req = RenderRequest { cancel: Some(&flag), ..Default::default() };
         let e = render(input(), &req).unwrap_err();
         assert!(matches!(e, RenderError::Cancelled { stage: "patches" }), "{e}");
-        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.exit(), ExitCode::Cancelled);
         // Set while a stage runs: the next boundary stops the render.
         let flag = AtomicBool::new(false);
         let progress = |s: &'static str| {
