@@ -18,7 +18,8 @@
 //! - for a PEM block, each body line on its own ([`Form::PemLine`]), so a key re-indented
 //!   inside a config file is found.
 //!
-//! Strong values and their forms need no token boundary (`xVALUE` is found). Values that are
+//! Values over [`MAX_ESCAPED_LEN`] bytes get the plain form only (config files kept in
+//! Secrets), or for a PEM block the plain, base64 and PEM-line forms. Strong values and their forms need no token boundary (`xVALUE` is found). Values that are
 //! secrets only because the config says so but are not strong get the plain form only, on
 //! token boundaries.
 
@@ -27,6 +28,10 @@ use serde::Serialize;
 
 /// Shortest base64 core searched for (shorter cores would match by chance).
 pub const MIN_CORE_LEN: usize = 8;
+
+/// Values longer than this (bytes) are searched plainly only, or for a PEM block plainly, in
+/// base64 and by its body lines.
+pub const MAX_ESCAPED_LEN: usize = 256;
 
 /// Shortest PEM body line searched for on its own.
 pub const MIN_PEM_LINE: usize = 16;
@@ -138,6 +143,12 @@ pub fn forms(value: &[u8], strong: bool) -> Vec<(String, Form)> {
     if !strong {
         return out;
     }
+    // A long value that is not a PEM block (a config file kept in a Secret) is searched as
+    // is: its encoded forms would multiply the automaton's size for a shape no chart writes.
+    let pem = text.is_some_and(|t| t.contains("-----BEGIN "));
+    if value.len() > MAX_ESCAPED_LEN && !pem {
+        return out;
+    }
     for align in 0..3 {
         let core = base64_core(value, align);
         if core.len() >= MIN_CORE_LEN {
@@ -147,6 +158,13 @@ pub fn forms(value: &[u8], strong: bool) -> Vec<(String, Form)> {
         }
     }
     if let Some(t) = text {
+        for l in pem_lines(t) {
+            push(l, Form::PemLine, &mut out);
+        }
+        // Escaped and URL-encoded forms of a long PEM block: a shape no chart writes.
+        if t.len() > MAX_ESCAPED_LEN {
+            return out;
+        }
         for (upper, plus) in [(true, false), (false, false), (true, true)] {
             push(url_encode(t, upper, plus), Form::UrlEncoded, &mut out);
         }
@@ -155,9 +173,6 @@ pub fn forms(value: &[u8], strong: bool) -> Vec<(String, Form)> {
             push(json_escape(t).replace('/', "\\/"), Form::Escaped, &mut out);
         }
         push(t.replace('\'', "''"), Form::SingleQuoted, &mut out);
-        for l in pem_lines(t) {
-            push(l, Form::PemLine, &mut out);
-        }
     }
     out
 }

@@ -93,10 +93,13 @@ pub struct KnownSecrets {
     /// A contiguous NFA, not a DFA: the values include PEM keys thousands of bytes long, and
     /// building a DFA for them took longer than all the searching.
     ac: Option<AhoCorasick>,
-    /// The same patterns, leftmost-first: its `is_match` can use SIMD prefilters, and some
-    /// pattern occurs in a text exactly when it finds a match. A cheap "no" for the common case.
+    /// A DFA of the patterns' first [`QUICK_PREFIX`] bytes: no match means no pattern occurs.
+    /// A cheap "no" for the common case (every text of every document).
     quick: Option<AhoCorasick>,
 }
+
+/// Bytes of each pattern the quick pre-check searches for.
+const QUICK_PREFIX: usize = 12;
 
 impl fmt::Debug for KnownSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -185,19 +188,43 @@ impl KnownSecrets {
                 texts.push(text);
             }
         }
-        // Both automata are built at once: with long values (PEM blocks) each takes a while.
-        let build = |kind: MatchKind, prefilter: bool| {
-            (!texts.is_empty()).then(|| {
-                AhoCorasick::builder()
-                    .match_kind(kind)
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .prefilter(prefilter)
-                    .build(&texts)
-                    .expect("literal patterns build")
+        // `quick` searches the first QUICK_PREFIX bytes of every pattern with a DFA: a text
+        // holding a pattern holds its prefix, so a "no" is exact, and the DFA stays small and
+        // fast however long the values (PEM blocks, config files) and however many forms.
+        let prefixes: BTreeSet<&str> = texts
+            .iter()
+            .map(|t| {
+                let mut end = t.len().min(QUICK_PREFIX);
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                &t[..end]
             })
-        };
-        // `ac` only runs on texts `quick` said yes to: no prefilter needed there.
-        let (ac, quick) = rayon::join(|| build(MatchKind::Standard, false), || build(MatchKind::LeftmostFirst, true));
+            .collect();
+        let prefixes: Vec<&str> = prefixes.into_iter().collect();
+        let (ac, quick) = rayon::join(
+            || {
+                // Runs only on texts `quick` said yes to: no prefilter needed there.
+                (!texts.is_empty()).then(|| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .kind(Some(AhoCorasickKind::ContiguousNFA))
+                        .prefilter(false)
+                        .build(&texts)
+                        .expect("literal patterns build")
+                })
+            },
+            || {
+                (!prefixes.is_empty()).then(|| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .kind(Some(AhoCorasickKind::DFA))
+                        .prefilter(true)
+                        .build(&prefixes)
+                        .expect("literal patterns build")
+                })
+            },
+        );
         KnownSecrets { values, patterns, ac, quick }
     }
 
