@@ -325,3 +325,50 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+#[test]
+fn long_names_directives_and_bad_kinds() {
+    let s = Scene::new("d3");
+    // A valid 253-character name: its file name is cut to 255 bytes with a stable hash.
+    let long = format!("{}.example", "a".repeat(244));
+    assert_eq!(long.len(), 252);
+    s.file("app/chart/templates/long.yaml", &cm(&long, Some("opendesk")));
+    // `%YAML 1.1` and `%YAML 1.2` directives are accepted.
+    s.file("app/chart/templates/y11.yaml", &format!("%YAML 1.1\n---\n{}", cm("y11", Some("opendesk"))));
+    s.file("app/chart/templates/y12.yaml", &format!("%YAML 1.2\n---\n{}", cm("y12", Some("opendesk"))));
+    let config = s.config("instance.yaml", CONFIG);
+    let out = s.tmp.join("out");
+    s.render(&config, &out).expect("long name and directives", 0);
+    let names: Vec<String> = std::fs::read_dir(out.join("releases/app"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n.len() <= 255), "{names:?}");
+    let cut = names.iter().find(|n| n.starts_with("configmap-aaaa")).expect("the long one");
+    assert!(cut.len() == 255 && cut.ends_with(".yaml"), "{cut} ({} bytes)", cut.len());
+    assert!(read(&out.join("releases/app").join(cut)).contains(&long));
+    assert!(names.contains(&"configmap-y11.yaml".to_string()) && names.contains(&"configmap-y12.yaml".to_string()));
+    // The same name again: the same file name.
+    let out2 = s.tmp.join("out2");
+    s.render(&config, &out2).expect("again", 0);
+    assert!(out2.join("releases/app").join(cut).is_file());
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&out2).unwrap();
+    // A kind with `/` or a broken apiVersion is a lint error (exit 1), nothing written.
+    s.file(
+        "app/chart/templates/bad.yaml",
+        "apiVersion: v1\nkind: Config/Map\nmetadata:\n  name: bad\n  namespace: opendesk\n---\napiVersion: apps/v1/x\nkind: Deployment\nmetadata:\n  name: d\n  namespace: opendesk\n",
+    );
+    s.refused(
+        "kind with a slash",
+        &config,
+        1,
+        &[
+            "Error[lint/invalid-name]",
+            "kind \"Config/Map\" is not a Kubernetes kind",
+            "apiVersion \"apps/v1/x\" is not VERSION or GROUP/VERSION",
+            "app/chart/templates/bad.yaml:",
+        ],
+    );
+}

@@ -106,7 +106,8 @@ checks! {
     ///
     /// `metadata.name` not a DNS-1123 subdomain (a label for `Service` and `Namespace`; a path
     /// segment for RBAC kinds), a namespace, container or volume name not a DNS-1123 label, a
-    /// container port name not an IANA service name. Example: `name: My_App`.
+    /// container port name not an IANA service name, a `kind` or `apiVersion` that is not a
+    /// Kubernetes identifier (`kind: Config/Map`, `apiVersion: apps/v1/x`). Example: `name: My_App`.
     LintInvalidName = "lint/invalid-name", "lint", Error, Fixed;
     /// A field server-side apply rejects as unknown.
     ///

@@ -75,6 +75,11 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
                 && (l.len() == 3 || l[3] == b' ' || l[3] == b'\t')
             {
                 if pos > start {
+                    // `%YAML 1.1` / `%TAG` directives belong to the document the `---` opens:
+                    // keep them in its chunk so the parser reads them.
+                    if l.starts_with(b"---") && directives_only(&text[start..pos]) {
+                        continue;
+                    }
                     chunks.push(Chunk { line: start_line, text: &text[start..pos] });
                 }
                 let rest = std::str::from_utf8(&l[3..]).unwrap_or("").trim_matches([' ', '\t']);
@@ -93,6 +98,21 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
         chunks.push(Chunk { line: start_line, text: &text[start..] });
     }
     chunks
+}
+
+/// True for text of directive lines (`%YAML 1.2`, `%TAG ! tag:x,2000:`), comments and blank
+/// lines only, with at least one directive.
+fn directives_only(t: &str) -> bool {
+    let mut any = false;
+    for l in t.split('\n') {
+        let trimmed = l.trim_matches([' ', '\t']);
+        if l.starts_with('%') {
+            any = true;
+        } else if !(trimmed.is_empty() || trimmed.starts_with('#')) {
+            return false;
+        }
+    }
+    any
 }
 
 fn memchr_nl(b: &[u8], from: usize) -> usize {
@@ -648,6 +668,20 @@ mod tests {
         assert_eq!(c[2].line, 7);
         // Indented or longer markers are content.
         assert_eq!(split_documents("a: |\n  ---\nb: ----\n").len(), 1);
+    }
+
+    #[test]
+    fn yaml_directives_are_accepted() {
+        let r: Arc<str> = "app".into();
+        let f: Arc<str> = "c/templates/a.yaml".into();
+        for v in ["1.1", "1.2"] {
+            let t = format!("%YAML {v}\n---\n# Source: c/templates/a.yaml\nkind: ConfigMap\nmetadata:\n  name: x\n---\nkind: ConfigMap\nmetadata:\n  name: y\n...\n%YAML {v}\n%TAG !e! tag:example.org,2000:\n---\nkind: ConfigMap\nmetadata:\n  name: z\n");
+            let d = parse_text(&r, &f, Path::new("a.yaml"), &t, true).unwrap_or_else(|e| panic!("{v}: {e}"));
+            let names: Vec<_> = d.iter().map(|d| d.name().unwrap()).collect();
+            assert_eq!(names, ["x", "y", "z"], "{v}");
+        }
+        // A directive inside a document is still an error.
+        assert!(parse_text(&r, &f, Path::new("a.yaml"), "kind: A\n%YAML 1.2\n---\nb: 1\n", true).is_err());
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //!    namespaces): `<kind>-<namespace>-<name>.yaml` for the ones with a namespace;
 //! 3. only when that still collides (same kind name in two API groups, or names that only
 //!    differ in case or in replaced characters): `-<8 hex>` of the sha256 of the full identity
-//!    is appended.
+//!    is appended;
+//! 4. a name longer than 255 bytes with `.yaml` (a 253-character resource name and its kind)
+//!    is cut to fit and ends in `-<8 hex>` of that hash ([`MAX_FILE_NAME`]).
 //!
 //! Each file starts with the document's `# Source:` comment (synthesised from the origin when
 //! a stage created the document), then the other head comments and the body, as written by
@@ -102,11 +104,24 @@ fn candidate(id: &ResourceId, level: u8) -> String {
     } else {
         format!("{kind}-{name}")
     };
-    if level >= 2 {
-        format!("{base}-{}", short_hash(id))
-    } else {
-        base
+    let name = if level >= 2 { format!("{base}-{}", short_hash(id)) } else { base };
+    fit_file_name(name, id)
+}
+
+/// Longest file name most file systems take (bytes, ext4/xfs/btrfs/APFS: 255).
+pub const MAX_FILE_NAME: usize = 255;
+
+/// A stem that with `.yaml` fits [`MAX_FILE_NAME`] bytes: longer ones (a 253-character
+/// resource name plus its kind) keep their start and end in `-<8 hex>` of the identity's hash,
+/// so the name stays stable and distinct. Stems are ASCII ([`sanitize`]).
+fn fit_file_name(stem: String, id: &ResourceId) -> String {
+    let max = MAX_FILE_NAME - ".yaml".len();
+    if stem.len() <= max {
+        return stem;
     }
+    let hash = short_hash(id);
+    let keep = max - hash.len() - 1;
+    format!("{}-{hash}", &stem[..keep])
 }
 
 /// File names (without `.yaml`) for the resources of one release, in the given order.
@@ -310,6 +325,23 @@ mod tests {
         assert_eq!(file_stems(&ids), ["deployment-ums", "clusterrole-system_auth-delegator", "configmap-upper.case"]);
         assert_eq!(sanitize(".."), "__");
         assert_eq!(sanitize(""), "_");
+    }
+
+    #[test]
+    fn long_names_fit_255_bytes_stably() {
+        let long = "a".repeat(253);
+        let a = id("", "ConfigMap", "opendesk", &long);
+        let b = id("", "ConfigMap", "opendesk", &format!("{}b", "a".repeat(252)));
+        let c = id("apiextensions.k8s.io", "CustomResourceDefinition", "", &format!("{}.example.io", "x".repeat(230)));
+        let n = file_stems(&[a.clone(), b.clone(), c.clone()]);
+        for s in &n {
+            assert!(s.len() + ".yaml".len() <= MAX_FILE_NAME, "{} bytes", s.len());
+        }
+        assert!(n[0].starts_with("configmap-aaaa") && n[0].ends_with(&format!("-{}", short_hash(&a))), "{}", n[0]);
+        assert_ne!(n[0], n[1], "names that share the kept part stay distinct");
+        assert_eq!(file_stems(&[c, b, a]).into_iter().rev().collect::<Vec<_>>(), n, "stable, order independent");
+        let short = id("", "ConfigMap", "opendesk", &"a".repeat(240));
+        assert_eq!(file_stems(&[short]), [format!("configmap-{}", "a".repeat(240))], "fits: unchanged");
     }
 
     #[test]

@@ -89,6 +89,7 @@ use crate::yaml::{join as with, keys as p};
 pub fn lint_document(doc: &Document) -> Vec<Finding> {
     let mut c = Ctx { doc, out: Vec::new() };
     required_fields(&mut c);
+    type_identifiers(&mut c);
     names(&mut c);
     string_values(&mut c);
     workload(&mut c);
@@ -206,6 +207,42 @@ fn required_fields(c: &mut Ctx<'_>) {
         };
         c.error(Check::LintMissingField, msg.into(), &p(&["metadata", "name"]), line);
     }
+}
+
+/// A `kind` whose lowercase form is not a DNS-1035 label (what the API server and CRD
+/// validation accept: a letter first, then letters, digits and `-`, ≤ 63), or an `apiVersion`
+/// that is not `VERSION` or `GROUP/VERSION` (group a DNS-1123 subdomain, version a DNS-1035
+/// label): such a resource cannot be applied, and a `/` in a kind would also break file names.
+fn type_identifiers(c: &mut Ctx<'_>) {
+    let d = c.doc;
+    let line = |k: &str| d.root.get(k).map_or(d.root.line, |n| n.line);
+    if let Some(kind) = d.kind() {
+        if !is_dns1035_label(&kind.to_ascii_lowercase()) {
+            let m = format!(
+                "kind {kind:?} is not a Kubernetes kind (a letter, then letters, digits or '-', at most 63): the API \
+                 server cannot apply it"
+            );
+            c.error(Check::LintInvalidName, m, &p(&["kind"]), line("kind"));
+        }
+    }
+    if let Some(v) = d.api_version() {
+        let ok = match v.split_once('/') {
+            None => is_dns1035_label(v),
+            Some((g, ver)) => is_dns1123_subdomain(g) && is_dns1035_label(ver),
+        };
+        if !ok {
+            let m = format!(
+                "apiVersion {v:?} is not VERSION or GROUP/VERSION (group a DNS-1123 subdomain, version such as v1 or \
+                 v1beta1): the API server cannot apply it"
+            );
+            c.error(Check::LintInvalidName, m, &p(&["apiVersion"]), line("apiVersion"));
+        }
+    }
+}
+
+/// DNS-1035 label: 1–63 of `[a-z0-9-]`, starting with a letter and ending alphanumeric.
+pub fn is_dns1035_label(s: &str) -> bool {
+    is_dns1123_label(s) && s.as_bytes()[0].is_ascii_lowercase()
 }
 
 /// DNS-1123 label: 1–63 of `[a-z0-9-]`, starting and ending alphanumeric.
@@ -744,6 +781,21 @@ spec:
         for f in &r.findings {
             assert!(!f.message.contains("123456") && !f.message.contains("values.x"), "{}", f.message);
         }
+    }
+
+    #[test]
+    fn kinds_and_api_versions_must_be_identifiers() {
+        let bad = "apiVersion: v1\nkind: Config/Map\nmetadata: {name: a}\n---\napiVersion: apps/v1/x\nkind: Deployment\nmetadata: {name: b}\n---\napiVersion: Bad_Group/v1\nkind: 9Lives\nmetadata: {name: c}\n---\napiVersion: example.io/v1beta1\nkind: My-Kind2\nmetadata: {name: d}\n";
+        let got: Vec<_> = codes(bad).into_iter().map(|(c, _, p)| format!("{c} {p}")).collect();
+        assert_eq!(
+            got,
+            [
+                "lint/invalid-name $.kind",
+                "lint/invalid-name $.apiVersion",
+                "lint/invalid-name $.kind",
+                "lint/invalid-name $.apiVersion",
+            ]
+        );
     }
 
     #[test]
