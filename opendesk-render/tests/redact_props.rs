@@ -16,6 +16,9 @@ use proptest::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
+#[path = "common/b64.rs"]
+mod b64;
+
 fn config() -> InstanceConfig {
     let mut c = InstanceConfig::minimal("1.13.1");
     c.instance = "acme".into();
@@ -91,31 +94,6 @@ fn input(value: &str, place: &Place) -> String {
     text
 }
 
-/// The test's own base64 decoder: `None` on a character outside the standard or URL-safe
-/// alphabet; trailing bits are dropped.
-fn b64_decode(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => break,
-        };
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-            buf &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
 fn percent(v: &str) -> String {
     v.bytes()
         .map(|b| {
@@ -137,7 +115,7 @@ fn holds(text: &str, value: &str) -> bool {
     let needle = value.as_bytes();
     text.split(|c: char| !is_b64(c)).filter(|run| run.len() >= 16).any(|run| {
         (0..4).any(|skip| {
-            let decoded = b64_decode(&run[skip.min(run.len())..]);
+            let decoded = b64::decode(&run[skip.min(run.len())..]);
             decoded.windows(needle.len()).any(|w| w == needle)
         })
     })

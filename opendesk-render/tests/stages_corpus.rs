@@ -21,6 +21,8 @@ use std::collections::HashSet;
 
 mod common;
 use common::corpus;
+#[path = "common/b64.rs"]
+mod b64;
 // The structural validator of the library's own tests (not in its public API).
 #[path = "../src/output/schema.rs"]
 #[allow(dead_code)]
@@ -87,30 +89,6 @@ fn validator_rejects_what_it_should() {
     }
 }
 
-/// Independent base64 decoder for the test (not the crate's).
-fn b64(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => continue,
-        };
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-            buf &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
 #[test]
 fn stages_on_the_corpus() {
     let Some(dir) = corpus() else { return };
@@ -124,7 +102,7 @@ fn stages_on_the_corpus() {
         for (field, decode) in [("data", true), ("stringData", false)] {
             for e in d.root.get(field).and_then(Node::as_map).into_iter().flatten() {
                 let raw = e.value.scalar_text().unwrap_or("");
-                let v = if decode { String::from_utf8_lossy(&b64(raw)).into_owned() } else { raw.to_string() };
+                let v = if decode { String::from_utf8_lossy(&b64::decode(raw)).into_owned() } else { raw.to_string() };
                 input_values.push((d.id().to_string(), e.key.text.clone(), v));
             }
         }
