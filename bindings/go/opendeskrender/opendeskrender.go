@@ -244,6 +244,23 @@ func (c cstrings) free() {
 	}
 }
 
+// config turns a request's three config forms (at most one may be given) into the C strings
+// of the request's config_path, config_text and config_json fields.
+func (c *cstrings) config(file, text string, value any) (path, txt, js *C.char, err error) {
+	path, txt = c.of(file), c.of(text)
+	if value == nil {
+		return path, txt, nil, nil
+	}
+	if file != "" || text != "" {
+		return nil, nil, nil, &Error{Code: CodeBadInput, Message: "error: give one config: ConfigFile, ConfigText or Config"}
+	}
+	b, e := json.Marshal(value)
+	if e != nil {
+		return nil, nil, nil, &Error{Code: CodeBadInput, Message: "error: Config cannot be encoded as JSON: " + e.Error()}
+	}
+	return path, txt, c.of(string(b)), nil
+}
+
 // Render renders req and returns the report. On failure it returns an *Error (nil report)
 // and has written nothing: OutDir and SecretsFile are left as they were.
 //
@@ -260,17 +277,9 @@ func Render(ctx context.Context, req Request) (*Report, error) {
 	var r C.OdrRequest
 	r.abi_version = C.ODR_ABI_VERSION
 	r.input_dir = strs.of(req.InputDir)
-	r.config_path = strs.of(req.ConfigFile)
-	r.config_text = strs.of(req.ConfigText)
-	if req.Config != nil {
-		if req.ConfigFile != "" || req.ConfigText != "" {
-			return nil, &Error{Code: CodeBadInput, Message: "error: give one config: ConfigFile, ConfigText or Config"}
-		}
-		b, err := json.Marshal(req.Config)
-		if err != nil {
-			return nil, &Error{Code: CodeBadInput, Message: "error: Config cannot be encoded as JSON: " + err.Error()}
-		}
-		r.config_json = strs.of(string(b))
+	var err error
+	if r.config_path, r.config_text, r.config_json, err = strs.config(req.ConfigFile, req.ConfigText, req.Config); err != nil {
+		return nil, err
 	}
 	r.patches_dir = strs.of(req.PatchesDir)
 	r.no_patches = C.bool(req.NoPatches)

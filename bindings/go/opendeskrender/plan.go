@@ -169,17 +169,9 @@ func UpgradeMatrix(ctx context.Context, req MatrixRequest) (*Matrix, error) {
 	var r C.OdrMatrixRequest
 	r.abi_version = C.ODR_ABI_VERSION
 	r.input_dir = strs.of(req.InputDir)
-	r.config_path = strs.of(req.ConfigFile)
-	r.config_text = strs.of(req.ConfigText)
-	if req.Config != nil {
-		if req.ConfigFile != "" || req.ConfigText != "" {
-			return nil, &Error{Code: CodeBadInput, Message: "error: give one config: ConfigFile, ConfigText or Config"}
-		}
-		b, err := json.Marshal(req.Config)
-		if err != nil {
-			return nil, &Error{Code: CodeBadInput, Message: "error: Config cannot be encoded as JSON: " + err.Error()}
-		}
-		r.config_json = strs.of(string(b))
+	var err error
+	if r.config_path, r.config_text, r.config_json, err = strs.config(req.ConfigFile, req.ConfigText, req.Config); err != nil {
+		return nil, err
 	}
 	r.patches_dir = strs.of(req.PatchesDir)
 	if len(req.Versions) > 0 {
