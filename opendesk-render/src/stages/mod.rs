@@ -24,6 +24,7 @@
 
 pub mod classify;
 pub mod dedup;
+pub mod embedded;
 pub mod eso;
 pub mod forms;
 pub mod guards;
