@@ -10,7 +10,7 @@ use opendesk_e2e::*;
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::stages::eso::encode_base64;
 use opendesk_render::stages::redact::KnownSecrets;
-use opendesk_steps::render_cmd::{render_to, Inputs};
+use opendesk_steps::session::{render_to, Inputs};
 use std::ffi::OsString;
 use std::path::Path;
 
