@@ -3,6 +3,7 @@
 //! ([`crate::session`]).
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use opendesk_render::error::ExitCode;
 use opendesk_render::pipeline::{RenderError, Report};
 use std::path::Path;
 use std::time::Instant;
@@ -185,14 +186,15 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
                     println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
                 }
             }
-            let message = opendesk_render::scrub::redact_url_credentials(&f.message);
+            let message = f.message();
+            let message = opendesk_render::scrub::redact_url_credentials(&message);
             eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&message)));
-            if f.exit_code == EXIT_FAILED {
+            if f.exit() == ExitCode::Failed {
                 eprintln!(
                     "nothing was written; fix the findings above (or `explain` a resource to see what changed it)"
                 );
             }
-            return f.exit_code;
+            return f.exit_code();
         }
     };
     if json {
@@ -224,10 +226,10 @@ pub fn explain(input: Option<&Path>, resource: Option<&str>, json: bool, a: &Inp
     bar.stage(crate::progress::LOAD);
     let prepared = match prepare(input, a) {
         Ok(p) => p,
-        Err(UsageError(m)) => {
+        Err(e) => {
             bar.finish();
-            eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&m)));
-            return EXIT_USAGE;
+            eprintln!("{}", crate::term::paint_text(&crate::suggest::annotate(&e.message())));
+            return e.exit().code();
         }
     };
     let namespace = prepared.config.namespace.clone();
@@ -331,9 +333,9 @@ pub fn diff(old: &Path, new: &Path, format: DiffFormat) -> i32 {
 pub fn matrix(input: Option<&Path>, versions: &[String], format: DiffFormat, a: &Inputs) -> i32 {
     let m = match prepare(input, a).and_then(|p| matrix_of(&p, versions)) {
         Ok(m) => m,
-        Err(UsageError(m)) => {
-            eprintln!("{m}");
-            return EXIT_USAGE;
+        Err(e) => {
+            eprintln!("{}", e.message());
+            return e.exit().code();
         }
     };
     match format {

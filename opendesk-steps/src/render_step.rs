@@ -39,7 +39,7 @@
 //! delivered on the calling thread, while the render runs.
 
 use crate::progress::label;
-use crate::session::{self, Inputs, UsageError};
+use crate::session::{self, Inputs};
 use crate::step::{ProgressEvent, Reporter, Step, StepError};
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::pipeline::Report;
@@ -513,15 +513,15 @@ impl Step for RenderManifests {
                     let _ = tx.send(stage);
                 };
                 session::check_out(&self.out, Some(dir), &self.inputs)
-                    .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
+                    .map_err(|e| StepError::bad_input(STEP, e.to_string()))?;
                 tick(crate::progress::LOAD);
-                let mut prepared = session::prepare(Some(dir), &self.inputs)
-                    .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
+                let mut prepared =
+                    session::prepare(Some(dir), &self.inputs).map_err(|e| StepError::bad_input(STEP, e.to_string()))?;
                 prepared.config.opendesk_version = version_ref.clone();
                 let matrix = match &self.matrix {
-                    Some(v) => Some(session::matrix_of(&prepared, v).map_err(|UsageError(m)| {
-                        StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string())
-                    })?),
+                    Some(v) => {
+                        Some(session::matrix_of(&prepared, v).map_err(|e| StepError::bad_input(STEP, e.to_string()))?)
+                    }
                     None => None,
                 };
                 let rendered = session::render_prepared(
@@ -532,8 +532,8 @@ impl Step for RenderManifests {
                     Some(&tick),
                 )
                 .map_err(|f| {
-                    let m = f.message.trim_start_matches("error: ").to_string();
-                    if f.exit_code == crate::cli::EXIT_FAILED {
+                    let m = f.to_string();
+                    if f.exit() == opendesk_render::error::ExitCode::Failed {
                         StepError::failed(STEP, m)
                     } else {
                         StepError::bad_input(STEP, m)

@@ -4,13 +4,12 @@
 //! ([`explain_entries`], [`load_tree`], [`matrix_of`]). What a Rust caller or a binding uses; it
 //! prints nothing (the CLI's printing is [`crate::render_cmd`]).
 
-use crate::cli::{EXIT_FAILED, EXIT_USAGE};
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::document::Document;
 use opendesk_render::load::{load_dir_only, parse_text};
 use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::PatchSet;
-use opendesk_render::pipeline::{render as run_pipeline, ProgressFn, RenderError, RenderRequest, Rendered, Report};
+use opendesk_render::pipeline::{render as run_pipeline, ProgressFn, RenderError, RenderRequest, Rendered};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -101,53 +100,13 @@ impl ModuleArgs {
     }
 }
 
-/// A bad-input error, already formatted for stderr (file:line:col + snippet).
-pub struct UsageError(pub String);
+mod error;
 
+pub use error::{FailureKind, RenderFailure, UsageError, UsageKind};
 use opendesk_render::error::Located;
 /// Where an error points, from the typed error (never parsed back out of its message): the
 /// library's one position type.
 pub use opendesk_render::error::Location;
-
-/// A [`UsageError`] with the position it names, for library callers ([`prepare_at`]).
-#[derive(Debug, Clone)]
-pub struct PrepareError {
-    /// The message as [`UsageError`] carries it (`error: ...` plus a snippet where known).
-    pub message: String,
-    /// Where it points, when the error knows.
-    pub at: Option<Location>,
-}
-
-impl From<PrepareError> for UsageError {
-    fn from(e: PrepareError) -> Self {
-        UsageError(e.message)
-    }
-}
-
-fn usage(e: impl std::fmt::Display) -> PrepareError {
-    PrepareError { message: format!("error: {e}"), at: None }
-}
-
-fn usage_at(e: impl std::fmt::Display, file: &Path, line: usize, col: usize) -> PrepareError {
-    PrepareError { message: format!("error: {e}"), at: Some(Location::new(file, line, col)) }
-}
-
-fn with_snippet(msg: String, loc: Option<(&Path, usize, usize)>) -> PrepareError {
-    let mut s = format!("error: {msg}");
-    if let Some((f, l, c)) = loc {
-        if let Some(snip) = snippet(f, l, c) {
-            s.push('\n');
-            s.push_str(&snip);
-        }
-    }
-    PrepareError { message: s, at: loc.map(|(f, l, c)| Location::new(f, l, c)) }
-}
-
-/// Where a pipeline error points (a load error's file, a patch or override's op, a release
-/// graph problem), if it does: [`Located::location`].
-pub fn render_error_at(e: &RenderError) -> Option<Location> {
-    e.location()
-}
 
 /// The offending line with a caret, as text.
 pub fn snippet(file: &Path, line: usize, col: usize) -> Option<String> {
@@ -185,9 +144,7 @@ pub const MAX_THREADS: usize = 512;
 /// `--threads` within 1..=[`MAX_THREADS`].
 pub fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
     match threads {
-        Some(n) if !(1..=MAX_THREADS).contains(&n) => {
-            Err(usage(format!("--threads {n}: must be between 1 and {MAX_THREADS}")).into())
-        }
+        Some(n) if !(1..=MAX_THREADS).contains(&n) => Err(UsageKind::Threads(n).into()),
         _ => Ok(()),
     }
 }
@@ -197,49 +154,34 @@ pub fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
 /// A given input dir needs a config (`--config` or `config_text`): the bundled example's config
 /// only fits the bundled example (its repoURL and keyPrefix are placeholders).
 pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError> {
-    prepare_at(input, a).map_err(UsageError::from)
-}
-
-/// [`prepare`], with the position of a bad-input error typed ([`PrepareError::at`]).
-pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareError> {
-    check_threads(a.threads).map_err(|UsageError(m)| PrepareError { message: m, at: None })?;
-    // Checked after the input is loaded, so a broken input is reported first.
-    let missing_config = |dir: &Path| {
-        usage(format!(
-            "{}: an input dir needs --config FILE (the instance config: instance, namespace, argocd, \
-             secretsManager); without --config only the bundled example renders\nhint: start from \
-             examples/instance.yaml, see docs/config.md",
-            dir.display()
-        ))
-    };
+    check_threads(a.threads)?;
     let config = match (&a.config, &a.config_text) {
         (_, Some(text)) => InstanceConfig::parse(Path::new("<config>"), text).map_err(|e| {
-            let (l, c) = (e.line, e.col);
-            usage_at(e, Path::new("<config>"), l, c)
+            let at = Location::new("<config>", e.line, e.col);
+            UsageError::at(UsageKind::Config(e), at)
         })?,
         (Some(p), None) => InstanceConfig::load(p).map_err(|e| {
-            let (l, c) = (e.line, e.col);
-            with_snippet(format!("{e}\nhint: see examples/instance.yaml and docs/config.md"), Some((&e.file, l, c)))
+            let at = Location::new(&e.file, e.line, e.col);
+            UsageError::with_snippet(UsageKind::ConfigFile(e), Some(at))
         })?,
         (None, None) => {
-            let text =
-                crate::example::instance_config().ok_or_else(|| usage("the bundled example config is missing"))?;
-            InstanceConfig::parse(Path::new("<bundled examples/instance.yaml>"), text).map_err(usage)?
+            let text = crate::example::instance_config().ok_or(UsageKind::NoBundledConfig)?;
+            InstanceConfig::parse(Path::new("<bundled examples/instance.yaml>"), text).map_err(UsageKind::Config)?
         }
     };
     // A module render needs its graph and base first: the loader reads only its folders.
-    let load_graph = || -> Result<Option<ReleaseGraph>, PrepareError> {
+    let load_graph = || -> Result<Option<ReleaseGraph>, UsageError> {
         Ok(match (&a.release_graph, input) {
             (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
                 let (l, c) = e.issues.first().map_or((0, 0), |i| (i.pos.line, i.pos.col));
-                let mut err = with_snippet(e.to_string(), Some((e.file.as_path(), l, c)));
-                err.at = Some(Location::new(&e.file, l, c));
-                err
+                let at = Location::new(&e.file, l, c);
+                UsageError::with_snippet(UsageKind::Graph(e), Some(at))
             })?),
             (None, None) => match crate::example::release_graph() {
-                Some(t) => {
-                    Some(ReleaseGraph::parse(Path::new("<bundled examples/release-graph.yaml>"), t).map_err(usage)?)
-                }
+                Some(t) => Some(
+                    ReleaseGraph::parse(Path::new("<bundled examples/release-graph.yaml>"), t)
+                        .map_err(UsageKind::Graph)?,
+                ),
                 None => None,
             },
             (None, Some(_)) => None,
@@ -247,8 +189,8 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
     };
     let early_graph = if a.module.keys.is_empty() { None } else { Some(load_graph()?) };
     let module = match &early_graph {
-        Some(g) => a.module.resolve(g.as_ref(), &config).map_err(usage)?,
-        None => a.module.resolve(None, &config).map_err(usage)?,
+        Some(g) => a.module.resolve(g.as_ref(), &config).map_err(UsageKind::Module)?,
+        None => a.module.resolve(None, &config).map_err(UsageKind::Module)?,
     };
     let scope = module.as_ref().map(|m| &m.scope);
     let keep = |r: &str| scope.is_some_and(|s| s.covers(r));
@@ -256,30 +198,27 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
     // The patch set is compiled (a few ms of JSONPath parsing) beside the input load; errors
     // keep their order: patches, release graph, input.
     let t0 = Instant::now();
-    let load_patches = || -> Result<Option<PatchSet>, PrepareError> {
+    let load_patches = || -> Result<Option<PatchSet>, UsageError> {
         if a.no_patches {
             return Ok(None);
         }
         Ok(Some(match &a.patches {
             Some(dir) => PatchSet::from_dir(&opendesk_patches::patches_dir(dir)).map_err(|e| {
-                let (l, c) = (e.line, e.col);
-                let f = PathBuf::from(&e.file);
-                with_snippet(e.to_string(), Some((&f, l, c)))
+                let at = Location::new(&e.file, e.line, e.col);
+                UsageError::with_snippet(UsageKind::Patches(e), Some(at))
             })?,
-            None => opendesk_patches::default_set().map_err(usage)?,
+            None => opendesk_patches::default_set().map_err(UsageKind::Patches)?,
         }))
     };
-    let load_input = || -> Result<opendesk_render::load::LoadedInput, PrepareError> {
+    let load_input = || -> Result<opendesk_render::load::LoadedInput, UsageError> {
         let example = match input {
             Some(_) => None,
-            None => Some(crate::example::materialize().map_err(usage)?),
+            None => Some(crate::example::materialize().map_err(UsageKind::Example)?),
         };
         let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
         load_dir_only(dir, only).map_err(|e| {
-            let loc = e.location();
-            let mut err = with_snippet(e.to_string(), loc.as_ref().map(|l| (l.file.as_path(), l.line, l.col)));
-            err.at = loc;
-            err
+            let at = e.location();
+            UsageError::with_snippet(UsageKind::Load(e), at)
         })
     };
     let (patches, loaded) = in_pool(a.threads, || rayon::join(load_patches, load_input));
@@ -289,23 +228,19 @@ pub fn prepare_at(input: Option<&Path>, a: &Inputs) -> Result<Prepared, PrepareE
         None => load_graph()?,
     };
     let loaded = loaded?;
+    // Checked after the input is loaded, so a broken input is reported first.
     if let (Some(dir), None, None) = (input, &a.config, &a.config_text) {
-        return Err(missing_config(dir));
+        return Err(UsageKind::MissingConfig(dir.to_path_buf()).into());
     }
     if loaded.documents.is_empty() {
         let dir = input.map_or_else(|| "the bundled example".to_string(), |d| d.display().to_string());
-        return Err(usage(format!(
-            "{dir}: no Kubernetes document found ({} YAML files under release folders): refusing to render an \
-             empty tree (Argo CD would prune the whole instance). Check the input dir (helmfile template \
-             --output-dir)",
-            loaded.files.len()
-        )));
+        return Err(UsageKind::EmptyInput { dir, files: loaded.files.len() }.into());
     }
     let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let previous_secrets = match &a.previous_secrets {
         Some(p) => Some((
             p.clone(),
-            std::fs::read_to_string(p).map_err(|e| usage(format!("{}: --previous-secrets: {e}", p.display())))?,
+            std::fs::read_to_string(p).map_err(|source| UsageKind::PreviousSecrets { path: p.clone(), source })?,
             a.strict_secrets,
         )),
         None => None,
@@ -400,35 +335,6 @@ pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) ->
     r
 }
 
-/// Why `render_to` wrote nothing.
-#[derive(Debug)]
-pub struct RenderFailure {
-    /// Exit code (1 guard/lint, 2 bad input/usage/I-O, [`EXIT_CANCELLED`] cancelled).
-    pub exit_code: i32,
-    /// The message for stderr (file:line:col and snippet where known).
-    pub message: String,
-    /// The report, when the pipeline ran.
-    pub report: Option<Box<Report>>,
-    /// Where the error points, from the typed error, when it names a position.
-    pub at: Option<Location>,
-    /// The stage it failed in (of [`crate::progress::STAGES`]); `None` before `load`.
-    pub stage: Option<&'static str>,
-}
-
-impl RenderFailure {
-    fn new(exit_code: i32, message: String, stage: Option<&'static str>) -> Self {
-        RenderFailure { exit_code, message, report: None, at: None, stage }
-    }
-
-    fn cancelled(stage: &'static str) -> Self {
-        Self::new(
-            EXIT_CANCELLED,
-            format!("error: the render was cancelled (before {stage}); nothing was written"),
-            Some(stage),
-        )
-    }
-}
-
 /// Render and write: the tree atomically to `out`, the secret payload to `secrets_out`.
 /// Nothing is written unless everything succeeded.
 pub fn render_to(
@@ -449,18 +355,17 @@ pub fn render_to_with_progress(
     a: &Inputs,
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderFailure> {
-    check_out(out, input, a).map_err(|UsageError(m)| RenderFailure::new(EXIT_USAGE, m, None))?;
+    check_out(out, input, a).map_err(|e| RenderFailure::new(e.into(), None))?;
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
-            .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
+            .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
     }
     if let Some(p) = progress {
         p(crate::progress::LOAD);
     }
-    let prepared = prepare_at(input, a)
-        .map_err(|e| RenderFailure { at: e.at, ..RenderFailure::new(EXIT_USAGE, e.message, Some("load")) })?;
+    let prepared = prepare(input, a).map_err(|e| RenderFailure::new(e.into(), Some("load")))?;
     opendesk_render::output::write::check_out_owned(out)
-        .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
+        .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
     let opts = RenderOptions { progress, ..Default::default() };
     let rendered = run_checked(prepared, out, secrets_out, a.threads, opts)?;
     if secrets_out.is_none() && !a.discard_secret_values {
@@ -494,20 +399,12 @@ pub fn require_payload_destination(rendered: &Rendered, names: PayloadOptions) -
     if rendered.secrets.is_empty() {
         return Ok(());
     }
-    Err(RenderFailure::new(
-        EXIT_USAGE,
-        format!(
-            "error: {} Secret(s) were converted to ExternalSecrets ({} value(s) for the secrets manager) but \
-             {} is missing: the values would be lost and the apps would fail at start. Give {} (outside the \
-             output dir, mode 0600), {}. Nothing was written",
-            rendered.secrets.entries.len(),
-            rendered.secrets.value_count(),
-            names.file.split(' ').next().unwrap_or(names.file),
-            names.file,
-            names.otherwise
-        ),
-        Some("write"),
-    ))
+    let kind = FailureKind::NoPayloadDestination {
+        secrets: rendered.secrets.entries.len(),
+        values: rendered.secrets.value_count(),
+        names,
+    };
+    Err(RenderFailure::new(kind, Some("write")))
 }
 
 /// Refuse an `--out` that is not ours to replace (see
@@ -528,8 +425,8 @@ pub fn check_out(out: &Path, input: Option<&Path>, a: &Inputs) -> Result<(), Usa
     if let Some(g) = &a.release_graph {
         inputs.push(("release graph", g));
     }
-    check_out_disjoint(out, &inputs).map_err(|e| UsageError::from(usage(e)))?;
-    check_out_owned(out).map_err(|e| UsageError::from(usage(e)))
+    check_out_disjoint(out, &inputs).map_err(UsageKind::Out)?;
+    Ok(check_out_owned(out).map_err(UsageKind::Out)?)
 }
 
 /// Run the pipeline on already prepared inputs (e.g. a config the caller adjusted) and write
@@ -542,7 +439,7 @@ pub fn render_prepared(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderFailure> {
     opendesk_render::output::write::check_out_owned(out)
-        .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
+        .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
     let opts = RenderOptions { progress, ..Default::default() };
     let rendered = run_checked(prepared, out, secrets_out, threads, opts)?;
     write_rendered(rendered, out, secrets_out, threads, opts)
@@ -560,7 +457,7 @@ pub fn run_checked(
 ) -> Result<Rendered, RenderFailure> {
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
-            .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), None))?;
+            .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
     }
     if opts.cancelled() {
         return Err(RenderFailure::cancelled("patches"));
@@ -577,18 +474,20 @@ pub fn run_checked(
     let stage = *current.lock().unwrap_or_else(|p| p.into_inner());
     let mut rendered = result.map_err(|e| match e {
         RenderError::Cancelled { stage } => RenderFailure::cancelled(stage),
-        e => RenderFailure {
-            exit_code: e.exit_code(),
-            message: format!("error: {e}"),
-            report: e.report().map(|r| Box::new(r.clone())),
-            at: render_error_at(&e),
-            stage: Some(stage),
-        },
+        e => {
+            let report = e.report().map(|r| Box::new(r.clone()));
+            // The documents a failed render keeps are for `explain`, not for its error.
+            let e = match e {
+                RenderError::Failed(r, _) => RenderError::Failed(r, Box::default()),
+                e => e,
+            };
+            RenderFailure { report, ..RenderFailure::new(FailureKind::Render(e), Some(stage)) }
+        }
     })?;
     if let Some((file, text, strict)) = previous {
         // Reported, not written to render-meta: the tree stays a function of the input alone.
         let found = opendesk_render::churn::value_changes(&file, &text, &rendered.secrets, strict)
-            .map_err(|e| RenderFailure::new(EXIT_USAGE, format!("error: {e}"), Some(stage)))?;
+            .map_err(|e| RenderFailure::new(FailureKind::PreviousSecrets(e), Some(stage)))?;
         let errors = found.iter().filter(|f| f.severity == opendesk_render::report::Severity::Error).count();
         for f in &found {
             *rendered.report.summary.findings.entry(f.severity).or_default() += 1;
@@ -598,13 +497,7 @@ pub fn run_checked(
             rendered.report.status = "failed";
             return Err(RenderFailure {
                 report: Some(Box::new(rendered.report.clone())),
-                ..RenderFailure::new(
-                    EXIT_FAILED,
-                    format!(
-                        "error: {errors} Secret(s) changed values since --previous-secrets (--strict-secrets); pin the chart's random values or drop --strict-secrets"
-                    ),
-                    Some(stage),
-                )
+                ..RenderFailure::new(FailureKind::SecretsChanged { errors }, Some(stage))
             });
         }
     }
@@ -624,7 +517,7 @@ pub fn write_rendered(
     threads: Option<usize>,
     opts: RenderOptions<'_>,
 ) -> Result<Rendered, RenderFailure> {
-    let fail = |message: String| RenderFailure::new(EXIT_USAGE, message, Some("write"));
+    let fail = |kind: FailureKind| RenderFailure::new(kind, Some("write"));
     if opts.cancelled() {
         return Err(RenderFailure::cancelled("write"));
     }
@@ -640,14 +533,14 @@ pub fn write_rendered(
                 so,
                 &rendered.secrets.to_secrets_file().into_bytes(),
             )
-            .map_err(|e| fail(format!("error: {e}")))?,
+            .map_err(|e| fail(FailureKind::Write(e)))?,
         ),
         None => None,
     };
     in_pool(threads, || opendesk_render::output::write::write_tree(out, &rendered.tree.files))
-        .map_err(|e| fail(format!("error: {e}")))?;
+        .map_err(|e| fail(FailureKind::Write(e)))?;
     if let Some(s) = staged {
-        s.commit().map_err(|e| fail(format!("error: {e} (the output tree was written)")))?;
+        s.commit().map_err(|e| fail(FailureKind::PayloadCommit(e)))?;
     }
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: crate::progress::WRITE, ms });
@@ -772,20 +665,19 @@ pub fn matrix_of(
     versions: &[String],
 ) -> Result<opendesk_render::patch::matrix::Matrix, UsageError> {
     use opendesk_render::patch::matrix;
-    let usage = |m: String| UsageError(format!("error: {m}"));
     let Some(set) = &prepared.patches else {
-        return Err(usage("no patch set (--no-patches): nothing to tabulate".into()));
+        return Err(UsageKind::NoPatchSet.into());
     };
     let mut vs = Vec::new();
     for v in versions {
         match semver::Version::parse(v.trim()) {
             Ok(v) => vs.push(v),
-            Err(e) => return Err(usage(format!("--versions: {v:?} is not a full semver version ({e}); e.g. 1.13.1"))),
+            Err(source) => return Err(UsageKind::NotSemver { version: v.clone(), source }.into()),
         }
     }
     if vs.is_empty() {
         vs = matrix::default_versions(set, &prepared.config.version());
     }
     let vars = opendesk_render::patch::Vars::from_config(&prepared.config);
-    matrix::matrix(set, &prepared.input.documents, &vs, &vars).map_err(|e| usage(e.to_string()))
+    Ok(matrix::matrix(set, &prepared.input.documents, &vs, &vars).map_err(UsageKind::Matrix)?)
 }
