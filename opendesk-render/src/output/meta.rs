@@ -75,17 +75,8 @@ impl<'a> From<&'a PatchStat> for MetaPatch<'a> {
     }
 }
 
-/// One guard's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GuardResult {
-    /// Guard name (`required-patch`, `namespace-marker`, ...).
-    pub name: String,
-    /// True when the guard passed.
-    pub passed: bool,
-    /// What failed (never a secret value).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
+/// One guard's result (render-meta's `guards[]`): the guards stage's type.
+pub use crate::stages::guards::GuardResult;
 
 /// What the pipeline knows besides the output documents.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,7 +246,7 @@ mod tests {
                 },
             ],
             findings: vec![Finding::new("lint", "lint/image-latest", Severity::Warning, "image uses :latest")],
-            guards: vec![GuardResult { name: "namespace-marker".into(), passed: true, message: None }],
+            guards: vec![GuardResult::pass("namespace-marker")],
             eso_converted: 4,
             redactions: 1,
             ..Default::default()
