@@ -271,10 +271,10 @@ fn spanning_releases(plan: &BTreeMap<String, argo::ReleaseNamespaces>) -> Vec<Fi
 
 #[cfg(test)]
 mod tests {
-    use super::write::tests::Scratch;
     use super::*;
     use crate::config::ArgoCd;
     use crate::load::load_dir;
+    use crate::testing::{corpus, Scratch};
     use crate::yaml::parse_documents;
     use std::path::Path;
 
@@ -290,16 +290,6 @@ mod tests {
             external_namespaces: Vec::new(),
         };
         c
-    }
-
-    fn corpus() -> Option<PathBuf> {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-        if p.is_dir() {
-            return Some(p);
-        }
-        assert!(std::env::var_os("CI").is_none(), "corpus missing at {} (required in CI)", p.display());
-        eprintln!("SKIP: corpus missing at {}", p.display());
-        None
     }
 
     fn meta_input(digest: &str) -> MetaInput {
