@@ -117,7 +117,7 @@ pub fn build_tree(
         Some(g) => g.assign(names)?,
         None => WaveAssignment::flat(names),
     };
-    if let (Some(m), Some(_)) = (&meta.module, graph) {
+    if let (Some(m), Some(_)) = (&meta.report.module, graph) {
         // Only the module's own releases can be missing from a module render.
         waves.findings.retain(|f| f.code != crate::checks::Check::OutputGraphReleaseNotRendered.code());
         let missing: Vec<&str> =
@@ -184,7 +184,7 @@ pub fn build_tree(
     // A module render's tree holds only its releases' Applications: the parent is the full
     // render's, and the push keeps it (it points at the applications/ folder, so a module
     // never needs to change it).
-    if meta.module.is_none() {
+    if meta.report.module.is_none() {
         apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
     }
     // Every file was hashed where it was emitted: the digests hash names and those hashes.
@@ -293,12 +293,11 @@ mod tests {
     }
 
     fn meta_input(digest: &str) -> MetaInput {
-        MetaInput {
-            opendesk_version: "1.13.1".into(),
-            instance: "acme".into(),
-            input_digest: digest.into(),
-            ..Default::default()
-        }
+        let mut m = MetaInput::default();
+        m.report.opendesk_version = "1.13.1".into();
+        m.report.instance = "acme".into();
+        m.report.input_digest = digest.into();
+        m
     }
 
     /// The corpus minus the huge, irrelevant monitoring release (keeps the test fast).
