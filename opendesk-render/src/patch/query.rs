@@ -440,7 +440,7 @@ mod tests {
 
         fn tree() -> impl Strategy<Value = Node> {
             let key = prop::sample::select(vec!["a", "b", "name", "containers", "ports", "protocol", "env", "kind"]);
-            let scalar = prop::sample::select(vec!["1", "b", "X", "''", "~", "TCP"]).prop_map(|t| doc(t));
+            let scalar = prop::sample::select(vec!["1", "b", "X", "''", "~", "TCP"]).prop_map(doc);
             scalar.prop_recursive(5, 48, 5, move |inner| {
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..4).prop_map(|v| Node::new(Value::Seq(v))),

@@ -344,10 +344,9 @@ pub fn check_node(root: &Node, s: &Schemas, crds: &CrdSet) -> (Vec<Issue>, Optio
 }
 
 type Checked = (Vec<Issue>, Option<Severity>, bool);
+type CrdChecks = std::sync::Mutex<std::collections::HashMap<(crd::TreeKey, String), Arc<Checked>>>;
 /// The checks of CRD documents of this process ([`crd_check_cached`]).
-static CRD_CHECKS: std::sync::OnceLock<
-    std::sync::Mutex<std::collections::HashMap<(crd::TreeKey, String), Arc<Checked>>>,
-> = std::sync::OnceLock::new();
+static CRD_CHECKS: std::sync::OnceLock<CrdChecks> = std::sync::OnceLock::new();
 
 /// Forget everything compiled or checked once per process (built-in schemas, CRDs, their
 /// checks, patterns; the emitted CRDs stay), so the next validation pays the cold path as a
