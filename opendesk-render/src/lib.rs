@@ -20,6 +20,7 @@ pub mod digest;
 pub mod document;
 pub mod error;
 pub mod fsio;
+pub mod limits;
 pub mod load;
 pub mod module;
 pub mod output;
@@ -29,6 +30,8 @@ pub mod pipeline;
 pub mod report;
 pub mod scrub;
 pub mod stages;
+#[doc(hidden)]
+pub mod testing;
 pub mod typed;
 pub mod validate;
 pub mod yaml;

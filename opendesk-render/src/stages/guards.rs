@@ -36,30 +36,41 @@ pub const SYNAPSE_ADJACENT_RELEASES: &[&str] = &["opendesk-synapse-*", "opendesk
 /// Release names treated as Argo CD itself (allowed in the Argo CD namespace).
 pub const ARGOCD_RELEASES: &[&str] = &["argocd", "argo-cd"];
 
-/// The outcome of one guard.
+/// The outcome of one guard: an entry of the report's and render-meta's `guards[]` (every
+/// guard's: this module's, `required-patch`, a module render's `secret-skew`), and the error
+/// findings that say what to do when it failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct GuardResult {
-    /// Guard name (`namespace-markers`, …).
-    pub guard: String,
+    /// Guard name (`required-patch`, `namespace-markers`, …).
+    pub name: String,
     /// True when it passed (or did not apply).
     pub passed: bool,
-    /// One line on what was checked or why it failed.
-    pub summary: String,
-    /// Error findings when it failed, each saying what to do.
+    /// Why it failed (or, passing, why it was not judged); never a secret value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Error findings when it failed, each saying what to do. The guards stage moves them to
+    /// the report's findings; they are not part of `guards[]`.
+    #[serde(skip)]
     pub findings: Vec<Finding>,
 }
 
 impl GuardResult {
-    fn pass(guard: Check, summary: impl Into<String>) -> Self {
-        GuardResult { guard: guard_name(guard).into(), passed: true, summary: summary.into(), findings: Vec::new() }
+    /// A guard that passed.
+    pub fn pass(name: impl Into<String>) -> Self {
+        GuardResult { name: name.into(), passed: true, message: None, findings: Vec::new() }
     }
 
-    fn from_findings(guard: Check, ok: impl Into<String>, failed: impl Into<String>, findings: Vec<Finding>) -> Self {
+    /// A guard that failed with `message` (findings, if any, added by the caller).
+    pub fn fail(name: impl Into<String>, message: impl Into<String>) -> Self {
+        GuardResult { name: name.into(), passed: false, message: Some(message.into()), findings: Vec::new() }
+    }
+
+    /// Passed when `findings` is empty, else failed with `failed` as its message.
+    fn from_findings(guard: Check, failed: impl Into<String>, findings: Vec<Finding>) -> Self {
         if findings.is_empty() {
-            Self::pass(guard, ok)
+            Self::pass(guard_name(guard))
         } else {
-            GuardResult { guard: guard_name(guard).into(), passed: false, summary: failed.into(), findings }
+            GuardResult { findings, ..Self::fail(guard_name(guard), failed) }
         }
     }
 }
@@ -105,6 +116,9 @@ pub struct GuardContext<'a> {
     /// held no known value and was not changed since (see `RedactOutput::root_clean`). Those
     /// trees are not searched again; anything else is. Empty: search every tree.
     pub root_clean: &'a [bool],
+    /// Per document, from the same redact stage run: the paths it refused
+    /// (`RedactOutput::refused`). The guard does not report those again. Empty: report all.
+    pub refused: &'a [Vec<String>],
     /// A module render (`render --module`): the instance-wide existence checks (a Keycloak
     /// workload for JIT, a SCIM server) do not fail a module that renders none; every one it
     /// renders is still checked.
@@ -130,7 +144,7 @@ pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -
             orphan_synapse_sidecars(inv, cfg),
             namespace_markers(docs, cfg),
             scoped(scim(docs, cfg), ctx.module),
-            plaintext_secrets(docs, cfg, ctx.known_secrets, ctx.root_clean),
+            plaintext_secrets(docs, cfg, ctx.known_secrets, ctx.root_clean, ctx.refused),
             namespaces(docs, cfg, ctx.created_elsewhere),
         ],
     }
@@ -141,12 +155,8 @@ pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -
 /// module, and the full render checks it.
 fn scoped(r: GuardResult, module: bool) -> GuardResult {
     if module && !r.passed && r.findings.iter().all(|f| f.resource.is_none()) {
-        return GuardResult {
-            guard: r.guard,
-            passed: true,
-            summary: format!("not judged in a module render: {}", r.summary),
-            findings: Vec::new(),
-        };
+        // Not judged in a module render: it passes, as the full render's judgement stands.
+        return GuardResult::pass(r.name);
     }
     r
 }
@@ -169,7 +179,7 @@ fn fail(guard: Check, doc: Option<&Document>, message: String) -> Finding {
 pub fn jit_keycloak(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
     const G: Check = Check::GuardJitKeycloak;
     if !cfg.external_idp.user_sync {
-        return GuardResult::pass(G, "externalIdp.userSync is off");
+        return GuardResult::pass(guard_name(G));
     }
     let kc: Vec<&Document> = docs.iter().filter(|d| keycloak_container(d).is_some()).collect();
     let mut findings = Vec::new();
@@ -199,12 +209,7 @@ pub fn jit_keycloak(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
             ));
         }
     }
-    GuardResult::from_findings(
-        G,
-        format!("{} Keycloak workload(s) carry the JIT plugin", kc.len()),
-        "JIT plugin missing",
-        findings,
-    )
+    GuardResult::from_findings(G, "JIT plugin missing", findings)
 }
 
 fn release_matches(release: &str, pattern: &str) -> bool {
@@ -246,8 +251,7 @@ pub fn orphan_synapse_sidecars(inv: &Inventory, _cfg: &InstanceConfig) -> GuardR
         }
     }
     if homeserver || adjacent.is_empty() {
-        let s = if homeserver { "a Synapse homeserver is rendered" } else { "no Synapse-adjacent workloads" };
-        return GuardResult::pass(G, s);
+        return GuardResult::pass(guard_name(G));
     }
     let findings = adjacent
         .iter()
@@ -267,7 +271,7 @@ pub fn orphan_synapse_sidecars(inv: &Inventory, _cfg: &InstanceConfig) -> GuardR
             f
         })
         .collect();
-    GuardResult::from_findings(G, "", "Synapse-adjacent workloads without a homeserver", findings)
+    GuardResult::from_findings(G, "Synapse-adjacent workloads without a homeserver", findings)
 }
 
 fn marker_re() -> &'static Regex {
@@ -386,12 +390,7 @@ pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult
         findings
     });
     findings.extend(per_doc.into_iter().flatten());
-    GuardResult::from_findings(
-        G,
-        "no placeholders, nothing in the Argo CD namespace",
-        "namespace markers found",
-        findings,
-    )
+    GuardResult::from_findings(G, "namespace markers found", findings)
 }
 
 /// `namespaces`: every namespace a namespaced resource lands in is created by something:
@@ -456,12 +455,7 @@ pub fn namespaces(docs: &[Document], cfg: &InstanceConfig, created_elsewhere: &[
             )
         })
         .collect();
-    GuardResult::from_findings(
-        G,
-        format!("every namespace used is created ({} namespaces)", created.len()),
-        "namespaces nobody creates",
-        findings,
-    )
+    GuardResult::from_findings(G, "namespaces nobody creates", findings)
 }
 
 /// The destination namespaces the Applications under `<dir>/applications/` create
@@ -540,13 +534,12 @@ pub fn is_scim_server(d: &Document) -> bool {
 pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
     const G: Check = Check::GuardScim;
     if !cfg.scim.enabled {
-        return GuardResult::pass(G, "scim.enabled is false");
+        return GuardResult::pass(guard_name(G));
     }
     let servers: Vec<&Document> = docs.iter().filter(|d| is_scim_server(d)).collect();
     if servers.is_empty() {
         return GuardResult::from_findings(
             G,
-            "",
             "no SCIM server",
             vec![fail(
                 G,
@@ -564,7 +557,7 @@ pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
         })
     });
     if with_token {
-        return GuardResult::pass(G, format!("{} SCIM server workload(s), token Secret referenced", servers.len()));
+        return GuardResult::pass(guard_name(G));
     }
     let findings = servers
         .iter()
@@ -579,19 +572,24 @@ pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
             )
         })
         .collect();
-    GuardResult::from_findings(G, "", "SCIM token Secret reference missing", findings)
+    GuardResult::from_findings(G, "SCIM token Secret reference missing", findings)
 }
 
 /// `plaintext-secrets`: no Secret with data, and (given the known values) none of them in any
-/// other document. Messages never contain a value.
+/// other document. Messages never contain a value. A value the redact stage already refused at
+/// that path (`refused`, per document) is its finding, not reported again: one finding per
+/// problem. The guard still fails on its own for a Secret with data and for a value anywhere
+/// else.
 pub fn plaintext_secrets(
     docs: &[Document],
     _cfg: &InstanceConfig,
     known: Option<&KnownSecrets>,
     root_clean: &[bool],
+    refused: &[Vec<String>],
 ) -> GuardResult {
-    // Only trusted when it describes exactly these documents.
+    // Only trusted when they describe exactly these documents.
     let root_clean = if root_clean.len() == docs.len() { root_clean } else { &[] };
+    let refused = if refused.len() == docs.len() { refused } else { &[] };
     const G: Check = Check::GuardPlaintextSecrets;
     // Per document in parallel, collected in document order.
     let indexed: Vec<(usize, &Document)> = docs.iter().enumerate().collect();
@@ -623,6 +621,10 @@ pub fn plaintext_secrets(
                 }
             });
             for p in paths {
+                let path = k.masked_path(&p);
+                if refused.get(i).is_some_and(|r| r.contains(&path)) {
+                    continue;
+                }
                 findings.push(
                     fail(
                         G,
@@ -631,19 +633,25 @@ pub fn plaintext_secrets(
                          Secret instead of inlining the value"
                             .into(),
                     )
-                    .path(k.masked_path(&p)),
+                    .path(path),
                 );
             }
             findings
         },
     );
     let findings: Vec<Finding> = per_doc.into_iter().flatten().collect();
-    GuardResult::from_findings(
-        G,
-        "no Secret with data, no known secret value in the output",
-        "plaintext secrets in the output",
-        findings,
-    )
+    GuardResult::from_findings(G, "plaintext secrets in the output", findings)
+}
+
+/// A guard message as it may leave the process: known secret values masked (given them), and
+/// credentials in URLs shown as `https://***@host/…`, like findings.
+pub fn scrub_guard_message(known: Option<&KnownSecrets>, m: &mut String) {
+    if let Some(k) = known {
+        super::redact::scrub(k, m);
+    }
+    if let std::borrow::Cow::Owned(t) = crate::scrub::redact_url_credentials(m) {
+        *m = t;
+    }
 }
 
 /// The `guards` stage ([`guards`]), with the facts of the earlier stages: the inventory, and
@@ -669,19 +677,12 @@ impl crate::pipeline::Stage for GuardsStage {
             inventory: Some(&cx.inventory),
             known_secrets: cx.redact.as_ref().map(|r| &r.known),
             root_clean: cx.redact.as_ref().map_or(&[][..], |r| &r.root_clean),
+            refused: cx.redact.as_ref().map_or(&[][..], |r| &r.refused),
             module: cx.module.is_some(),
         };
-        let report = guards(&cx.docs, cx.cfg, &ctx);
-        let mut results: Vec<crate::output::meta::GuardResult> = report
-            .results
-            .iter()
-            .map(|r| crate::output::meta::GuardResult {
-                name: r.guard.clone(),
-                passed: r.passed,
-                message: (!r.passed).then(|| r.summary.clone()),
-            })
-            .collect();
-        let mut found = report.findings();
+        let mut results = guards(&cx.docs, cx.cfg, &ctx).results;
+        // The findings go to the report's findings, in guard order; `guards[]` lists outcomes.
+        let mut found: Vec<Finding> = results.iter_mut().flat_map(|r| std::mem::take(&mut r.findings)).collect();
         if let Some(m) = cx.module {
             // A module render: the secret-skew guard against the base full render.
             match &m.base {
@@ -701,10 +702,8 @@ impl crate::pipeline::Stage for GuardsStage {
             cx.module_meta =
                 Some(crate::module::ModuleMeta::new(m, rendered, std::mem::take(&mut cx.out_of_scope_patches)));
         }
-        if let Some(k) = cx.known_secrets() {
-            for m in results.iter_mut().filter_map(|g| g.message.as_mut()) {
-                super::redact::scrub(k, m);
-            }
+        for m in results.iter_mut().filter_map(|g| g.message.as_mut()) {
+            scrub_guard_message(cx.known_secrets(), m);
         }
         cx.guards.extend(results);
         Ok(found)
@@ -838,20 +837,46 @@ mod tests {
         let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter22}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {conf: \"pw=hunter22\"}\n";
         let ds = docs("r", "f.yaml", bad);
         let known = KnownSecrets::from_values(["hunter22"]);
-        let r = plaintext_secrets(&ds, &cfg(), Some(&known), &[]);
+        let r = plaintext_secrets(&ds, &cfg(), Some(&known), &[], &[]);
         assert!(!r.passed);
         assert_eq!(codes(&r), ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]);
         let all = serde_json::to_string(&r).unwrap();
         assert!(!all.contains("hunter22"));
         // Passing: data-less Secret and clean documents.
         let good = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {conf: \"pw=<redacted>\"}\n";
-        assert!(plaintext_secrets(&docs("r", "f.yaml", good), &cfg(), Some(&known), &[]).passed);
+        assert!(plaintext_secrets(&docs("r", "f.yaml", good), &cfg(), Some(&known), &[], &[]).passed);
         // Trees the redact stage found clean are not searched again; a list that does not
         // describe these documents is ignored.
-        let skip = plaintext_secrets(&ds, &cfg(), Some(&known), &[false, true]);
+        let skip = plaintext_secrets(&ds, &cfg(), Some(&known), &[false, true], &[]);
         assert_eq!(codes(&skip), ["Secret/-/s "]);
-        let wrong = plaintext_secrets(&ds, &cfg(), Some(&known), &[true]);
+        let wrong = plaintext_secrets(&ds, &cfg(), Some(&known), &[true], &[]);
         assert_eq!(codes(&wrong), ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]);
+        // A value the redact stage refused at that path is its finding, not a second one; the
+        // guard still fails for the Secret with data, for any other path, and ignores a list
+        // that does not describe these documents.
+        let refused = vec![Vec::new(), vec!["$.data.conf".to_string()]];
+        assert_eq!(codes(&plaintext_secrets(&ds, &cfg(), Some(&known), &[], &refused)), ["Secret/-/s "]);
+        let other = vec![Vec::new(), vec!["$.data.other".to_string()]];
+        assert_eq!(
+            codes(&plaintext_secrets(&ds, &cfg(), Some(&known), &[], &other)),
+            ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]
+        );
+        let short = vec![vec!["$.data.conf".to_string()]];
+        assert_eq!(
+            codes(&plaintext_secrets(&ds, &cfg(), Some(&known), &[], &short)),
+            ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]
+        );
+    }
+
+    #[test]
+    fn guard_messages_are_scrubbed_like_findings() {
+        let known = KnownSecrets::from_values(["Zq8kW3pVx7Lm2Rt"]);
+        let mut m = "pushed to https://me:tok3n@git.example/x.git with Zq8kW3pVx7Lm2Rt".to_string();
+        scrub_guard_message(Some(&known), &mut m);
+        assert_eq!(m, "pushed to https://***@git.example/x.git with <redacted>");
+        let mut m = "see http://u:p@h/".to_string();
+        scrub_guard_message(None, &mut m);
+        assert_eq!(m, "see http://***@h/");
     }
 
     #[test]
@@ -910,7 +935,7 @@ mod tests {
         assert!(!r.failed(), "{r:?}");
         assert_eq!(r.results.len(), 6);
         let mut r = r;
-        r.push(GuardResult { guard: "required-patch".into(), passed: false, summary: "x".into(), findings: vec![] });
+        r.push(GuardResult::fail("required-patch", "x"));
         assert!(r.failed());
         assert_eq!(r.failures().count(), 1);
     }

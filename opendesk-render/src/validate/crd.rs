@@ -119,11 +119,19 @@ pub fn compile(root: &Node) -> Result<Arc<CompiledCrd>, CrdError> {
     compile_keyed(root, tree_key(root))
 }
 
+/// The compiled CRDs of this process, by content key ([`compile_keyed`]).
+static COMPILED: OnceLock<Mutex<HashMap<TreeKey, Arc<CompiledCrd>>>> = OnceLock::new();
+
+/// Forget the compiled CRDs (the emitted ones stay): cold-path benchmarks.
+pub(crate) fn clear_cache() {
+    if let Some(c) = COMPILED.get() {
+        c.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 /// [`compile`] with the document's [`tree_key`] already computed.
 pub fn compile_keyed(root: &Node, key: TreeKey) -> Result<Arc<CompiledCrd>, CrdError> {
-    type Cache = Mutex<HashMap<TreeKey, Arc<CompiledCrd>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
+    let cache = COMPILED.get_or_init(Default::default);
     if let Some(c) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(c.clone());
     }
@@ -153,11 +161,9 @@ fn compile_uncached(root: &Node) -> Result<CompiledCrd, CrdError> {
         let served = v.get("served").and_then(Node::as_bool).unwrap_or(true);
         let schema = v.get_path("schema.openAPIV3Schema").or(shared);
         let id = match schema {
-            Some(s) => Some(
-                arena
-                    .compile(&to_json(s), Dialect::Crd, &defs)
-                    .map_err(|e| CrdError(format!("version {name}: {e}")))?,
-            ),
+            Some(s) => {
+                Some(arena.compile(s, Dialect::Crd, &defs).map_err(|e| CrdError(format!("version {name}: {e}")))?)
+            }
             None => None,
         };
         versions.push((name.to_string(), served, id));
@@ -165,7 +171,7 @@ fn compile_uncached(root: &Node) -> Result<CompiledCrd, CrdError> {
     if versions.is_empty() {
         if let Some(v) = spec.get("version").and_then(Node::as_str) {
             let id = match shared {
-                Some(s) => Some(arena.compile(&to_json(s), Dialect::Crd, &defs).map_err(|e| CrdError(e.to_string()))?),
+                Some(s) => Some(arena.compile(s, Dialect::Crd, &defs).map_err(|e| CrdError(e.to_string()))?),
                 None => None,
             };
             versions.push((v.to_string(), true, id));
