@@ -210,6 +210,10 @@ pub enum Reason {
     /// A strong value under a configuration key ([`CONFIG_KEY_WORDS`]).
     #[serde(rename = "config-key")]
     ConfigKey,
+    /// A strong credential inside the key's value (a configuration file, a JSON document, a
+    /// URL's password): see [`super::embedded`].
+    #[serde(rename = "embedded")]
+    Embedded,
 }
 
 impl Reason {
@@ -239,6 +243,7 @@ impl Reason {
             Reason::Short => "short",
             Reason::LowEntropy => "low-entropy",
             Reason::ConfigKey => "config-key",
+            Reason::Embedded => "embedded",
         }
     }
 
@@ -295,6 +300,10 @@ pub struct KeyClass {
     pub class: Class,
     /// Why (see the module docs).
     pub reason: Reason,
+    /// Where inside the key's value, for a credential embedded in it (`$.auths['r'].password`,
+    /// ``line 3 `DB_PASS` ``): keys only, never values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inside: Option<String>,
 }
 
 /// The split words of a key, lowercased: `OPENPROJECT_HOST__NAME` → `openproject host name`,

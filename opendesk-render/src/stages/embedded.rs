@@ -86,11 +86,7 @@ fn push(out: &mut Vec<Inner>, path: String, v: &str) {
 
 fn walk_json(v: &serde_json::Value, path: &mut String, key: Option<&str>, out: &mut Vec<Inner>) {
     match v {
-        serde_json::Value::String(s) => {
-            if key.is_some_and(classify::is_credential_key) {
-                push(out, path.clone(), s);
-            }
-        }
+        serde_json::Value::String(s) if key.is_some_and(classify::is_credential_key) => push(out, path.clone(), s),
         serde_json::Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
@@ -267,5 +263,73 @@ mod tests {
         assert_eq!(values(&text).len(), 1);
         let many: String = (0..2000).map(|i| format!("password_{i}: {STRONG}{i:04}\n")).collect();
         assert_eq!(values(&many).len(), MAX_INNER);
+    }
+
+    /// Through the redact stage: a registry password inside a `.dockerconfigjson`, copied into
+    /// a container argument, is refused naming the Secret, key and inner path (never the
+    /// value); an env value equal to it is refused too (a `secretKeyRef` to the key would give
+    /// the whole file); the classification lists it; without the copy nothing changes.
+    #[test]
+    fn the_redact_stage_searches_for_embedded_credentials() {
+        use crate::document::emit_stream;
+        use crate::stages::eso::eso;
+        use crate::stages::redact::redact;
+        use crate::stages::testutil::{cfg_with_store, docs};
+
+        let secret = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: regcred, namespace: apps}}\n\
+             type: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: \
+             '{{\"auths\":{{\"r.example.org\":{{\"username\":\"robot\",\"password\":\"{STRONG}\"}}}}}}'\n\
+             ---\napiVersion: v1\nkind: Secret\nmetadata: {{name: app, namespace: apps}}\nstringData:\n  \
+             application.yaml: \"db:\\n  host: db\\n  password: Zq8rT2vLx9PwK4mN\\n\"\n"
+        );
+        let deployment = |args: &str, env: &str| {
+            format!(
+                "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app, namespace: apps}}\nspec:\n  \
+                 template:\n    spec:\n      containers:\n        - name: a\n          image: nginx:1.27\n          \
+                 args: [\"{args}\"]\n          env:\n            - {{name: DB_PASSWORD, value: \"{env}\"}}\n"
+            )
+        };
+        let cfg = cfg_with_store();
+        let run = |text: String| {
+            let mut ds = docs("app", "app/templates/all.yaml", &text);
+            let e = eso(&mut ds, &cfg).unwrap();
+            let before = emit_stream(&ds);
+            let out = redact(&mut ds, &cfg, &e.payload);
+            (emit_stream(&ds), before, out)
+        };
+
+        let (after, before, out) = run(format!("{secret}{}", deployment(&format!("--password={STRONG}"), "plain")));
+        assert_eq!(after, before);
+        let refused: Vec<_> = out.report.findings.iter().filter(|f| f.code == "redact/inline-secret").collect();
+        assert_eq!(refused.len(), 1, "{:?}", out.report.findings);
+        assert!(refused[0].message.contains("Secret/apps/regcred key `.dockerconfigjson`"), "{}", refused[0].message);
+        assert!(refused[0].message.contains("$.auths['r.example.org'].password"), "{}", refused[0].message);
+        let report = serde_json::to_string(&out.report).unwrap();
+        assert!(!report.contains(STRONG) && !report.contains("Zq8rT2vLx9PwK4mN"), "{report}");
+        let embedded: Vec<_> = out
+            .report
+            .secrets
+            .iter()
+            .filter(|k| k.reason == classify::Reason::Embedded)
+            .map(|k| (k.key.as_str(), k.inside.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            embedded,
+            vec![(".dockerconfigjson", "$.auths['r.example.org'].password"), ("application.yaml", "line 3 `password`")]
+        );
+
+        // An env value equal to the inner credential: refused, not rewritten.
+        let (after, before, out) = run(format!("{secret}{}", deployment("--verbose", "Zq8rT2vLx9PwK4mN")));
+        assert_eq!(after, before);
+        let codes: Vec<_> = out.report.findings.iter().map(|f| (f.code.as_str(), f.path.as_deref())).collect();
+        assert!(
+            codes.contains(&("redact/inline-secret", Some("$.spec.template.spec.containers[0].env[0].value"))),
+            "{codes:?}"
+        );
+
+        // No copy anywhere: nothing refused.
+        let (_, _, out) = run(format!("{secret}{}", deployment("--verbose", "plain")));
+        assert!(out.report.findings.iter().all(|f| f.code != "redact/inline-secret"), "{:?}", out.report.findings);
     }
 }

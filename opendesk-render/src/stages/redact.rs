@@ -63,14 +63,19 @@ pub struct Owner {
     pub namespace: String,
     /// The key (empty for `redact.values`).
     pub key: String,
+    /// Where inside the key's value, for a credential embedded in it (empty: the whole value).
+    /// Such a value cannot become a `secretKeyRef` (the key holds more than it).
+    pub inside: String,
 }
 
 impl Owner {
     fn describe(&self) -> String {
         if self.key.is_empty() {
             self.resource.clone()
-        } else {
+        } else if self.inside.is_empty() {
             format!("{} key `{}`", self.resource, self.key)
+        } else {
+            format!("{} key `{}` (the credential at {} inside it)", self.resource, self.key, self.inside)
         }
     }
 }
@@ -339,7 +344,21 @@ impl KnownSecrets {
                     name: name.to_string(),
                     namespace: e.namespace.clone(),
                     key: k.clone(),
+                    inside: String::new(),
                 };
+                if forced_public.is_empty() {
+                    for inner in super::embedded::inner_credentials(v.expose()) {
+                        sel.secrets.push(KeyClass {
+                            secret: resource.clone(),
+                            key: k.clone(),
+                            class: Class::Secret,
+                            reason: Reason::Embedded,
+                            inside: Some(inner.path.clone()),
+                        });
+                        let owner = Owner { inside: inner.path, ..owner.clone() };
+                        items.push((inner.value.into_bytes(), true, owner));
+                    }
+                }
                 if verdict.class == Class::Secret {
                     items.push((v.expose().to_vec(), verdict.strong, owner));
                 } else if forced_public.is_empty()
@@ -362,6 +381,7 @@ impl KnownSecrets {
                     key: k.clone(),
                     class: verdict.class,
                     reason: verdict.reason,
+                    inside: None,
                 });
             }
         }
@@ -822,6 +842,7 @@ fn scan(d: &Document, known: &KnownSecrets, weak: &[WeakValue], default_ns: &str
                             name: w.name.clone(),
                             namespace: w.namespace.clone(),
                             key: w.key.clone(),
+                            inside: String::new(),
                         };
                         weak_refs.push((entry, owner));
                     }
@@ -846,7 +867,11 @@ fn scan(d: &Document, known: &KnownSecrets, weak: &[WeakValue], default_ns: &str
                 env_value_entry(&owned).and_then(|_| {
                     hits.iter().filter(|h| h.form == Form::Plain && h.start == 0 && h.end == text.len()).find_map(|h| {
                         known.equals(h.value, text).then(|| {
-                            known.owners(h.value).iter().find(|o| !o.name.is_empty() && o.namespace == ns).cloned()
+                            known
+                                .owners(h.value)
+                                .iter()
+                                .find(|o| !o.name.is_empty() && o.inside.is_empty() && o.namespace == ns)
+                                .cloned()
                         })?
                     })
                 })
