@@ -34,13 +34,15 @@ enum Frame {
         /// Where this sequence's items start in the shared item stack.
         start: usize,
         line: u32,
+        col: u32,
         anchor: usize,
     },
     Map {
         /// Where this mapping's entries start in the shared entry stack.
         start: usize,
-        key: Option<(Scalar, u32)>,
+        key: Option<(Scalar, u32, u32)>,
         line: u32,
+        col: u32,
         anchor: usize,
         index: Option<HashMap<String, u32>>,
     },
@@ -112,6 +114,8 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
             reason: e.info().to_string(),
         })?;
         let line = span.start.line() as u32;
+        // saphyr counts columns in characters, from 0.
+        let col = span.start.col() as u32 + 1;
         let done: Option<(Node, usize)> = match ev {
             Event::StreamStart | Event::Nothing => None,
             Event::StreamEnd => break,
@@ -137,7 +141,7 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                     }
                 });
                 Some((
-                    Node { value: Value::Scalar(Scalar { text: trim_slack(v), style: style(st), tag }), line },
+                    Node { value: Value::Scalar(Scalar { text: trim_slack(v), style: style(st), tag }), line, col },
                     anchor,
                 ))
             }
@@ -145,36 +149,37 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err(&span, format!("nesting deeper than {MAX_DEPTH} levels")));
                 }
-                stack.push(Frame::Seq { start: items_stack.len(), line, anchor });
+                stack.push(Frame::Seq { start: items_stack.len(), line, col, anchor });
                 None
             }
             Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err(&span, format!("nesting deeper than {MAX_DEPTH} levels")));
                 }
-                stack.push(Frame::Map { start: entries_stack.len(), key: None, line, anchor, index: None });
+                stack.push(Frame::Map { start: entries_stack.len(), key: None, line, col, anchor, index: None });
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { start, line, anchor }) => {
+                Some(Frame::Seq { start, line, col, anchor }) => {
                     let items: Vec<Node> = items_stack.drain(start..).collect();
-                    Some((Node { value: Value::Seq(items), line }, anchor))
+                    Some((Node { value: Value::Seq(items), line, col }, anchor))
                 }
                 _ => return Err(err(&span, "unbalanced sequence end")),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map { start, key, line, anchor, .. }) => {
-                    if let Some((k, kl)) = key {
+                Some(Frame::Map { start, key, line, col, anchor, .. }) => {
+                    if let Some((k, kl, kc)) = key {
                         // A key without value cannot happen with a conforming parser; keep it as null.
                         entries_stack.push(Entry {
                             key: k,
                             key_line: kl,
-                            value: Node { value: Value::default(), line: kl },
+                            key_col: kc,
+                            value: Node { value: Value::default(), line: kl, col: kc },
                         });
                     }
                     let mut entries: Vec<Entry> = entries_stack.drain(start..).collect();
                     apply_merge_keys(&mut entries);
-                    Some((Node { value: Value::Map(entries), line }, anchor))
+                    Some((Node { value: Value::Map(entries), line, col }, anchor))
                 }
                 _ => return Err(err(&span, "unbalanced mapping end")),
             },
@@ -191,6 +196,7 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                 }
                 let mut n = n.clone();
                 n.line = line;
+                n.col = col;
                 Some((n, 0))
             }
         };
@@ -219,13 +225,13 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                             ));
                         }
                     }
-                    *key = Some((k, node.line));
+                    *key = Some((k, node.line, node.col));
                 }
-                Some((k, kl)) => {
+                Some((k, kl, kc)) => {
                     if let Some(ix) = index {
                         ix.insert(k.text.clone(), kl);
                     }
-                    entries_stack.push(Entry { key: k, key_line: kl, value: node });
+                    entries_stack.push(Entry { key: k, key_line: kl, key_col: kc, value: node });
                     let entries = &entries_stack[*start..];
                     if index.is_none() && entries.len() >= 24 {
                         *index = Some(entries.iter().map(|e| (e.key.text.clone(), e.key_line)).collect());
