@@ -10,7 +10,7 @@ use opendesk_e2e::*;
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::stages::eso::encode_base64;
 use opendesk_render::stages::redact::KnownSecrets;
-use opendesk_steps::render_cmd::{render_to, Inputs};
+use opendesk_steps::session::{render_to, Inputs};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -58,7 +58,7 @@ fn no_secret_value_in_any_output_report_or_message() {
     let lib_out = t.join("lib-out");
     let lib_secrets = t.join("lib-secrets.json");
     let rendered = render_to(Some(&corpus), &lib_out, Some(&lib_secrets), &inputs)
-        .unwrap_or_else(|f| panic!("corpus render failed: {}", f.message));
+        .unwrap_or_else(|f| panic!("corpus render failed: {}", f.message()));
     let (known, selection) = KnownSecrets::collect(&rendered.secrets, &cfg, &rendered.documents);
     assert!(known.len() >= 10, "too few known secret values to make this test mean anything: {selection:?}");
     let mut base64: Vec<String> = rendered

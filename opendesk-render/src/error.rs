@@ -185,12 +185,50 @@ pub enum LoadError {
     /// A file that must not be read: not a regular file, or a symlink leaving the input root.
     #[error(transparent)]
     File(#[from] crate::fsio::FileError),
+    /// A budget of [`crate::limits`] was hit while parsing `file` (too many nodes in the
+    /// render, too much alias expansion in the file): exit 2, nothing built beyond the budget.
+    #[error("{}: {}", at(&file.display(), hit.line, hit.col), hit.describe())]
+    Limit {
+        /// The file being parsed.
+        file: PathBuf,
+        /// Which budget, its value, and the position in the file.
+        hit: crate::limits::LimitHit,
+    },
+    /// The input is larger than [`crate::limits::MAX_INPUT_BYTES`]: refused from the sizes
+    /// its listing gives, before a byte is read (or, for a file that grew since, on reading).
+    #[error(
+        "{path}: {bytes} bytes of input in {files} YAML files: more than the limit {} = {limit} bytes per render \
+         (a full openDesk render is ~10 MB){}. Check that this is the helmfile output dir you meant, or render \
+         fewer releases at a time (--module)",
+        crate::limits::Limit::InputBytes.name(),
+        largest_files(largest)
+    )]
+    InputTooLarge {
+        /// The input dir (or the file that grew while it was read).
+        path: PathBuf,
+        /// Bytes found (at least).
+        bytes: u64,
+        /// YAML files listed.
+        files: usize,
+        /// The limit.
+        limit: u64,
+        /// The largest files and their sizes, largest first (at most 3).
+        largest: Vec<(PathBuf, u64)>,
+    },
     /// A YAML file directly in the input dir, outside any release folder.
     #[error("{path}: YAML file outside a release folder (expected <input>/<release>/<chart>/templates/*.yaml)")]
     OutsideRelease {
         /// The file.
         path: PathBuf,
     },
+}
+
+fn largest_files(v: &[(PathBuf, u64)]) -> String {
+    if v.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = v.iter().map(|(p, n)| format!("{} ({n} bytes)", p.display())).collect();
+    format!("; the largest: {}", list.join(", "))
 }
 
 impl LoadError {
@@ -201,7 +239,9 @@ impl LoadError {
             LoadError::Io { path, .. }
             | LoadError::NotADirectory { path }
             | LoadError::SymlinkLoop { path }
-            | LoadError::OutsideRelease { path } => Some(path),
+            | LoadError::OutsideRelease { path }
+            | LoadError::InputTooLarge { path, .. } => Some(path),
+            LoadError::Limit { file, hit } if hit.line == 0 => Some(file),
             _ => None,
         }
     }
@@ -215,6 +255,7 @@ impl Located for LoadError {
                 Some(Location::new(file, *line, *col))
             }
             LoadError::NotAMapping { file, line, .. } => Some(Location::new(file, *line, 1)),
+            LoadError::Limit { file, hit } if hit.line > 0 => Some(Location::new(file, hit.line, hit.col)),
             _ => self.unpositioned_file().map(Location::file),
         }
     }

@@ -50,6 +50,15 @@ pub enum FileError {
         /// The root it must stay inside.
         root: PathBuf,
     },
+    /// A file larger than a reader's limit ([`read_regular_into_max`]): refused from its size
+    /// before it is read, or when it grew past the limit while it was read.
+    #[error("{path}: {bytes} bytes or more: larger than the limit of this read")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (at least).
+        bytes: u64,
+    },
 }
 
 impl FileError {
@@ -117,6 +126,26 @@ pub fn read_regular_into(path: &Path, buf: &mut Vec<u8>) -> Result<(), FileError
     buf.clear();
     let mut f = open_regular(path)?;
     f.read_to_end(buf).map_err(FileError::io(path))?;
+    Ok(())
+}
+
+/// [`read_regular_into`] of a file of at most `max` bytes: a larger one is refused from its
+/// `fstat` size before a byte is read ([`FileError::TooLarge`]), and the read stops after
+/// `max + 1` bytes whatever the size said (a file that grows while it is read).
+pub fn read_regular_into_max(path: &Path, buf: &mut Vec<u8>, max: u64) -> Result<(), FileError> {
+    buf.clear();
+    let f = open_regular(path)?;
+    let len = f.metadata().map_err(FileError::io(path))?.len();
+    if len > max {
+        return Err(FileError::TooLarge { path: path.to_path_buf(), bytes: len });
+    }
+    buf.reserve_exact(len as usize);
+    f.take(max + 1).read_to_end(buf).map_err(FileError::io(path))?;
+    if buf.len() as u64 > max {
+        let bytes = buf.len() as u64;
+        *buf = Vec::new();
+        return Err(FileError::TooLarge { path: path.to_path_buf(), bytes });
+    }
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod digest;
 pub mod document;
 pub mod error;
 pub mod fsio;
+pub mod limits;
 pub mod load;
 pub mod module;
 pub mod output;

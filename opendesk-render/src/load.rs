@@ -6,7 +6,8 @@
 
 use crate::document::{Document, Origin};
 use crate::error::LoadError;
-use crate::yaml::{parse_documents, Entry, Node, Scalar, Value};
+use crate::limits::{FileBudget, RenderBudget};
+use crate::yaml::{parse_documents_budgeted, Entry, Node, ParseError, Scalar, Value};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -182,12 +183,16 @@ pub fn parse_text(
     text: &str,
     require_map: bool,
 ) -> Result<Vec<Document>, LoadError> {
+    // One text, one budget (a render counts all its files on one: `load_dir`).
+    let render = RenderBudget::default();
+    let mut budget = render.file();
     let chunks = split_documents(text);
     let docs: Vec<Document> = chunks
         .iter()
-        .map(|c| parse_chunk(release, rel, display, *c, require_map))
+        .map(|c| parse_chunk(release, rel, display, *c, require_map, &mut budget))
         .filter_map(Result::transpose)
         .collect::<Result<_, _>>()?;
+    budget.finish().map_err(|hit| LoadError::Limit { file: display.to_path_buf(), hit })?;
     if require_map {
         flatten_lists(display, docs)
     } else {
@@ -295,15 +300,29 @@ fn parse_chunk(
     display: &Path,
     c: Chunk<'_>,
     require_map: bool,
+    budget: &mut FileBudget<'_>,
 ) -> Result<Option<Document>, LoadError> {
     let (comments, first) = head(c.text);
     let Some(first) = first else { return Ok(None) };
     let off = c.line - 1;
-    let mut roots = match parse_documents(c.text) {
+    let limit = |mut hit: crate::limits::LimitHit| {
+        if hit.line > 0 {
+            hit.line += off as usize;
+        }
+        LoadError::Limit { file: display.to_path_buf(), hit }
+    };
+    let mark = budget.mark();
+    let mut roots = match parse_documents_budgeted(c.text, budget) {
         Ok(r) => r,
-        Err(e) => match relax_flow_closers(c.text).and_then(|t| parse_documents(&t).ok()) {
-            Some(r) => r,
-            None => {
+        Err(ParseError::Limit(hit)) => return Err(limit(hit)),
+        Err(ParseError::Syntax(e)) => match relax_flow_closers(c.text).map(|t| {
+            // The failed attempt's nodes are gone: count the second one only.
+            budget.rewind(mark);
+            parse_documents_budgeted(&t, budget)
+        }) {
+            Some(Ok(r)) => r,
+            Some(Err(ParseError::Limit(hit))) => return Err(limit(hit)),
+            Some(Err(ParseError::Syntax(_))) | None => {
                 return Err(LoadError::Syntax {
                     file: display.to_path_buf(),
                     line: e.line + off as usize,
@@ -593,6 +612,17 @@ pub fn load_dir(dir: &Path) -> Result<LoadedInput, LoadError> {
 /// [`load_dir`] of the release folders `only` keeps (a module render): the others are not
 /// read at all, and the digest covers the files read.
 pub fn load_dir_only(dir: &Path, only: Option<ReleaseFilter<'_>>) -> Result<LoadedInput, LoadError> {
+    load_dir_budgeted(dir, only, &RenderBudget::default())
+}
+
+/// [`load_dir_only`] on the given budgets (see [`crate::limits`]): the input's bytes are
+/// checked from the listing before a byte is read, and every node of every file is counted on
+/// `budget` while it is parsed.
+pub fn load_dir_budgeted(
+    dir: &Path,
+    only: Option<ReleaseFilter<'_>>,
+    budget: &RenderBudget,
+) -> Result<LoadedInput, LoadError> {
     let files = list_inputs_only(dir, only)?;
     // Sizes only order the work; a file that cannot be stat'ed fails when it is opened.
     let sizes: Vec<(usize, u64)> = files
@@ -601,7 +631,21 @@ pub fn load_dir_only(dir: &Path, only: Option<ReleaseFilter<'_>>) -> Result<Load
         .with_max_len(16)
         .map(|(i, f)| (i, std::fs::metadata(&f.path).map_or(0, |m| m.len())))
         .collect();
-    let per_file = crate::par::map(&sizes, |(_, len)| *len as usize, |(i, _)| load_file(&files[*i]));
+    // The byte budget is checked from the listing, before anything is read.
+    let listed: u64 = sizes.iter().map(|(_, n)| *n).sum();
+    if listed > budget.max_bytes() {
+        let mut largest: Vec<(PathBuf, u64)> = sizes.iter().map(|(i, n)| (files[*i].path.clone(), *n)).collect();
+        largest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        largest.truncate(3);
+        return Err(LoadError::InputTooLarge {
+            path: dir.to_path_buf(),
+            bytes: listed,
+            files: files.len(),
+            limit: budget.max_bytes(),
+            largest,
+        });
+    }
+    let per_file = crate::par::map(&sizes, |(_, len)| *len as usize, |(i, _)| load_file(&files[*i], budget));
     let mut documents = Vec::new();
     let mut hashes = Vec::with_capacity(files.len());
     let mut total = 0u64;
@@ -618,7 +662,7 @@ pub fn load_dir_only(dir: &Path, only: Option<ReleaseFilter<'_>>) -> Result<Load
 
 /// Read, decode, hash, split and parse one file: its documents, the sha256 and the length of
 /// its decoded text.
-fn load_file(f: &InputFile) -> Result<(Vec<Document>, [u8; 32], u64), LoadError> {
+fn load_file(f: &InputFile, budget: &RenderBudget) -> Result<(Vec<Document>, [u8; 32], u64), LoadError> {
     thread_local! {
         /// The worker's read buffer: it keeps its capacity from file to file.
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -626,16 +670,40 @@ fn load_file(f: &InputFile) -> Result<(Vec<Document>, [u8; 32], u64), LoadError>
     BUF.with(|b| {
         // Never re-entered: nothing below runs rayon work on this thread.
         let mut buf = b.borrow_mut();
-        crate::fsio::read_regular_into(&f.path, &mut buf)?;
         let result = (|| {
+            // At most the file's `fstat` size, and only while the render's byte budget has
+            // room (the listing's sizes passed; this holds for a file that grew since).
+            if let Err(e) = crate::fsio::read_regular_into_max(&f.path, &mut buf, budget.max_bytes()) {
+                return Err(match e {
+                    crate::fsio::FileError::TooLarge { path, bytes } => LoadError::InputTooLarge {
+                        path,
+                        bytes,
+                        files: 1,
+                        limit: budget.max_bytes(),
+                        largest: Vec::new(),
+                    },
+                    e => e.into(),
+                });
+            }
+            if !budget.take_bytes(buf.len() as u64) {
+                return Err(LoadError::InputTooLarge {
+                    path: f.path.clone(),
+                    bytes: buf.len() as u64,
+                    files: 1,
+                    limit: budget.max_bytes(),
+                    largest: Vec::new(),
+                });
+            }
             let text = decode_str(&f.path, &buf)?;
             let hash = crate::digest::file_hash(text.as_bytes());
             let mut docs = Vec::new();
+            let mut nodes = budget.file();
             for c in split_documents(&text) {
-                if let Some(d) = parse_chunk(&f.release, &f.rel, &f.path, c, true)? {
+                if let Some(d) = parse_chunk(&f.release, &f.rel, &f.path, c, true, &mut nodes)? {
                     docs.push(d);
                 }
             }
+            nodes.finish().map_err(|hit| LoadError::Limit { file: f.path.clone(), hit })?;
             let docs = flatten_lists(&f.path, docs)?;
             Ok((docs, hash, text.len() as u64))
         })();
@@ -747,6 +815,121 @@ mod tests {
         let ok = load_dir(&d).unwrap();
         assert_eq!((ok.documents.len(), ok.bytes), (1, 28));
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// `n` documents, each with an anchor of 999 scalars and 60 aliases of it (59,940 nodes of
+    /// expansion, under the per-document cap).
+    fn alias_docs(n: usize) -> String {
+        let anchor = vec!["x"; 999].join(",");
+        let refs = vec!["*a"; 60].join(",");
+        (0..n)
+            .map(|i| format!("---\nkind: ConfigMap\nmetadata: {{name: c{i}}}\na: &a [{anchor}]\nb: [{refs}]\n"))
+            .collect()
+    }
+
+    #[test]
+    fn alias_expansion_is_budgeted_per_file_not_per_document() {
+        let r: Arc<str> = "app".into();
+        // One such document is fine; in one file, the second is over the file's floor.
+        assert_eq!(parse_text(&r, &r, Path::new("a.yaml"), &alias_docs(1), true).unwrap().len(), 1);
+        let e = parse_text(&r, &r, Path::new("a.yaml"), &alias_docs(3), true).unwrap_err();
+        let LoadError::Limit { hit, .. } = &e else { panic!("{e}") };
+        assert_eq!((hit.limit, hit.value), (crate::limits::Limit::FileAliasNodes, 100_000));
+        // Second document (lines 6–10): the first alias past the budget, at its column.
+        assert_eq!((hit.line, hit.col), (10, 125), "{e}");
+        let msg = e.to_string();
+        assert!(msg.starts_with("a.yaml:10:125: alias expansion in this file exceeds 100000 nodes"), "{msg}");
+        assert!(msg.contains("ALIAS_FACTOR = 4 × the file's own 2020 nodes"), "{msg}");
+        // A file with more content of its own may expand more: four times its own nodes.
+        let mut big = alias_docs(3);
+        big.push_str(&format!(
+            "---\nkind: ConfigMap\nmetadata: {{name: pad}}\npad: [{}]\n",
+            vec!["y"; 60_000].join(",")
+        ));
+        let big =
+            format!("---\nkind: ConfigMap\nmetadata: {{name: pad0}}\npad: [{}]\n{big}", vec!["y"; 60_000].join(","));
+        assert_eq!(parse_text(&r, &r, Path::new("a.yaml"), &big, true).unwrap().len(), 5);
+    }
+
+    fn tree(tag: &str, files: &[(&str, String)]) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("odr-load-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        for (rel, text) in files {
+            let p = d.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn the_node_budget_counts_every_file_of_the_render() {
+        // 3 + 2×1000 nodes per file; block style (fast path) and flow style (general parser).
+        let block: String =
+            std::iter::once("kind: A\ndata:\n".to_string()).chain((0..1000).map(|i| format!("  k{i}: v\n"))).collect();
+        let flow =
+            format!("kind: A\ndata: {{{}}}\n", (0..1000).map(|i| format!("k{i}: v")).collect::<Vec<_>>().join(", "));
+        assert_eq!(parse_text(&"r".into(), &"r".into(), Path::new("x"), &block, true).unwrap()[0].root.size(), 2005);
+        let d = tree("nodes", &[("rel/t/a.yaml", block.clone()), ("rel/t/b.yaml", flow), ("rel/t/c.yaml", block)]);
+        let budget = |n| RenderBudget::new(n, crate::limits::MAX_INPUT_BYTES);
+        let ok = load_dir_budgeted(&d, None, &budget(3 * 2005));
+        let over = load_dir_budgeted(&d, None, &budget(3 * 2005 - 1)).err().expect("over the budget");
+        std::fs::remove_dir_all(&d).unwrap();
+        assert_eq!(ok.unwrap().documents.len(), 3);
+        let LoadError::Limit { hit, file } = &over else { panic!("{over}") };
+        assert_eq!((hit.limit, hit.value), (crate::limits::Limit::Nodes, 6014));
+        let msg = over.to_string();
+        assert!(msg.contains("more than 6014 YAML nodes in this render (limit MAX_NODES = 6014"), "{msg}");
+        assert!(file.ends_with("a.yaml") || file.ends_with("b.yaml") || file.ends_with("c.yaml"), "{msg}");
+    }
+
+    #[test]
+    fn the_node_budget_stops_a_wide_mapping_at_its_line() {
+        let r: Arc<str> = "r".into();
+        let block: String =
+            std::iter::once("kind: A\ndata:\n".to_string()).chain((0..1000).map(|i| format!("  k{i}: v\n"))).collect();
+        let render = RenderBudget::new(1001, crate::limits::MAX_INPUT_BYTES);
+        let mut budget = render.file();
+        let c = Chunk { line: 5, text: &block };
+        let e = parse_chunk(&r, &r, Path::new("w.yaml"), c, true, &mut budget).unwrap_err();
+        // 5 nodes before `data`'s entries, 2 per entry: the 499th entry (line 501 of the
+        // chunk, 505 of the file) crosses 1001; the fast path knows the line only.
+        assert_eq!(e.to_string().split(" more than").next(), Some("w.yaml:505:"), "{e}");
+        let flow =
+            format!("kind: A\ndata: {{{}}}\n", (0..1000).map(|i| format!("k{i}: v")).collect::<Vec<_>>().join(", "));
+        let mut budget = render.file();
+        let c = Chunk { line: 1, text: &flow };
+        let e = parse_chunk(&r, &r, Path::new("w.yaml"), c, true, &mut budget).unwrap_err();
+        assert!(e.to_string().starts_with("w.yaml:2:"), "{e}");
+    }
+
+    #[test]
+    fn input_bytes_are_refused_from_the_listing_before_reading() {
+        let d = tree(
+            "bytes",
+            &[
+                ("rel/t/a.yaml", format!("kind: A\n{}", "# comment\n".repeat(7) + "#\n")),
+                ("rel/t/b.yaml", "kind: B\n".into()),
+            ],
+        );
+        let budget = |n| RenderBudget::new(crate::limits::MAX_NODES, n);
+        assert!(load_dir_budgeted(&d, None, &budget(88)).is_ok());
+        let e = load_dir_budgeted(&d, None, &budget(87)).err().expect("over");
+        // The listing is enough: an unreadable file is not even opened.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(d.join("rel/t/b.yaml"), std::fs::Permissions::from_mode(0o000)).unwrap();
+        }
+        let again = load_dir_budgeted(&d, None, &budget(87)).err().expect("over").to_string();
+        std::fs::remove_dir_all(&d).unwrap();
+        let msg = e.to_string();
+        assert!(
+            msg.contains(": 88 bytes of input in 2 YAML files: more than the limit MAX_INPUT_BYTES = 87 bytes"),
+            "{msg}"
+        );
+        assert!(msg.contains("the largest: ") && msg.contains("a.yaml (80 bytes), "), "{msg}");
+        assert_eq!(again, msg);
     }
 
     fn kinds_and_lines(docs: &[Document]) -> Vec<(String, String, u32)> {

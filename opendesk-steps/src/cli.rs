@@ -338,7 +338,7 @@ pub fn main() -> i32 {
             &a.out,
             a.secrets_out.as_deref(),
             a.json,
-            &crate::render_cmd::Inputs {
+            &crate::session::Inputs {
                 module: a.module.into(),
                 previous_secrets: a.previous_secrets,
                 strict_secrets: a.strict_secrets,
@@ -482,9 +482,9 @@ fn diff_format(json: bool, markdown: bool) -> crate::render_cmd::DiffFormat {
     }
 }
 
-impl From<InputArgs> for crate::render_cmd::Inputs {
+impl From<InputArgs> for crate::session::Inputs {
     fn from(a: InputArgs) -> Self {
-        crate::render_cmd::Inputs {
+        crate::session::Inputs {
             config: a.config,
             patches: a.patches,
             no_patches: a.no_patches,
@@ -501,7 +501,7 @@ impl From<InputArgs> for crate::render_cmd::Inputs {
 
 /// Print the offending line of `file` with a caret under `col` (1-based), to stderr.
 pub fn print_snippet(file: &Path, line: usize, col: usize) {
-    if let Some(s) = crate::render_cmd::snippet(file, line, col) {
+    if let Some(s) = crate::session::snippet(file, line, col) {
         eprintln!("{s}");
     }
 }

@@ -15,6 +15,7 @@ pub mod push;
 pub mod render_cmd;
 pub mod render_step;
 pub mod rules_cmd;
+pub mod session;
 pub mod step;
 pub mod suggest;
 pub mod term;

@@ -1,7 +1,7 @@
 //! `opendesk-render modules` and the module flags of `render` (docs/output-and-push.md#modules).
 
 use crate::cli::{EXIT_OK, EXIT_USAGE};
-use crate::render_cmd::ModuleArgs;
+use crate::session::ModuleArgs;
 use opendesk_render::output::graph::ReleaseGraph;
 use std::path::PathBuf;
 

@@ -122,7 +122,7 @@ impl Step for PlanRenderedManifests {
             return Err(bad("--timeout must be at least 1 s".into()));
         }
         crate::push::read_meta(&self.out_dir).map_err(|e| StepError { step: STEP, ..e })?;
-        let new = crate::render_cmd::load_tree(&self.out_dir).map_err(bad)?;
+        let new = crate::session::load_tree(&self.out_dir).map_err(bad)?;
         let shown_path = if path.is_empty() { "." } else { path.as_str() };
         r.info("start", format!("{} against {} ({}:{shown_path})", self.out_dir.display(), repo.shown, self.branch));
 
@@ -141,7 +141,7 @@ impl Step for PlanRenderedManifests {
         let base = if exists { ws.ok(&["rev-parse", "HEAD"]).ok() } else { None };
         let subtree = ws.dir().join(&path);
         let old = if subtree.join("releases").is_dir() || subtree.join("applications").is_dir() {
-            crate::render_cmd::load_tree(&subtree).map_err(|m| {
+            crate::session::load_tree(&subtree).map_err(|m| {
                 // Name the file as it sits in the repository, not in the (removed) work dir.
                 let prefix = format!("{}/", ws.dir().display());
                 failed(format!("{}@{}: {}", repo.shown, self.branch, m.replace(&prefix, "")))

@@ -1,7 +1,7 @@
 //! `RenderManifests`: the deployer's render step. Takes either a rendered helmfile output dir
 //! or a helmfile (then runs `helmfile template` itself), runs the pipeline and writes the
 //! output tree atomically, exactly as `opendesk-render render` does
-//! ([`crate::render_cmd::render_prepared`]).
+//! ([`crate::session::render_prepared`]).
 //!
 //! Inputs: the instance config ([`Inputs::config`] or [`Inputs::config_text`], required: the
 //! step never falls back to the bundled example) and, optionally, the deployer's
@@ -39,7 +39,7 @@
 //! delivered on the calling thread, while the render runs.
 
 use crate::progress::label;
-use crate::render_cmd::{self, Inputs, UsageError};
+use crate::session::{self, Inputs};
 use crate::step::{ProgressEvent, Reporter, Step, StepError};
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::pipeline::Report;
@@ -280,7 +280,7 @@ impl RenderManifests {
     fn load_config(&self) -> Result<InstanceConfig, StepError> {
         let bad = |e: opendesk_render::config::ConfigError| {
             let mut m = e.to_string();
-            if let Some(s) = render_cmd::snippet(&e.file, e.line, e.col) {
+            if let Some(s) = session::snippet(&e.file, e.line, e.col) {
                 m.push('\n');
                 m.push_str(&s);
             }
@@ -512,19 +512,19 @@ impl Step for RenderManifests {
                 let tick = move |stage: &'static str| {
                     let _ = tx.send(stage);
                 };
-                render_cmd::check_out(&self.out, Some(dir), &self.inputs)
-                    .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
+                session::check_out(&self.out, Some(dir), &self.inputs)
+                    .map_err(|e| StepError::bad_input(STEP, e.to_string()))?;
                 tick(crate::progress::LOAD);
-                let mut prepared = render_cmd::prepare(Some(dir), &self.inputs)
-                    .map_err(|UsageError(m)| StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string()))?;
+                let mut prepared =
+                    session::prepare(Some(dir), &self.inputs).map_err(|e| StepError::bad_input(STEP, e.to_string()))?;
                 prepared.config.opendesk_version = version_ref.clone();
                 let matrix = match &self.matrix {
-                    Some(v) => Some(render_cmd::matrix_of(&prepared, v).map_err(|UsageError(m)| {
-                        StepError::bad_input(STEP, m.trim_start_matches("error: ").to_string())
-                    })?),
+                    Some(v) => {
+                        Some(session::matrix_of(&prepared, v).map_err(|e| StepError::bad_input(STEP, e.to_string()))?)
+                    }
                     None => None,
                 };
-                let rendered = render_cmd::render_prepared(
+                let rendered = session::render_prepared(
                     prepared,
                     &self.out,
                     self.secrets_out.as_deref(),
@@ -532,8 +532,8 @@ impl Step for RenderManifests {
                     Some(&tick),
                 )
                 .map_err(|f| {
-                    let m = f.message.trim_start_matches("error: ").to_string();
-                    if f.exit_code == crate::cli::EXIT_FAILED {
+                    let m = f.to_string();
+                    if f.exit() == opendesk_render::error::ExitCode::Failed {
                         StepError::failed(STEP, m)
                     } else {
                         StepError::bad_input(STEP, m)

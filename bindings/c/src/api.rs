@@ -5,9 +5,10 @@
 
 use crate::keyed::KeyedText;
 use opendesk_render::error::ExitCode;
+use opendesk_render::error::Located;
 use opendesk_render::pipeline::RenderError;
 use opendesk_steps::progress::stages;
-use opendesk_steps::render_cmd::{self, Inputs, Location, PrepareError, RenderFailure, RenderOptions};
+use opendesk_steps::session::{self, Inputs, Location, RenderFailure, RenderOptions, UsageError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -70,11 +71,11 @@ impl Failure {
         Failure { exit_code, message, stage: None, position: None, key_path: None, report: None }
     }
 
-    fn from_prepare(e: PrepareError) -> Self {
+    fn from_prepare(e: UsageError) -> Self {
         Failure {
             stage: Some("load"),
-            position: e.at.map(|l| Box::new(l.into())),
-            ..Failure::new(EXIT_USAGE, e.message)
+            position: e.location().map(|l| Box::new(l.into())),
+            ..Failure::new(e.exit().code(), e.message())
         }
     }
 
@@ -104,10 +105,10 @@ impl Failure {
 impl From<RenderFailure> for Failure {
     fn from(f: RenderFailure) -> Self {
         Failure {
-            exit_code: f.exit_code,
-            message: f.message,
+            exit_code: f.exit_code(),
+            message: f.message(),
             stage: f.stage,
-            position: f.at.map(|l| Box::new(l.into())),
+            position: f.location().map(|l| Box::new(l.into())),
             key_path: None,
             report: f.report.and_then(|r| serde_json::to_value(&*r).ok()).map(Box::new),
         }
@@ -256,41 +257,31 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
             .map_err(|e| Failure::new(EXIT_USAGE, format!("error: {e}")))?;
     }
     if cancelled(cancel) {
-        return Err(Failure::from(render_cmd_cancelled("load")));
+        return Err(Failure::from(RenderFailure::cancelled("load")));
     }
     let events = Events::new(progress);
     events.start("load");
-    let prepared = render_cmd::prepare_at(input.as_deref(), &inputs)
-        .map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
+    let prepared =
+        session::prepare(input.as_deref(), &inputs).map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
     events.finish(Some(prepared.input.documents.len()));
     let tick = |stage: &'static str| events.start(stage);
     let opts = RenderOptions { progress: Some(&tick), cancel };
-    let rendered = render_cmd::run_checked(prepared, &out, secrets_file, inputs.threads, opts)
+    let rendered = session::run_checked(prepared, &out, secrets_file, inputs.threads, opts)
         .map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
     if secrets == SecretsTo::Nowhere && !inputs.discard_secret_values {
         // The same exit-2 error as the CLI's missing --secrets-out, in this API's names.
-        render_cmd::require_payload_destination(
+        session::require_payload_destination(
             &rendered,
-            render_cmd::PayloadOptions { file: "secrets_out PATH", otherwise: "or ask for them back (return_secrets)" },
+            session::PayloadOptions { file: "secrets_out PATH", otherwise: "or ask for them back (return_secrets)" },
         )
         .map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
     }
-    let rendered = render_cmd::write_rendered(rendered, &out, secrets_file, inputs.threads, opts)?;
+    let rendered = session::write_rendered(rendered, &out, secrets_file, inputs.threads, opts)?;
     events.finish(Some(rendered.report.summary.documents_out));
     let report = serde_json::to_value(&rendered.report)
         .map_err(|e| Failure::new(EXIT_INTERNAL, format!("error: report: {e}")))?;
     let secrets = (secrets == SecretsTo::Caller).then(|| rendered.secrets.to_secrets_file());
     Ok(Rendered { report, secrets })
-}
-
-fn render_cmd_cancelled(stage: &'static str) -> RenderFailure {
-    RenderFailure {
-        exit_code: EXIT_CANCELLED,
-        message: format!("error: the render was cancelled (before {stage}); nothing was written"),
-        report: None,
-        at: None,
-        stage: Some(stage),
-    }
 }
 
 /// Render `input` (the bundled example when `None`) into `out`; the report as JSON. The
@@ -325,17 +316,17 @@ pub fn explain(
         }
         a.config_text = Some(k.text.clone());
     }
-    let prepared = render_cmd::prepare_at(input, &a).map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
-    let docs = match render_cmd::run(prepared, a.threads) {
+    let prepared = session::prepare(input, &a).map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
+    let docs = match session::run(prepared, a.threads) {
         Ok(r) => r.documents,
         Err(RenderError::Failed(_, docs)) => *docs,
         Err(e) => {
             let mut f = Failure::new(e.exit_code(), format!("error: {e}"));
-            f.position = render_cmd::render_error_at(&e).map(|l| Box::new(l.into()));
+            f.position = e.location().map(|l| Box::new(l.into()));
             return Err(f.keyed(keyed.as_ref()));
         }
     };
-    let shown = render_cmd::explain_entries(&docs, resource);
+    let shown = session::explain_entries(&docs, resource);
     if let Some(w) = resource {
         if shown.is_empty() {
             return Err(Failure::new(
@@ -415,9 +406,9 @@ pub fn matrix(req: MatrixRequest) -> Result<Value, Failure> {
         }
         None => None,
     };
-    let prepared = render_cmd::prepare_at(input.as_deref(), &inputs)
-        .map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
-    let m = render_cmd::matrix_of(&prepared, &versions).map_err(|e| Failure::new(EXIT_USAGE, e.0))?;
+    let prepared =
+        session::prepare(input.as_deref(), &inputs).map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
+    let m = session::matrix_of(&prepared, &versions).map_err(|e| Failure::new(e.exit().code(), e.message()))?;
     let mut v = serde_json::to_value(&m).map_err(|e| Failure::new(EXIT_INTERNAL, format!("error: matrix: {e}")))?;
     v["text"] = Value::String(m.to_text());
     v["markdown"] = Value::String(m.to_markdown());

@@ -40,7 +40,7 @@ pub use request::{
 };
 
 use api::{Failure, EXIT_INTERNAL, EXIT_USAGE};
-use opendesk_steps::render_cmd::Inputs;
+use opendesk_steps::session::Inputs;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;

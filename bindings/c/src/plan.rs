@@ -6,7 +6,7 @@
 use crate::api::{self, Failure, EXIT_INTERNAL, EXIT_USAGE};
 use crate::request::{build, OdrResult, ODR_ABI_VERSION};
 use crate::{opt_str, ODR_BAD_INPUT, ODR_INTERNAL, ODR_OK};
-use opendesk_steps::render_cmd::Inputs;
+use opendesk_steps::session::Inputs;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;

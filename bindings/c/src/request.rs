@@ -3,7 +3,7 @@
 
 use crate::api::{self, Event, EventKind, Failure, SecretsTo, EXIT_INTERNAL, EXIT_USAGE};
 use crate::{opt_str, ODR_BAD_INPUT, ODR_INTERNAL, ODR_OK};
-use opendesk_steps::render_cmd::{Inputs, ModuleArgs};
+use opendesk_steps::session::{Inputs, ModuleArgs};
 use std::ffi::{c_char, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 //! threads keep running); the progress callable takes it back for each call.
 
 use opendesk_render_c::api::{self, Event, EventKind, Failure, Request, SecretsTo};
-use opendesk_steps::render_cmd::{Inputs, ModuleArgs};
+use opendesk_steps::session::{Inputs, ModuleArgs};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;

@@ -197,9 +197,12 @@ pub enum RenderError {
     /// Secrets that cannot be converted, e.g. without a secrets manager (exit 2).
     #[error(transparent)]
     Eso(#[from] stages::eso::EsoError),
-    /// Other bad input or config found by a stage (exit 2).
-    #[error("{0}")]
-    Input(String),
+    /// A module render with nothing of its scope in the input (exit 2).
+    #[error(transparent)]
+    Module(#[from] crate::module::ModuleError),
+    /// The schemas the config asks for cannot be loaded (exit 2).
+    #[error(transparent)]
+    Validate(#[from] crate::validate::ValidateError),
     /// [`RenderRequest::cancel`] was set: the render stopped at a stage boundary and produced
     /// nothing (exit 4, [`ExitCode::Cancelled`]).
     #[error("render cancelled before stage {stage}")]
@@ -299,7 +302,7 @@ pub fn render(input: LoadedInput, req: &RenderRequest<'_>) -> Result<Rendered, R
                 keys: m.scope.keys.join(", "),
                 releases: m.scope.releases.iter().cloned().collect::<Vec<_>>().join(", "),
             };
-            return Err(RenderError::Input(e.to_string()));
+            return Err(RenderError::Module(e));
         }
     }
     for (i, stage) in STAGES.iter().enumerate() {

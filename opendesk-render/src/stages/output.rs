@@ -32,7 +32,7 @@ impl Stage for OutputStage {
         let mut found = tree.findings.clone();
         // The Applications are made here: validate them too (an error is a renderer bug, and
         // still fails the render rather than push what Argo CD rejects).
-        let schemas = crate::validate::Schemas::for_config(cx.cfg).map_err(|e| RenderError::Input(e.to_string()))?;
+        let schemas = crate::validate::Schemas::for_config(cx.cfg)?;
         found.extend(crate::validate::validate_tree_files(&tree.files, "applications", &schemas));
         cx.tree = Some(tree);
         Ok(found)

@@ -158,11 +158,9 @@ fn compile_uncached(root: &Node) -> Result<CompiledCrd, CrdError> {
         let served = v.get("served").and_then(Node::as_bool).unwrap_or(true);
         let schema = v.get_path("schema.openAPIV3Schema").or(shared);
         let id = match schema {
-            Some(s) => Some(
-                arena
-                    .compile(&to_json(s), Dialect::Crd, &defs)
-                    .map_err(|e| CrdError(format!("version {name}: {e}")))?,
-            ),
+            Some(s) => {
+                Some(arena.compile(s, Dialect::Crd, &defs).map_err(|e| CrdError(format!("version {name}: {e}")))?)
+            }
             None => None,
         };
         versions.push((name.to_string(), served, id));
@@ -170,7 +168,7 @@ fn compile_uncached(root: &Node) -> Result<CompiledCrd, CrdError> {
     if versions.is_empty() {
         if let Some(v) = spec.get("version").and_then(Node::as_str) {
             let id = match shared {
-                Some(s) => Some(arena.compile(&to_json(s), Dialect::Crd, &defs).map_err(|e| CrdError(e.to_string()))?),
+                Some(s) => Some(arena.compile(s, Dialect::Crd, &defs).map_err(|e| CrdError(e.to_string()))?),
                 None => None,
             };
             versions.push((v.to_string(), true, id));

@@ -6,6 +6,8 @@
 //! (structural schemas: an object's unknown fields are pruned, which strict field validation
 //! reports, unless `x-kubernetes-preserve-unknown-fields` says otherwise).
 
+use crate::yaml::resolve::Resolved;
+use crate::yaml::{Node, Value};
 use regex::Regex;
 use serde_json::Value as J;
 use std::collections::HashMap;
@@ -208,16 +210,25 @@ impl Arena {
         (self.nodes.len() - 1) as Id
     }
 
-    /// Compile `v` into a new node (or return the node a `$ref` names).
-    pub fn compile(&mut self, v: &J, dialect: Dialect, defs: &HashMap<String, Id>) -> Result<Id, SchemaError> {
+    /// Compile `v` into a new node (or return the node a `$ref` names). `v` is JSON (the
+    /// built-in definitions) or a YAML tree (a CRD's `openAPIV3Schema`, read as [`to_json`]
+    /// would read it, without building the JSON).
+    ///
+    /// [`to_json`]: super::crd::to_json
+    pub fn compile<S: Source>(
+        &mut self,
+        v: &S,
+        dialect: Dialect,
+        defs: &HashMap<String, Id>,
+    ) -> Result<Id, SchemaError> {
         self.compile_at(v, dialect, defs, 0)
     }
 
     /// Compile `v` into the reserved node `id`.
-    pub fn compile_into(
+    pub fn compile_into<S: Source>(
         &mut self,
         id: Id,
-        v: &J,
+        v: &S,
         dialect: Dialect,
         defs: &HashMap<String, Id>,
     ) -> Result<(), SchemaError> {
@@ -226,31 +237,41 @@ impl Arena {
         Ok(())
     }
 
-    fn compile_at(&mut self, v: &J, d: Dialect, defs: &HashMap<String, Id>, depth: usize) -> Result<Id, SchemaError> {
-        if let Some(r) = v.get("$ref").and_then(J::as_str) {
-            if v.as_object().is_some_and(|o| o.len() == 1) {
-                return defs.get(r).copied().ok_or_else(|| SchemaError::Ref(r.to_string()));
-            }
+    fn compile_at<S: Source>(
+        &mut self,
+        v: &S,
+        d: Dialect,
+        defs: &HashMap<String, Id>,
+        depth: usize,
+    ) -> Result<Id, SchemaError> {
+        if let Some(r) = v.only_ref() {
+            return defs.get(r).copied().ok_or_else(|| SchemaError::Ref(r.to_string()));
         }
         let n = self.build(v, d, defs, depth)?;
         self.nodes.push(n);
         Ok((self.nodes.len() - 1) as Id)
     }
 
-    fn build(&mut self, v: &J, d: Dialect, defs: &HashMap<String, Id>, depth: usize) -> Result<SNode, SchemaError> {
+    fn build<S: Source>(
+        &mut self,
+        o: &S,
+        d: Dialect,
+        defs: &HashMap<String, Id>,
+        depth: usize,
+    ) -> Result<SNode, SchemaError> {
         if depth > MAX_DEPTH {
             return Err(SchemaError::TooDeep(MAX_DEPTH));
         }
         let mut n = SNode::default();
-        let Some(o) = v.as_object() else {
+        if !o.is_object() {
             // `true` / `{}`-like: anything.
             return Ok(n);
-        };
-        let sub = |a: &mut Arena, x: &J| a.compile_at(x, d, defs, depth + 1);
-        if let Some(t) = o.get("type") {
-            let names: Vec<&str> = match t {
-                J::String(s) => vec![s.as_str()],
-                J::Array(a) => a.iter().filter_map(J::as_str).collect(),
+        }
+        let sub = |a: &mut Arena, x: &S| a.compile_at(x, d, defs, depth + 1);
+        if let Some(t) = o.field("type") {
+            let names: Vec<&str> = match (t.string(), t.array()) {
+                (Some(s), _) => vec![s],
+                (None, Some(a)) => a.iter().filter_map(S::string).collect(),
                 _ => return Err(SchemaError::Bad("`type` is neither a string nor a list".into())),
             };
             for name in names {
@@ -265,20 +286,23 @@ impl Arena {
                 };
             }
         }
-        if let Some(J::Object(props)) = o.get("properties") {
-            let mut ps = Vec::with_capacity(props.len());
-            for (k, x) in props {
-                ps.push((k.as_str().into(), sub(self, x)?));
+        if let Some(props) = o.field("properties").filter(|p| p.is_object()) {
+            let fields = props.fields();
+            let mut ps = Vec::with_capacity(fields.len());
+            for (k, x) in fields {
+                ps.push((k.into(), sub(self, x)?));
             }
             ps.sort_by(|a: &(Box<str>, Id), b| a.0.cmp(&b.0));
             n.props = ps;
         }
-        n.preserve_unknown = o.get("x-kubernetes-preserve-unknown-fields").and_then(J::as_bool) == Some(true);
-        n.embedded = o.get("x-kubernetes-embedded-resource").and_then(J::as_bool) == Some(true);
-        n.extra = match o.get("additionalProperties") {
-            Some(J::Bool(false)) => Extra::Forbid,
-            Some(J::Bool(true)) => Extra::Any,
-            Some(x @ J::Object(_)) => Extra::Schema(sub(self, x)?),
+        let flag = |k: &str| o.field(k).and_then(S::boolean) == Some(true);
+        n.preserve_unknown = flag("x-kubernetes-preserve-unknown-fields");
+        n.embedded = flag("x-kubernetes-embedded-resource");
+        let additional = o.field("additionalProperties");
+        n.extra = match additional.map(|x| (x.boolean(), x.is_object())) {
+            Some((Some(false), _)) => Extra::Forbid,
+            Some((Some(true), _)) => Extra::Any,
+            Some((None, true)) => Extra::Schema(sub(self, additional.expect("matched Some"))?),
             _ => match d {
                 Dialect::Builtin => Extra::Any,
                 Dialect::Crd if n.preserve_unknown => Extra::Any,
@@ -289,38 +313,38 @@ impl Arena {
                 Dialect::Crd => Extra::Any,
             },
         };
-        if let Some(x) = o.get("items") {
-            n.items = Some(match x {
-                J::Array(a) if !a.is_empty() => sub(self, &a[0])?,
+        if let Some(x) = o.field("items") {
+            n.items = Some(match x.array() {
+                Some([first, ..]) => sub(self, first)?,
                 _ => sub(self, x)?,
             });
         }
-        if let Some(J::Array(r)) = o.get("required") {
-            n.required = r.iter().filter_map(J::as_str).map(Into::into).collect();
+        if let Some(r) = o.field("required").and_then(S::array) {
+            n.required = r.iter().filter_map(S::string).map(Into::into).collect();
         }
-        if let Some(J::Array(e)) = o.get("enum") {
-            n.enumeration = Some(e.clone());
+        if let Some(e) = o.field("enum").and_then(S::array) {
+            n.enumeration = Some(e.iter().map(S::json).collect());
         }
-        if o.get("x-kubernetes-int-or-string").and_then(J::as_bool) == Some(true) {
+        if flag("x-kubernetes-int-or-string") {
             n.special = Special::IntOrString;
         }
-        match o.get("x-kind").and_then(J::as_str) {
+        match o.field("x-kind").and_then(S::string) {
             Some("int-or-string") => n.special = Special::IntOrString,
             Some("quantity") => n.special = Special::Quantity,
             _ => {}
         }
-        match o.get("format").and_then(J::as_str) {
+        match o.field("format").and_then(S::string) {
             Some("int32") => n.int32 = true,
             Some("int-or-string") => n.special = Special::IntOrString,
             _ => {}
         }
-        match o.get("x-kubernetes-list-type").and_then(J::as_str) {
+        match o.field("x-kubernetes-list-type").and_then(S::string) {
             Some("set") => n.list = ListType::Set,
             Some("map") => {
                 let keys: Vec<String> = o
-                    .get("x-kubernetes-list-map-keys")
-                    .and_then(J::as_array)
-                    .map(|a| a.iter().filter_map(J::as_str).map(String::from).collect())
+                    .field("x-kubernetes-list-map-keys")
+                    .and_then(S::array)
+                    .map(|a| a.iter().filter_map(S::string).map(String::from).collect())
                     .unwrap_or_default();
                 if !keys.is_empty() {
                     n.list = ListType::Map(keys);
@@ -328,25 +352,24 @@ impl Arena {
             }
             _ => {}
         }
-        let num = |k: &str| o.get(k).and_then(J::as_f64);
-        let excl = |k: &str| o.get(k).and_then(J::as_bool) == Some(true);
-        n.minimum = num("minimum").map(|m| (m, excl("exclusiveMinimum")));
-        n.maximum = num("maximum").map(|m| (m, excl("exclusiveMaximum")));
-        let cnt = |k: &str| o.get(k).and_then(J::as_u64);
+        let num = |k: &str| o.field(k).and_then(S::number);
+        n.minimum = num("minimum").map(|m| (m, flag("exclusiveMinimum")));
+        n.maximum = num("maximum").map(|m| (m, flag("exclusiveMaximum")));
+        let cnt = |k: &str| o.field(k).and_then(S::count);
         n.min_length = cnt("minLength");
         n.max_length = cnt("maxLength");
         n.min_items = cnt("minItems");
         n.max_items = cnt("maxItems");
         n.min_props = cnt("minProperties");
         n.max_props = cnt("maxProperties");
-        if let Some(p) = o.get("pattern").and_then(J::as_str) {
-            match Regex::new(p) {
-                Ok(r) => n.pattern = Some(r),
-                Err(_) => self.unchecked_patterns += 1,
+        if let Some(p) = o.field("pattern").and_then(S::string) {
+            match pattern(p) {
+                Some(r) => n.pattern = Some(r),
+                None => self.unchecked_patterns += 1,
             }
         }
         for (key, into) in [("allOf", 0), ("anyOf", 1), ("oneOf", 2)] {
-            if let Some(J::Array(bs)) = o.get(key) {
+            if let Some(bs) = o.field(key).and_then(S::array) {
                 let mut ids = Vec::with_capacity(bs.len());
                 for b in bs {
                     // Branches check values; the structure (and so unknown fields) is the
@@ -360,15 +383,168 @@ impl Arena {
                 }
             }
         }
-        if let Some(x) = o.get("not") {
+        if let Some(x) = o.field("not") {
             n.not = Some(self.compile_at(x, Dialect::Builtin, defs, depth + 1)?);
         }
-        if let Some(J::Array(rules)) = o.get("x-kubernetes-validations") {
+        if let Some(rules) = o.field("x-kubernetes-validations").and_then(S::array) {
             n.cel = rules.len() as u32;
             self.cel_rules += n.cel;
         }
         Ok(n)
     }
+}
+
+/// What a schema is read from: JSON, or a YAML tree read the way [`super::crd::to_json`]
+/// reads it (scalars resolved as Kubernetes does; a repeated key's last value wins, at its
+/// first position, as in a JSON object built from the entries). Reading the tree directly
+/// saves building a JSON copy of every CRD schema (the corpus's CRDs are 8.8 MB of YAML).
+pub trait Source: Sized {
+    /// True for an object (a mapping).
+    fn is_object(&self) -> bool;
+    /// The value of key `k` of an object.
+    fn field(&self, k: &str) -> Option<&Self>;
+    /// The keys and values of an object, each key once, in first-seen order.
+    fn fields(&self) -> Vec<(&str, &Self)>;
+    /// `r` when this is an object whose only key is `$ref`, a string `r`.
+    fn only_ref(&self) -> Option<&str>;
+    /// A string.
+    fn string(&self) -> Option<&str>;
+    /// A boolean.
+    fn boolean(&self) -> Option<bool>;
+    /// A finite number.
+    fn number(&self) -> Option<f64>;
+    /// A non-negative integer.
+    fn count(&self) -> Option<u64>;
+    /// An array.
+    fn array(&self) -> Option<&[Self]>;
+    /// As JSON (enum values).
+    fn json(&self) -> J;
+}
+
+impl Source for J {
+    fn is_object(&self) -> bool {
+        self.is_object()
+    }
+    fn field(&self, k: &str) -> Option<&J> {
+        self.get(k)
+    }
+    fn fields(&self) -> Vec<(&str, &J)> {
+        self.as_object().map(|o| o.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default()
+    }
+    fn only_ref(&self) -> Option<&str> {
+        let r = self.get("$ref").and_then(J::as_str)?;
+        self.as_object().is_some_and(|o| o.len() == 1).then_some(r)
+    }
+    fn string(&self) -> Option<&str> {
+        self.as_str()
+    }
+    fn boolean(&self) -> Option<bool> {
+        self.as_bool()
+    }
+    fn number(&self) -> Option<f64> {
+        self.as_f64()
+    }
+    fn count(&self) -> Option<u64> {
+        self.as_u64()
+    }
+    fn array(&self) -> Option<&[J]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn json(&self) -> J {
+        self.clone()
+    }
+}
+
+impl Source for Node {
+    fn is_object(&self) -> bool {
+        matches!(self.value, Value::Map(_))
+    }
+    fn field(&self, k: &str) -> Option<&Node> {
+        // The last of repeated keys, as a JSON object built from the entries keeps it.
+        self.as_map()?.iter().rfind(|e| e.key.text == k).map(|e| &e.value)
+    }
+    fn fields(&self) -> Vec<(&str, &Node)> {
+        let Some(es) = self.as_map() else { return Vec::new() };
+        let mut out: Vec<(&str, &Node)> = es.iter().map(|e| (e.key.text.as_str(), &e.value)).collect();
+        // Repeated keys are a parse error; a stage could still make one. Keep the first
+        // position and the last value, as a JSON object does.
+        let mut sorted: Vec<&str> = out.iter().map(|(k, _)| *k).collect();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            let mut seen: HashMap<&str, usize> = HashMap::with_capacity(out.len());
+            let mut dedup: Vec<(&str, &Node)> = Vec::with_capacity(out.len());
+            for (k, v) in out {
+                match seen.get(k) {
+                    Some(&i) => dedup[i].1 = v,
+                    None => {
+                        seen.insert(k, dedup.len());
+                        dedup.push((k, v));
+                    }
+                }
+            }
+            out = dedup;
+        }
+        out
+    }
+    fn only_ref(&self) -> Option<&str> {
+        let es = self.as_map()?;
+        let r = self.field("$ref").and_then(Source::string)?;
+        es.iter().all(|e| e.key.text == "$ref").then_some(r)
+    }
+    fn string(&self) -> Option<&str> {
+        match self.as_scalar()?.resolve() {
+            Resolved::Str(t) => Some(t),
+            _ => None,
+        }
+    }
+    fn boolean(&self) -> Option<bool> {
+        match self.as_scalar()?.resolve() {
+            Resolved::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+    fn number(&self) -> Option<f64> {
+        match self.as_scalar()?.resolve() {
+            Resolved::Int(i) => Some(i as f64),
+            // JSON has no infinities: `to_json` makes them null.
+            Resolved::Float(f) if f.is_finite() => Some(f),
+            _ => None,
+        }
+    }
+    fn count(&self) -> Option<u64> {
+        match self.as_scalar()?.resolve() {
+            Resolved::Int(i) => u64::try_from(i).ok(),
+            _ => None,
+        }
+    }
+    fn array(&self) -> Option<&[Node]> {
+        self.as_seq().map(Vec::as_slice)
+    }
+    fn json(&self) -> J {
+        super::crd::to_json(self)
+    }
+}
+
+/// The compiled `pattern` (None: the regex crate cannot run it), compiled once per process.
+///
+/// CRDs repeat a handful of patterns hundreds of times (the corpus: 1,891 `pattern`s, a few
+/// dozen distinct: DNS-1123 names, label values, durations), and compiling a regex costs tens
+/// of microseconds, so a cold render spent most of its CRD compile time here. A [`Regex`]
+/// clone shares the compiled program.
+fn pattern(p: &str) -> Option<Regex> {
+    type Cache = std::sync::Mutex<HashMap<Box<str>, Option<Regex>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+        return r.clone();
+    }
+    let r = Regex::new(p).ok();
+    let mut m = cache.lock().unwrap_or_else(|e| e.into_inner());
+    // Bound the cache as the compiled-CRD cache is bounded.
+    if m.len() > 4096 {
+        m.clear();
+    }
+    m.entry(p.into()).or_insert(r).clone()
 }
 
 /// True for a string in Kubernetes quantity syntax: a signed decimal number, then nothing, a
@@ -419,6 +595,84 @@ mod tests {
         }
         for bad in ["512 MB", "", "Mi", "1MB", "1e", "1.2.3", "1Kib", "abc", "1 "] {
             assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+
+    /// The arena compiled from a YAML tree, printed, and the one compiled from its JSON.
+    fn both_ways(n: &Node) -> (Result<String, SchemaError>, Result<String, SchemaError>) {
+        let show = |a: Arena, id: Id| format!("{id} {} {} {:?}", a.cel_rules, a.unchecked_patterns, a.nodes);
+        let defs = HashMap::new();
+        let mut a = Arena::default();
+        let tree = a.compile(n, Dialect::Crd, &defs).map(|id| show(a, id));
+        let mut b = Arena::default();
+        let json = b.compile(&crate::validate::crd::to_json(n), Dialect::Crd, &defs).map(|id| show(b, id));
+        (tree, json)
+    }
+
+    #[test]
+    fn a_tree_compiles_as_its_json() {
+        // Scalars resolved as Kubernetes reads them, repeated keys (made by a stage: the
+        // parser refuses them), non-finite numbers, `$ref` alone or not, odd keyword types.
+        let mut cases: Vec<Node> = [
+            "{type: object, properties: {a: {type: string, pattern: '^a+$', maxLength: 5.0}, b: {type: [integer, 'null'], minimum: -1, maximum: .inf, exclusiveMaximum: yes}}}",
+            "{type: object, required: [a, 1, b], additionalProperties: {type: integer, format: int32}, x-kubernetes-validations: [{rule: x}, {rule: y}]}",
+            "{type: array, items: [{type: string}, {type: integer}], x-kubernetes-list-type: map, x-kubernetes-list-map-keys: [name, port], minItems: 1, maxItems: 0x10}",
+            "{type: array, items: [], x-kubernetes-list-type: set}",
+            "{enum: [a, 1, 1.5, true, ~, '1', [x], {k: v}], type: string, x-kubernetes-int-or-string: true, format: int-or-string}",
+            "{anyOf: [{type: integer}, {type: string, pattern: '(?=x)'}], oneOf: [{required: [a]}], allOf: [{minProperties: 1}], not: {maxProperties: 0}}",
+            "{$ref: '#/x'}",
+            "{$ref: '#/x', type: object}",
+            "{type: 1}",
+            "{type: ~}",
+            "{properties: [a]}",
+            "{additionalProperties: false}",
+            "{additionalProperties: 'no'}",
+            "{additionalProperties: on, type: object, x-kubernetes-preserve-unknown-fields: true}",
+            "{x-kubernetes-embedded-resource: true, type: object, properties: {}}",
+            "[]",
+            "true",
+        ]
+        .iter()
+        .map(|t| crate::yaml::parse_documents(t).unwrap().remove(0))
+        .collect();
+        let mut dup =
+            crate::yaml::parse_documents("{type: object, properties: {a: {type: string}, b: {}}, pattern: x}")
+                .unwrap()
+                .remove(0);
+        let es = dup.as_map_mut().unwrap();
+        let again: Vec<crate::yaml::Entry> = es.clone();
+        es.extend(again);
+        es[3].value = crate::yaml::parse_documents("{b: {type: integer}, a: {maxLength: 2}, c: {}}").unwrap().remove(0);
+        es[0].value = Node::plain("integer");
+        cases.push(dup);
+        let mut deep = crate::yaml::parse_documents("{type: string}").unwrap().remove(0);
+        for _ in 0..70 {
+            deep = crate::yaml::map_of(vec![
+                ("type", Node::plain("object")),
+                ("properties", crate::yaml::map_of(vec![("x", deep)])),
+            ]);
+        }
+        cases.push(deep);
+        // Every CRD of the corpus, every version.
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
+        let mut files = Vec::new();
+        if corpus.is_dir() {
+            crate::validate::collect_files(&corpus, &mut files).unwrap();
+        }
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            if !text.contains("CustomResourceDefinition") {
+                continue;
+            }
+            for d in crate::yaml::parse_documents(&text).unwrap().into_iter().filter(crate::validate::crd::is_crd) {
+                for v in d.get_path("spec.versions").and_then(Node::as_seq).into_iter().flatten() {
+                    cases.extend(v.get_path("schema.openAPIV3Schema").cloned());
+                }
+            }
+        }
+        for n in &cases {
+            let (tree, json) = both_ways(n);
+            assert_eq!(tree, json, "{}", crate::yaml::emit(n).chars().take(200).collect::<String>());
         }
     }
 

@@ -16,7 +16,7 @@ impl Stage for ValidateStage {
     }
 
     fn run(&self, cx: &mut RenderContext<'_>) -> Result<Vec<Finding>, RenderError> {
-        let schemas = super::Schemas::for_config(cx.cfg).map_err(|e| RenderError::Input(e.to_string()))?;
+        let schemas = super::Schemas::for_config(cx.cfg)?;
         let v = super::validate(&cx.docs, &schemas, &cx.findings);
         cx.validation = Some(v.coverage());
         Ok(v.findings)

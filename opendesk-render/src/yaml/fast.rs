@@ -21,6 +21,7 @@ use super::node::{Entry, Node, Scalar, Style, Value};
 // A plain scalar may not start with one (the fast path does not read the few that may, like
 // `-x` in keys or `:x`, and leaves them to the general parser).
 use super::resolve::is_indicator;
+use std::cell::Cell;
 use std::collections::HashSet;
 
 /// Deepest nesting the fast path follows; deeper documents go to the general parser (which
@@ -54,8 +55,36 @@ enum Chomp {
 /// Parse `text` when it lies in the fast subset: `Some(documents)` (at most one; none for a
 /// text of only comments and blank lines), `None` when the general parser must decide.
 pub fn parse_fast(text: &str) -> Option<Vec<Node>> {
-    let ascii = plain_bytes(text.as_bytes())?;
-    P::new(text, ascii).stream().ok()
+    match parse_fast_within(text, usize::MAX) {
+        Fast::Read(docs, _) => Some(docs),
+        Fast::GaveUp | Fast::Full { .. } => None,
+    }
+}
+
+/// What [`parse_fast_within`] did.
+pub(crate) enum Fast {
+    /// The documents and their node count.
+    Read(Vec<Node>, usize),
+    /// Outside the subset: the general parser decides.
+    GaveUp,
+    /// The text (as far as it was read) holds more nodes than the room: the budget is hit at
+    /// this 1-based line.
+    Full { line: u32 },
+}
+
+/// [`parse_fast`] building at most `room` nodes, counted as [`Node::size`] counts them (mapping
+/// keys count), before they are built.
+pub(crate) fn parse_fast_within(text: &str, room: usize) -> Fast {
+    let Some(ascii) = plain_bytes(text.as_bytes()) else {
+        return Fast::GaveUp;
+    };
+    let mut p = P::new(text, ascii);
+    p.room = room;
+    match p.stream() {
+        Ok(docs) => Fast::Read(docs, p.nodes.get()),
+        Err(_) if p.nodes.get() == usize::MAX => Fast::Full { line: p.line },
+        Err(_) => Fast::GaveUp,
+    }
 }
 
 /// Why the fast path leaves `text` to the general parser: `(input line, reason)`, or `None`
@@ -130,11 +159,25 @@ struct P<'a> {
     /// Entries of the open mappings.
     entries: Vec<Entry>,
     depth: usize,
+    /// Nodes counted so far ([`Node::size`]'s way: mapping keys count) and how many may be.
+    nodes: Cell<usize>,
+    room: usize,
 }
 
 impl<'a> P<'a> {
     fn new(text: &'a str, ascii: bool) -> Self {
-        P { s: text.as_bytes(), text, pos: 0, line: 1, ascii, items: Vec::new(), entries: Vec::new(), depth: 0 }
+        P {
+            s: text.as_bytes(),
+            text,
+            pos: 0,
+            line: 1,
+            ascii,
+            items: Vec::new(),
+            entries: Vec::new(),
+            depth: 0,
+            nodes: Cell::new(0),
+            room: usize::MAX,
+        }
     }
 
     /// The 1-based column of offset `i` on the current line, in characters (as saphyr counts).
@@ -142,6 +185,18 @@ impl<'a> P<'a> {
         let w =
             if self.ascii { i - self.pos } else { self.s[self.pos..i].iter().filter(|&&b| b & 0xC0 != 0x80).count() };
         w as u32 + 1
+    }
+
+    /// Count `n` more nodes; beyond the room, stop (marked by a count of `usize::MAX`).
+    #[inline]
+    fn count(&self, n: usize) -> R<()> {
+        let c = self.nodes.get().saturating_add(n);
+        if c > self.room {
+            self.nodes.set(usize::MAX);
+            return Err(Bail(line!()));
+        }
+        self.nodes.set(c);
+        Ok(())
     }
 
     /// Offset of the line break at or after `from` (or the end of the text).
@@ -214,6 +269,7 @@ impl<'a> P<'a> {
         }
         // A root that is not a block sequence: a mapping, or a flow collection or scalar. Its
         // parent column is taken as its own (the real one is -1): stricter, never wrong.
+        self.count(1)?;
         let root = if self.is_seq_entry(i) { self.seq(n, false)? } else { self.inline(n, i, Ctx::Seq)? };
         if self.peek().is_some() {
             return Err(Bail(line!()));
@@ -231,6 +287,7 @@ impl<'a> P<'a> {
         // and more (CRD property lists) check against a set instead of a scan.
         let mut seen: Option<HashSet<String>> = None;
         loop {
+            self.count(2)?;
             let (key_line, key_col) = (self.line, self.col(i));
             let (key, after) = self.key(i)?;
             if key.style == Style::Plain && key.text == "<<" {
@@ -260,7 +317,7 @@ impl<'a> P<'a> {
                 Some(_) => return Err(Bail(line!())),
             }
         }
-        let entries: Vec<Entry> = self.entries.drain(start..).collect();
+        let entries: Vec<Entry> = crate::limits::take_tail(&mut self.entries, start);
         self.depth -= 1;
         Ok(Node { value: Value::Map(entries), line, col })
     }
@@ -456,6 +513,7 @@ impl<'a> P<'a> {
         };
         let start = self.items.len();
         loop {
+            self.count(1)?;
             let i = self.pos + n;
             let item = self.value(n, i + 1, Ctx::Seq)?;
             self.items.push(item);
@@ -466,7 +524,7 @@ impl<'a> P<'a> {
                 Some(_) => return Err(Bail(line!())),
             }
         }
-        let items: Vec<Node> = self.items.drain(start..).collect();
+        let items: Vec<Node> = crate::limits::take_tail(&mut self.items, start);
         self.depth -= 1;
         Ok(Node { value: Value::Seq(items), line, col })
     }
@@ -671,6 +729,7 @@ impl<'a> P<'a> {
                     Scalar { text: self.text[st..end].to_owned(), style: Style::Plain, tag: None }
                 }
             };
+            self.count(1)?;
             items.push(Node { value: Value::Scalar(sc), line, col: item_col });
             k = self.skip_spaces(k);
             if k < e && s[k] == b',' {

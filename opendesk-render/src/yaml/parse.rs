@@ -2,10 +2,13 @@
 //!
 //! Limits (hostile input must fail fast, never overflow the stack or eat memory):
 //! nesting deeper than [`MAX_DEPTH`] and alias expansion beyond [`MAX_ALIAS_NODES`] nodes per
-//! document are errors. Duplicate keys in one mapping are errors naming both lines.
+//! document are errors. Duplicate keys in one mapping are errors naming both lines. Every node,
+//! alias copies included, is counted on a [`FileBudget`] before it is built (see
+//! [`crate::limits`]): a render's node count and a file's alias expansion are bounded too.
 //! YAML 1.1 merge keys (`<<`) are applied, as go-yaml v2 does.
 
 use super::node::{Entry, Node, Scalar, Style, Value};
+use crate::limits::{FileBudget, LimitHit, RenderBudget};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use std::collections::HashMap;
 
@@ -24,6 +27,37 @@ pub struct SyntaxError {
     pub col: usize,
     /// What is wrong.
     pub reason: String,
+}
+
+/// Why a budgeted parse ([`parse_documents_budgeted`]) failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The text is not valid YAML (or not in the supported subset).
+    Syntax(SyntaxError),
+    /// A budget of [`crate::limits`] was hit.
+    Limit(LimitHit),
+}
+
+impl From<SyntaxError> for ParseError {
+    fn from(e: SyntaxError) -> Self {
+        ParseError::Syntax(e)
+    }
+}
+
+impl From<LimitHit> for ParseError {
+    fn from(e: LimitHit) -> Self {
+        ParseError::Limit(e)
+    }
+}
+
+impl From<ParseError> for SyntaxError {
+    /// A budget hit as a syntax error at its position (for callers without a typed path).
+    fn from(e: ParseError) -> Self {
+        match e {
+            ParseError::Syntax(s) => s,
+            ParseError::Limit(l) => SyntaxError { line: l.line.max(1), col: l.col.max(1), reason: l.describe() },
+        }
+    }
 }
 
 /// A parsed document: its root node.
@@ -75,8 +109,8 @@ fn trim_slack(v: std::borrow::Cow<'_, str>) -> String {
     }
 }
 
-fn err(span: &Span, reason: impl Into<String>) -> SyntaxError {
-    SyntaxError { line: span.start.line(), col: span.start.col() + 1, reason: reason.into() }
+fn err(span: &Span, reason: impl Into<String>) -> ParseError {
+    ParseError::Syntax(SyntaxError { line: span.start.line(), col: span.start.col() + 1, reason: reason.into() })
 }
 
 /// Parse every document of `text` into trees. Empty documents (no content) yield no node.
@@ -84,16 +118,39 @@ fn err(span: &Span, reason: impl Into<String>) -> SyntaxError {
 /// Text in Helm's block-style subset is read by the fast path ([`super::fast::parse_fast`]);
 /// everything else, and every error, by the general parser ([`parse_documents_general`]).
 /// Both build the same tree.
+///
+/// The text gets a budget of its own ([`RenderBudget::default`]); a render counts all its
+/// files on one budget with [`parse_documents_budgeted`].
 pub fn parse_documents(text: &str) -> Result<Parsed, SyntaxError> {
-    if let Some(docs) = super::fast::parse_fast(text) {
-        return Ok(docs);
+    let render = RenderBudget::default();
+    let mut budget = render.file();
+    Ok(parse_documents_budgeted(text, &mut budget)?)
+}
+
+/// [`parse_documents`] counting every node on `budget` (the fast path counts on its own and
+/// charges its total; when it would not fit, the general parser reads the text and reports the
+/// hit at the node that crossed the budget).
+pub fn parse_documents_budgeted(text: &str, budget: &mut FileBudget<'_>) -> Result<Parsed, ParseError> {
+    match super::fast::parse_fast_within(text, budget.room()) {
+        super::fast::Fast::Read(docs, nodes) => {
+            budget.own(nodes, 1, 1)?;
+            Ok(docs)
+        }
+        // The budget is hit whatever reads the text: no second parse.
+        super::fast::Fast::Full { line } => Err(budget.full(line as usize).into()),
+        super::fast::Fast::GaveUp => general(text, budget),
     }
-    parse_documents_general(text)
 }
 
 /// [`parse_documents`] with the general parser only (saphyr-parser events): the reference the
 /// fast path is tested against.
 pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
+    let render = RenderBudget::default();
+    let mut budget = render.file();
+    Ok(general(text, &mut budget)?)
+}
+
+fn general(text: &str, budget: &mut FileBudget<'_>) -> Result<Parsed, ParseError> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -116,6 +173,7 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
         let line = span.start.line() as u32;
         // saphyr counts columns in characters, from 0.
         let col = span.start.col() as u32 + 1;
+        let at = |span: &Span| (span.start.line(), span.start.col() + 1);
         let done: Option<(Node, usize)> = match ev {
             Event::StreamStart | Event::Nothing => None,
             Event::StreamEnd => break,
@@ -133,6 +191,8 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                 None
             }
             Event::Scalar(v, st, anchor, tag) => {
+                let (l, c) = at(&span);
+                budget.own(1, l, c)?;
                 let tag = tag.map(|t| {
                     if t.is_yaml_core_schema() {
                         format!("!!{}", t.suffix).into_boxed_str()
@@ -149,6 +209,8 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err(&span, format!("nesting deeper than {MAX_DEPTH} levels")));
                 }
+                let (l, c) = at(&span);
+                budget.own(1, l, c)?;
                 stack.push(Frame::Seq { start: items_stack.len(), line, col, anchor });
                 None
             }
@@ -156,12 +218,14 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err(&span, format!("nesting deeper than {MAX_DEPTH} levels")));
                 }
+                let (l, c) = at(&span);
+                budget.own(1, l, c)?;
                 stack.push(Frame::Map { start: entries_stack.len(), key: None, line, col, anchor, index: None });
                 None
             }
             Event::SequenceEnd => match stack.pop() {
                 Some(Frame::Seq { start, line, col, anchor }) => {
-                    let items: Vec<Node> = items_stack.drain(start..).collect();
+                    let items: Vec<Node> = crate::limits::take_tail(&mut items_stack, start);
                     Some((Node { value: Value::Seq(items), line, col }, anchor))
                 }
                 _ => return Err(err(&span, "unbalanced sequence end")),
@@ -177,7 +241,7 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                             value: Node { value: Value::default(), line: kl, col: kc },
                         });
                     }
-                    let mut entries: Vec<Entry> = entries_stack.drain(start..).collect();
+                    let mut entries: Vec<Entry> = crate::limits::take_tail(&mut entries_stack, start);
                     apply_merge_keys(&mut entries);
                     Some((Node { value: Value::Map(entries), line, col }, anchor))
                 }
@@ -187,13 +251,16 @@ pub fn parse_documents_general(text: &str) -> Result<Parsed, SyntaxError> {
                 let Some(n) = anchors.get(&id) else {
                     return Err(err(&span, "alias to an unknown anchor"));
                 };
-                alias_nodes += n.size();
+                let size = n.size();
+                alias_nodes += size;
                 if alias_nodes > MAX_ALIAS_NODES {
                     return Err(err(
                         &span,
                         format!("alias expansion exceeds {MAX_ALIAS_NODES} nodes (possible \"billion laughs\" input)"),
                     ));
                 }
+                let (l, c) = at(&span);
+                budget.alias(size, l, c)?;
                 let mut n = n.clone();
                 n.line = line;
                 n.col = col;

@@ -1,0 +1,683 @@
+//! The library session behind `render`, `explain`, `diff` and `patches matrix`: loading inputs
+//! ([`prepare`]), running the pipeline ([`run_with`], [`run_checked`]), writing results
+//! ([`write_rendered`], [`render_to`]) and the data `explain`/`diff`/`matrix` show
+//! ([`explain_entries`], [`load_tree`], [`matrix_of`]). What a Rust caller or a binding uses; it
+//! prints nothing (the CLI's printing is [`crate::render_cmd`]).
+
+use opendesk_render::config::InstanceConfig;
+use opendesk_render::document::Document;
+use opendesk_render::load::{load_dir_only, parse_text};
+use opendesk_render::output::graph::ReleaseGraph;
+use opendesk_render::patch::PatchSet;
+use opendesk_render::pipeline::{render as run_pipeline, ProgressFn, RenderError, RenderRequest, Rendered};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Inputs shared by `render` and `explain`.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Instance config file (default: the bundled example's).
+    pub config: Option<PathBuf>,
+    /// Patch dir (default: built in).
+    pub patches: Option<PathBuf>,
+    /// No patches at all.
+    pub no_patches: bool,
+    /// Release graph file.
+    pub release_graph: Option<PathBuf>,
+    /// Worker threads.
+    pub threads: Option<usize>,
+    /// Config given as text (YAML or JSON) instead of a file (bindings).
+    pub config_text: Option<String>,
+    /// A module render (`--module`, `--base`, `--no-base`, `--allow-secret-removal`).
+    pub module: ModuleArgs,
+    /// The previous secret payload (`--previous-secrets`): values that changed are reported
+    /// (`secrets/value-changed`, names only).
+    pub previous_secrets: Option<PathBuf>,
+    /// `secrets/value-changed` is an error instead of a warning (`--strict-secrets`).
+    pub strict_secrets: bool,
+    /// Render without a destination for the secret payload (`--discard-secret-values`): an
+    /// explicit dry run. Without it (and without `secrets_out`), a render that converted
+    /// Secrets fails with exit 2 before anything is written ([`require_payload_destination`]).
+    pub discard_secret_values: bool,
+}
+
+/// The module-render options of [`Inputs`] (docs/output-and-push.md#modules). Empty `keys` =
+/// a full render; then the other fields must be unset.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleArgs {
+    /// Module keys of the release graph's `modules:` (repeatable `--module`).
+    pub keys: Vec<String>,
+    /// The full render's output tree to check ExternalSecrets against (`--base`).
+    pub base: Option<PathBuf>,
+    /// Skip the secret-skew guard explicitly (`--no-base`).
+    pub no_base: bool,
+    /// A Secret of the base the module no longer renders is a warning (`--allow-secret-removal`).
+    pub allow_secret_removal: bool,
+}
+
+impl ModuleArgs {
+    /// Check the flags' combination and resolve the scope against `graph`; loads the base.
+    /// `None` for a full render.
+    pub fn resolve(
+        &self,
+        graph: Option<&ReleaseGraph>,
+        config: &InstanceConfig,
+    ) -> Result<Option<opendesk_render::module::ModuleRequest>, opendesk_render::module::ModuleError> {
+        use opendesk_render::module::{BaseTree, ModuleError, ModuleRequest, ModuleScope};
+        if self.keys.is_empty() {
+            let given = [
+                (self.base.is_some(), "--base"),
+                (self.no_base, "--no-base"),
+                (self.allow_secret_removal, "--allow-secret-removal"),
+            ];
+            return match given.iter().find(|(g, _)| *g) {
+                Some((_, flag)) => Err(ModuleError::NotAModuleRender(flag)),
+                None => Ok(None),
+            };
+        }
+        let scope = ModuleScope::resolve(graph, &self.keys)?;
+        let base = match (&self.base, self.no_base) {
+            (Some(_), true) => return Err(ModuleError::BaseAndNoBase),
+            (None, false) => return Err(ModuleError::NoBase),
+            (None, true) => None,
+            (Some(dir), false) => {
+                let b = BaseTree::load(dir, &scope)?;
+                if !b.instance.is_empty() && b.instance != config.instance {
+                    return Err(ModuleError::BadBase {
+                        dir: dir.display().to_string(),
+                        why: format!(
+                            "it renders instance {:?}, this config instance {:?}",
+                            b.instance, config.instance
+                        ),
+                    });
+                }
+                Some(b)
+            }
+        };
+        Ok(Some(ModuleRequest { scope, base, allow_secret_removal: self.allow_secret_removal }))
+    }
+}
+
+mod error;
+
+pub use error::{FailureKind, RenderFailure, UsageError, UsageKind};
+use opendesk_render::error::Located;
+/// Where an error points, from the typed error (never parsed back out of its message): the
+/// library's one position type.
+pub use opendesk_render::error::Location;
+
+/// The offending line with a caret, as text.
+pub fn snippet(file: &Path, line: usize, col: usize) -> Option<String> {
+    if line == 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    // Values of a Secret document or of the config's `redact:` block show as `***`.
+    let shown = opendesk_render::scrub::shown_line(&text, line)?;
+    let w = line.to_string().len();
+    Some(format!("{:w$} |\n{line} | {shown}\n{:w$} | {}^", "", "", " ".repeat(col.saturating_sub(1).min(200))))
+}
+
+/// Everything a render needs, loaded.
+pub struct Prepared {
+    /// Config.
+    pub config: InstanceConfig,
+    /// Patches.
+    pub patches: Option<PatchSet>,
+    /// Graph.
+    pub graph: Option<ReleaseGraph>,
+    /// Loaded input.
+    pub input: opendesk_render::load::LoadedInput,
+    /// Time spent loading (ms).
+    pub load_ms: f64,
+    /// A module render's scope and base (`None` = full render).
+    pub module: Option<opendesk_render::module::ModuleRequest>,
+    /// The previous secret payload: (file, text, strict).
+    pub previous_secrets: Option<(PathBuf, String, bool)>,
+}
+
+/// Most worker threads `--threads` accepts.
+pub const MAX_THREADS: usize = 512;
+
+/// `--threads` within 1..=[`MAX_THREADS`].
+pub fn check_threads(threads: Option<usize>) -> Result<(), UsageError> {
+    match threads {
+        Some(n) if !(1..=MAX_THREADS).contains(&n) => Err(UsageKind::Threads(n).into()),
+        _ => Ok(()),
+    }
+}
+
+/// Load config, patches, graph and input (the bundled example when `input` is `None`).
+///
+/// A given input dir needs a config (`--config` or `config_text`): the bundled example's config
+/// only fits the bundled example (its repoURL and keyPrefix are placeholders).
+pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError> {
+    check_threads(a.threads)?;
+    let config = match (&a.config, &a.config_text) {
+        (_, Some(text)) => InstanceConfig::parse(Path::new("<config>"), text).map_err(|e| {
+            let at = Location::new("<config>", e.line, e.col);
+            UsageError::at(UsageKind::Config(e), at)
+        })?,
+        (Some(p), None) => InstanceConfig::load(p).map_err(|e| {
+            let at = Location::new(&e.file, e.line, e.col);
+            UsageError::with_snippet(UsageKind::ConfigFile(e), Some(at))
+        })?,
+        (None, None) => {
+            let text = crate::example::instance_config().ok_or(UsageKind::NoBundledConfig)?;
+            InstanceConfig::parse(Path::new("<bundled examples/instance.yaml>"), text).map_err(UsageKind::Config)?
+        }
+    };
+    // A module render needs its graph and base first: the loader reads only its folders.
+    let load_graph = || -> Result<Option<ReleaseGraph>, UsageError> {
+        Ok(match (&a.release_graph, input) {
+            (Some(p), _) => Some(ReleaseGraph::load(p).map_err(|e| {
+                let (l, c) = e.issues.first().map_or((0, 0), |i| (i.pos.line, i.pos.col));
+                let at = Location::new(&e.file, l, c);
+                UsageError::with_snippet(UsageKind::Graph(e), Some(at))
+            })?),
+            (None, None) => match crate::example::release_graph() {
+                Some(t) => Some(
+                    ReleaseGraph::parse(Path::new("<bundled examples/release-graph.yaml>"), t)
+                        .map_err(UsageKind::Graph)?,
+                ),
+                None => None,
+            },
+            (None, Some(_)) => None,
+        })
+    };
+    let early_graph = if a.module.keys.is_empty() { None } else { Some(load_graph()?) };
+    let module = match &early_graph {
+        Some(g) => a.module.resolve(g.as_ref(), &config).map_err(UsageKind::Module)?,
+        None => a.module.resolve(None, &config).map_err(UsageKind::Module)?,
+    };
+    let scope = module.as_ref().map(|m| &m.scope);
+    let keep = |r: &str| scope.is_some_and(|s| s.covers(r));
+    let only: Option<opendesk_render::load::ReleaseFilter<'_>> = scope.map(|_| &keep as _);
+    // The patch set is compiled (a few ms of JSONPath parsing) beside the input load; errors
+    // keep their order: patches, release graph, input.
+    let t0 = Instant::now();
+    let load_patches = || -> Result<Option<PatchSet>, UsageError> {
+        if a.no_patches {
+            return Ok(None);
+        }
+        Ok(Some(match &a.patches {
+            Some(dir) => PatchSet::from_dir(&opendesk_patches::patches_dir(dir)).map_err(|e| {
+                let at = Location::new(&e.file, e.line, e.col);
+                UsageError::with_snippet(UsageKind::Patches(e), Some(at))
+            })?,
+            None => opendesk_patches::default_set().map_err(UsageKind::Patches)?,
+        }))
+    };
+    let load_input = || -> Result<opendesk_render::load::LoadedInput, UsageError> {
+        let example = match input {
+            Some(_) => None,
+            None => Some(crate::example::materialize().map_err(UsageKind::Example)?),
+        };
+        let dir = input.or(example.as_ref().map(|m| m.dir.as_path())).expect("an input or the example");
+        load_dir_only(dir, only).map_err(|e| {
+            let at = e.location();
+            UsageError::with_snippet(UsageKind::Load(e), at)
+        })
+    };
+    let (patches, loaded) = in_pool(a.threads, || rayon::join(load_patches, load_input));
+    let patches = patches?;
+    let graph = match early_graph {
+        Some(g) => g,
+        None => load_graph()?,
+    };
+    let loaded = loaded?;
+    // Checked after the input is loaded, so a broken input is reported first.
+    if let (Some(dir), None, None) = (input, &a.config, &a.config_text) {
+        return Err(UsageKind::MissingConfig(dir.to_path_buf()).into());
+    }
+    if loaded.documents.is_empty() {
+        let dir = input.map_or_else(|| "the bundled example".to_string(), |d| d.display().to_string());
+        return Err(UsageKind::EmptyInput { dir, files: loaded.files.len() }.into());
+    }
+    let load_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let previous_secrets = match &a.previous_secrets {
+        Some(p) => Some((
+            p.clone(),
+            std::fs::read_to_string(p).map_err(|source| UsageKind::PreviousSecrets { path: p.clone(), source })?,
+            a.strict_secrets,
+        )),
+        None => None,
+    };
+    Ok(Prepared { config, patches, graph, input: loaded, load_ms, module, previous_secrets })
+}
+
+fn pool(threads: Option<usize>) -> Option<rayon::ThreadPool> {
+    // `prepare` keeps `threads` within 1..=MAX_THREADS; a pool the OS cannot start falls back to
+    // the global one (output is the same on any number of threads).
+    // More workers than 8 per core gain nothing (the work is CPU-bound; file syncs use their
+    // own threads) and each reserves a stack: 512 of them do not fit a 1 GiB address space.
+    threads.and_then(|n| {
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let n = n.clamp(1, MAX_THREADS).min(8 * cores.max(1));
+        rayon::ThreadPoolBuilder::new().num_threads(n).build().ok()
+    })
+}
+
+/// Run `f` on a pool of `threads` workers (the global pool when `None`): loading and writing
+/// honour `--threads` as the pipeline does.
+fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
+    match pool(threads) {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
+/// Run the pipeline on prepared inputs.
+pub fn run(p: Prepared, threads: Option<usize>) -> Result<Rendered, RenderError> {
+    run_with_progress(p, threads, None)
+}
+
+/// [`run`], reporting each pipeline stage's start to `progress` (see
+/// [`crate::progress::stages`]; the callback may run on a worker thread).
+pub fn run_with_progress(
+    p: Prepared,
+    threads: Option<usize>,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<Rendered, RenderError> {
+    run_with(p, threads, RenderOptions { progress, ..Default::default() })
+}
+
+/// What a library caller adds to a render: progress and cancellation.
+#[derive(Clone, Copy, Default)]
+pub struct RenderOptions<'a> {
+    /// Called at the start of each stage of [`crate::progress::STAGES`] (possibly on a
+    /// worker thread); `None` = silent.
+    pub progress: Option<ProgressFn<'a>>,
+    /// Set (from any thread) to stop the render at the next stage boundary: the render then
+    /// fails with [`EXIT_CANCELLED`] and writes nothing. Once the write has begun it completes.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl RenderOptions<'_> {
+    /// True when the caller asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Acquire))
+    }
+
+    fn tick(&self, stage: &'static str) {
+        if let Some(p) = self.progress {
+            p(stage);
+        }
+    }
+}
+
+/// The status of a render a library caller cancelled ([`RenderOptions::cancel`]); the CLI
+/// never returns it.
+pub const EXIT_CANCELLED: i32 = opendesk_render::error::ExitCode::Cancelled.code();
+
+/// [`run`] with [`RenderOptions`]: progress per stage, and a cancel flag the pipeline checks
+/// at each stage boundary ([`RenderError::Cancelled`]).
+pub fn run_with(p: Prepared, threads: Option<usize>, opts: RenderOptions<'_>) -> Result<Rendered, RenderError> {
+    let Prepared { config, patches, graph, input, load_ms, module, previous_secrets: _ } = p;
+    let req = RenderRequest {
+        config: Some(&config),
+        patches: patches.as_ref(),
+        graph: graph.as_ref(),
+        progress: opts.progress,
+        cancel: opts.cancel,
+        module: module.as_ref(),
+        ..Default::default()
+    };
+    let mut r = in_pool(threads, || run_pipeline(input, &req));
+    let load = opendesk_render::pipeline::StageTiming { stage: crate::progress::LOAD, ms: load_ms };
+    match &mut r {
+        Ok(x) => x.report.timings.insert(0, load),
+        Err(RenderError::Failed(rep, _)) => rep.timings.insert(0, load),
+        Err(_) => {}
+    }
+    r
+}
+
+/// Render and write: the tree atomically to `out`, the secret payload to `secrets_out`.
+/// Nothing is written unless everything succeeded.
+pub fn render_to(
+    input: Option<&Path>,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    a: &Inputs,
+) -> Result<Rendered, RenderFailure> {
+    render_to_with_progress(input, out, secrets_out, a, None)
+}
+
+/// [`render_to`], reporting the start of each stage in [`crate::progress::stages`] (`load`,
+/// the pipeline stages, `write`) to `progress`. The callback may run on a worker thread.
+pub fn render_to_with_progress(
+    input: Option<&Path>,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    a: &Inputs,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<Rendered, RenderFailure> {
+    check_out(out, input, a).map_err(|e| RenderFailure::new(e.into(), None))?;
+    if let Some(so) = secrets_out {
+        opendesk_render::output::write::check_secrets_out(out, so)
+            .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
+    }
+    if let Some(p) = progress {
+        p(crate::progress::LOAD);
+    }
+    let prepared = prepare(input, a).map_err(|e| RenderFailure::new(e.into(), Some("load")))?;
+    opendesk_render::output::write::check_out_owned(out)
+        .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
+    let opts = RenderOptions { progress, ..Default::default() };
+    let rendered = run_checked(prepared, out, secrets_out, a.threads, opts)?;
+    if secrets_out.is_none() && !a.discard_secret_values {
+        require_payload_destination(&rendered, PayloadOptions::CLI)?;
+    }
+    write_rendered(rendered, out, secrets_out, a.threads, opts)
+}
+
+/// How a caller names the payload's destinations, for [`require_payload_destination`]'s message.
+#[derive(Debug, Clone, Copy)]
+pub struct PayloadOptions {
+    /// The option naming a payload file (`--secrets-out`, `secrets_out`).
+    pub file: &'static str,
+    /// The other ways out: an explicit dry run, the payload handed back.
+    pub otherwise: &'static str,
+}
+
+impl PayloadOptions {
+    /// The CLI's options.
+    pub const CLI: PayloadOptions = PayloadOptions {
+        file: "--secrets-out FILE",
+        otherwise: "or --discard-secret-values for an explicit dry run that drops them",
+    };
+}
+
+/// No silent loss: a render that converted Secrets (a non-empty payload) with nowhere for the
+/// values to go fails with exit 2 and the message naming the option. Call it only when the
+/// caller gave no destination (no payload file, no dry run, not handed back); nothing has been
+/// written yet.
+pub fn require_payload_destination(rendered: &Rendered, names: PayloadOptions) -> Result<(), RenderFailure> {
+    if rendered.secrets.is_empty() {
+        return Ok(());
+    }
+    let kind = FailureKind::NoPayloadDestination {
+        secrets: rendered.secrets.entries.len(),
+        values: rendered.secrets.value_count(),
+        names,
+    };
+    Err(RenderFailure::new(kind, Some("write")))
+}
+
+/// Refuse an `--out` that is not ours to replace (see
+/// [`opendesk_render::output::write::check_out_owned`]) or that is, contains or lies inside the
+/// input dir, the config, the patch dir or the release graph.
+pub fn check_out(out: &Path, input: Option<&Path>, a: &Inputs) -> Result<(), UsageError> {
+    use opendesk_render::output::write::{check_out_disjoint, check_out_owned};
+    let mut inputs: Vec<(&'static str, &Path)> = Vec::new();
+    if let Some(i) = input {
+        inputs.push(("input dir", i));
+    }
+    if let Some(c) = &a.config {
+        inputs.push(("config file", c));
+    }
+    if let (Some(p), false) = (&a.patches, a.no_patches) {
+        inputs.push(("patch dir", p));
+    }
+    if let Some(g) = &a.release_graph {
+        inputs.push(("release graph", g));
+    }
+    check_out_disjoint(out, &inputs).map_err(UsageKind::Out)?;
+    Ok(check_out_owned(out).map_err(UsageKind::Out)?)
+}
+
+/// Run the pipeline on already prepared inputs (e.g. a config the caller adjusted) and write
+/// the results as [`render_to`] does. Reports the pipeline stages and `write` to `progress`.
+pub fn render_prepared(
+    prepared: Prepared,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    threads: Option<usize>,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<Rendered, RenderFailure> {
+    opendesk_render::output::write::check_out_owned(out)
+        .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
+    let opts = RenderOptions { progress, ..Default::default() };
+    let rendered = run_checked(prepared, out, secrets_out, threads, opts)?;
+    write_rendered(rendered, out, secrets_out, threads, opts)
+}
+
+/// The pipeline part of [`render_prepared`]: checks `secrets_out` against `out`, runs the
+/// pipeline with `opts`, and fails with [`EXIT_CANCELLED`] when the caller cancelled before
+/// or during it. Writes nothing; [`write_rendered`] does.
+pub fn run_checked(
+    prepared: Prepared,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    threads: Option<usize>,
+    opts: RenderOptions<'_>,
+) -> Result<Rendered, RenderFailure> {
+    if let Some(so) = secrets_out {
+        opendesk_render::output::write::check_secrets_out(out, so)
+            .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
+    }
+    if opts.cancelled() {
+        return Err(RenderFailure::cancelled("patches"));
+    }
+    // The stage a failure happened in: the last one started.
+    let current = std::sync::Mutex::new("patches");
+    let track = |stage: &'static str| {
+        *current.lock().unwrap_or_else(|p| p.into_inner()) = stage;
+        opts.tick(stage);
+    };
+    let inner = RenderOptions { progress: Some(&track), ..opts };
+    let previous = prepared.previous_secrets.clone();
+    let result = run_with(prepared, threads, inner);
+    let stage = *current.lock().unwrap_or_else(|p| p.into_inner());
+    let mut rendered = result.map_err(|e| match e {
+        RenderError::Cancelled { stage } => RenderFailure::cancelled(stage),
+        e => {
+            let report = e.report().map(|r| Box::new(r.clone()));
+            // The documents a failed render keeps are for `explain`, not for its error.
+            let e = match e {
+                RenderError::Failed(r, _) => RenderError::Failed(r, Box::default()),
+                e => e,
+            };
+            RenderFailure { report, ..RenderFailure::new(FailureKind::Render(e), Some(stage)) }
+        }
+    })?;
+    if let Some((file, text, strict)) = previous {
+        // Reported, not written to render-meta: the tree stays a function of the input alone.
+        let found = opendesk_render::churn::value_changes(&file, &text, &rendered.secrets, strict)
+            .map_err(|e| RenderFailure::new(FailureKind::PreviousSecrets(e), Some(stage)))?;
+        let errors = found.iter().filter(|f| f.severity == opendesk_render::report::Severity::Error).count();
+        for f in &found {
+            *rendered.report.summary.findings.entry(f.severity).or_default() += 1;
+        }
+        rendered.report.findings.extend(found);
+        if errors > 0 {
+            rendered.report.status = "failed";
+            return Err(RenderFailure {
+                report: Some(Box::new(rendered.report.clone())),
+                ..RenderFailure::new(FailureKind::SecretsChanged { errors }, Some(stage))
+            });
+        }
+    }
+    if opts.cancelled() {
+        return Err(RenderFailure::cancelled("write"));
+    }
+    Ok(rendered)
+}
+
+/// The write part of [`render_prepared`]: the secret payload to `secrets_out` (when given)
+/// and the tree atomically to `out`; reports `write` to `opts.progress`. Nothing is written
+/// when the caller cancelled before it began.
+pub fn write_rendered(
+    mut rendered: Rendered,
+    out: &Path,
+    secrets_out: Option<&Path>,
+    threads: Option<usize>,
+    opts: RenderOptions<'_>,
+) -> Result<Rendered, RenderFailure> {
+    let fail = |kind: FailureKind| RenderFailure::new(kind, Some("write"));
+    if opts.cancelled() {
+        return Err(RenderFailure::cancelled("write"));
+    }
+    opts.tick("write");
+    let t = Instant::now();
+    // The secret payload is staged (written and synced beside --secrets-out) before the tree is
+    // swapped in and renamed into place after: a --secrets-out that cannot be written fails the
+    // render with --out untouched, and a failed tree write leaves the old payload.
+    let staged = match secrets_out {
+        Some(so) => Some(
+            opendesk_render::output::write::stage_secrets_file(
+                out,
+                so,
+                &rendered.secrets.to_secrets_file().into_bytes(),
+            )
+            .map_err(|e| fail(FailureKind::Write(e)))?,
+        ),
+        None => None,
+    };
+    in_pool(threads, || opendesk_render::output::write::write_tree(out, &rendered.tree.files))
+        .map_err(|e| fail(FailureKind::Write(e)))?;
+    if let Some(s) = staged {
+        s.commit().map_err(|e| fail(FailureKind::PayloadCommit(e)))?;
+    }
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    rendered.report.timings.push(opendesk_render::pipeline::StageTiming { stage: crate::progress::WRITE, ms });
+    Ok(rendered)
+}
+
+/// The `explain --json` entries: `{resource, release, file, line, changes}` per document, or only
+/// the one whose id (`KIND/NAMESPACE/NAME`) equals `resource` (case-insensitive).
+pub fn explain_entries(docs: &[Document], resource: Option<&str>) -> Vec<serde_json::Value> {
+    explain_entries_in(docs, resource, None)
+}
+
+/// [`explain_entries`], where `resource` may also name a namespaced document without a
+/// namespace of its own by the namespace it is deployed to (`namespace`, the instance's):
+/// `Deployment/opendesk/x` finds the `Deployment/-/x` that Argo CD deploys into `opendesk`.
+pub fn explain_entries_in(
+    docs: &[Document],
+    resource: Option<&str>,
+    namespace: Option<&str>,
+) -> Vec<serde_json::Value> {
+    let scopes = namespace.map(|_| opendesk_render::stages::Scopes::from_docs(docs));
+    // The same matcher as `diff`: a render that failed before the redact stage still holds its
+    // Secrets, and a change's detail must not show their values.
+    let known = opendesk_render::diff::secret_values_in(&[docs]);
+    let mask = |s: &str| opendesk_render::scrub::redact_url_credentials(&known.mask(s)).into_owned();
+    let mut shown = Vec::new();
+    for d in docs {
+        let id = d.id().to_string();
+        let effective = match (namespace, &scopes) {
+            (Some(ns), Some(sc)) if d.namespace().is_none() && sc.is_namespaced(d.group(), d.kind().unwrap_or("")) => {
+                Some(format!("{}/{ns}/{}", d.kind().unwrap_or(""), d.name().unwrap_or("")))
+            }
+            // The render gave it its release's namespace: its old `-` form still names it.
+            _ if assigned_namespace(d) => Some(format!("{}/-/{}", d.kind().unwrap_or(""), d.name().unwrap_or(""))),
+            _ => None,
+        };
+        if resource.is_some_and(|w| {
+            !w.eq_ignore_ascii_case(&id) && !effective.as_deref().is_some_and(|e| w.eq_ignore_ascii_case(e))
+        }) {
+            continue;
+        }
+        let changes: Vec<opendesk_render::document::Change> = d
+            .changes
+            .iter()
+            .map(|c| opendesk_render::document::Change {
+                path: mask(&c.path),
+                detail: c.detail.as_deref().map(mask),
+                ..c.clone()
+            })
+            .collect();
+        shown.push(serde_json::json!({
+            "resource": mask(&id),
+            "release": &*d.origin.release,
+            "file": &*d.origin.file,
+            "line": d.origin.line,
+            "changes": changes,
+        }));
+    }
+    shown
+}
+
+/// True when the render wrote the document's namespace (it had none of its own).
+fn assigned_namespace(d: &Document) -> bool {
+    d.changes.iter().any(|c| c.by == opendesk_render::output::argo::ASSIGNED_BY && c.path == "$.metadata.namespace")
+}
+
+/// Load an output tree (`releases/<r>/*.yaml`, `applications/*.yaml`) as documents. Regular
+/// files only; a symlink is followed only while it stays inside `dir`.
+pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
+    use opendesk_render::fsio;
+    if !dir.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
+    let root = fsio::canonical_root(dir).map_err(|e| e.to_string())?;
+    let mut docs = Vec::new();
+    let mut add = |release: &str, p: &Path| -> Result<(), String> {
+        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+            fsio::check_link(&root, p).map_err(|e| e.to_string())?;
+        }
+        let text = fsio::read_regular_string(p).map_err(|e| e.to_string())?;
+        let r: Arc<str> = Arc::from(release);
+        let f: Arc<str> = Arc::from(p.file_name().and_then(|f| f.to_str()).unwrap_or(""));
+        docs.extend(parse_text(&r, &f, p, &text, true).map_err(|e| e.to_string())?);
+        Ok(())
+    };
+    let sorted = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> =
+            std::fs::read_dir(d).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        v.sort();
+        v
+    };
+    for sub in ["releases", "applications"] {
+        let p = dir.join(sub);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            fsio::check_link(&root, &p).map_err(|e| e.to_string())?;
+        }
+    }
+    for rel in sorted(&dir.join("releases")) {
+        if std::fs::symlink_metadata(&rel).is_ok_and(|m| m.file_type().is_symlink()) {
+            fsio::check_link(&root, &rel).map_err(|e| e.to_string())?;
+        }
+        let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        for f in sorted(&rel) {
+            if f.extension().is_some_and(|e| e == "yaml") {
+                add(&name, &f)?;
+            }
+        }
+    }
+    for f in sorted(&dir.join("applications")) {
+        if f.extension().is_some_and(|e| e == "yaml") {
+            add("(applications)", &f)?;
+        }
+    }
+    Ok(docs)
+}
+
+/// The upgrade matrix of `prepared`'s patch set over its input (before any stage ran):
+/// `versions` (full semver each), or, when empty, every `appliesTo` boundary plus the configured
+/// version. Bad input (no patch set, a version that is not semver) is the error's message.
+pub fn matrix_of(
+    prepared: &Prepared,
+    versions: &[String],
+) -> Result<opendesk_render::patch::matrix::Matrix, UsageError> {
+    use opendesk_render::patch::matrix;
+    let Some(set) = &prepared.patches else {
+        return Err(UsageKind::NoPatchSet.into());
+    };
+    let mut vs = Vec::new();
+    for v in versions {
+        match semver::Version::parse(v.trim()) {
+            Ok(v) => vs.push(v),
+            Err(source) => return Err(UsageKind::NotSemver { version: v.clone(), source }.into()),
+        }
+    }
+    if vs.is_empty() {
+        vs = matrix::default_versions(set, &prepared.config.version());
+    }
+    let vars = opendesk_render::patch::Vars::from_config(&prepared.config);
+    Ok(matrix::matrix(set, &prepared.input.documents, &vs, &vars).map_err(UsageKind::Matrix)?)
+}

@@ -1,0 +1,312 @@
+//! The session's errors, typed: one variant per cause, the position they point at
+//! ([`Location`]) and the outcome ([`ExitCode`], decided in [`RenderFailure::exit`] and
+//! [`UsageError::exit`]). The messages are the CLI's: `error: ` + the [`Display`] text
+//! ([`UsageError::message`], [`RenderFailure::message`]).
+//!
+//! [`Display`]: std::fmt::Display
+
+use opendesk_render::churn::PreviousSecretsError;
+use opendesk_render::error::{ExitCode, LoadError, Located, Location};
+use opendesk_render::module::ModuleError;
+use opendesk_render::output::graph::GraphError;
+use opendesk_render::output::write::WriteError;
+use opendesk_render::patch::PatchError;
+use opendesk_render::pipeline::{RenderError, Report};
+use opendesk_render::typed::ConfigError;
+use std::path::PathBuf;
+
+use super::{PayloadOptions, MAX_THREADS};
+
+/// What is wrong with a request or its input: one variant per cause. Always exit 2
+/// ([`ExitCode::Usage`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageKind {
+    /// `--threads` outside 1..=[`MAX_THREADS`].
+    #[error("--threads {0}: must be between 1 and {MAX_THREADS}")]
+    Threads(usize),
+    /// An input dir without an instance config (`--config` or config text): the bundled
+    /// example's config fits only the bundled example.
+    #[error(
+        "{}: an input dir needs --config FILE (the instance config: instance, namespace, argocd, \
+         secretsManager); without --config only the bundled example renders\nhint: start from \
+         examples/instance.yaml, see docs/config.md",
+        .0.display()
+    )]
+    MissingConfig(PathBuf),
+    /// The instance config given as text, or the bundled one, is invalid.
+    #[error("{0}")]
+    Config(ConfigError),
+    /// The instance config file is invalid.
+    #[error("{0}\nhint: see examples/instance.yaml and docs/config.md")]
+    ConfigFile(ConfigError),
+    /// This build bundles no example config.
+    #[error("the bundled example config is missing")]
+    NoBundledConfig,
+    /// The release graph is invalid.
+    #[error(transparent)]
+    Graph(GraphError),
+    /// The module flags do not fit together, or the module scope or base is wrong.
+    #[error(transparent)]
+    Module(ModuleError),
+    /// The patch set (a patch dir or the built-in one) is invalid.
+    #[error(transparent)]
+    Patches(PatchError),
+    /// The bundled example could not be materialized.
+    #[error("{0}")]
+    Example(std::io::Error),
+    /// The input cannot be loaded.
+    #[error(transparent)]
+    Load(LoadError),
+    /// The input holds no Kubernetes document: rendering it would prune the whole instance.
+    #[error(
+        "{dir}: no Kubernetes document found ({files} YAML files under release folders): refusing to \
+         render an empty tree (Argo CD would prune the whole instance). Check the input dir (helmfile \
+         template --output-dir)"
+    )]
+    EmptyInput {
+        /// The input dir (or `the bundled example`).
+        dir: String,
+        /// YAML files read.
+        files: usize,
+    },
+    /// The `--previous-secrets` file cannot be read.
+    #[error("{}: --previous-secrets: {source}", .path.display())]
+    PreviousSecrets {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `--out` is not ours to replace, or overlaps an input.
+    #[error(transparent)]
+    Out(WriteError),
+    /// `patches matrix` with `--no-patches`.
+    #[error("no patch set (--no-patches): nothing to tabulate")]
+    NoPatchSet,
+    /// A `--versions` entry that is not a full semver version.
+    #[error("--versions: {version:?} is not a full semver version ({source}); e.g. 1.13.1")]
+    NotSemver {
+        /// The entry as given.
+        version: String,
+        /// Why it does not parse.
+        source: semver::Error,
+    },
+    /// The upgrade matrix cannot be computed.
+    #[error(transparent)]
+    Matrix(PatchError),
+}
+
+/// A bad request or input (exit 2): its cause, where it points, and the offending line.
+#[derive(Debug)]
+pub struct UsageError {
+    /// What is wrong (boxed: the causes carry their typed errors).
+    pub kind: Box<UsageKind>,
+    /// Where it points, when the error knows (from the typed error, never from its message).
+    pub at: Option<Location>,
+    /// The offending line with a caret (a Secret's values shown as `***`), when it points at one.
+    pub snippet: Option<String>,
+}
+
+impl UsageError {
+    /// An error pointing nowhere.
+    pub fn new(kind: UsageKind) -> Self {
+        UsageError { kind: Box::new(kind), at: None, snippet: None }
+    }
+
+    /// An error pointing at `at`, without a snippet.
+    pub fn at(kind: UsageKind, at: Location) -> Self {
+        UsageError { kind: Box::new(kind), at: Some(at), snippet: None }
+    }
+
+    /// An error pointing at `at` (when known), with the offending line of the file.
+    pub fn with_snippet(kind: UsageKind, at: Option<Location>) -> Self {
+        let snippet = at.as_ref().and_then(|l| super::snippet(&l.file, l.line, l.col));
+        UsageError { kind: Box::new(kind), at, snippet }
+    }
+
+    /// Always [`ExitCode::Usage`].
+    pub fn exit(&self) -> ExitCode {
+        ExitCode::Usage
+    }
+
+    /// The message for stderr: `error: ` + the cause, then the snippet.
+    pub fn message(&self) -> String {
+        format!("error: {self}")
+    }
+}
+
+impl From<UsageKind> for UsageError {
+    fn from(kind: UsageKind) -> Self {
+        UsageError::new(kind)
+    }
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(s) = &self.snippet {
+            write!(f, "\n{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UsageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.kind)
+    }
+}
+
+impl Located for UsageError {
+    fn location(&self) -> Option<Location> {
+        self.at.clone()
+    }
+}
+
+/// Why a render wrote nothing (or, for [`FailureKind::PayloadCommit`], only the tree): one
+/// variant per cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// A bad request or input, found before the pipeline ran.
+    #[error(transparent)]
+    Usage(UsageError),
+    /// `--out` or `--secrets-out` refused, or writing them failed (nothing replaced).
+    #[error(transparent)]
+    Write(WriteError),
+    /// The tree was written, but the staged payload could not be renamed into place.
+    #[error("{0} (the output tree was written)")]
+    PayloadCommit(WriteError),
+    /// The pipeline failed: bad input a stage found, or a failed guard or lint.
+    #[error(transparent)]
+    Render(RenderError),
+    /// The caller cancelled ([`crate::session::RenderOptions::cancel`]).
+    #[error("the render was cancelled (before {stage}); nothing was written")]
+    Cancelled {
+        /// The stage that would have run next.
+        stage: &'static str,
+    },
+    /// The `--previous-secrets` file is not a secret payload.
+    #[error(transparent)]
+    PreviousSecrets(PreviousSecretsError),
+    /// `--strict-secrets`: values changed since `--previous-secrets`.
+    #[error(
+        "{errors} Secret(s) changed values since --previous-secrets (--strict-secrets); pin the chart's \
+         random values or drop --strict-secrets"
+    )]
+    SecretsChanged {
+        /// Secrets whose values changed.
+        errors: usize,
+    },
+    /// The render produced a secret payload and the caller gave it nowhere to go.
+    #[error("{}", no_destination(*.secrets, *.values, .names))]
+    NoPayloadDestination {
+        /// Secrets converted.
+        secrets: usize,
+        /// Values in the payload.
+        values: usize,
+        /// How the caller names the destinations.
+        names: PayloadOptions,
+    },
+}
+
+fn no_destination(secrets: usize, values: usize, names: &PayloadOptions) -> String {
+    format!(
+        "{secrets} Secret(s) were converted to ExternalSecrets ({values} value(s) for the secrets manager) but \
+         {} is missing: the values would be lost and the apps would fail at start. Give {} (outside the \
+         output dir, mode 0600), {}. Nothing was written",
+        names.file.split(' ').next().unwrap_or(names.file),
+        names.file,
+        names.otherwise
+    )
+}
+
+impl FailureKind {
+    /// The outcome, decided here once for the session: [`ExitCode::Failed`] for failed guards,
+    /// lint or `--strict-secrets`, [`ExitCode::Cancelled`] when the caller cancelled, else
+    /// [`ExitCode::Usage`].
+    pub fn exit(&self) -> ExitCode {
+        match self {
+            FailureKind::Render(e) => e.exit(),
+            FailureKind::Cancelled { .. } => ExitCode::Cancelled,
+            FailureKind::SecretsChanged { .. } => ExitCode::Failed,
+            FailureKind::Usage(e) => e.exit(),
+            FailureKind::Write(_)
+            | FailureKind::PayloadCommit(_)
+            | FailureKind::PreviousSecrets(_)
+            | FailureKind::NoPayloadDestination { .. } => ExitCode::Usage,
+        }
+    }
+}
+
+/// Why `render_to` wrote nothing: the cause, the report when the pipeline ran, and the stage.
+#[derive(Debug)]
+pub struct RenderFailure {
+    /// What went wrong (boxed: the causes carry their typed errors).
+    pub kind: Box<FailureKind>,
+    /// The report, when the pipeline ran.
+    pub report: Option<Box<Report>>,
+    /// The stage it failed in (of [`crate::progress::STAGES`]); `None` before `load`.
+    pub stage: Option<&'static str>,
+}
+
+impl RenderFailure {
+    /// A failure in `stage` without a report.
+    pub fn new(kind: FailureKind, stage: Option<&'static str>) -> Self {
+        RenderFailure { kind: Box::new(kind), report: None, stage }
+    }
+
+    /// The caller cancelled before `stage`.
+    pub fn cancelled(stage: &'static str) -> Self {
+        Self::new(FailureKind::Cancelled { stage }, Some(stage))
+    }
+
+    /// The outcome ([`FailureKind::exit`]).
+    pub fn exit(&self) -> ExitCode {
+        self.kind.exit()
+    }
+
+    /// [`RenderFailure::exit`] as a number: 1 guard/lint, 2 bad input/usage/I-O, 4 cancelled.
+    pub fn exit_code(&self) -> i32 {
+        self.exit().code()
+    }
+
+    /// The message for stderr: `error: ` + the cause (file:line:col and snippet where known).
+    pub fn message(&self) -> String {
+        format!("error: {}", self.kind)
+    }
+
+    /// Where the error points, from the typed error, when it names a position.
+    pub fn at(&self) -> Option<Location> {
+        self.location()
+    }
+}
+
+impl std::fmt::Display for RenderFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.kind.fmt(f)
+    }
+}
+
+impl std::error::Error for RenderFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.kind)
+    }
+}
+
+impl Located for RenderFailure {
+    fn location(&self) -> Option<Location> {
+        match &*self.kind {
+            FailureKind::Usage(e) => e.location(),
+            FailureKind::Render(e) => e.location(),
+            _ => None,
+        }
+    }
+}
+
+impl From<UsageError> for FailureKind {
+    fn from(e: UsageError) -> Self {
+        FailureKind::Usage(e)
+    }
+}
