@@ -4,7 +4,5 @@ use std::path::PathBuf;
 
 /// The rendered corpus (`OPENDESK_CORPUS` or `../shared/corpus/opendesk-like` beside the repo).
 pub fn corpus() -> PathBuf {
-    std::env::var_os("OPENDESK_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like"))
+    std::env::var_os("OPENDESK_CORPUS").map(PathBuf::from).unwrap_or_else(opendesk_render::testing::corpus_dir)
 }

@@ -30,6 +30,8 @@ pub mod pipeline;
 pub mod report;
 pub mod scrub;
 pub mod stages;
+#[doc(hidden)]
+pub mod testing;
 pub mod typed;
 pub mod validate;
 pub mod yaml;

@@ -18,9 +18,9 @@
 use crate::document::Document;
 use crate::load::parse_text;
 use crate::output::graph::ReleaseGraph;
-use crate::output::meta::GuardResult;
 use crate::patch::{PatchRun, Prepared};
 use crate::report::{Finding, Severity};
+use crate::stages::guards::GuardResult;
 use crate::yaml::{parse_documents, Node};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -319,18 +319,17 @@ pub fn required_guard(run: &PatchRun, prepared: &Prepared, scope: &ModuleScope) 
         }
     }
     let g = if fatal.is_empty() {
-        GuardResult { name: "required-patch".into(), passed: true, message: None }
+        GuardResult::pass("required-patch")
     } else {
-        GuardResult {
-            name: "required-patch".into(),
-            passed: false,
-            message: Some(format!(
+        GuardResult::fail(
+            "required-patch",
+            format!(
                 "required patch(es) matched no document of the module: {}. The chart changed shape or the release is \
                  missing: update the patch's select (a select.release that names its releases lets a module render \
                  outside them skip it), or narrow its appliesTo",
                 fatal.join(", ")
-            )),
-        }
+            ),
+        )
     };
     (g, out_of_scope)
 }
@@ -550,18 +549,17 @@ pub fn secret_skew(docs: &[Document], base: &BaseTree, scope: &ModuleScope, allo
     findings.extend(unknown_secret_values(docs, base, scope));
     let failed: Vec<&Finding> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
     let guard = if failed.is_empty() {
-        GuardResult { name: SKEW_GUARD.into(), passed: true, message: None }
+        GuardResult::pass(SKEW_GUARD)
     } else {
-        GuardResult {
-            name: SKEW_GUARD.into(),
-            passed: false,
-            message: Some(format!(
+        GuardResult::fail(
+            SKEW_GUARD,
+            format!(
                 "{} ExternalSecret(s) differ from or are missing against the base {}: {}",
                 failed.len(),
                 base.dir.display(),
                 failed.iter().map(|f| f.message.split(':').next().unwrap_or("")).collect::<Vec<_>>().join(", ")
-            )),
-        }
+            ),
+        )
     };
     let _ = (removed, added);
     SkewOutcome { guard, findings, compared: pairs.len() }
@@ -637,7 +635,7 @@ fn unknown_secret_values(docs: &[Document], base: &BaseTree, scope: &ModuleScope
 /// The skipped guard of a `--no-base` module render (in the guards, so it is visible).
 pub fn no_base_guard() -> (GuardResult, Finding) {
     (
-        GuardResult { name: SKEW_GUARD.into(), passed: true, message: Some("skipped: --no-base".into()) },
+        GuardResult { message: Some("skipped: --no-base".into()), ..GuardResult::pass(SKEW_GUARD) },
         Finding::new(
             "guards",
             "module/no-base",

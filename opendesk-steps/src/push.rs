@@ -410,24 +410,7 @@ mod tests {
         ok
     }
 
-    struct Scratch(PathBuf);
-    impl Scratch {
-        fn new(tag: &str) -> Self {
-            let p = std::env::temp_dir().join(format!(
-                "opendesk-push-test-{tag}-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&p);
-            fs::create_dir_all(&p).unwrap();
-            Scratch(p)
-        }
-    }
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use opendesk_render::testing::Scratch;
 
     /// Isolated git environment: no user or system config.
     fn iso_env() -> Vec<(OsString, OsString)> {

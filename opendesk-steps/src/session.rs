@@ -367,7 +367,7 @@ pub fn render_to_with_progress(
     opendesk_render::output::write::check_out_owned(out)
         .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
     let opts = RenderOptions { progress, ..Default::default() };
-    let rendered = run_checked(prepared, out, secrets_out, a.threads, opts)?;
+    let rendered = run_checked(prepared, a.threads, opts)?;
     if secrets_out.is_none() && !a.discard_secret_values {
         require_payload_destination(&rendered, PayloadOptions::CLI)?;
     }
@@ -440,25 +440,25 @@ pub fn render_prepared(
 ) -> Result<Rendered, RenderFailure> {
     opendesk_render::output::write::check_out_owned(out)
         .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
-    let opts = RenderOptions { progress, ..Default::default() };
-    let rendered = run_checked(prepared, out, secrets_out, threads, opts)?;
-    write_rendered(rendered, out, secrets_out, threads, opts)
-}
-
-/// The pipeline part of [`render_prepared`]: checks `secrets_out` against `out`, runs the
-/// pipeline with `opts`, and fails with [`EXIT_CANCELLED`] when the caller cancelled before
-/// or during it. Writes nothing; [`write_rendered`] does.
-pub fn run_checked(
-    prepared: Prepared,
-    out: &Path,
-    secrets_out: Option<&Path>,
-    threads: Option<usize>,
-    opts: RenderOptions<'_>,
-) -> Result<Rendered, RenderFailure> {
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
             .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
     }
+    let opts = RenderOptions { progress, ..Default::default() };
+    let rendered = run_checked(prepared, threads, opts)?;
+    write_rendered(rendered, out, secrets_out, threads, opts)
+}
+
+/// The pipeline part of [`render_prepared`]: runs the pipeline with `opts`, adds the
+/// `--previous-secrets` findings, and fails with [`EXIT_CANCELLED`] when the caller cancelled
+/// before or during it. Writes nothing; [`write_rendered`] does. The caller checks
+/// `--secrets-out` against `--out` first (before loading, as [`render_to`] does), once:
+/// [`opendesk_render::output::write::check_secrets_out`].
+pub fn run_checked(
+    prepared: Prepared,
+    threads: Option<usize>,
+    opts: RenderOptions<'_>,
+) -> Result<Rendered, RenderFailure> {
     if opts.cancelled() {
         return Err(RenderFailure::cancelled("patches"));
     }

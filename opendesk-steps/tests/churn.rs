@@ -3,18 +3,11 @@
 //! --previous-secrets` reports the changed key by name (warning; `--strict-secrets`: exit 1,
 //! nothing written), and `diff` classifies every changed resource as churn.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_opendesk-render")).args(args).output().expect("binary runs")
-}
-
-struct Tmp(PathBuf);
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A helmfile output dir with one release whose chart generated `password` at random.
@@ -35,8 +28,7 @@ fn input(dir: &Path, password: &str, checksum: &str) {
 
 #[test]
 fn regenerated_values_are_reported_and_classified_as_churn() {
-    let t = Tmp(std::env::temp_dir().join(format!("odr-churn-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&t.0);
+    let t = opendesk_render::testing::Scratch::new("churn");
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/instance.yaml");
     let cfg = cfg.to_str().unwrap();
     let p = |n: &str| t.0.join(n).to_string_lossy().to_string();

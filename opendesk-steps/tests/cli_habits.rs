@@ -2,33 +2,16 @@
 //! that renders, `--quiet`, `--color` and `NO_COLOR`, "did you mean" for config keys and patch
 //! primitives, plurals and sizes in the summary, `patches list|new|test|check` for authors.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_opendesk-render");
 
-/// A scratch dir under the system temp dir, removed on drop (pass or fail).
-struct Tmp(PathBuf);
+// A scratch dir under the system temp dir, removed on drop (pass or fail).
+use opendesk_render::testing::Scratch as Tmp;
 
-impl Tmp {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("odr-habits-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Tmp(p)
-    }
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-    fn s(&self, p: &str) -> String {
-        self.join(p).display().to_string()
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A path inside `t`, as an argument.
+fn s(t: &Tmp, p: &str) -> String {
+    t.join(p).display().to_string()
 }
 
 fn run(args: &[&str]) -> Output {
@@ -114,24 +97,24 @@ fn version_names_the_commit_when_built_from_git() {
 #[test]
 fn quiet_prints_errors_only() {
     let t = Tmp::new("quiet");
-    let loud = run(&["render", "--out", &t.s("a"), "--secrets-out", &t.s("a.secrets.json")]);
+    let loud = run(&["render", "--out", &s(&t, "a"), "--secrets-out", &s(&t, "a.secrets.json")]);
     assert_eq!(loud.status.code(), Some(0));
     assert!(err(&loud).contains("Warning[") && err(&loud).contains("rendered 9 releases"), "{}", err(&loud));
     for flag in ["-q", "--quiet"] {
-        let o = run(&[flag, "render", "--out", &t.s("b"), "--secrets-out", &t.s("b.secrets.json")]);
+        let o = run(&[flag, "render", "--out", &s(&t, "b"), "--secrets-out", &s(&t, "b.secrets.json")]);
         assert_eq!(o.status.code(), Some(0), "{}", err(&o));
         assert_eq!(err(&o), "", "{flag}: no warnings, no summary");
     }
-    let o = run(&["render", "--out", &t.s("c"), "--secrets-out", &t.s("c.secrets.json"), "--quiet"]);
+    let o = run(&["render", "--out", &s(&t, "c"), "--secrets-out", &s(&t, "c.secrets.json"), "--quiet"]);
     assert_eq!(err(&o), "", "the flag works after the subcommand too");
     // An error still prints.
     let o = run(&[
         "-q",
         "render",
         "--out",
-        &t.s("d"),
+        &s(&t, "d"),
         "--secrets-out",
-        &t.s("d.secrets.json"),
+        &s(&t, "d.secrets.json"),
         "--config",
         "/nonexistent/instance.yaml",
     ]);
@@ -142,13 +125,13 @@ fn quiet_prints_errors_only() {
 #[test]
 fn color_always_never_and_no_color() {
     let t = Tmp::new("color");
-    let o = run(&["--color", "always", "render", "--out", &t.s("a"), "--secrets-out", &t.s("a.secrets.json")]);
+    let o = run(&["--color", "always", "render", "--out", &s(&t, "a"), "--secrets-out", &s(&t, "a.secrets.json")]);
     assert!(err(&o).contains("\x1b[1;33mWarning\x1b[0m["), "warnings are yellow: {:?}", err(&o));
-    let o = run(&["--color", "never", "render", "--out", &t.s("b"), "--secrets-out", &t.s("b.secrets.json")]);
+    let o = run(&["--color", "never", "render", "--out", &s(&t, "b"), "--secrets-out", &s(&t, "b.secrets.json")]);
     assert!(!err(&o).contains('\x1b'), "{:?}", err(&o));
-    let o = run(&["render", "--out", &t.s("c"), "--secrets-out", &t.s("c.secrets.json")]);
+    let o = run(&["render", "--out", &s(&t, "c"), "--secrets-out", &s(&t, "c.secrets.json")]);
     assert!(!err(&o).contains('\x1b'), "auto into a pipe: no colour");
-    let o = run(&["--color", "sometimes", "render", "--out", &t.s("x"), "--secrets-out", &t.s("x.secrets.json")]);
+    let o = run(&["--color", "sometimes", "render", "--out", &s(&t, "x"), "--secrets-out", &s(&t, "x.secrets.json")]);
     assert_eq!(o.status.code(), Some(2));
     // On a terminal, auto colours unless NO_COLOR is set (`script` gives a pseudo-terminal).
     if !has("script") {
@@ -156,7 +139,7 @@ fn color_always_never_and_no_color() {
         return;
     }
     let tty = |env: &str, out: &str| {
-        let cmd = format!("{env} {BIN} render --out {} --secrets-out {}.secrets.json", t.s(out), t.s(out));
+        let cmd = format!("{env} {BIN} render --out {} --secrets-out {}.secrets.json", s(&t, out), s(&t, out));
         let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).env_remove("NO_COLOR").output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", err(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
@@ -175,9 +158,9 @@ fn did_you_mean_for_config_keys_and_primitives() {
     let o = run(&[
         "render",
         "--out",
-        &t.s("out"),
+        &s(&t, "out"),
         "--secrets-out",
-        &t.s("out.secrets.json"),
+        &s(&t, "out.secrets.json"),
         "--config",
         cfg.to_str().unwrap(),
     ]);
@@ -196,7 +179,7 @@ fn did_you_mean_for_config_keys_and_primitives() {
 #[test]
 fn summary_plurals_and_sizes() {
     let t = Tmp::new("summary");
-    let o = run(&["render", "--out", &t.s("out"), "--secrets-out", &t.s("out.secrets.json")]);
+    let o = run(&["render", "--out", &s(&t, "out"), "--secrets-out", &s(&t, "out.secrets.json")]);
     let e = err(&o);
     // The example has four warnings (the cert-manager Certificate without a CRD in the render:
     // validate/no-schema; three bundled patches whose releases the example does not have:
@@ -305,7 +288,7 @@ fn explain_accepts_the_namespace_a_resource_is_deployed_to() {
     let cfg = t.join("instance.yaml");
     std::fs::write(&cfg, "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\nargocd: {repoURL: https://git.example.org/acme.git, path: instances/acme}\nsecretsManager: {storeRef: {kind: ClusterSecretStore, name: sm}, keyPrefix: acme}\n").unwrap();
     let ex = |res: &str| {
-        run(&["explain", &t.s("in"), "--config", cfg.to_str().unwrap(), "--no-patches", "--resource", res, "--json"])
+        run(&["explain", &s(&t, "in"), "--config", cfg.to_str().unwrap(), "--no-patches", "--resource", res, "--json"])
     };
     for res in ["Deployment/-/app", "Deployment/opendesk/app", "deployment/OPENDESK/app"] {
         let o = ex(res);

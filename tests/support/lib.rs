@@ -29,15 +29,7 @@ pub fn root() -> PathBuf {
 }
 
 /// `../shared/corpus/opendesk-like`, when present. Under CI (`CI` set) its absence is an error.
-pub fn corpus() -> Option<PathBuf> {
-    let p = root().join("../shared/corpus/opendesk-like");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(std::env::var_os("CI").is_none(), "{} is missing under CI", p.display());
-    eprintln!("skipping: {} not found", p.display());
-    None
-}
+pub use opendesk_render::testing::corpus;
 
 /// The `opendesk-render` binary of this test build's profile (`target/<profile>/`), built
 /// once per test process with `cargo build` so it is never stale. `OPENDESK_RENDER_BIN`

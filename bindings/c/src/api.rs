@@ -266,8 +266,8 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
     events.finish(Some(prepared.input.documents.len()));
     let tick = |stage: &'static str| events.start(stage);
     let opts = RenderOptions { progress: Some(&tick), cancel };
-    let rendered = session::run_checked(prepared, &out, secrets_file, inputs.threads, opts)
-        .map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
+    let rendered =
+        session::run_checked(prepared, inputs.threads, opts).map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
     if secrets == SecretsTo::Nowhere && !inputs.discard_secret_values {
         // The same exit-2 error as the CLI's missing --secrets-out, in this API's names.
         session::require_payload_destination(

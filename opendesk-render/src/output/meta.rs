@@ -39,6 +39,7 @@
 //! ```
 
 use crate::patch::PatchStat;
+use crate::pipeline::Report;
 use crate::report::Finding;
 use crate::yaml::{emit, Node};
 use serde::Serialize;
@@ -75,63 +76,26 @@ impl<'a> From<&'a PatchStat> for MetaPatch<'a> {
     }
 }
 
-/// One guard's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GuardResult {
-    /// Guard name (`required-patch`, `namespace-marker`, ...).
-    pub name: String,
-    /// True when the guard passed.
-    pub passed: bool,
-    /// What failed (never a secret value).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
+/// One guard's result (render-meta's `guards[]`): the guards stage's type.
+pub use crate::stages::guards::GuardResult;
 
-/// What the pipeline knows besides the output documents.
-#[derive(Debug, Clone, PartialEq)]
+/// What render-meta is written from besides the output tree: the report as the output stage
+/// starts (identity, patches, findings, guards, secrets, module, counts) and the inventory's
+/// images. One source for the facts the report and render-meta share.
+#[derive(Debug, Clone)]
 pub struct MetaInput {
-    /// Renderer version (default: [`RENDERER_VERSION`]).
-    pub renderer_version: String,
-    /// openDesk version rendered.
-    pub opendesk_version: String,
-    /// Instance name.
-    pub instance: String,
-    /// Input digest (see [`crate::load_dir`]).
-    pub input_digest: String,
-    /// Per patch, in application order.
-    pub patches: Vec<PatchStat>,
-    /// Findings of all stages, in pipeline order.
-    pub findings: Vec<Finding>,
-    /// Guard results.
-    pub guards: Vec<GuardResult>,
-    /// Secrets converted to ExternalSecrets.
-    pub eso_converted: usize,
-    /// Secret values masked by the redaction stage.
-    pub redactions: usize,
-    /// Every `(Secret, key)` with its class and reason (names only).
-    pub secrets: Vec<crate::stages::classify::KeyClass>,
+    /// The report so far ([`crate::pipeline::RenderContext::report`]); render-meta takes its
+    /// identity fields, `patches`, `findings`, `guards`, `secrets`, `module` and the
+    /// `summary`'s `eso_converted` and `redactions`.
+    pub report: Report,
     /// Per release, its container images (the inventory stage's; sorted, unique).
     pub images: BTreeMap<String, Vec<String>>,
-    /// A module render's facts (`module:`); `None` for a full render (the key is then absent).
-    pub module: Option<crate::module::ModuleMeta>,
 }
 
 impl Default for MetaInput {
     fn default() -> Self {
-        MetaInput {
-            renderer_version: RENDERER_VERSION.to_string(),
-            opendesk_version: String::new(),
-            instance: String::new(),
-            input_digest: String::new(),
-            patches: Vec::new(),
-            findings: Vec::new(),
-            guards: Vec::new(),
-            eso_converted: 0,
-            redactions: 0,
-            secrets: Vec::new(),
-            images: BTreeMap::new(),
-            module: None,
-        }
+        let report = Report { renderer_version: RENDERER_VERSION.to_string(), ..Default::default() };
+        MetaInput { report, images: BTreeMap::new() }
     }
 }
 
@@ -199,6 +163,7 @@ pub fn render_meta(
     output_digest: &str,
     extra_findings: &[Finding],
 ) -> String {
+    let input = &input.report;
     let mut findings = input.findings.clone();
     findings.extend_from_slice(extra_findings);
     let meta = Meta {
@@ -213,8 +178,8 @@ pub fn render_meta(
         patches: input.patches.iter().map(MetaPatch::from).collect(),
         findings: &findings,
         guards: &input.guards,
-        eso: Eso { converted: input.eso_converted },
-        redactions: input.redactions,
+        eso: Eso { converted: input.summary.eso_converted },
+        redactions: input.summary.redactions,
         secrets: &input.secrets,
         module: input.module.as_ref(),
     };
@@ -228,11 +193,13 @@ pub fn render_meta(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::Summary;
     use crate::report::Severity;
     use crate::yaml::parse_documents;
 
     fn sample() -> (MetaInput, Vec<ReleaseMeta>) {
-        let input = MetaInput {
+        let report = Report {
+            renderer_version: RENDERER_VERSION.into(),
             opendesk_version: "1.13.1".into(),
             instance: "acme".into(),
             input_digest: "sha256:00".into(),
@@ -255,11 +222,11 @@ mod tests {
                 },
             ],
             findings: vec![Finding::new("lint", "lint/image-latest", Severity::Warning, "image uses :latest")],
-            guards: vec![GuardResult { name: "namespace-marker".into(), passed: true, message: None }],
-            eso_converted: 4,
-            redactions: 1,
+            guards: vec![GuardResult::pass("namespace-marker")],
+            summary: Summary { eso_converted: 4, redactions: 1, ..Default::default() },
             ..Default::default()
         };
+        let input = MetaInput { report, ..Default::default() };
         let rel = ReleaseMeta {
             name: "ums".into(),
             application: "acme-ums".into(),
@@ -299,7 +266,7 @@ mod tests {
     #[test]
     fn versions_stay_strings_and_extra_findings_follow() {
         let (mut input, rels) = sample();
-        input.opendesk_version = "1.10".into();
+        input.report.opendesk_version = "1.10".into();
         let extra = Finding::new("output", "output/no-release-graph", Severity::Warning, "no graph");
         let a = render_meta(&input, &rels, "sha256:22", &[extra]);
         let doc = &parse_documents(&a).unwrap()[0];

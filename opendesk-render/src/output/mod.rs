@@ -117,7 +117,7 @@ pub fn build_tree(
         Some(g) => g.assign(names)?,
         None => WaveAssignment::flat(names),
     };
-    if let (Some(m), Some(_)) = (&meta.module, graph) {
+    if let (Some(m), Some(_)) = (&meta.report.module, graph) {
         // Only the module's own releases can be missing from a module render.
         waves.findings.retain(|f| f.code != crate::checks::Check::OutputGraphReleaseNotRendered.code());
         let missing: Vec<&str> =
@@ -184,7 +184,7 @@ pub fn build_tree(
     // A module render's tree holds only its releases' Applications: the parent is the full
     // render's, and the push keeps it (it points at the applications/ folder, so a module
     // never needs to change it).
-    if meta.module.is_none() {
+    if meta.report.module.is_none() {
         apps.push((format!("{APPLICATIONS_DIR}/{parent}.yaml"), emit(&argo::parent_application(cfg, opts))));
     }
     // Every file was hashed where it was emitted: the digests hash names and those hashes.
@@ -271,10 +271,10 @@ fn spanning_releases(plan: &BTreeMap<String, argo::ReleaseNamespaces>) -> Vec<Fi
 
 #[cfg(test)]
 mod tests {
-    use super::write::tests::Scratch;
     use super::*;
     use crate::config::ArgoCd;
     use crate::load::load_dir;
+    use crate::testing::{corpus, Scratch};
     use crate::yaml::parse_documents;
     use std::path::Path;
 
@@ -292,23 +292,12 @@ mod tests {
         c
     }
 
-    fn corpus() -> Option<PathBuf> {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-        if p.is_dir() {
-            return Some(p);
-        }
-        assert!(std::env::var_os("CI").is_none(), "corpus missing at {} (required in CI)", p.display());
-        eprintln!("SKIP: corpus missing at {}", p.display());
-        None
-    }
-
     fn meta_input(digest: &str) -> MetaInput {
-        MetaInput {
-            opendesk_version: "1.13.1".into(),
-            instance: "acme".into(),
-            input_digest: digest.into(),
-            ..Default::default()
-        }
+        let mut m = MetaInput::default();
+        m.report.opendesk_version = "1.13.1".into();
+        m.report.instance = "acme".into();
+        m.report.input_digest = digest.into();
+        m
     }
 
     /// The corpus minus the huge, irrelevant monitoring release (keeps the test fast).

@@ -540,30 +540,9 @@ pub fn read_tree(dir: &Path) -> io::Result<BTreeMap<PathBuf, Vec<u8>>> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// A temp dir for tests, removed on drop.
-    pub(crate) struct Scratch(pub PathBuf);
-
-    impl Scratch {
-        pub(crate) fn new(tag: &str) -> Self {
-            let p = std::env::temp_dir().join(format!(
-                "opendesk-out-{tag}-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&p);
-            fs::create_dir_all(&p).unwrap();
-            Scratch(p)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::testing::Scratch;
 
     fn files(pairs: &[(&str, &str)]) -> BTreeMap<PathBuf, String> {
         pairs.iter().map(|(p, t)| (PathBuf::from(p), t.to_string())).collect()

@@ -131,18 +131,8 @@ impl<'a> RenderContext<'a> {
     /// What render-meta is written from (the output stage).
     pub fn meta_input(&self) -> MetaInput {
         MetaInput {
-            renderer_version: RENDERER_VERSION.to_string(),
-            opendesk_version: self.cfg.opendesk_version.clone(),
-            instance: self.cfg.instance.clone(),
-            input_digest: self.input_digest.clone(),
-            patches: self.patch_stats.clone(),
-            findings: self.findings.clone(),
-            guards: self.guards.clone(),
-            eso_converted: self.eso.report.converted.len(),
-            redactions: self.redactions(),
-            secrets: self.secret_classes(),
+            report: self.report(false),
             images: self.inventory.releases.iter().map(|r| (r.release.clone(), r.images.clone())).collect(),
-            module: self.module_meta.clone(),
         }
     }
 

@@ -36,30 +36,41 @@ pub const SYNAPSE_ADJACENT_RELEASES: &[&str] = &["opendesk-synapse-*", "opendesk
 /// Release names treated as Argo CD itself (allowed in the Argo CD namespace).
 pub const ARGOCD_RELEASES: &[&str] = &["argocd", "argo-cd"];
 
-/// The outcome of one guard.
+/// The outcome of one guard: an entry of the report's and render-meta's `guards[]` (every
+/// guard's: this module's, `required-patch`, a module render's `secret-skew`), and the error
+/// findings that say what to do when it failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct GuardResult {
-    /// Guard name (`namespace-markers`, …).
-    pub guard: String,
+    /// Guard name (`required-patch`, `namespace-markers`, …).
+    pub name: String,
     /// True when it passed (or did not apply).
     pub passed: bool,
-    /// One line on what was checked or why it failed.
-    pub summary: String,
-    /// Error findings when it failed, each saying what to do.
+    /// Why it failed (or, passing, why it was not judged); never a secret value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Error findings when it failed, each saying what to do. The guards stage moves them to
+    /// the report's findings; they are not part of `guards[]`.
+    #[serde(skip)]
     pub findings: Vec<Finding>,
 }
 
 impl GuardResult {
-    fn pass(guard: Check, summary: impl Into<String>) -> Self {
-        GuardResult { guard: guard_name(guard).into(), passed: true, summary: summary.into(), findings: Vec::new() }
+    /// A guard that passed.
+    pub fn pass(name: impl Into<String>) -> Self {
+        GuardResult { name: name.into(), passed: true, message: None, findings: Vec::new() }
     }
 
-    fn from_findings(guard: Check, ok: impl Into<String>, failed: impl Into<String>, findings: Vec<Finding>) -> Self {
+    /// A guard that failed with `message` (findings, if any, added by the caller).
+    pub fn fail(name: impl Into<String>, message: impl Into<String>) -> Self {
+        GuardResult { name: name.into(), passed: false, message: Some(message.into()), findings: Vec::new() }
+    }
+
+    /// Passed when `findings` is empty, else failed with `failed` as its message.
+    fn from_findings(guard: Check, failed: impl Into<String>, findings: Vec<Finding>) -> Self {
         if findings.is_empty() {
-            Self::pass(guard, ok)
+            Self::pass(guard_name(guard))
         } else {
-            GuardResult { guard: guard_name(guard).into(), passed: false, summary: failed.into(), findings }
+            GuardResult { findings, ..Self::fail(guard_name(guard), failed) }
         }
     }
 }
@@ -141,12 +152,8 @@ pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -
 /// module, and the full render checks it.
 fn scoped(r: GuardResult, module: bool) -> GuardResult {
     if module && !r.passed && r.findings.iter().all(|f| f.resource.is_none()) {
-        return GuardResult {
-            guard: r.guard,
-            passed: true,
-            summary: format!("not judged in a module render: {}", r.summary),
-            findings: Vec::new(),
-        };
+        // Not judged in a module render: it passes, as the full render's judgement stands.
+        return GuardResult::pass(r.name);
     }
     r
 }
@@ -169,7 +176,7 @@ fn fail(guard: Check, doc: Option<&Document>, message: String) -> Finding {
 pub fn jit_keycloak(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
     const G: Check = Check::GuardJitKeycloak;
     if !cfg.external_idp.user_sync {
-        return GuardResult::pass(G, "externalIdp.userSync is off");
+        return GuardResult::pass(guard_name(G));
     }
     let kc: Vec<&Document> = docs.iter().filter(|d| keycloak_container(d).is_some()).collect();
     let mut findings = Vec::new();
@@ -199,12 +206,7 @@ pub fn jit_keycloak(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
             ));
         }
     }
-    GuardResult::from_findings(
-        G,
-        format!("{} Keycloak workload(s) carry the JIT plugin", kc.len()),
-        "JIT plugin missing",
-        findings,
-    )
+    GuardResult::from_findings(G, "JIT plugin missing", findings)
 }
 
 fn release_matches(release: &str, pattern: &str) -> bool {
@@ -246,8 +248,7 @@ pub fn orphan_synapse_sidecars(inv: &Inventory, _cfg: &InstanceConfig) -> GuardR
         }
     }
     if homeserver || adjacent.is_empty() {
-        let s = if homeserver { "a Synapse homeserver is rendered" } else { "no Synapse-adjacent workloads" };
-        return GuardResult::pass(G, s);
+        return GuardResult::pass(guard_name(G));
     }
     let findings = adjacent
         .iter()
@@ -267,7 +268,7 @@ pub fn orphan_synapse_sidecars(inv: &Inventory, _cfg: &InstanceConfig) -> GuardR
             f
         })
         .collect();
-    GuardResult::from_findings(G, "", "Synapse-adjacent workloads without a homeserver", findings)
+    GuardResult::from_findings(G, "Synapse-adjacent workloads without a homeserver", findings)
 }
 
 fn marker_re() -> &'static Regex {
@@ -386,12 +387,7 @@ pub fn namespace_markers(docs: &[Document], cfg: &InstanceConfig) -> GuardResult
         findings
     });
     findings.extend(per_doc.into_iter().flatten());
-    GuardResult::from_findings(
-        G,
-        "no placeholders, nothing in the Argo CD namespace",
-        "namespace markers found",
-        findings,
-    )
+    GuardResult::from_findings(G, "namespace markers found", findings)
 }
 
 /// `namespaces`: every namespace a namespaced resource lands in is created by something:
@@ -456,12 +452,7 @@ pub fn namespaces(docs: &[Document], cfg: &InstanceConfig, created_elsewhere: &[
             )
         })
         .collect();
-    GuardResult::from_findings(
-        G,
-        format!("every namespace used is created ({} namespaces)", created.len()),
-        "namespaces nobody creates",
-        findings,
-    )
+    GuardResult::from_findings(G, "namespaces nobody creates", findings)
 }
 
 /// The destination namespaces the Applications under `<dir>/applications/` create
@@ -540,13 +531,12 @@ pub fn is_scim_server(d: &Document) -> bool {
 pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
     const G: Check = Check::GuardScim;
     if !cfg.scim.enabled {
-        return GuardResult::pass(G, "scim.enabled is false");
+        return GuardResult::pass(guard_name(G));
     }
     let servers: Vec<&Document> = docs.iter().filter(|d| is_scim_server(d)).collect();
     if servers.is_empty() {
         return GuardResult::from_findings(
             G,
-            "",
             "no SCIM server",
             vec![fail(
                 G,
@@ -564,7 +554,7 @@ pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
         })
     });
     if with_token {
-        return GuardResult::pass(G, format!("{} SCIM server workload(s), token Secret referenced", servers.len()));
+        return GuardResult::pass(guard_name(G));
     }
     let findings = servers
         .iter()
@@ -579,7 +569,7 @@ pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
             )
         })
         .collect();
-    GuardResult::from_findings(G, "", "SCIM token Secret reference missing", findings)
+    GuardResult::from_findings(G, "SCIM token Secret reference missing", findings)
 }
 
 /// `plaintext-secrets`: no Secret with data, and (given the known values) none of them in any
@@ -638,12 +628,7 @@ pub fn plaintext_secrets(
         },
     );
     let findings: Vec<Finding> = per_doc.into_iter().flatten().collect();
-    GuardResult::from_findings(
-        G,
-        "no Secret with data, no known secret value in the output",
-        "plaintext secrets in the output",
-        findings,
-    )
+    GuardResult::from_findings(G, "plaintext secrets in the output", findings)
 }
 
 /// The `guards` stage ([`guards`]), with the facts of the earlier stages: the inventory, and
@@ -671,17 +656,9 @@ impl crate::pipeline::Stage for GuardsStage {
             root_clean: cx.redact.as_ref().map_or(&[][..], |r| &r.root_clean),
             module: cx.module.is_some(),
         };
-        let report = guards(&cx.docs, cx.cfg, &ctx);
-        let mut results: Vec<crate::output::meta::GuardResult> = report
-            .results
-            .iter()
-            .map(|r| crate::output::meta::GuardResult {
-                name: r.guard.clone(),
-                passed: r.passed,
-                message: (!r.passed).then(|| r.summary.clone()),
-            })
-            .collect();
-        let mut found = report.findings();
+        let mut results = guards(&cx.docs, cx.cfg, &ctx).results;
+        // The findings go to the report's findings, in guard order; `guards[]` lists outcomes.
+        let mut found: Vec<Finding> = results.iter_mut().flat_map(|r| std::mem::take(&mut r.findings)).collect();
         if let Some(m) = cx.module {
             // A module render: the secret-skew guard against the base full render.
             match &m.base {
@@ -910,7 +887,7 @@ mod tests {
         assert!(!r.failed(), "{r:?}");
         assert_eq!(r.results.len(), 6);
         let mut r = r;
-        r.push(GuardResult { guard: "required-patch".into(), passed: false, summary: "x".into(), findings: vec![] });
+        r.push(GuardResult::fail("required-patch", "x"));
         assert!(r.failed());
         assert_eq!(r.failures().count(), 1);
     }

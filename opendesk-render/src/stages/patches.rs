@@ -3,10 +3,10 @@
 //! it reads what the patch run matched.
 
 use crate::checks::Check;
-use crate::output::meta::GuardResult;
 use crate::patch::{apply, PatchRun, PatchSet, PatchStat, Prepared};
 use crate::pipeline::{RenderContext, RenderError, Stage};
 use crate::report::Finding;
+use crate::stages::guards::GuardResult;
 
 /// `patches`: apply the patch set; adds the `required-patch` guard's result.
 pub struct PatchesStage;
@@ -184,17 +184,16 @@ pub fn required_guard(run: &PatchRun) -> GuardResult {
     let name = Check::GuardRequiredPatch.guard_name().unwrap_or_default().to_string();
     let dead = run.required_unmatched();
     if dead.is_empty() {
-        GuardResult { name, passed: true, message: None }
+        GuardResult::pass(name)
     } else {
         let names: Vec<String> = dead.iter().map(|s| format!("{} ({})", s.name, s.file)).collect();
-        GuardResult {
+        GuardResult::fail(
             name,
-            passed: false,
-            message: Some(format!(
+            format!(
                 "required patch(es) matched no document: {}. The chart changed shape or the release is missing: update the patch's select, or narrow its appliesTo",
                 names.join(", ")
-            )),
-        }
+            ),
+        )
     }
 }
 

@@ -3,9 +3,8 @@
 #![allow(dead_code)] // each test file uses a part of it
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The `opendesk-render` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_opendesk-render");
@@ -42,39 +41,13 @@ pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// A fresh scratch dir under the temp dir, removed on drop.
-pub struct Tmp(pub PathBuf);
+#[allow(unused_imports)] // each test file uses a part of it
+pub use opendesk_render::testing::Scratch as Tmp;
 
-impl Tmp {
-    /// `odr-<tag>-<pid>-<n>`, created empty.
-    pub fn new(tag: &str) -> Self {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("odr-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Tmp(p)
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `../shared/corpus/opendesk-like` beside the repository, when present. Under CI (`CI` set)
-/// its absence is a failure, not a skip.
-pub fn corpus() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(std::env::var_os("CI").is_none(), "corpus missing at {} (required when CI is set)", p.display());
-    eprintln!("skipping: corpus not found at {}", p.display());
-    None
-}
+/// The corpus beside the repository, when present (a failure under CI when not).
+#[allow(unused_imports)]
+pub use opendesk_render::testing::corpus;
 
 /// Copy a directory tree.
 pub fn copy_dir(from: &Path, to: &Path) {
