@@ -346,9 +346,10 @@ impl KnownSecrets {
                     key: k.clone(),
                     inside: String::new(),
                 };
+                let mut inside = Vec::new();
                 if forced_public.is_empty() {
                     for inner in super::embedded::inner_credentials(v.expose()) {
-                        sel.secrets.push(KeyClass {
+                        inside.push(KeyClass {
                             secret: resource.clone(),
                             key: k.clone(),
                             class: Class::Secret,
@@ -383,6 +384,7 @@ impl KnownSecrets {
                     reason: verdict.reason,
                     inside: None,
                 });
+                sel.secrets.extend(inside);
             }
         }
         let converted: usize = payload.entries.iter().map(|e| e.properties.len()).sum();

@@ -90,9 +90,11 @@ fn mattermost_like_config_secret_changes_nothing() {
             ("NO_PROXY", Configuration, Reason::Host),
             ("XWIKI_DATA", Configuration, Reason::Path),
             ("MM_SQLSETTINGS_DATASOURCE", Secret, Reason::UrlCredentials),
+            // The DSN's password, searched on its own too (stages/embedded.rs).
+            ("MM_SQLSETTINGS_DATASOURCE", Secret, Reason::Embedded),
         ]
     );
-    assert_eq!(out.report.selection.known, 1);
+    assert_eq!(out.report.selection.known, 2);
 }
 
 /// A chart pair with database `postgres` and key `postgres-password`: the ExternalSecret is
