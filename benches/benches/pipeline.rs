@@ -128,3 +128,19 @@ fn stage_validate(b: Bencher) {
     let _ = opendesk_render::validate::validate(&docs, &schemas, &[]);
     b.counter(ItemsCount::new(docs.len())).bench(|| opendesk_render::validate::validate(&docs, &schemas, &[]).checked);
 }
+
+/// The validate stage as the first render of a process runs it (issue 17's cold path): every
+/// once-per-process cache emptied first, so the built-in schemas of the version, the render's
+/// CRDs (and their patterns) and the CRD documents' own checks are compiled again.
+#[divan::bench(sample_count = 10)]
+fn stage_validate_cold(b: Bencher) {
+    let cfg = config();
+    let set = patches();
+    let req = RenderRequest { config: Some(&cfg), patches: Some(&set), ..Default::default() };
+    let docs = render(input(), &req).expect("corpus renders").documents;
+    b.counter(ItemsCount::new(docs.len())).bench(|| {
+        opendesk_render::validate::clear_caches();
+        let schemas = opendesk_render::validate::Schemas::for_config(&cfg).expect("schemas");
+        opendesk_render::validate::validate(&docs, &schemas, &[]).checked
+    });
+}

@@ -6,6 +6,7 @@
 use crate::patch::spec::PatchSpec;
 pub use crate::typed::{saphyr_options, ConfigError};
 use serde::Deserialize;
+use std::fmt;
 use std::path::Path;
 
 /// Argo CD settings for the generated Applications.
@@ -127,8 +128,8 @@ pub struct Scim {
     pub enabled: bool,
 }
 
-/// Redaction settings.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// Redaction settings. `Debug` never prints `values` (each shows as `***`).
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Redact {
     /// Extra known secret values (never printed).
@@ -149,6 +150,27 @@ pub struct Redact {
     /// `(Secret, key)` pairs whose values are secrets, whatever they look like.
     #[serde(default)]
     pub secret: Vec<SecretKeyRef>,
+}
+
+impl fmt::Debug for Redact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redact")
+            .field("values", &Masked(self.values.len()))
+            .field("strict", &self.strict)
+            .field("mode", &self.mode)
+            .field("public", &self.public)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+/// `Debug` of `n` values that must not be printed: `["***", …]` (`n` times).
+struct Masked(usize);
+
+impl fmt::Debug for Masked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(std::iter::repeat_n(format_args!("***"), self.0)).finish()
+    }
 }
 
 /// `redact.mode`.
@@ -176,8 +198,9 @@ pub struct SecretKeyRef {
     pub line: usize,
 }
 
-/// The instance config.
-#[derive(Debug, Clone, Deserialize)]
+/// The instance config. `Debug` never prints `redact.values` nor the config text (which holds
+/// them): `source` shows the file name and the text's length.
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstanceConfig {
     /// openDesk version being rendered (selects patches by `appliesTo`).
@@ -224,6 +247,31 @@ pub struct InstanceConfig {
     /// The config file name and text (for positions in override errors).
     #[serde(skip)]
     pub source: Option<(String, String)>,
+}
+
+impl fmt::Debug for InstanceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field but the config text (it holds `redact.values`); `redact` prints its
+        // values as `***`.
+        let source = self.source.as_ref().map(|(file, text)| format!("{file} ({} bytes)", text.len()));
+        f.debug_struct("InstanceConfig")
+            .field("opendesk_version", &self.opendesk_version)
+            .field("instance", &self.instance)
+            .field("namespace", &self.namespace)
+            .field("argocd", &self.argocd)
+            .field("secrets_manager", &self.secrets_manager)
+            .field("external_idp", &self.external_idp)
+            .field("jit", &self.jit)
+            .field("scim", &self.scim)
+            .field("overrides", &self.overrides)
+            .field("redact", &self.redact)
+            .field("lint", &self.lint)
+            .field("values", &self.values)
+            .field("kubernetes_version", &self.kubernetes_version)
+            .field("validation", &self.validation)
+            .field("source", &source)
+            .finish()
+    }
 }
 
 impl InstanceConfig {
@@ -688,5 +736,24 @@ mod validation_tests {
         assert!(e.message.contains("listed twice"), "{e}");
         let e = InstanceConfig::load(Path::new("/nonexistent/c.yaml")).unwrap_err();
         assert!(e.to_string().starts_with("/nonexistent/c.yaml: "), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_redact_values_nor_the_config_text() {
+        let text = "opendeskVersion: 1.0.0\ninstance: a\nnamespace: b\nredact:\n  values: [Zq8!hunter2-Xy, second-Vk3pWq9]\n  secret: [{secret: db, key: password}]\n";
+        let c = InstanceConfig::parse(Path::new("c.yaml"), text).unwrap();
+        assert_eq!(c.redact.values.len(), 2);
+        for shown in [format!("{c:?}"), format!("{c:#?}"), format!("{:?}", c.redact)] {
+            assert!(!shown.contains("hunter2") && !shown.contains("Vk3pWq9"), "{shown}");
+            assert_eq!(shown.matches("***").count(), 2, "{shown}");
+            assert!(shown.contains("password"), "names are shown: {shown}");
+        }
+        let shown = format!("{c:?}");
+        assert!(shown.contains(&format!("source: Some(\"c.yaml ({} bytes)\")", text.len())), "{shown}");
     }
 }

@@ -205,6 +205,9 @@ pub fn compile(text: &str) -> Result<CompiledPath, String> {
 
 /// Evaluate a query on `root`, returning the concrete paths found, in document order.
 pub fn find(q: &JpQuery, root: &Node) -> Vec<Vec<PathSeg>> {
+    if !may_reach(&q.segments, root) {
+        return Vec::new();
+    }
     match js_path_process(q, root) {
         Ok(refs) => refs.into_iter().filter_map(|r| parse_normalized(&r.path)).collect(),
         Err(_) => Vec::new(),
@@ -213,7 +216,70 @@ pub fn find(q: &JpQuery, root: &Node) -> Vec<Vec<PathSeg>> {
 
 /// True when the query finds at least one node.
 pub fn exists(q: &JpQuery, root: &Node) -> bool {
-    matches!(js_path_process(q, root), Ok(v) if !v.is_empty())
+    may_reach(&q.segments, root) && matches!(js_path_process(q, root), Ok(v) if !v.is_empty())
+}
+
+/// False when the query certainly selects nothing in `n`: the segments are followed over the
+/// tree with every selector but a name widened to "every child" (a filter, an index, a slice
+/// select a subset of the children), so this is a superset of the query's result, and an
+/// empty superset proves an empty result. It stops at the first node reached.
+///
+/// The point is the descendant segment: jsonpath-rust builds a path string for every node a
+/// `$..containers[*]` visits, and a CRD of the corpus has a million nodes, `containers` keys
+/// among its properties and never a list of containers under them. This walk allocates
+/// nothing. Results are unchanged: when a node is reached, jsonpath-rust evaluates the query.
+pub fn may_reach(segs: &[Segment], n: &Node) -> bool {
+    let Some((seg, rest)) = segs.split_first() else { return true };
+    match seg {
+        Segment::Descendant(inner) => {
+            let one = std::slice::from_ref(inner.as_ref());
+            // The inner selectors applied to this node and to every descendant.
+            fn walk(one: &[Segment], rest: &[Segment], n: &Node) -> bool {
+                if children_reach(one, rest, n) {
+                    return true;
+                }
+                match &n.value {
+                    Value::Scalar(_) => false,
+                    Value::Seq(items) => items.iter().any(|x| walk(one, rest, x)),
+                    Value::Map(es) => es.iter().any(|e| walk(one, rest, &e.value)),
+                }
+            }
+            walk(one, rest, n)
+        }
+        _ => children_reach(std::slice::from_ref(seg), rest, n),
+    }
+}
+
+/// Whether some child of `n` that the single child segment `seg[0]` may select reaches `rest`.
+fn children_reach(seg: &[Segment], rest: &[Segment], n: &Node) -> bool {
+    fn names(sel: &Selector) -> Option<&str> {
+        match sel {
+            Selector::Name(k) => Some(k.as_str()),
+            _ => None,
+        }
+    }
+    let all = |n: &Node| match &n.value {
+        Value::Scalar(_) => false,
+        Value::Seq(items) => items.iter().any(|x| may_reach(rest, x)),
+        Value::Map(es) => es.iter().any(|e| may_reach(rest, &e.value)),
+    };
+    let by_name =
+        |k: &str| n.as_map().is_some_and(|es| es.iter().any(|e| e.key.text == k && may_reach(rest, &e.value)));
+    match &seg[0] {
+        Segment::Selector(sel) => match names(sel) {
+            Some(k) => by_name(k),
+            None => all(n),
+        },
+        Segment::Selectors(sels) => {
+            if sels.iter().all(|s| names(s).is_some()) {
+                sels.iter().filter_map(names).any(by_name)
+            } else {
+                all(n)
+            }
+        }
+        // Not produced by the parser as a descendant's inner segment; stay conservative.
+        Segment::Descendant(_) => true,
+    }
 }
 
 /// Parse jsonpath-rust's normalized path (`$['a'][0]['b\'c']`) into segments.
@@ -282,6 +348,123 @@ mod tests {
 
     fn doc(s: &str) -> Node {
         parse_documents(s).unwrap().remove(0)
+    }
+
+    /// Queries of every shape the pre-check treats differently: names, quoted and unioned
+    /// names, wildcards, indices (negative too), slices, filters (with `$` and `@`),
+    /// descendants of each, chained descendants.
+    const SHAPES: &[&str] = &[
+        "$",
+        "$.a",
+        "$.a.b",
+        "$['a','b']",
+        "$.a[0]",
+        "$.a[-1]",
+        "$.a[1:]",
+        "$.a[::-1]",
+        "$.a[*]",
+        "$.*",
+        "$..a",
+        "$..b",
+        "$..*",
+        "$..[0]",
+        "$..[*].a",
+        "$..['a','containers'][*]",
+        "$..a..b",
+        "$..a[*]..b",
+        "$[?@.a]",
+        "$[?$.kind == 'X'].a",
+        "$.a[?@.b == 1].c",
+        "$..containers[*].ports[?@.protocol == null || @.protocol == ''].protocol",
+        "$..containers[*].ports[?@.protocol == null || @.protocol == '']",
+        "$..containers[*].env",
+        "$..['containers','initContainers'][?@.name == 'b'].args",
+        "$..['containers','initContainers'][*]['livenessProbe','readinessProbe'].enabled",
+        "$.a[?@ == 'b']",
+        "$..[?@.name]",
+    ];
+
+    /// Every JSONPath in the default patch set (runtime-patches/rendered-patches), with the
+    /// parents of write paths.
+    fn patch_paths() -> Vec<CompiledPath> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-patches/rendered-patches");
+        let mut out: Vec<CompiledPath> = SHAPES.iter().map(|q| compile(q).unwrap()).collect();
+        for f in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+            for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+                let Some(i) = line.find("\"$") else { continue };
+                let rest = &line[i + 1..];
+                let Some(j) = rest.find("\"") else { continue };
+                if let Ok(q) = compile(&rest[..j].replace("\\\\", "\\")) {
+                    out.push(q);
+                }
+            }
+        }
+        assert!(out.len() > SHAPES.len() + 30, "{} paths", out.len());
+        out
+    }
+
+    fn queries_of(p: &CompiledPath) -> Vec<&JpQuery> {
+        std::iter::once(&p.full).chain(p.parent.as_ref().map(|(q, _)| q)).collect()
+    }
+
+    #[test]
+    fn pruned_queries_find_nothing_in_the_corpus() {
+        // Each document of the corpus (CRDs over 3,000 lines left out: jsonpath-rust takes seconds
+        // on them in a debug build) against every path of the patch set: where the pre-check
+        // says "nothing", jsonpath-rust finds nothing.
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/opendesk-like");
+        if !corpus.is_dir() {
+            assert!(std::env::var_os("CI").is_none(), "corpus missing at {}", corpus.display());
+            return;
+        }
+        let docs = crate::load::load_dir(&corpus).unwrap().documents;
+        let paths = patch_paths();
+        let (mut pruned, mut kept) = (0, 0);
+        for d in docs.iter().filter(|d| d.kind() != Some("CustomResourceDefinition") || d.weight() < 3_000) {
+            for q in paths.iter().flat_map(queries_of) {
+                if may_reach(&q.segments, &d.root) {
+                    kept += 1;
+                } else {
+                    pruned += 1;
+                    assert!(matches!(js_path_process(q, &d.root), Ok(v) if v.is_empty()), "{q} on {}", d.id());
+                }
+            }
+        }
+        assert!(pruned > kept, "pruned {pruned}, kept {kept}");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn tree() -> impl Strategy<Value = Node> {
+            let key = prop::sample::select(vec!["a", "b", "name", "containers", "ports", "protocol", "env", "kind"]);
+            let scalar = prop::sample::select(vec!["1", "b", "X", "''", "~", "TCP"]).prop_map(doc);
+            scalar.prop_recursive(5, 48, 5, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(|v| Node::new(Value::Seq(v))),
+                    prop::collection::vec((key.clone(), inner), 0..4).prop_map(|es| {
+                        let mut seen = std::collections::HashSet::new();
+                        let es: Vec<(&str, Node)> = es.into_iter().filter(|(k, _)| seen.insert(*k)).collect();
+                        crate::yaml::map_of(es)
+                    }),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+            /// The pre-check is a superset: whatever jsonpath-rust finds, it lets through.
+            #[test]
+            fn the_precheck_never_hides_a_match(root in tree(), i in 0..SHAPES.len()) {
+                let q = compile(SHAPES[i]).unwrap();
+                for q in queries_of(&q) {
+                    let found = matches!(js_path_process(q, &root), Ok(v) if !v.is_empty());
+                    prop_assert!(!found || may_reach(&q.segments, &root), "{} on {}", q, crate::yaml::emit(&root));
+                }
+            }
+        }
     }
 
     #[test]

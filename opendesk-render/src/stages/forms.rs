@@ -2,9 +2,9 @@
 //!
 //! A chart that inlines a secret rarely inlines it as is: it base64-encodes it into a
 //! `Secret`-like blob of a ConfigMap, URL-encodes it into a connection string, JSON-escapes it
-//! into a config file, or re-indents a PEM key inside a YAML block. For each *strong* secret
-//! value (see [`super::classify`]) the redact stage searches, with one Aho-Corasick automaton,
-//! for:
+//! into a config file, HTML-escapes it into a template, hex-encodes it, or re-indents a PEM key
+//! inside a YAML block. For each *strong* secret value (see [`super::classify`]), whatever its
+//! length, the redact stage searches for:
 //!
 //! - the value itself ([`Form::Plain`]);
 //! - its base64, standard and URL-safe alphabets, at all three byte alignments
@@ -12,26 +12,28 @@
 //!   unknown bytes, and only the characters that depend on the value alone are kept (the
 //!   *core*). So the value is found inside a longer base64 blob wherever it starts, padded or
 //!   not, and the core of a value encoded on its own is a substring of its padded encoding;
+//! - the same cores split across the lines of a blob wrapped at a fixed width (MIME's 76, PEM's
+//!   and `openssl`'s 64, any width ≥ 16): the matcher reads such a blob joined, as a decoder
+//!   does ([`Form::Base64Wrapped`]);
+//! - its hex, lower- and uppercase ([`Form::Hex`]);
 //! - its URL-encoding (`%XX`, upper- and lowercase hex; `+` for a space) ([`Form::UrlEncoded`]);
 //! - its JSON / YAML double-quoted escaping (`\"`, `\\`, `\n`, …, and `\/`) ([`Form::Escaped`]);
 //! - its YAML single-quoted escaping (`''`) ([`Form::SingleQuoted`]);
+//! - its HTML / XML character references of `&`, `<`, `>`, `"`, `'`, named or numeric, as
+//!   Python's `html.escape`, Go's `html.EscapeString` and XML write them ([`Form::HtmlEscaped`]);
 //! - for a PEM block, each body line on its own ([`Form::PemLine`]), so a key re-indented
 //!   inside a config file is found.
 //!
-//! Values over [`MAX_ESCAPED_LEN`] bytes get the plain form only (config files kept in
-//! Secrets), or for a PEM block the plain, base64 and PEM-line forms. Strong values and their forms need no token boundary (`xVALUE` is found). Values that are
-//! secrets only because the config says so but are not strong get the plain form only, on
-//! token boundaries.
+//! Long values (config files and keys kept in Secrets) get every form too: the matcher's cost
+//! does not grow with the patterns' length (see [`super::redact::KnownSecrets`]). Strong values
+//! and their forms need no token boundary (`xVALUE` is found). Values that are secrets only
+//! because the config says so but are not strong get the plain form only, on token boundaries.
 
 use super::eso::encode_base64;
 use serde::Serialize;
 
 /// Shortest base64 core searched for (shorter cores would match by chance).
 pub const MIN_CORE_LEN: usize = 8;
-
-/// Values longer than this (bytes) are searched plainly only, or for a PEM block plainly, in
-/// base64 and by its body lines.
-pub const MAX_ESCAPED_LEN: usize = 256;
 
 /// Shortest PEM body line searched for on its own.
 pub const MIN_PEM_LINE: usize = 16;
@@ -54,6 +56,13 @@ pub enum Form {
     SingleQuoted,
     /// One body line of a PEM block.
     PemLine,
+    /// Hexadecimal, lower- or uppercase.
+    Hex,
+    /// HTML / XML character references of `&`, `<`, `>`, `"`, `'` (named or numeric).
+    HtmlEscaped,
+    /// Base64 (either alphabet) inside a blob wrapped at a fixed width (MIME 76, PEM 64, …),
+    /// the value's encoding split across lines.
+    Base64Wrapped,
 }
 
 impl Form {
@@ -67,6 +76,9 @@ impl Form {
             Form::Escaped => "escaped",
             Form::SingleQuoted => "single-quoted",
             Form::PemLine => "pem-line",
+            Form::Hex => "hex",
+            Form::HtmlEscaped => "html-escaped",
+            Form::Base64Wrapped => "base64-wrapped",
         }
     }
 }
@@ -111,6 +123,44 @@ fn json_escape(v: &str) -> String {
     s[1..s.len().saturating_sub(1).max(1)].to_string()
 }
 
+fn hex(value: &[u8], upper: bool) -> String {
+    const LOWER: &[u8; 16] = b"0123456789abcdef";
+    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+    let digits = if upper { UPPER } else { LOWER };
+    let mut out = String::with_capacity(value.len() * 2);
+    for b in value {
+        out.push(digits[usize::from(b >> 4)] as char);
+        out.push(digits[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// The ways templates and libraries write `&`, `<`, `>`, `"`, `'` as character references:
+/// Python's `html.escape`, Go's `html.EscapeString` / `template.HTMLEscapeString`, XML's named
+/// entities, and numeric references in upper- and lowercase hex.
+const HTML_STYLES: [[&str; 5]; 5] = [
+    ["&amp;", "&lt;", "&gt;", "&quot;", "&#x27;"],
+    ["&amp;", "&lt;", "&gt;", "&#34;", "&#39;"],
+    ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"],
+    ["&#x26;", "&#x3C;", "&#x3E;", "&#x22;", "&#x27;"],
+    ["&#x26;", "&#x3c;", "&#x3e;", "&#x22;", "&#x27;"],
+];
+
+fn html_escape(v: &str, style: &[&str; 5]) -> String {
+    let mut out = String::with_capacity(v.len() + 16);
+    for c in v.chars() {
+        match c {
+            '&' => out.push_str(style[0]),
+            '<' => out.push_str(style[1]),
+            '>' => out.push_str(style[2]),
+            '"' => out.push_str(style[3]),
+            '\'' => out.push_str(style[4]),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The PEM body lines of `v` worth searching for on their own.
 fn pem_lines(v: &str) -> Vec<String> {
     if !v.contains("-----BEGIN ") {
@@ -128,7 +178,8 @@ fn pem_lines(v: &str) -> Vec<String> {
 }
 
 /// Every form of `value` to search for (the plain form first when the value is UTF-8),
-/// without duplicates. `strong`: all forms; otherwise the plain form only.
+/// without duplicates. `strong`: all forms, whatever the value's length; otherwise the plain
+/// form only.
 pub fn forms(value: &[u8], strong: bool) -> Vec<(String, Form)> {
     let mut out: Vec<(String, Form)> = Vec::new();
     let push = |s: String, f: Form, out: &mut Vec<(String, Form)>| {
@@ -143,12 +194,6 @@ pub fn forms(value: &[u8], strong: bool) -> Vec<(String, Form)> {
     if !strong {
         return out;
     }
-    // A long value that is not a PEM block (a config file kept in a Secret) is searched as
-    // is: its encoded forms would multiply the automaton's size for a shape no chart writes.
-    let pem = text.is_some_and(|t| t.contains("-----BEGIN "));
-    if value.len() > MAX_ESCAPED_LEN && !pem {
-        return out;
-    }
     for align in 0..3 {
         let core = base64_core(value, align);
         if core.len() >= MIN_CORE_LEN {
@@ -157,22 +202,24 @@ pub fn forms(value: &[u8], strong: bool) -> Vec<(String, Form)> {
             push(url, Form::Base64Url, &mut out);
         }
     }
-    if let Some(t) = text {
-        for l in pem_lines(t) {
-            push(l, Form::PemLine, &mut out);
+    push(hex(value, false), Form::Hex, &mut out);
+    push(hex(value, true), Form::Hex, &mut out);
+    let Some(t) = text else { return out };
+    for l in pem_lines(t) {
+        push(l, Form::PemLine, &mut out);
+    }
+    for (upper, plus) in [(true, false), (false, false), (true, true)] {
+        push(url_encode(t, upper, plus), Form::UrlEncoded, &mut out);
+    }
+    push(json_escape(t), Form::Escaped, &mut out);
+    if t.contains('/') {
+        push(json_escape(t).replace('/', "\\/"), Form::Escaped, &mut out);
+    }
+    push(t.replace('\'', "''"), Form::SingleQuoted, &mut out);
+    if t.contains(['&', '<', '>', '"', '\'']) {
+        for style in &HTML_STYLES {
+            push(html_escape(t, style), Form::HtmlEscaped, &mut out);
         }
-        // Escaped and URL-encoded forms of a long PEM block: a shape no chart writes.
-        if t.len() > MAX_ESCAPED_LEN {
-            return out;
-        }
-        for (upper, plus) in [(true, false), (false, false), (true, true)] {
-            push(url_encode(t, upper, plus), Form::UrlEncoded, &mut out);
-        }
-        push(json_escape(t), Form::Escaped, &mut out);
-        if t.contains('/') {
-            push(json_escape(t).replace('/', "\\/"), Form::Escaped, &mut out);
-        }
-        push(t.replace('\'', "''"), Form::SingleQuoted, &mut out);
     }
     out
 }
@@ -220,5 +267,27 @@ mod tests {
         assert!(forms(&[0xff, 0xfe, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07], true)
             .iter()
             .all(|(_, f)| *f != Form::Plain));
+    }
+
+    #[test]
+    fn hex_and_html_forms() {
+        assert_eq!(find(Form::Hex, "Ab1!zzzz"), ["416231217a7a7a7a", "416231217A7A7A7A"]);
+        assert_eq!(
+            find(Form::HtmlEscaped, "a&b<c>d\"e'f"),
+            [
+                "a&amp;b&lt;c&gt;d&quot;e&#x27;f",
+                "a&amp;b&lt;c&gt;d&#34;e&#39;f",
+                "a&amp;b&lt;c&gt;d&quot;e&apos;f",
+                "a&#x26;b&#x3C;c&#x3E;d&#x22;e&#x27;f",
+                "a&#x26;b&#x3c;c&#x3e;d&#x22;e&#x27;f",
+            ]
+        );
+        // Nothing to escape: no HTML form (it would be the plain one).
+        assert!(find(Form::HtmlEscaped, "Zk3!qp9-Lm2@xR7w").is_empty());
+        // A long value gets every form.
+        let long = "Zk3!qp9-Lm2@xR7w/".repeat(20);
+        for f in [Form::Base64, Form::Hex, Form::UrlEncoded, Form::Escaped] {
+            assert!(!find(f, &long).is_empty(), "{f:?}");
+        }
     }
 }

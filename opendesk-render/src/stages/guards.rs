@@ -116,6 +116,9 @@ pub struct GuardContext<'a> {
     /// held no known value and was not changed since (see `RedactOutput::root_clean`). Those
     /// trees are not searched again; anything else is. Empty: search every tree.
     pub root_clean: &'a [bool],
+    /// Per document, from the same redact stage run: the paths it refused
+    /// (`RedactOutput::refused`). The guard does not report those again. Empty: report all.
+    pub refused: &'a [Vec<String>],
     /// A module render (`render --module`): the instance-wide existence checks (a Keycloak
     /// workload for JIT, a SCIM server) do not fail a module that renders none; every one it
     /// renders is still checked.
@@ -141,7 +144,7 @@ pub fn guards(docs: &[Document], cfg: &InstanceConfig, ctx: &GuardContext<'_>) -
             orphan_synapse_sidecars(inv, cfg),
             namespace_markers(docs, cfg),
             scoped(scim(docs, cfg), ctx.module),
-            plaintext_secrets(docs, cfg, ctx.known_secrets, ctx.root_clean),
+            plaintext_secrets(docs, cfg, ctx.known_secrets, ctx.root_clean, ctx.refused),
             namespaces(docs, cfg, ctx.created_elsewhere),
         ],
     }
@@ -573,15 +576,20 @@ pub fn scim(docs: &[Document], cfg: &InstanceConfig) -> GuardResult {
 }
 
 /// `plaintext-secrets`: no Secret with data, and (given the known values) none of them in any
-/// other document. Messages never contain a value.
+/// other document. Messages never contain a value. A value the redact stage already refused at
+/// that path (`refused`, per document) is its finding, not reported again: one finding per
+/// problem. The guard still fails on its own for a Secret with data and for a value anywhere
+/// else.
 pub fn plaintext_secrets(
     docs: &[Document],
     _cfg: &InstanceConfig,
     known: Option<&KnownSecrets>,
     root_clean: &[bool],
+    refused: &[Vec<String>],
 ) -> GuardResult {
-    // Only trusted when it describes exactly these documents.
+    // Only trusted when they describe exactly these documents.
     let root_clean = if root_clean.len() == docs.len() { root_clean } else { &[] };
+    let refused = if refused.len() == docs.len() { refused } else { &[] };
     const G: Check = Check::GuardPlaintextSecrets;
     // Per document in parallel, collected in document order.
     let indexed: Vec<(usize, &Document)> = docs.iter().enumerate().collect();
@@ -613,6 +621,10 @@ pub fn plaintext_secrets(
                 }
             });
             for p in paths {
+                let path = k.masked_path(&p);
+                if refused.get(i).is_some_and(|r| r.contains(&path)) {
+                    continue;
+                }
                 findings.push(
                     fail(
                         G,
@@ -621,7 +633,7 @@ pub fn plaintext_secrets(
                          Secret instead of inlining the value"
                             .into(),
                     )
-                    .path(k.masked_path(&p)),
+                    .path(path),
                 );
             }
             findings
@@ -629,6 +641,17 @@ pub fn plaintext_secrets(
     );
     let findings: Vec<Finding> = per_doc.into_iter().flatten().collect();
     GuardResult::from_findings(G, "plaintext secrets in the output", findings)
+}
+
+/// A guard message as it may leave the process: known secret values masked (given them), and
+/// credentials in URLs shown as `https://***@host/…`, like findings.
+pub fn scrub_guard_message(known: Option<&KnownSecrets>, m: &mut String) {
+    if let Some(k) = known {
+        super::redact::scrub(k, m);
+    }
+    if let std::borrow::Cow::Owned(t) = crate::scrub::redact_url_credentials(m) {
+        *m = t;
+    }
 }
 
 /// The `guards` stage ([`guards`]), with the facts of the earlier stages: the inventory, and
@@ -654,6 +677,7 @@ impl crate::pipeline::Stage for GuardsStage {
             inventory: Some(&cx.inventory),
             known_secrets: cx.redact.as_ref().map(|r| &r.known),
             root_clean: cx.redact.as_ref().map_or(&[][..], |r| &r.root_clean),
+            refused: cx.redact.as_ref().map_or(&[][..], |r| &r.refused),
             module: cx.module.is_some(),
         };
         let mut results = guards(&cx.docs, cx.cfg, &ctx).results;
@@ -678,10 +702,8 @@ impl crate::pipeline::Stage for GuardsStage {
             cx.module_meta =
                 Some(crate::module::ModuleMeta::new(m, rendered, std::mem::take(&mut cx.out_of_scope_patches)));
         }
-        if let Some(k) = cx.known_secrets() {
-            for m in results.iter_mut().filter_map(|g| g.message.as_mut()) {
-                super::redact::scrub(k, m);
-            }
+        for m in results.iter_mut().filter_map(|g| g.message.as_mut()) {
+            scrub_guard_message(cx.known_secrets(), m);
         }
         cx.guards.extend(results);
         Ok(found)
@@ -815,20 +837,46 @@ mod tests {
         let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter22}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {conf: \"pw=hunter22\"}\n";
         let ds = docs("r", "f.yaml", bad);
         let known = KnownSecrets::from_values(["hunter22"]);
-        let r = plaintext_secrets(&ds, &cfg(), Some(&known), &[]);
+        let r = plaintext_secrets(&ds, &cfg(), Some(&known), &[], &[]);
         assert!(!r.passed);
         assert_eq!(codes(&r), ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]);
         let all = serde_json::to_string(&r).unwrap();
         assert!(!all.contains("hunter22"));
         // Passing: data-less Secret and clean documents.
         let good = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {conf: \"pw=<redacted>\"}\n";
-        assert!(plaintext_secrets(&docs("r", "f.yaml", good), &cfg(), Some(&known), &[]).passed);
+        assert!(plaintext_secrets(&docs("r", "f.yaml", good), &cfg(), Some(&known), &[], &[]).passed);
         // Trees the redact stage found clean are not searched again; a list that does not
         // describe these documents is ignored.
-        let skip = plaintext_secrets(&ds, &cfg(), Some(&known), &[false, true]);
+        let skip = plaintext_secrets(&ds, &cfg(), Some(&known), &[false, true], &[]);
         assert_eq!(codes(&skip), ["Secret/-/s "]);
-        let wrong = plaintext_secrets(&ds, &cfg(), Some(&known), &[true]);
+        let wrong = plaintext_secrets(&ds, &cfg(), Some(&known), &[true], &[]);
         assert_eq!(codes(&wrong), ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]);
+        // A value the redact stage refused at that path is its finding, not a second one; the
+        // guard still fails for the Secret with data, for any other path, and ignores a list
+        // that does not describe these documents.
+        let refused = vec![Vec::new(), vec!["$.data.conf".to_string()]];
+        assert_eq!(codes(&plaintext_secrets(&ds, &cfg(), Some(&known), &[], &refused)), ["Secret/-/s "]);
+        let other = vec![Vec::new(), vec!["$.data.other".to_string()]];
+        assert_eq!(
+            codes(&plaintext_secrets(&ds, &cfg(), Some(&known), &[], &other)),
+            ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]
+        );
+        let short = vec![vec!["$.data.conf".to_string()]];
+        assert_eq!(
+            codes(&plaintext_secrets(&ds, &cfg(), Some(&known), &[], &short)),
+            ["Secret/-/s ", "ConfigMap/-/c $.data.conf"]
+        );
+    }
+
+    #[test]
+    fn guard_messages_are_scrubbed_like_findings() {
+        let known = KnownSecrets::from_values(["Zq8kW3pVx7Lm2Rt"]);
+        let mut m = "pushed to https://me:tok3n@git.example/x.git with Zq8kW3pVx7Lm2Rt".to_string();
+        scrub_guard_message(Some(&known), &mut m);
+        assert_eq!(m, "pushed to https://***@git.example/x.git with <redacted>");
+        let mut m = "see http://u:p@h/".to_string();
+        scrub_guard_message(None, &mut m);
+        assert_eq!(m, "see http://***@h/");
     }
 
     #[test]

@@ -39,7 +39,6 @@ use crate::config::{InstanceConfig, RedactMode};
 use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::{path_to_string, Entry, Node, PathSeg, Scalar, Value};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -84,22 +83,84 @@ struct Known {
     owners: Vec<Owner>,
 }
 
+/// One literal searched for: a form of a known value.
+#[derive(Clone)]
+struct Pattern {
+    text: Box<str>,
+    /// Index in [`KnownSecrets::values`].
+    value: usize,
+    form: Form,
+    /// Whether each end needs a token boundary.
+    bounded: (bool, bool),
+}
+
 /// The known secret values, with their forms and a matcher. `Debug` shows only the count.
+///
+/// The matcher samples each text at a fixed stride `S` (see [`Sampler`]) instead of running an
+/// automaton over every byte: every pattern is at least `S + 3` bytes long, so an occurrence
+/// covers exactly one sampled position `j` with its 4-byte window `text[j..j + 4]` at an
+/// offset under `S` from the occurrence's start. The windows at offsets `0..S` of every
+/// pattern are in a table (and a bitset of their hashes, the cheap "no" for the common case);
+/// each window found is verified against the patterns it comes from. The search is exact
+/// (every occurrence of every pattern, overlapping ones too) and reads a quarter to an eighth
+/// of the 4-byte windows an automaton would step through; nothing is built per pattern byte,
+/// which matters for PEM keys and config files thousands of bytes long in a dozen forms each.
 #[derive(Clone, Default)]
 pub struct KnownSecrets {
     values: Vec<Known>,
-    /// Per pattern: its value, its form, and whether each end needs a token boundary.
-    patterns: Vec<(usize, Form, (bool, bool))>,
-    /// A contiguous NFA, not a DFA: the values include PEM keys thousands of bytes long, and
-    /// building a DFA for them took longer than all the searching.
-    ac: Option<AhoCorasick>,
-    /// A DFA of the patterns' first [`QUICK_PREFIX`] bytes: no match means no pattern occurs.
-    /// A cheap "no" for the common case (every text of every document).
-    quick: Option<AhoCorasick>,
+    patterns: Vec<Pattern>,
+    sampler: Sampler,
 }
 
-/// Bytes of each pattern the quick pre-check searches for.
-const QUICK_PREFIX: usize = 12;
+/// Bits of the window-hash bitset (2^18 bits: 32 KiB, stays in the L1/L2 cache).
+const SAMPLE_BITS: u32 = 18;
+
+/// The largest sampling stride: more would put more windows per pattern in the table (and
+/// the bitset would fill up) for little gain.
+const MAX_STRIDE: usize = 8;
+
+/// Shortest line of a wrapped base64 blob (MIME wraps at 76, PEM and `openssl` at 64).
+pub const MIN_WRAP_WIDTH: usize = 16;
+
+/// The window table of [`KnownSecrets`]' matcher.
+#[derive(Clone, Default)]
+struct Sampler {
+    /// Distance between sampled positions (≥ 1); 0 when there is no pattern.
+    stride: usize,
+    /// Bit `hash(w)` is set for every window `w` in `windows`.
+    bits: Vec<u64>,
+    /// `(window, pattern, offset)`, sorted.
+    windows: Vec<(u32, u32, u8)>,
+}
+
+fn window_hash(w: u32) -> usize {
+    (w.wrapping_mul(0x9E37_79B1) >> (32 - SAMPLE_BITS)) as usize
+}
+
+fn window_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl Sampler {
+    fn new(patterns: &[Pattern]) -> Self {
+        let Some(shortest) = patterns.iter().map(|p| p.text.len()).min() else { return Sampler::default() };
+        // Every pattern is at least MIN_SEARCH_LEN (4) bytes long.
+        let stride = (shortest.saturating_sub(3)).clamp(1, MAX_STRIDE);
+        let mut windows = Vec::with_capacity(patterns.len() * stride);
+        let mut bits = vec![0u64; 1 << (SAMPLE_BITS - 6)];
+        for (i, p) in patterns.iter().enumerate() {
+            let b = p.text.as_bytes();
+            for off in 0..stride {
+                let w = window_at(b, off);
+                windows.push((w, i as u32, off as u8));
+                let h = window_hash(w);
+                bits[h >> 6] |= 1 << (h & 63);
+            }
+        }
+        windows.sort_unstable();
+        Sampler { stride, bits, windows }
+    }
+}
 
 impl fmt::Debug for KnownSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -117,6 +178,54 @@ fn prev_word(t: &str, at: usize) -> bool {
 
 fn next_word(t: &str, at: usize) -> bool {
     t[at..].chars().next().is_some_and(is_word)
+}
+
+fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
+}
+
+/// The base64 blobs of `text` wrapped at a fixed width: at least two consecutive lines of
+/// base64 characters (indentation and trailing blanks aside), all as long as the first
+/// (≥ [`MIN_WRAP_WIDTH`]) except the last, which is not longer. Each is returned joined, with
+/// the byte offset in `text` of each of its bytes, so that a value's encoding split across
+/// lines is found as it would be decoded.
+fn wrapped_runs(text: &str) -> Vec<(String, Vec<usize>)> {
+    let mut runs = Vec::new();
+    // The current run: joined text, offsets, width, lines.
+    let mut cur = (String::new(), Vec::new(), 0usize, 0usize);
+    let flush = |cur: &mut (String, Vec<usize>, usize, usize), runs: &mut Vec<(String, Vec<usize>)>| {
+        if cur.3 >= 2 {
+            runs.push((std::mem::take(&mut cur.0), std::mem::take(&mut cur.1)));
+        }
+        *cur = (String::new(), Vec::new(), 0, 0);
+    };
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        let body = line.trim_start_matches([' ', '\t']);
+        let lead = line.len() - body.len();
+        let body = body.trim_end_matches(['\n', '\r', ' ', '\t']);
+        let b64 = body.len() >= 2 && body.bytes().all(is_base64_byte);
+        if !b64 {
+            flush(&mut cur, &mut runs);
+            continue;
+        }
+        // A line continues the run when the run's lines so far are all full width.
+        let fits = cur.3 > 0 && cur.0.len() == cur.2 * cur.3 && body.len() <= cur.2;
+        if !fits {
+            flush(&mut cur, &mut runs);
+            if body.len() < MIN_WRAP_WIDTH {
+                continue;
+            }
+            cur.2 = body.len();
+        }
+        cur.0.push_str(body);
+        cur.1.extend((0..body.len()).map(|i| start + lead + i));
+        cur.3 += 1;
+    }
+    flush(&mut cur, &mut runs);
+    runs
 }
 
 /// One occurrence in a text: byte range, the value (index) and the form.
@@ -168,14 +277,14 @@ impl KnownSecrets {
             }
         }
         let values: Vec<Known> = by_bytes.into_values().collect();
-        let mut texts: Vec<String> = Vec::new();
-        let mut patterns = Vec::new();
+        let mut patterns: Vec<Pattern> = Vec::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for (i, k) in values.iter().enumerate() {
             for (text, form) in forms::forms(&k.bytes, k.strong) {
-                if !seen.insert(text.clone()) {
+                if seen.contains(&text) {
                     continue;
                 }
+                seen.insert(text.clone());
                 let bounded = if k.strong {
                     (false, false)
                 } else {
@@ -184,48 +293,11 @@ impl KnownSecrets {
                         text.chars().next_back().is_some_and(char::is_alphanumeric),
                     )
                 };
-                patterns.push((i, form, bounded));
-                texts.push(text);
+                patterns.push(Pattern { text: text.into_boxed_str(), value: i, form, bounded });
             }
         }
-        // `quick` searches the first QUICK_PREFIX bytes of every pattern with a DFA: a text
-        // holding a pattern holds its prefix, so a "no" is exact, and the DFA stays small and
-        // fast however long the values (PEM blocks, config files) and however many forms.
-        let prefixes: BTreeSet<&str> = texts
-            .iter()
-            .map(|t| {
-                let mut end = t.len().min(QUICK_PREFIX);
-                while !t.is_char_boundary(end) {
-                    end -= 1;
-                }
-                &t[..end]
-            })
-            .collect();
-        let prefixes: Vec<&str> = prefixes.into_iter().collect();
-        let (ac, quick) = rayon::join(
-            || {
-                // Runs only on texts `quick` said yes to: no prefilter needed there.
-                (!texts.is_empty()).then(|| {
-                    AhoCorasick::builder()
-                        .match_kind(MatchKind::Standard)
-                        .kind(Some(AhoCorasickKind::ContiguousNFA))
-                        .prefilter(false)
-                        .build(&texts)
-                        .expect("literal patterns build")
-                })
-            },
-            || {
-                (!prefixes.is_empty()).then(|| {
-                    AhoCorasick::builder()
-                        .match_kind(MatchKind::LeftmostFirst)
-                        .kind(Some(AhoCorasickKind::DFA))
-                        .prefilter(true)
-                        .build(&prefixes)
-                        .expect("literal patterns build")
-                })
-            },
-        );
-        KnownSecrets { values, patterns, ac, quick }
+        let sampler = Sampler::new(&patterns);
+        KnownSecrets { values, patterns, sampler }
     }
 
     /// Classify the values of a render and collect the secret ones: the payload's values (see
@@ -338,25 +410,85 @@ impl KnownSecrets {
     }
 
     fn bounded_ok(&self, text: &str, pattern: usize, s: usize, e: usize) -> bool {
-        let (bs, be) = self.patterns[pattern].2;
+        let (bs, be) = self.patterns[pattern].bounded;
         !((bs && prev_word(text, s)) || (be && next_word(text, e)))
+    }
+
+    /// Every occurrence in `text` (token rules applied), in no particular order:
+    /// `f(pattern, start)`; stops when `f` returns true (and returns true).
+    fn search(&self, text: &str, f: &mut dyn FnMut(usize, usize) -> bool) -> bool {
+        let sm = &self.sampler;
+        let b = text.as_bytes();
+        if sm.stride == 0 || b.len() < sm.stride + 3 {
+            return false;
+        }
+        let mut j = 0;
+        while j + 4 <= b.len() {
+            let w = window_at(b, j);
+            let h = window_hash(w);
+            if sm.bits[h >> 6] & (1 << (h & 63)) != 0 {
+                let lo = sm.windows.partition_point(|e| e.0 < w);
+                for &(ww, p, off) in &sm.windows[lo..] {
+                    if ww != w {
+                        break;
+                    }
+                    let (p, off) = (p as usize, usize::from(off));
+                    let Some(start) = j.checked_sub(off) else { continue };
+                    let pat = self.patterns[p].text.as_bytes();
+                    if b[start..].starts_with(pat) && self.bounded_ok(text, p, start, start + pat.len()) && f(p, start)
+                    {
+                        return true;
+                    }
+                }
+            }
+            j += sm.stride;
+        }
+        false
+    }
+
+    /// Occurrences in `text` found directly (not across wrapped lines), unsorted.
+    fn direct_hits(&self, text: &str, out: &mut Vec<Hit>) {
+        self.search(text, &mut |p, start| {
+            let pat = &self.patterns[p];
+            out.push(Hit { start, end: start + pat.text.len(), value: pat.value, form: pat.form });
+            false
+        });
+    }
+
+    /// Base64 forms split across the lines of a wrapped blob in `text` ([`Form::Base64Wrapped`]),
+    /// as byte ranges of `text` (line breaks and indentation included); those within one line
+    /// are direct hits. `first_only`: stop at the first.
+    fn wrapped_hits(&self, text: &str, out: &mut Vec<Hit>, first_only: bool) {
+        if !text.as_bytes().contains(&b'\n') {
+            return;
+        }
+        for (joined, at) in wrapped_runs(text) {
+            let mut found = Vec::new();
+            self.direct_hits(&joined, &mut found);
+            for h in found {
+                if !matches!(h.form, Form::Base64 | Form::Base64Url) {
+                    continue;
+                }
+                let (s, e) = (at[h.start], at[h.end - 1] + 1);
+                if e - s == h.end - h.start {
+                    // On one line: found directly.
+                    continue;
+                }
+                out.push(Hit { start: s, end: e, value: h.value, form: Form::Base64Wrapped });
+                if first_only {
+                    return;
+                }
+            }
+        }
     }
 
     /// Every occurrence in `text` with its value and form (token rules applied), by start.
     pub fn hits(&self, text: &str) -> Vec<Hit> {
-        let Some(ac) = &self.ac else { return Vec::new() };
-        if !self.quick.as_ref().is_some_and(|q| q.is_match(text)) {
-            return Vec::new();
-        }
-        let mut r: Vec<Hit> = ac
-            .find_overlapping_iter(text)
-            .filter(|m| self.bounded_ok(text, m.pattern().as_usize(), m.start(), m.end()))
-            .map(|m| {
-                let (value, form, _) = self.patterns[m.pattern().as_usize()];
-                Hit { start: m.start(), end: m.end(), value, form }
-            })
-            .collect();
-        r.sort_unstable_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+        let mut r = Vec::new();
+        self.direct_hits(text, &mut r);
+        self.wrapped_hits(text, &mut r, false);
+        r.sort_unstable_by_key(|h| (h.start, std::cmp::Reverse(h.end), h.value, h.form));
+        r.dedup();
         r
     }
 
@@ -374,12 +506,18 @@ impl KnownSecrets {
 
     /// Does `text` contain a known value (in any form)?
     pub fn contains(&self, text: &str) -> bool {
-        // Hot path (every scalar of every document): stop at the first match, no allocation.
-        let Some(ac) = &self.ac else { return false };
-        if !self.quick.as_ref().is_some_and(|q| q.is_match(text)) {
-            return false;
-        }
-        ac.find_overlapping_iter(text).any(|m| self.bounded_ok(text, m.pattern().as_usize(), m.start(), m.end()))
+        self.contains_direct(text) || self.contains_wrapped(text)
+    }
+
+    /// Hot path (every scalar of every document): stop at the first match, no allocation.
+    fn contains_direct(&self, text: &str) -> bool {
+        self.search(text, &mut |_, _| true)
+    }
+
+    fn contains_wrapped(&self, text: &str) -> bool {
+        let mut found = Vec::new();
+        self.wrapped_hits(text, &mut found, true);
+        !found.is_empty()
     }
 
     /// Does any scalar or mapping key of `n` contain a known value?
@@ -393,42 +531,20 @@ impl KnownSecrets {
         self.text_hits(n, false)
     }
 
-    /// The texts are joined (NUL-separated) and searched in one prefiltered pass per
-    /// document instead of one call per scalar, which cost more in call setup than in
-    /// searching; only a text holding a candidate is checked on its own with the token rules.
     fn text_hits(&self, n: &Node, first_only: bool) -> Vec<usize> {
-        let Some(q) = &self.quick else { return Vec::new() };
-        let mut joined = String::new();
-        // (offset in `joined`, length, index among all texts)
-        let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        let mut hits = Vec::new();
+        if self.sampler.stride == 0 {
+            return hits;
+        }
         let mut idx = 0usize;
         n.any_text(&mut |t| {
-            if t.len() >= MIN_SEARCH_LEN {
-                spans.push((joined.len(), t.len(), idx));
-                joined.push_str(t);
-                joined.push('\0');
+            let found = self.contains_direct(t) || (t.len() > 2 * MIN_WRAP_WIDTH && self.contains_wrapped(t));
+            if found {
+                hits.push(idx);
             }
             idx += 1;
-            false
+            found && first_only
         });
-        let mut hits = Vec::new();
-        let mut from = 0;
-        while let Some(m) = q.find(aho_corasick::Input::new(&joined).span(from..joined.len())) {
-            let k = spans.partition_point(|&(o, _, _)| o <= m.start()) - 1;
-            let (o, len, i) = spans[k];
-            if self.contains(&joined[o..o + len]) {
-                hits.push(i);
-                if first_only {
-                    break;
-                }
-            }
-            from = o + len + 1;
-            if from >= joined.len() {
-                break;
-            }
-        }
-        hits.sort_unstable();
-        hits.dedup();
         hits
     }
 
@@ -590,6 +706,10 @@ pub struct RedactOutput {
     /// changed, so the plaintext-secrets guard need not search it again; empty when nothing
     /// was scanned.
     pub root_clean: Vec<bool>,
+    /// Per document (in order): the paths of the scalar values refused
+    /// (`redact/inline-secret`), as reported. The plaintext-secrets guard does not report them
+    /// a second time (one finding per problem); empty when nothing was scanned.
+    pub refused: Vec<Vec<String>>,
 }
 
 /// Is `path` a container env entry's `value` (`…containers[i].env[j].value`, also
@@ -873,11 +993,12 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
     let weak = std::mem::take(&mut selection.weak);
     report.selection = selection;
     if known.is_empty() && weak.is_empty() {
-        return RedactOutput { report, known, root_clean: Vec::new() };
+        return RedactOutput { report, known, root_clean: Vec::new(), refused: Vec::new() };
     }
     let default_ns = cfg.namespace.as_str();
     let scans: Vec<_> = crate::par::map(docs, Document::weight, |d| scan(d, &known, &weak, default_ns));
     let mut root_clean = Vec::with_capacity(docs.len());
+    let mut refused = Vec::with_capacity(docs.len());
     for (d, Scan { hits, comments, records, weak_refs }) in docs.iter_mut().zip(scans) {
         root_clean.push(hits.is_empty() && weak_refs.is_empty() && !super::eso::is_secret(d));
         let id = d.id();
@@ -885,6 +1006,7 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
         let generated = generated_external_secret(d);
         let mut mask_targets: Vec<usize> = Vec::new();
         let mut masked_paths: Vec<String> = Vec::new();
+        let mut refused_paths: Vec<String> = Vec::new();
         // Env references: weak ones first (not searched), then the known ones.
         let mut refs: Vec<(Vec<PathSeg>, Owner, Form, u32)> =
             weak_refs.into_iter().map(|(p, o)| (p, o, Form::Plain, 0)).collect();
@@ -908,6 +1030,9 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
                 form: first.form,
                 action,
             });
+            if !can_mask && !th.is_key {
+                refused_paths.push(path_text.clone());
+            }
             let mut f = if can_mask {
                 mask_targets.push(th.text_index);
                 masked_paths.push(path_text.clone());
@@ -969,6 +1094,7 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
             f.path = Some(p);
             report.findings.push(f);
         }
+        refused.push(refused_paths);
         if !mask_targets.is_empty() {
             mask_at(&mut d.root, &known, &mask_targets, &mut 0, &mut 0);
             for p in masked_paths {
@@ -1002,7 +1128,7 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
     }
     report.masked_documents.sort();
     report.masked_documents.dedup();
-    RedactOutput { report, known, root_clean }
+    RedactOutput { report, known, root_clean, refused }
 }
 
 /// The `redact` stage ([`redact`]). Once the known values are collected, everything merged so
@@ -1027,10 +1153,8 @@ impl crate::pipeline::Stage for RedactStage {
         cx.redact = Some(r);
         let known = &cx.redact.as_ref().expect("set above").known;
         scrub_findings(known, &mut cx.findings);
-        for g in &mut cx.guards {
-            if let Some(m) = &mut g.message {
-                scrub(known, m);
-            }
+        for m in cx.guards.iter_mut().filter_map(|g| g.message.as_mut()) {
+            super::guards::scrub_guard_message(Some(known), m);
         }
         let scrub_sorted = |images: &mut Vec<String>| {
             if images.iter().any(|i| known.contains(i)) {

@@ -119,11 +119,19 @@ pub fn compile(root: &Node) -> Result<Arc<CompiledCrd>, CrdError> {
     compile_keyed(root, tree_key(root))
 }
 
+/// The compiled CRDs of this process, by content key ([`compile_keyed`]).
+static COMPILED: OnceLock<Mutex<HashMap<TreeKey, Arc<CompiledCrd>>>> = OnceLock::new();
+
+/// Forget the compiled CRDs (the emitted ones stay): cold-path benchmarks.
+pub(crate) fn clear_cache() {
+    if let Some(c) = COMPILED.get() {
+        c.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 /// [`compile`] with the document's [`tree_key`] already computed.
 pub fn compile_keyed(root: &Node, key: TreeKey) -> Result<Arc<CompiledCrd>, CrdError> {
-    type Cache = Mutex<HashMap<TreeKey, Arc<CompiledCrd>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
+    let cache = COMPILED.get_or_init(Default::default);
     if let Some(c) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(c.clone());
     }

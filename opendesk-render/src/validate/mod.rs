@@ -343,6 +343,24 @@ pub fn check_node(root: &Node, s: &Schemas, crds: &CrdSet) -> (Vec<Issue>, Optio
     (out, sev, checked)
 }
 
+type Checked = (Vec<Issue>, Option<Severity>, bool);
+type CrdChecks = std::sync::Mutex<std::collections::HashMap<(crd::TreeKey, String), Arc<Checked>>>;
+/// The checks of CRD documents of this process ([`crd_check_cached`]).
+static CRD_CHECKS: std::sync::OnceLock<CrdChecks> = std::sync::OnceLock::new();
+
+/// Forget everything compiled or checked once per process (built-in schemas, CRDs, their
+/// checks, patterns; the emitted CRDs stay), so the next validation pays the cold path as a
+/// fresh process does. For benchmarks (`stage_validate_cold`); the results are the same.
+#[doc(hidden)]
+pub fn clear_caches() {
+    builtin::clear_cache();
+    crd::clear_cache();
+    schema::clear_cache();
+    if let Some(c) = CRD_CHECKS.get() {
+        c.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 /// [`check_node`] of a CRD document, cached by its content key and the Kubernetes version.
 fn crd_check_cached(
     key: crd::TreeKey,
@@ -350,16 +368,13 @@ fn crd_check_cached(
     s: &Schemas,
     crds: &CrdSet,
 ) -> (Vec<Issue>, Option<Severity>, bool) {
-    type Checked = (Vec<Issue>, Option<Severity>, bool);
-    type Cache = std::sync::Mutex<std::collections::HashMap<(crd::TreeKey, String), Arc<Checked>>>;
-    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
     // Only a CRD the built-in schemas cover (`apiextensions.k8s.io/v1`) is independent of the
     // render's CRD set.
     let api = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
     if !s.builtin.kinds.contains_key(&(api.to_string(), "CustomResourceDefinition".to_string())) {
         return check_node(root, s, crds);
     }
-    let cache = CACHE.get_or_init(Default::default);
+    let cache = CRD_CHECKS.get_or_init(Default::default);
     let k = (key, s.builtin.version.clone());
     if let Some(c) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
         return (**c).clone();

@@ -267,8 +267,9 @@ impl Arena {
             // `true` / `{}`-like: anything.
             return Ok(n);
         }
+        let kw = Keywords::of(o);
         let sub = |a: &mut Arena, x: &S| a.compile_at(x, d, defs, depth + 1);
-        if let Some(t) = o.field("type") {
+        if let Some(t) = kw.get(kw::TYPE) {
             let names: Vec<&str> = match (t.string(), t.array()) {
                 (Some(s), _) => vec![s],
                 (None, Some(a)) => a.iter().filter_map(S::string).collect(),
@@ -286,7 +287,7 @@ impl Arena {
                 };
             }
         }
-        if let Some(props) = o.field("properties").filter(|p| p.is_object()) {
+        if let Some(props) = kw.get(kw::PROPERTIES).filter(|p| p.is_object()) {
             let fields = props.fields();
             let mut ps = Vec::with_capacity(fields.len());
             for (k, x) in fields {
@@ -295,10 +296,10 @@ impl Arena {
             ps.sort_by(|a: &(Box<str>, Id), b| a.0.cmp(&b.0));
             n.props = ps;
         }
-        let flag = |k: &str| o.field(k).and_then(S::boolean) == Some(true);
-        n.preserve_unknown = flag("x-kubernetes-preserve-unknown-fields");
-        n.embedded = flag("x-kubernetes-embedded-resource");
-        let additional = o.field("additionalProperties");
+        let flag = |k: usize| kw.get(k).and_then(S::boolean) == Some(true);
+        n.preserve_unknown = flag(kw::X_KUBERNETES_PRESERVE_UNKNOWN_FIELDS);
+        n.embedded = flag(kw::X_KUBERNETES_EMBEDDED_RESOURCE);
+        let additional = kw.get(kw::ADDITIONAL_PROPERTIES);
         n.extra = match additional.map(|x| (x.boolean(), x.is_object())) {
             Some((Some(false), _)) => Extra::Forbid,
             Some((Some(true), _)) => Extra::Any,
@@ -313,32 +314,32 @@ impl Arena {
                 Dialect::Crd => Extra::Any,
             },
         };
-        if let Some(x) = o.field("items") {
+        if let Some(x) = kw.get(kw::ITEMS) {
             n.items = Some(match x.array() {
                 Some([first, ..]) => sub(self, first)?,
                 _ => sub(self, x)?,
             });
         }
-        if let Some(r) = o.field("required").and_then(S::array) {
+        if let Some(r) = kw.get(kw::REQUIRED).and_then(S::array) {
             n.required = r.iter().filter_map(S::string).map(Into::into).collect();
         }
-        if let Some(e) = o.field("enum").and_then(S::array) {
+        if let Some(e) = kw.get(kw::ENUM).and_then(S::array) {
             n.enumeration = Some(e.iter().map(S::json).collect());
         }
-        if flag("x-kubernetes-int-or-string") {
+        if flag(kw::X_KUBERNETES_INT_OR_STRING) {
             n.special = Special::IntOrString;
         }
-        match o.field("x-kind").and_then(S::string) {
+        match kw.get(kw::X_KIND).and_then(S::string) {
             Some("int-or-string") => n.special = Special::IntOrString,
             Some("quantity") => n.special = Special::Quantity,
             _ => {}
         }
-        match o.field("format").and_then(S::string) {
+        match kw.get(kw::FORMAT).and_then(S::string) {
             Some("int32") => n.int32 = true,
             Some("int-or-string") => n.special = Special::IntOrString,
             _ => {}
         }
-        match o.field("x-kubernetes-list-type").and_then(S::string) {
+        match kw.get(kw::X_KUBERNETES_LIST_TYPE).and_then(S::string) {
             Some("set") => n.list = ListType::Set,
             Some("map") => {
                 let keys: Vec<String> = o
@@ -352,24 +353,24 @@ impl Arena {
             }
             _ => {}
         }
-        let num = |k: &str| o.field(k).and_then(S::number);
-        n.minimum = num("minimum").map(|m| (m, flag("exclusiveMinimum")));
-        n.maximum = num("maximum").map(|m| (m, flag("exclusiveMaximum")));
-        let cnt = |k: &str| o.field(k).and_then(S::count);
-        n.min_length = cnt("minLength");
-        n.max_length = cnt("maxLength");
-        n.min_items = cnt("minItems");
-        n.max_items = cnt("maxItems");
-        n.min_props = cnt("minProperties");
-        n.max_props = cnt("maxProperties");
-        if let Some(p) = o.field("pattern").and_then(S::string) {
+        let num = |k: usize| kw.get(k).and_then(S::number);
+        n.minimum = num(kw::MINIMUM).map(|m| (m, flag(kw::EXCLUSIVE_MINIMUM)));
+        n.maximum = num(kw::MAXIMUM).map(|m| (m, flag(kw::EXCLUSIVE_MAXIMUM)));
+        let cnt = |k: usize| kw.get(k).and_then(S::count);
+        n.min_length = cnt(kw::MIN_LENGTH);
+        n.max_length = cnt(kw::MAX_LENGTH);
+        n.min_items = cnt(kw::MIN_ITEMS);
+        n.max_items = cnt(kw::MAX_ITEMS);
+        n.min_props = cnt(kw::MIN_PROPERTIES);
+        n.max_props = cnt(kw::MAX_PROPERTIES);
+        if let Some(p) = kw.get(kw::PATTERN).and_then(S::string) {
             match pattern(p) {
                 Some(r) => n.pattern = Some(r),
                 None => self.unchecked_patterns += 1,
             }
         }
-        for (key, into) in [("allOf", 0), ("anyOf", 1), ("oneOf", 2)] {
-            if let Some(bs) = o.field(key).and_then(S::array) {
+        for (key, into) in [(kw::ALL_OF, 0), (kw::ANY_OF, 1), (kw::ONE_OF, 2)] {
+            if let Some(bs) = kw.get(key).and_then(S::array) {
                 let mut ids = Vec::with_capacity(bs.len());
                 for b in bs {
                     // Branches check values; the structure (and so unknown fields) is the
@@ -383,14 +384,134 @@ impl Arena {
                 }
             }
         }
-        if let Some(x) = o.field("not") {
+        if let Some(x) = kw.get(kw::NOT) {
             n.not = Some(self.compile_at(x, Dialect::Builtin, defs, depth + 1)?);
         }
-        if let Some(rules) = o.field("x-kubernetes-validations").and_then(S::array) {
+        if let Some(rules) = kw.get(kw::X_KUBERNETES_VALIDATIONS).and_then(S::array) {
             n.cel = rules.len() as u32;
             self.cel_rules += n.cel;
         }
         Ok(n)
+    }
+}
+
+/// The keywords the compiler reads, as slots of [`Keywords`].
+mod kw {
+    /// `type`
+    pub const TYPE: usize = 0;
+    /// `properties`
+    pub const PROPERTIES: usize = 1;
+    /// `x-kubernetes-preserve-unknown-fields`
+    pub const X_KUBERNETES_PRESERVE_UNKNOWN_FIELDS: usize = 2;
+    /// `x-kubernetes-embedded-resource`
+    pub const X_KUBERNETES_EMBEDDED_RESOURCE: usize = 3;
+    /// `additionalProperties`
+    pub const ADDITIONAL_PROPERTIES: usize = 4;
+    /// `items`
+    pub const ITEMS: usize = 5;
+    /// `required`
+    pub const REQUIRED: usize = 6;
+    /// `enum`
+    pub const ENUM: usize = 7;
+    /// `x-kubernetes-int-or-string`
+    pub const X_KUBERNETES_INT_OR_STRING: usize = 8;
+    /// `x-kind`
+    pub const X_KIND: usize = 9;
+    /// `format`
+    pub const FORMAT: usize = 10;
+    /// `x-kubernetes-list-type`
+    pub const X_KUBERNETES_LIST_TYPE: usize = 11;
+    /// `x-kubernetes-list-map-keys`
+    pub const X_KUBERNETES_LIST_MAP_KEYS: usize = 12;
+    /// `minimum`
+    pub const MINIMUM: usize = 13;
+    /// `exclusiveMinimum`
+    pub const EXCLUSIVE_MINIMUM: usize = 14;
+    /// `maximum`
+    pub const MAXIMUM: usize = 15;
+    /// `exclusiveMaximum`
+    pub const EXCLUSIVE_MAXIMUM: usize = 16;
+    /// `minLength`
+    pub const MIN_LENGTH: usize = 17;
+    /// `maxLength`
+    pub const MAX_LENGTH: usize = 18;
+    /// `minItems`
+    pub const MIN_ITEMS: usize = 19;
+    /// `maxItems`
+    pub const MAX_ITEMS: usize = 20;
+    /// `minProperties`
+    pub const MIN_PROPERTIES: usize = 21;
+    /// `maxProperties`
+    pub const MAX_PROPERTIES: usize = 22;
+    /// `pattern`
+    pub const PATTERN: usize = 23;
+    /// `allOf`
+    pub const ALL_OF: usize = 24;
+    /// `anyOf`
+    pub const ANY_OF: usize = 25;
+    /// `oneOf`
+    pub const ONE_OF: usize = 26;
+    /// `not`
+    pub const NOT: usize = 27;
+    /// `x-kubernetes-validations`
+    pub const X_KUBERNETES_VALIDATIONS: usize = 28;
+    /// How many.
+    pub const COUNT: usize = 29;
+
+    /// The slot of keyword `k`.
+    pub fn slot(k: &str) -> Option<usize> {
+        Some(match k {
+            "type" => TYPE,
+            "properties" => PROPERTIES,
+            "x-kubernetes-preserve-unknown-fields" => X_KUBERNETES_PRESERVE_UNKNOWN_FIELDS,
+            "x-kubernetes-embedded-resource" => X_KUBERNETES_EMBEDDED_RESOURCE,
+            "additionalProperties" => ADDITIONAL_PROPERTIES,
+            "items" => ITEMS,
+            "required" => REQUIRED,
+            "enum" => ENUM,
+            "x-kubernetes-int-or-string" => X_KUBERNETES_INT_OR_STRING,
+            "x-kind" => X_KIND,
+            "format" => FORMAT,
+            "x-kubernetes-list-type" => X_KUBERNETES_LIST_TYPE,
+            "x-kubernetes-list-map-keys" => X_KUBERNETES_LIST_MAP_KEYS,
+            "minimum" => MINIMUM,
+            "exclusiveMinimum" => EXCLUSIVE_MINIMUM,
+            "maximum" => MAXIMUM,
+            "exclusiveMaximum" => EXCLUSIVE_MAXIMUM,
+            "minLength" => MIN_LENGTH,
+            "maxLength" => MAX_LENGTH,
+            "minItems" => MIN_ITEMS,
+            "maxItems" => MAX_ITEMS,
+            "minProperties" => MIN_PROPERTIES,
+            "maxProperties" => MAX_PROPERTIES,
+            "pattern" => PATTERN,
+            "allOf" => ALL_OF,
+            "anyOf" => ANY_OF,
+            "oneOf" => ONE_OF,
+            "not" => NOT,
+            "x-kubernetes-validations" => X_KUBERNETES_VALIDATIONS,
+            _ => return None,
+        })
+    }
+}
+
+/// A schema object's keyword values, found in one pass over its fields (a YAML mapping is a
+/// list of entries: 29 lookups by key would scan it 29 times). The last of repeated keys wins.
+struct Keywords<'a, S>([Option<&'a S>; kw::COUNT]);
+
+impl<'a, S: Source> Keywords<'a, S> {
+    fn of(o: &'a S) -> Self {
+        let mut k = Keywords([None; kw::COUNT]);
+        o.each_field(&mut |name, v| {
+            if let Some(i) = kw::slot(name) {
+                k.0[i] = Some(v);
+            }
+        });
+        k
+    }
+
+    fn get(&self, slot: usize) -> Option<&'a S> {
+        self.0[slot]
     }
 }
 
@@ -405,6 +526,8 @@ pub trait Source: Sized {
     fn field(&self, k: &str) -> Option<&Self>;
     /// The keys and values of an object, each key once, in first-seen order.
     fn fields(&self) -> Vec<(&str, &Self)>;
+    /// Every key and value of an object in order (a repeated key more than once).
+    fn each_field<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a Self));
     /// `r` when this is an object whose only key is `$ref`, a string `r`.
     fn only_ref(&self) -> Option<&str>;
     /// A string.
@@ -430,6 +553,11 @@ impl Source for J {
     }
     fn fields(&self) -> Vec<(&str, &J)> {
         self.as_object().map(|o| o.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default()
+    }
+    fn each_field<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a J)) {
+        for (k, v) in self.as_object().into_iter().flatten() {
+            f(k, v);
+        }
     }
     fn only_ref(&self) -> Option<&str> {
         let r = self.get("$ref").and_then(J::as_str)?;
@@ -486,6 +614,11 @@ impl Source for Node {
         }
         out
     }
+    fn each_field<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a Node)) {
+        for e in self.as_map().into_iter().flatten() {
+            f(&e.key.text, &e.value);
+        }
+    }
     fn only_ref(&self) -> Option<&str> {
         let es = self.as_map()?;
         let r = self.field("$ref").and_then(Source::string)?;
@@ -525,6 +658,16 @@ impl Source for Node {
     }
 }
 
+/// The compiled patterns of this process ([`pattern`]).
+static PATTERNS: std::sync::OnceLock<std::sync::Mutex<HashMap<Box<str>, Option<Regex>>>> = std::sync::OnceLock::new();
+
+/// Forget the compiled patterns: cold-path benchmarks.
+pub(crate) fn clear_cache() {
+    if let Some(c) = PATTERNS.get() {
+        c.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 /// The compiled `pattern` (None: the regex crate cannot run it), compiled once per process.
 ///
 /// CRDs repeat a handful of patterns hundreds of times (the corpus: 1,891 `pattern`s, a few
@@ -532,9 +675,7 @@ impl Source for Node {
 /// of microseconds, so a cold render spent most of its CRD compile time here. A [`Regex`]
 /// clone shares the compiled program.
 fn pattern(p: &str) -> Option<Regex> {
-    type Cache = std::sync::Mutex<HashMap<Box<str>, Option<Regex>>>;
-    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
+    let cache = PATTERNS.get_or_init(Default::default);
     if let Some(r) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
         return r.clone();
     }

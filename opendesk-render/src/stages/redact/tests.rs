@@ -365,3 +365,191 @@ fn matcher_basics() {
     assert_eq!(k.mask("u:cassandra-secret@h cassandra-secret"), "u:<redacted>@h <redacted>");
     assert!(format!("{k:?}").starts_with("KnownSecrets(<2 values"));
 }
+
+/// A value with every HTML special character.
+const HTMLV: &str = "Qm8&rT2<vLx9\"Pw'z>";
+
+/// A strong value longer than 256 bytes (a generated key file kept in a Secret).
+fn long_value() -> String {
+    let alphabet = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789+/!#%";
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..300)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            alphabet[(x % alphabet.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+fn hex_of(v: &str, upper: bool) -> String {
+    v.bytes().map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") }).collect()
+}
+
+/// `bytes` base64-encoded and wrapped at `width`, each line indented for a block scalar.
+fn wrapped(bytes: &[u8], width: usize) -> String {
+    let b = encode_base64(bytes);
+    let lines: Vec<&str> = b.as_bytes().chunks(width).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("|\n{}", lines.iter().map(|l| format!("    {l}\n")).collect::<String>())
+}
+
+fn three_secrets(place: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: app-secret, namespace: opendesk}}\nstringData:\n  \
+         api-token: \"{STRONG}\"\n  html-password: '{}'\n  signing-key: \"{}\"\n---\n{place}",
+        HTMLV.replace('\'', "''"),
+        long_value()
+    )
+}
+
+/// Hex, HTML character references, base64 wrapped at 64 and 76 columns, and the encoded forms
+/// of a value longer than 256 bytes: each is refused naming its form and the Secret/key, and
+/// the same shape holding a value that differs in one character is not.
+#[test]
+fn hex_html_wrapped_base64_and_long_value_forms_are_refused_and_neighbours_pass() {
+    let cfg = cfg_with_store();
+    let long = long_value();
+    assert!(long.contains('/'));
+    let one_off = |v: &str| format!("{}Q{}", &v[..5], &v[6..]);
+    // Blob prefixes put the value's base64 across the line break at column 64 / 76.
+    let blob = |pre: usize, v: &str| format!("{}{v}{}", "p".repeat(pre), "s".repeat(30));
+    let cases: Vec<(String, String, Form, &str)> = vec![
+        (cm(&hex_of(STRONG, false)), cm(&hex_of(&one_off(STRONG), false)), Form::Hex, "api-token"),
+        (cm(&hex_of(STRONG, true)), cm(&hex_of(&one_off(STRONG), true)), Form::Hex, "api-token"),
+        (
+            cm("'<p>Qm8&amp;rT2&lt;vLx9&quot;Pw&#x27;z&gt;</p>'"),
+            cm("'<p>Qm8&amp;rT3&lt;vLx9&quot;Pw&#x27;z&gt;</p>'"),
+            Form::HtmlEscaped,
+            "html-password",
+        ),
+        (
+            cm("'value=\"Qm8&amp;rT2&lt;vLx9&#34;Pw&#39;z&gt;\"'"),
+            cm("'value=\"Qm8&amp;rT2&lt;vLx9&#34;Pw&#39;y&gt;\"'"),
+            Form::HtmlEscaped,
+            "html-password",
+        ),
+        (
+            cm("'Qm8&#x26;rT2&#x3C;vLx9&#x22;Pw&#x27;z&#x3E;'"),
+            cm("'Qm8&#x26;rT2&#x3C;vLx9&#x22;Pw&#x27;q&#x3E;'"),
+            Form::HtmlEscaped,
+            "html-password",
+        ),
+        (
+            cm(&wrapped(blob(40, STRONG).as_bytes(), 64)),
+            cm(&wrapped(blob(40, &one_off(STRONG)).as_bytes(), 64)),
+            Form::Base64Wrapped,
+            "api-token",
+        ),
+        (
+            cm(&wrapped(blob(50, STRONG).as_bytes(), 76)),
+            cm(&wrapped(blob(50, &one_off(STRONG)).as_bytes(), 76)),
+            Form::Base64Wrapped,
+            "api-token",
+        ),
+        (
+            cm(&encode_base64(format!("key={long}\n").as_bytes())),
+            cm(&encode_base64(format!("key={}\n", one_off(&long)).as_bytes())),
+            Form::Base64,
+            "signing-key",
+        ),
+        (
+            // JSON with `/` escaped (PHP's json_encode, some Java writers).
+            cm(&format!("'{{\"k\": \"{}\"}}'", long.replace('/', "\\/"))),
+            cm(&format!("'{{\"k\": \"{}\"}}'", one_off(&long).replace('/', "\\/"))),
+            Form::Escaped,
+            "signing-key",
+        ),
+        (cm(&hex_of(&long, false)), cm(&hex_of(&one_off(&long), false)), Form::Hex, "signing-key"),
+    ];
+    for (place, neighbour, form, key) in cases {
+        let (ds, out, before) = run(&three_secrets(&place), &cfg);
+        assert_eq!(emit_stream(&ds), before, "refused: nothing changed ({place})");
+        let got: Vec<(Action, Form, &str, &str)> =
+            out.report.occurrences.iter().map(|o| (o.action, o.form, o.path.as_str(), o.secret.as_str())).collect();
+        let whose = format!("Secret/opendesk/app-secret key `{key}`");
+        assert_eq!(got, [(Action::Refused, form, "$.data.conf", whose.as_str())], "{place}");
+        assert!(out
+            .report
+            .findings
+            .iter()
+            .any(|f| f.code == "redact/inline-secret" && f.message.contains(&format!("({} form)", form.as_str()))));
+        no_value_in(&out, &[STRONG, HTMLV, &long, &hex_of(STRONG, false)]);
+        let (_, out, _) = run(&three_secrets(&neighbour), &cfg);
+        assert!(out.report.occurrences.is_empty(), "{neighbour}: {:?}", out.report.occurrences);
+    }
+    // The three keys are secrets, the long one too.
+    let (_, out, _) = run(&three_secrets(&cm("x")), &cfg);
+    let classes: Vec<(&str, Class)> = out.report.secrets.iter().map(|c| (c.key.as_str(), c.class)).collect();
+    assert_eq!(
+        classes,
+        [("api-token", Class::Secret), ("html-password", Class::Secret), ("signing-key", Class::Secret)]
+    );
+}
+
+/// The sampled matcher finds every occurrence of every pattern, overlapping ones too, at
+/// every offset, as a naive search does (values of every length class: the stride depends on
+/// the shortest pattern).
+#[test]
+fn the_sampled_matcher_finds_what_a_naive_search_finds() {
+    for values in [vec!["Zk3!qp9-Lm2@xR7w"], vec!["Zk3!qp9-Lm2@xR7w", "abcd"], vec!["hunter2-x"]] {
+        let k = KnownSecrets::from_values(values.iter().copied());
+        let mut texts = Vec::new();
+        for v in &values {
+            for pre in 0..9 {
+                for post in 0..3 {
+                    texts.push(format!("{}{v}{}", " ".repeat(pre), ".".repeat(post)));
+                    texts.push(format!("{}{v}{v}", "-".repeat(pre)));
+                }
+            }
+        }
+        for t in &texts {
+            let naive: Vec<(usize, usize)> = k
+                .patterns
+                .iter()
+                .flat_map(|p| t.match_indices(&*p.text).map(|(s, m)| (s, s + m.len())).collect::<Vec<_>>())
+                .filter(|&(s, e)| {
+                    let p = k.patterns.iter().position(|p| p.text.len() == e - s && t[s..e] == *p.text).unwrap();
+                    k.bounded_ok(t, p, s, e)
+                })
+                .collect();
+            let mut naive = naive;
+            naive.sort_unstable();
+            naive.dedup();
+            let mut got: Vec<(usize, usize)> = k.hits(t).iter().map(|h| (h.start, h.end)).collect();
+            got.sort_unstable();
+            got.dedup();
+            assert_eq!(got, naive, "{t:?} with {values:?}");
+            assert_eq!(k.contains(t), !naive.is_empty(), "{t:?}");
+        }
+    }
+}
+
+/// Through the pipeline: an inlined value is one finding (`redact/inline-secret`), not a
+/// second one from the plaintext-secrets guard, and the guard passes; its own failures are in
+/// `guards::tests::plaintext_guard`.
+#[test]
+fn a_refusal_is_one_finding_not_two() {
+    use crate::load::LoadedInput;
+    use crate::pipeline::{render, RenderError, RenderRequest};
+    let cfg = cfg_with_store();
+    let text = with_place(&cm(&format!("\"token={STRONG}\"")));
+    let input = LoadedInput {
+        files: Vec::new(),
+        documents: docs("app", "app/templates/all.yaml", &text),
+        bytes: 0,
+        digest: String::new(),
+    };
+    let req = RenderRequest { config: Some(&cfg), ..Default::default() };
+    let Err(RenderError::Failed(report, _)) = render(input, &req) else { panic!("the render fails") };
+    let errors: Vec<(&str, Option<&str>)> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| (f.code.as_str(), f.path.as_deref()))
+        .collect();
+    assert_eq!(errors, [("redact/inline-secret", Some("$.data.conf"))]);
+    let guard = report.guards.iter().find(|g| g.name == "plaintext-secrets").expect("guard ran");
+    assert!(guard.passed, "{guard:?}");
+    assert!(!serde_json::to_string(&*report).unwrap().contains(STRONG));
+}
