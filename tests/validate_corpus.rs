@@ -465,7 +465,7 @@ fn validate_command() {
     let b = bad.display().to_string();
     let o = run(&args(&["validate", &b]));
     o.expect("invalid", 1);
-    assert!(o.stdout.contains("bad.yaml:5 - Service s error at $.spec.type"), "{}", o.stdout);
+    assert!(o.stdout.contains("bad.yaml:5:9 - Service s error at $.spec.type"), "{}", o.stdout);
     assert!(o.stdout.contains("[validate/service-type]") && o.stdout.contains("[validate/type]"), "{}", o.stdout);
     assert!(o.stdout.contains("[validate/no-schema]"), "{}", o.stdout);
     assert!(

@@ -21,6 +21,31 @@ impl fmt::Display for Origin {
     }
 }
 
+impl Origin {
+    /// The file as findings name it: `release/file` (`file` alone outside a release, as
+    /// `opendesk-render validate` reads plain files).
+    pub fn display_file(&self) -> String {
+        if self.release.is_empty() {
+            self.file.to_string()
+        } else {
+            format!("{}/{}", self.release, self.file)
+        }
+    }
+
+    /// `release/file:line` for another line of this document's file.
+    pub fn with_line(&self, line: u32) -> String {
+        format!("{}:{line}", self.display_file())
+    }
+
+    /// The [`Location`](crate::error::Location) of a node of this document at `pos`: its line
+    /// and column, or, for a node made by a stage (line 0), the document's first line without
+    /// a column.
+    pub fn location(&self, pos: crate::yaml::Pos) -> crate::error::Location {
+        let (line, col) = if pos.line == 0 { (self.line, 0) } else { (pos.line, pos.col) };
+        crate::error::Location::new(self.display_file(), line as usize, col as usize)
+    }
+}
+
 /// One YAML document of the input, with its head comments (`# Source: ...`).
 #[derive(Debug, Clone)]
 pub struct Document {

@@ -264,12 +264,18 @@ pub fn flatten_lists(display: &Path, docs: Vec<Document>) -> Result<Vec<Document
             };
             if let Some(k) = &item_kind {
                 if !map.iter().any(|e| e.key.text == "kind") {
-                    map.insert(0, Entry { key: Scalar::plain("kind"), key_line: 0, value: Node::string(k.clone()) });
+                    map.insert(
+                        0,
+                        Entry { key: Scalar::plain("kind"), key_line: 0, key_col: 0, value: Node::string(k.clone()) },
+                    );
                 }
             }
             if let Some(v) = &api_version {
                 if !map.iter().any(|e| e.key.text == "apiVersion") {
-                    map.insert(0, Entry { key: Scalar::plain("apiVersion"), key_line: 0, value: v.clone() });
+                    map.insert(
+                        0,
+                        Entry { key: Scalar::plain("apiVersion"), key_line: 0, key_col: 0, value: v.clone() },
+                    );
                 }
             }
             let origin = Origin { release: d.origin.release.clone(), file: d.origin.file.clone(), line };

@@ -92,6 +92,20 @@ fn edge_cases_agree() {
         "a: plain\n  continued [x]\n\n  *and* 'more'\nb: 1\n",
         "- x\n  y\n- 'p\n  q'\n",
         "a:\n  {}\nb:\n  [x]\nc:\n  'q'\nd:\n  plain\ne:\n  - 1\n",
+        // Positions: indentless sequences (saphyr puts them on what follows the first `-`),
+        // empty values (on the key's `:`, at the end of a `-` line), comments, non-ASCII text
+        // (columns count characters), block scalars (their first content line and indentation).
+        "k:\n- a\n-\n- b\n",
+        "k:\n-\n- b\n",
+        "k:\n-   # c\n  - y\n",
+        "k:\n- \n  x: 1\n",
+        "k:\n- \"q\"\n- [a]\n- |\n  lit\n",
+        "a:\n  b:\n  - x\n  c:   \n  d: # c\n",
+        "- a\n-\n-   \n- # c\n",
+        "é: ü\nkéy: [é, x, 'ü']\n\"日本\": 語 # ç\nx:\n  - ü: é\n    v: |\n      日本\n",
+        "d: \"é\n  ü\"\np: é\n  ü\nq: >-\n\n  é\n",
+        "a: |\n\n\n  x\nb: >+\n\n   y\n",
+        "k: x # c\n# c\n  # c\nl:\n\n  - y\n",
     ];
     // Outside the subset or invalid: whatever the fast path says must agree.
     let others = [
@@ -174,7 +188,7 @@ fn tree() -> impl Strategy<Value = Node> {
                 Node::new(Value::Map(
                     kv.into_iter()
                         .filter(|(k, _)| seen.insert(k.clone()))
-                        .map(|(k, v)| Entry { key: Scalar::plain(k), key_line: 0, value: v })
+                        .map(|(k, v)| Entry { key: Scalar::plain(k), key_line: 0, key_col: 0, value: v })
                         .collect(),
                 ))
             }),
@@ -288,6 +302,99 @@ proptest! {
     fn soup_agrees(text in soup()) {
         if let Err(e) = check(&text) {
             return Err(TestCaseError::fail(format!("{e}\n--- text\n{text}")));
+        }
+    }
+}
+
+/// Every node's and key's position, in document order: `path line:col` (`path key line:col`).
+fn positions(root: &Node) -> Vec<String> {
+    fn walk(n: &Node, path: &str, out: &mut Vec<String>) {
+        out.push(format!("{path} {}:{}", n.line, n.col));
+        match &n.value {
+            Value::Scalar(_) => {}
+            Value::Seq(items) => {
+                for (i, m) in items.iter().enumerate() {
+                    walk(m, &format!("{path}[{i}]"), out);
+                }
+            }
+            Value::Map(es) => {
+                for e in es {
+                    let p = format!("{path}.{}", e.key.text);
+                    out.push(format!("{p} key {}:{}", e.key_line, e.key_col));
+                    walk(&e.value, &p, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, "$", &mut out);
+    out
+}
+
+/// The positions the general parser (saphyr) gives, pinned on inputs the fast path leaves to
+/// it (CRLF, tabs, anchors) and on ones it reads (non-ASCII text, block scalars, indentless
+/// sequences): 1-based lines, 1-based columns counted in characters (a tab and a multi-byte
+/// character are one column each). Where both parsers read a text they agree (checked above).
+#[test]
+fn positions_are_pinned() {
+    let cases: &[(&str, &[&str])] = &[
+        ("a: b\r\nc:\r\n  - d\r\n", &["$ 1:1", "$.a key 1:1", "$.a 1:4", "$.c key 2:1", "$.c 3:3", "$.c[0] 3:5"]),
+        (
+            "a: [x,\ty]\nb: x\t# c\n\t\nc: \"\té\"\n",
+            &[
+                "$ 1:1",
+                "$.a key 1:1",
+                "$.a 1:4",
+                "$.a[0] 1:5",
+                "$.a[1] 1:8",
+                "$.b key 2:1",
+                "$.b 2:4",
+                "$.c key 4:1",
+                "$.c 4:4",
+            ],
+        ),
+        (
+            "é: ü\nkéy: [é, x]\n\"日本\": 語\n",
+            &[
+                "$ 1:1",
+                "$.é key 1:1",
+                "$.é 1:4",
+                "$.kéy key 2:1",
+                "$.kéy 2:6",
+                "$.kéy[0] 2:7",
+                "$.kéy[1] 2:10",
+                "$.日本 key 3:1",
+                "$.日本 3:7",
+            ],
+        ),
+        (
+            "a: |\n\n  x\nb: >-\n   y\nc:\n- z\n-\nd:\n  e:   # c\n",
+            &[
+                "$ 1:1",
+                "$.a key 1:1",
+                "$.a 3:3",
+                "$.b key 4:1",
+                "$.b 5:4",
+                "$.c key 6:1",
+                "$.c 7:3",
+                "$.c[0] 7:3",
+                "$.c[1] 8:2",
+                "$.d key 9:1",
+                "$.d 10:3",
+                "$.d.e key 10:3",
+                "$.d.e 10:4",
+            ],
+        ),
+        (
+            "x: &a [1]\ny: *a\n",
+            &["$ 1:1", "$.x key 1:1", "$.x 1:4", "$.x[0] 1:8", "$.y key 2:1", "$.y 2:4", "$.y[0] 1:8"],
+        ),
+    ];
+    for (text, want) in cases {
+        let general = parse_documents_general(text).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+        assert_eq!(positions(&general[0]), *want, "{text:?}");
+        if let Some(fast) = parse_fast(text) {
+            assert_eq!(positions(&fast[0]), *want, "fast path on {text:?}");
         }
     }
 }

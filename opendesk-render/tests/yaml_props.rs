@@ -157,7 +157,7 @@ fn tree() -> impl Strategy<Value = Node> {
                 let entries = kv
                     .into_iter()
                     .filter(|(k, _)| seen.insert(k.clone()))
-                    .map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v })
+                    .map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, key_col: 0, value: v })
                     .collect();
                 Node::new(Value::Map(entries))
             }),

@@ -151,7 +151,7 @@ fn print_findings(r: &Report) {
         }
         let sev = format!("{:?}", f.severity);
         let _ = write!(text, "{}[{}]", crate::term::paint(&sev, &sev), f.code);
-        match (&f.resource, &f.origin) {
+        match (&f.resource, f.position()) {
             (Some(res), Some(o)) => _ = write!(text, " {res} ({o})"),
             (Some(res), None) => _ = write!(text, " {res}"),
             _ => {}

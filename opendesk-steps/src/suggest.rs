@@ -39,6 +39,11 @@ pub fn annotate(msg: &str) -> String {
 }
 
 fn annotate_line(line: &str) -> String {
+    // The library's typed-file errors (`typed::ConfigError`) carry their own hint already: one
+    // hint per message.
+    if line.contains("; did you mean `") {
+        return line.to_string();
+    }
     for kind in ["unknown field `", "unknown variant `"] {
         let Some(at) = line.find(kind) else { continue };
         let rest = &line[at + kind.len()..];
@@ -89,5 +94,8 @@ mod tests {
         let m = "unknown field `qqq`, expected one of name, ops";
         assert_eq!(annotate(m), m);
         assert_eq!(annotate("no such shape"), "no such shape");
+        // A message that has its hint already (the library's typed-file errors) keeps one.
+        let m = "g.yaml:5:5: unknown field `nam`, expected one of name, syncWave, releases; did you mean `name`?";
+        assert_eq!(annotate(m), m);
     }
 }

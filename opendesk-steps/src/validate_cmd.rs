@@ -45,6 +45,7 @@ struct ErrorOut {
     code: String,
     severity: Severity,
     path: String,
+    /// The position, `file:line:col` (`file:line` when the column is unknown).
     line: String,
     msg: String,
 }
@@ -160,7 +161,7 @@ pub fn run(args: &ValidateArgs) -> i32 {
         if let Some(is) = idx.get(&(f.resource.clone().unwrap_or_default(), file)) {
             // Same resource twice in one file: the line decides (the first document at or
             // before the finding's line).
-            let line = f.origin.as_deref().and_then(|o| o.rsplit(':').next()).and_then(|l| l.parse::<u32>().ok());
+            let line = f.location.as_ref().map(|l| l.line as u32);
             let i = is
                 .iter()
                 .rev()
@@ -196,7 +197,7 @@ pub fn run(args: &ValidateArgs) -> i32 {
                     code: f.code.clone(),
                     severity: f.severity,
                     path: f.path.clone().unwrap_or_default(),
-                    line: f.origin.clone().unwrap_or_default(),
+                    line: f.position().unwrap_or_default(),
                     msg: f.message.clone(),
                 })
                 .collect(),

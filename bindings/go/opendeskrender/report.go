@@ -91,6 +91,8 @@ type Finding struct {
 	Message  string `json:"message"`
 	Resource string `json:"resource,omitempty"` // Kind/namespace/name
 	Origin   string `json:"origin,omitempty"`   // release/file:line in the input
+	Line     int    `json:"line,omitempty"`     // 1-based line of the node in that file; 0 when unknown
+	Col      int    `json:"col,omitempty"`      // 1-based column (characters) of the node; 0 when unknown
 	Path     string `json:"path,omitempty"`     // JSONPath inside the resource
 }
 

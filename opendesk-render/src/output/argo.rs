@@ -248,7 +248,8 @@ pub fn assign_namespaces(docs: &mut [Document], plan: &BTreeMap<String, ReleaseN
         }
         let Some(dest) = plan.get(&*d.origin.release).map(|r| r.destination.clone()) else { continue };
         let Some(md) = d.root.get_mut("metadata").and_then(Node::as_map_mut) else { continue };
-        let entry = Entry { key: Scalar::string("namespace"), key_line: 0, value: Node::string(dest.as_str()) };
+        let entry =
+            Entry { key: Scalar::string("namespace"), key_line: 0, key_col: 0, value: Node::string(dest.as_str()) };
         match md.iter().position(|e| e.key.text == "namespace") {
             // `namespace:` present but empty or null.
             Some(i) => md[i].value = entry.value,

@@ -438,7 +438,7 @@ fn string_map(src: Option<&Node>, keep: impl Fn(&str) -> bool) -> Option<Node> {
             } else {
                 Node::string(s.text.as_str())
             };
-            Some(Entry { key: e.key.clone(), key_line: e.key_line, value })
+            Some(Entry { key: e.key.clone(), key_line: e.key_line, key_col: e.key_col, value })
         })
         .collect();
     (!entries.is_empty()).then(|| Node::new(Value::Map(entries)))

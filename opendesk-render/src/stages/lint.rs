@@ -1,7 +1,8 @@
 //! Lint stage: problems Kubernetes or server-side apply would reject, and risky shapes.
 //!
-//! Every finding carries the resource, its origin with the line of the offending node
-//! (`release/file:line`) and a JSONPath. Errors fail the render (exit 1) after all findings
+//! Every finding carries the resource, the location of the offending node
+//! (`release/file:line:col`; a mapping key's own position for a finding about a key) and a
+//! JSONPath. Errors fail the render (exit 1) after all findings
 //! are collected; warnings only go to the report.
 //!
 //! | code | severity | what |
@@ -23,13 +24,13 @@
 //! `__UPPER_CASE__` placeholders are left to the `namespace-markers` guard, so they are not
 //! reported twice.
 
-use super::{containers, key, origin_at, pod_spec_path, ContainerRef, ImageRef, Seg};
+use super::{containers, key, pod_spec_path, ContainerRef, ImageRef, Seg};
 use crate::checks::Check;
 use crate::config::InstanceConfig;
 use crate::document::Document;
 use crate::report::{Finding, Severity};
 use crate::yaml::resolve::Resolved;
-use crate::yaml::{path_to_string, Node, PathSeg, Scalar, Value};
+use crate::yaml::{path_to_string, Node, PathSeg, Pos, Scalar, Value};
 use regex::Regex;
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -67,19 +68,18 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, check: Check, sev: Severity, msg: String, path: &[PathSeg], line: u32) {
-        let mut f = Finding::new(check.stage(), check.code(), sev, msg).at(&self.doc.id(), &self.doc.origin);
-        f.origin = Some(origin_at(self.doc, line));
+    fn push(&mut self, check: Check, sev: Severity, msg: String, path: &[PathSeg], pos: Pos) {
+        let mut f = Finding::new(check.stage(), check.code(), sev, msg).at_node(&self.doc.id(), &self.doc.origin, pos);
         if !path.is_empty() {
             f = f.path(path_to_string(path));
         }
         self.out.push(f);
     }
-    fn error(&mut self, code: Check, msg: String, path: &[PathSeg], line: u32) {
-        self.push(code, Severity::Error, msg, path, line)
+    fn error(&mut self, code: Check, msg: String, path: &[PathSeg], pos: Pos) {
+        self.push(code, Severity::Error, msg, path, pos)
     }
-    fn warn(&mut self, code: Check, msg: String, path: &[PathSeg], line: u32) {
-        self.push(code, Severity::Warning, msg, path, line)
+    fn warn(&mut self, code: Check, msg: String, path: &[PathSeg], pos: Pos) {
+        self.push(code, Severity::Warning, msg, path, pos)
     }
 }
 
@@ -126,7 +126,7 @@ fn keys_and_size(c: &mut Ctx<'_>) {
         n: &'a Node,
         path: &mut Vec<Seg<'a>>,
         size: &mut usize,
-        found: &mut Vec<(Vec<PathSeg>, &'a Scalar, u32)>,
+        found: &mut Vec<(Vec<PathSeg>, &'a Scalar, Pos)>,
     ) {
         match &n.value {
             Value::Scalar(s) => *size += s.text.len(),
@@ -142,7 +142,7 @@ fn keys_and_size(c: &mut Ctx<'_>) {
                     path.push(Seg::Key(&e.key.text));
                     if !matches!(e.key.resolve(), Resolved::Str(_)) {
                         let p = path.iter().map(Seg::owned).collect();
-                        found.push((p, &e.key, e.key_line));
+                        found.push((p, &e.key, e.key_pos()));
                     }
                     scan(&e.value, path, size, found);
                     path.pop();
@@ -185,14 +185,14 @@ fn keys_and_size(c: &mut Ctx<'_>) {
                 size as f64 / 1e6
             ),
             &[],
-            doc.root.line,
+            doc.root.pos(),
         );
     }
 }
 
 fn required_fields(c: &mut Ctx<'_>) {
     let d = c.doc;
-    let line = d.root.line;
+    let line = d.root.pos();
     if d.api_version().is_none() {
         c.error(Check::LintMissingField, "missing `apiVersion`".into(), &p(&["apiVersion"]), line);
     }
@@ -215,7 +215,7 @@ fn required_fields(c: &mut Ctx<'_>) {
 /// label): such a resource cannot be applied, and a `/` in a kind would also break file names.
 fn type_identifiers(c: &mut Ctx<'_>) {
     let d = c.doc;
-    let line = |k: &str| d.root.get(k).map_or(d.root.line, |n| n.line);
+    let line = |k: &str| d.root.get(k).map_or(d.root.pos(), Node::pos);
     if let Some(kind) = d.kind() {
         if !is_dns1035_label(&kind.to_ascii_lowercase()) {
             let m = format!(
@@ -299,7 +299,7 @@ fn names(c: &mut Ctx<'_>) {
             }
         };
         if !ok {
-            c.error(Check::LintInvalidName, format!("name {name:?} is not {rule}"), &p(&["metadata", "name"]), n.line);
+            c.error(Check::LintInvalidName, format!("name {name:?} is not {rule}"), &p(&["metadata", "name"]), n.pos());
         }
     }
     if let Some(n) = d.root.get_path("metadata.namespace") {
@@ -309,7 +309,7 @@ fn names(c: &mut Ctx<'_>) {
                     Check::LintInvalidName,
                     format!("namespace {ns:?} is not a DNS-1123 label"),
                     &p(&["metadata", "namespace"]),
-                    n.line,
+                    n.pos(),
                 );
             }
         }
@@ -334,7 +334,7 @@ fn check_string_map(c: &mut Ctx<'_>, base: Vec<PathSeg>, what: &str) {
     let mut bad = Vec::new();
     for e in m {
         if let Some(t) = non_string(&e.value) {
-            bad.push((e.key.text.clone(), t, e.value.scalar_text().map(str::to_string), e.value.line));
+            bad.push((e.key.text.clone(), t, e.value.scalar_text().map(str::to_string), e.value.pos()));
         }
     }
     for (k, t, text, line) in bad {
@@ -399,7 +399,7 @@ fn volume_names(c: &mut Ctx<'_>, sp: &[PathSeg]) {
                         Check::LintInvalidName,
                         format!("volume name {n:?} is not a DNS-1123 label"),
                         &path,
-                        v.line,
+                        v.pos(),
                     );
                 }
             }
@@ -415,9 +415,9 @@ fn container_name(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
             Check::LintInvalidName,
             format!("container name {n:?} is not a DNS-1123 label"),
             &with(&ct.path, &[key("name")]),
-            node.line,
+            node.pos(),
         ),
-        None => c.error(Check::LintMissingField, "container without `name`".into(), &ct.path, node.line),
+        None => c.error(Check::LintMissingField, "container without `name`".into(), &ct.path, node.pos()),
         _ => {}
     }
 }
@@ -436,13 +436,13 @@ fn container_image(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
                         Check::LintImageUntagged,
                         format!("container {cn:?}: image {img:?} has no tag (pulls `latest`); pin a version"),
                         &path,
-                        i.line,
+                        i.pos(),
                     ),
                     Some("latest") => c.warn(
                         Check::LintImageLatest,
                         format!("container {cn:?}: image {img:?} uses `:latest`; pin a version"),
                         &path,
-                        i.line,
+                        i.pos(),
                     ),
                     _ => {}
                 }
@@ -452,7 +452,7 @@ fn container_image(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
             Check::LintMissingImage,
             format!("container {cn:?} has no image"),
             &with(&ct.path, &[key("image")]),
-            node.line,
+            node.pos(),
         ),
     }
 }
@@ -472,7 +472,7 @@ fn container_env(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
                         Check::LintNonStringValue,
                         format!("container {cn:?}: env {n:?} value{shown} is {t} to Kubernetes (YAML 1.1), not a string; quote it"),
                         &with(&path, &[key("value")]),
-                        v.line,
+                        v.pos(),
                     );
                 }
             }
@@ -491,7 +491,7 @@ fn container_mounts(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
                     Check::LintUnknownField,
                     format!("container {cn:?}: volumeMount has unknown field `subpath` (SSA rejects it); the field is `subPath`"),
                     &path,
-                    m.line,
+                    m.pos(),
                 );
             }
         }
@@ -509,7 +509,7 @@ fn container_ports(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
                     Check::LintUnknownField,
                     format!("container {cn:?}: container port has unknown field `port` (SSA rejects it); use `containerPort`"),
                     &with(&base, &[key("port")]),
-                    pt.line,
+                    pt.pos(),
                 );
             }
             empty_protocol(c, pt, &base, &format!("container {cn:?}: port"));
@@ -519,7 +519,7 @@ fn container_ports(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
                         Check::LintInvalidName,
                         format!("container {cn:?}: port name {n:?} is not an IANA service name (lowercase, at most 15, a letter)"),
                         &with(&base, &[key("name")]),
-                        pt.line,
+                        pt.pos(),
                     );
                 }
             }
@@ -543,7 +543,7 @@ fn container_probes(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
                     "container {cn:?}: {probe} has unknown field `enabled` (SSA rejects it); remove it, or the probe"
                 ),
                 &with(&base, &[key("enabled")]),
-                pr.line,
+                pr.pos(),
             );
         }
         if !["exec", "httpGet", "tcpSocket", "grpc"].iter().any(|h| pr.get(h).is_some_and(|n| !n.is_null())) {
@@ -551,7 +551,7 @@ fn container_probes(c: &mut Ctx<'_>, ct: &ContainerRef<'_>) {
                 Check::LintProbeWithoutHandler,
                 format!("container {cn:?}: {probe} has no handler (exec, httpGet, tcpSocket or grpc); the API server rejects it"),
                 &base,
-                pr.line,
+                pr.pos(),
             );
         }
     }
@@ -564,7 +564,7 @@ fn empty_protocol(c: &mut Ctx<'_>, port: &Node, base: &[PathSeg], what: &str) {
                 Check::LintEmptyProtocol,
                 format!("{what} has an empty `protocol` (part of the list-map key; SSA rejects it); set TCP, UDP or SCTP or remove it"),
                 &with(base, &[key("protocol")]),
-                port.line,
+                port.pos(),
             );
         }
     }
@@ -608,7 +608,7 @@ fn placeholders(c: &mut Ctx<'_>) {
         }
     });
     for (path, m) in hits {
-        let line = c.doc.root.at(&path).map_or(0, |n| n.line);
+        let line = c.doc.root.at(&path).map_or(Pos::default(), Node::pos);
         let m = if is_secret { String::from("${…}") } else { m };
         c.error(
             Check::LintPlaceholder,

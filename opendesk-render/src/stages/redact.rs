@@ -866,7 +866,10 @@ fn rewrite_env(root: &mut Node, entry: &[PathSeg], owner: &Owner) -> bool {
     }
     let map_of = |entries: Vec<(&str, Node)>| {
         Node::new(Value::Map(
-            entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
+            entries
+                .into_iter()
+                .map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, key_col: 0, value: v })
+                .collect(),
         ))
     };
     let r = map_of(vec![("name", Node::string(owner.name.as_str())), ("key", Node::string(owner.key.as_str()))]);

@@ -4,7 +4,7 @@
 use super::schema::{is_quantity, ty, Arena, Extra, Id, ListType, SNode, Special};
 use super::Issue;
 use crate::yaml::resolve::Resolved;
-use crate::yaml::Node;
+use crate::yaml::{Node, Pos};
 use crate::yaml::{PathSeg, Value};
 use serde_json::Value as J;
 
@@ -143,16 +143,17 @@ impl<'a> Walker<'a> {
         crate::yaml::path_to_string(&segs)
     }
 
-    fn issue(&mut self, code: &'static str, line: u32, last: Option<Seg<'_>>, message: String) {
+    fn issue(&mut self, code: &'static str, pos: Pos, last: Option<Seg<'_>>, message: String) {
+        let (line, col) = (pos.line, pos.col);
         if self.probing {
-            self.out.push(Issue { code, path: String::new(), line, message: String::new() });
+            self.out.push(Issue { code, path: String::new(), line, col, message: String::new() });
             return;
         }
         if self.out.len() >= MAX_ISSUES {
             return;
         }
         let path = self.path_string(last);
-        self.out.push(Issue { code, path, line, message });
+        self.out.push(Issue { code, path, line, col, message });
     }
 
     fn full(&self) -> bool {
@@ -177,7 +178,7 @@ impl<'a> Walker<'a> {
                 if !ok {
                     self.issue(
                         "validate/type",
-                        n.line,
+                        n.pos(),
                         None,
                         format!("expected an integer or a string, got {}", a.name()),
                     );
@@ -192,14 +193,14 @@ impl<'a> Walker<'a> {
                         let shown = if t.len() <= 40 { format!(" {t:?}") } else { String::new() };
                         self.issue(
                             "validate/quantity",
-                            n.line,
+                            n.pos(),
                             None,
                             format!("quantity{shown} is not in Kubernetes quantity syntax (e.g. `512Mi`, `0.5`, `100m`; no space, binary suffixes Ki Mi Gi Ti Pi Ei, decimal n u m k M G T P E)"),
                         );
                     }
                     _ => self.issue(
                         "validate/type",
-                        n.line,
+                        n.pos(),
                         None,
                         format!("expected a quantity (string or number), got {}", a.name()),
                     ),
@@ -210,7 +211,7 @@ impl<'a> Walker<'a> {
                 if !type_ok(s.types, a) {
                     self.issue(
                         "validate/type",
-                        n.line,
+                        n.pos(),
                         None,
                         format!("expected {}, got {}", type_name(s.types), a.name()),
                     );
@@ -248,7 +249,7 @@ impl<'a> Walker<'a> {
                             self.path.pop();
                             None
                         } else if !s.preserve_unknown {
-                            let line = if e.key_line != 0 { e.key_line } else { n.line };
+                            let line = if e.key_line != 0 { e.key_pos() } else { n.pos() };
                             self.issue(
                                 "validate/unknown-field",
                                 line,
@@ -274,12 +275,12 @@ impl<'a> Walker<'a> {
         for r in &s.required {
             let present = entries.iter().any(|e| e.key.text == **r && !e.value.is_null());
             if !present {
-                self.issue("validate/required", n.line, None, format!("missing required field `{r}`"));
+                self.issue("validate/required", n.pos(), None, format!("missing required field `{r}`"));
             }
         }
         let len = entries.len() as u64;
         if s.min_props.is_some_and(|m| len < m) || s.max_props.is_some_and(|m| len > m) {
-            self.issue("validate/value", n.line, None, format!("{len} fields is outside the allowed count"));
+            self.issue("validate/value", n.pos(), None, format!("{len} fields is outside the allowed count"));
         }
     }
 
@@ -296,10 +297,10 @@ impl<'a> Walker<'a> {
         }
         let len = items.len() as u64;
         if let Some(m) = s.min_items.filter(|m| len < *m) {
-            self.issue("validate/value", n.line, None, format!("{len} items, at least {m} required"));
+            self.issue("validate/value", n.pos(), None, format!("{len} items, at least {m} required"));
         }
         if let Some(m) = s.max_items.filter(|m| len > *m) {
-            self.issue("validate/value", n.line, None, format!("{len} items, at most {m} allowed"));
+            self.issue("validate/value", n.pos(), None, format!("{len} items, at most {m} allowed"));
         }
         match &s.list {
             ListType::Atomic => {}
@@ -310,7 +311,7 @@ impl<'a> Walker<'a> {
                     if seen.iter().any(|(s, _)| *s == t) {
                         self.issue(
                             "validate/duplicate-item",
-                            x.line,
+                            x.pos(),
                             Some(Seg::Idx(i)),
                             "duplicate item in a list that is a set (x-kubernetes-list-type: set)".into(),
                         );
@@ -338,7 +339,7 @@ impl<'a> Walker<'a> {
                         let what: Vec<String> = keys.iter().zip(&k).map(|(a, b)| format!("{a}={b}")).collect();
                         self.issue(
                             "validate/duplicate-item",
-                            x.line,
+                            x.pos(),
                             Some(Seg::Idx(i)),
                             format!(
                                 "duplicate entry for key [{}] (x-kubernetes-list-type: map; server-side apply rejects it)",
@@ -356,23 +357,23 @@ impl<'a> Walker<'a> {
     fn scalar(&mut self, s: &SNode, n: &Node, a: Actual<'_>) {
         if let Some(e) = &s.enumeration {
             if !e.iter().any(|x| enum_matches(x, a)) {
-                self.issue("validate/enum", n.line, None, format!("value is not one of {}", enum_text(e)));
+                self.issue("validate/enum", n.pos(), None, format!("value is not one of {}", enum_text(e)));
             }
         }
         match a {
             Actual::Str(t) => {
                 let chars = || t.chars().count() as u64;
                 if let Some(m) = s.min_length.filter(|m| chars() < *m) {
-                    self.issue("validate/value", n.line, None, format!("shorter than {m} characters"));
+                    self.issue("validate/value", n.pos(), None, format!("shorter than {m} characters"));
                 }
                 if let Some(m) = s.max_length.filter(|m| chars() > *m) {
-                    self.issue("validate/value", n.line, None, format!("longer than {m} characters"));
+                    self.issue("validate/value", n.pos(), None, format!("longer than {m} characters"));
                 }
                 if let Some(p) = &s.pattern {
                     if !p.is_match(t) {
                         self.issue(
                             "validate/value",
-                            n.line,
+                            n.pos(),
                             None,
                             format!("does not match the pattern {:?}", p.as_str()),
                         );
@@ -386,16 +387,16 @@ impl<'a> Walker<'a> {
                     _ => 0.0,
                 };
                 if s.int32 && !(i32::MIN as f64..=i32::MAX as f64).contains(&v) {
-                    self.issue("validate/value", n.line, None, "out of the 32-bit integer range".into());
+                    self.issue("validate/value", n.pos(), None, "out of the 32-bit integer range".into());
                 }
                 if let Some((m, ex)) = s.minimum {
                     if v < m || (ex && v == m) {
-                        self.issue("validate/value", n.line, None, format!("less than the minimum {m}"));
+                        self.issue("validate/value", n.pos(), None, format!("less than the minimum {m}"));
                     }
                 }
                 if let Some((m, ex)) = s.maximum {
                     if v > m || (ex && v == m) {
-                        self.issue("validate/value", n.line, None, format!("greater than the maximum {m}"));
+                        self.issue("validate/value", n.pos(), None, format!("greater than the maximum {m}"));
                     }
                 }
             }
@@ -415,14 +416,14 @@ impl<'a> Walker<'a> {
             self.walk(arena, b, n);
         }
         if !s.any_of.is_empty() && !s.any_of.iter().any(|&b| self.probe(arena, b, n)) {
-            self.issue("validate/value", n.line, None, "matches none of the schema's anyOf alternatives".into());
+            self.issue("validate/value", n.pos(), None, "matches none of the schema's anyOf alternatives".into());
         }
         if !s.one_of.is_empty() {
             let hits = s.one_of.iter().filter(|&&b| self.probe(arena, b, n)).count();
             if hits != 1 {
                 self.issue(
                     "validate/value",
-                    n.line,
+                    n.pos(),
                     None,
                     format!("matches {hits} of the schema's oneOf alternatives (exactly one required)"),
                 );
@@ -430,7 +431,7 @@ impl<'a> Walker<'a> {
         }
         if let Some(x) = s.not {
             if self.probe(arena, x, n) {
-                self.issue("validate/value", n.line, None, "matches the schema's `not`".into());
+                self.issue("validate/value", n.pos(), None, "matches the schema's `not`".into());
             }
         }
     }

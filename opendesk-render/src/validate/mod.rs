@@ -58,6 +58,8 @@ pub struct Issue {
     pub path: String,
     /// 1-based source line of the node (0: made by a stage).
     pub line: u32,
+    /// 1-based source column of the node, in characters (0: made by a stage or unknown).
+    pub col: u32,
     /// What is wrong and, where that helps, what to do.
     pub message: String,
 }
@@ -281,6 +283,7 @@ pub fn check_node(root: &Node, s: &Schemas, crds: &CrdSet) -> (Vec<Issue>, Optio
                     code: "validate/required",
                     path: format!("$.{k}"),
                     line: root.line,
+                    col: root.col,
                     message: format!("missing `{k}`"),
                 });
             }
@@ -317,7 +320,8 @@ pub fn check_node(root: &Node, s: &Schemas, crds: &CrdSet) -> (Vec<Issue>, Optio
             out.push(Issue {
                 code: "validate/unserved-api",
                 path: "$.apiVersion".into(),
-                line: line_of(root, "apiVersion"),
+                line: pos_of(root, "apiVersion").line,
+                col: pos_of(root, "apiVersion").col,
                 message: msg,
             });
         }
@@ -332,7 +336,8 @@ pub fn check_node(root: &Node, s: &Schemas, crds: &CrdSet) -> (Vec<Issue>, Optio
                 out.push(Issue {
                     code: "validate/no-schema",
                     path: "$.apiVersion".into(),
-                    line: line_of(root, "apiVersion"),
+                    line: pos_of(root, "apiVersion").line,
+                    col: pos_of(root, "apiVersion").col,
                     message: msg,
                 });
             }
@@ -389,8 +394,9 @@ fn crd_check_cached(
     c
 }
 
-fn line_of(root: &Node, k: &str) -> u32 {
-    root.as_map().and_then(|es| es.iter().find(|e| e.key.text == k)).map_or(root.line, |e| e.key_line)
+/// Where the value of the top-level key `k` is (the document's root when it has none).
+fn pos_of(root: &Node, k: &str) -> crate::yaml::Pos {
+    root.get(k).map_or(root.pos(), Node::pos)
 }
 
 /// Validate documents in parallel (heaviest first; results in input order). Findings that
@@ -452,14 +458,11 @@ pub fn validate(docs: &[Document], s: &Schemas, already: &[Finding]) -> Validati
                 }
                 let severity =
                     if i.code == "validate/no-schema" { sev.unwrap_or(Severity::Warning) } else { Severity::Error };
-                let line = if i.line != 0 { i.line } else { d.origin.line };
+                let loc = d.origin.location(crate::yaml::Pos { line: i.line, col: i.col });
                 let mut f = Finding::new("validate", i.code, severity, i.message).path(i.path);
                 f.resource = Some(rid.clone());
-                f.origin = Some(if d.origin.release.is_empty() {
-                    format!("{}:{line}", d.origin.file)
-                } else {
-                    format!("{}/{}:{line}", d.origin.release, d.origin.file)
-                });
+                f.origin = Some(d.origin.with_line(loc.line as u32));
+                f.location = Some(loc);
                 fs.push(f);
             }
             (fs, checked)

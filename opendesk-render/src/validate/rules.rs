@@ -14,7 +14,7 @@ use crate::yaml::{join, key};
 
 impl R<'_> {
     fn push(&mut self, code: &'static str, path: &[PathSeg], n: &Node, message: String) {
-        self.out.push(Issue { code, path: path_to_string(path), line: n.line, message });
+        self.out.push(Issue { code, path: path_to_string(path), line: n.line, col: n.col, message });
     }
 }
 
@@ -119,7 +119,7 @@ fn label_map(r: &mut R<'_>, m: &Node, base: &[PathSeg], values: bool) {
         let p = join(base, &[key(k)]);
         if let Some(msg) = qualified_name_error(k) {
             let code = if values { "validate/label-key" } else { "validate/annotation-key" };
-            r.out.push(Issue { code, path: path_to_string(&p), line: e.key_line, message: msg });
+            r.out.push(Issue { code, path: path_to_string(&p), line: e.key_line, col: e.key_col, message: msg });
         }
         if values {
             if let Some(v) = e.value.as_str() {

@@ -366,7 +366,9 @@ mod props {
                 prop::collection::vec(inner.clone(), 0..4).prop_map(|v| Node::new(Value::Seq(v))),
                 prop::collection::vec((key(), inner), 0..6).prop_map(|es| {
                     Node::new(Value::Map(
-                        es.into_iter().map(|(k, v)| Entry { key: Scalar::plain(k), key_line: 0, value: v }).collect(),
+                        es.into_iter()
+                            .map(|(k, v)| Entry { key: Scalar::plain(k), key_line: 0, key_col: 0, value: v })
+                            .collect(),
                     ))
                 }),
             ]
@@ -380,8 +382,8 @@ mod props {
             let s = Schemas::new(None).unwrap();
             let mut root = t;
             if let Some(m) = root.as_map_mut() {
-                m.insert(0, Entry { key: Scalar::plain("apiVersion"), key_line: 0, value: api });
-                m.insert(1, Entry { key: Scalar::plain("kind"), key_line: 0, value: kind });
+                m.insert(0, Entry { key: Scalar::plain("apiVersion"), key_line: 0, key_col: 0, value: api });
+                m.insert(1, Entry { key: Scalar::plain("kind"), key_line: 0, key_col: 0, value: kind });
             }
             let origin = Origin { release: Arc::from("r"), file: Arc::from("f"), line: 1 };
             let d = vec![Document::new(origin, Vec::new(), root)];

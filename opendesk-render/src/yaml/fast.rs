@@ -75,11 +75,10 @@ pub(crate) enum Fast {
 /// [`parse_fast`] building at most `room` nodes, counted as [`Node::size`] counts them (mapping
 /// keys count), before they are built.
 pub(crate) fn parse_fast_within(text: &str, room: usize) -> Fast {
-    let s = text.as_bytes();
-    if !plain_bytes(s) {
+    let Some(ascii) = plain_bytes(text.as_bytes()) else {
         return Fast::GaveUp;
-    }
-    let mut p = P::new(text);
+    };
+    let mut p = P::new(text, ascii);
     p.room = room;
     match p.stream() {
         Ok(docs) => Fast::Read(docs, p.nodes.get()),
@@ -92,10 +91,10 @@ pub(crate) fn parse_fast_within(text: &str, room: usize) -> Fast {
 /// when it reads it. For tests and for whoever extends the subset.
 #[doc(hidden)]
 pub fn why_not_fast(text: &str) -> Option<(u32, String)> {
-    if !plain_bytes(text.as_bytes()) {
+    let Some(ascii) = plain_bytes(text.as_bytes()) else {
         return Some((0, "a control character, tab or special Unicode line break".into()));
-    }
-    let mut p = P::new(text);
+    };
+    let mut p = P::new(text, ascii);
     match p.stream() {
         Ok(_) => None,
         Err(Bail(at)) => Some((p.line, format!("fast.rs:{at}"))),
@@ -104,7 +103,8 @@ pub fn why_not_fast(text: &str) -> Option<(u32, String)> {
 
 /// No byte that needs the general parser's judgement: control characters (tab included), DEL,
 /// C1 controls and NEL, the Unicode line and paragraph separators, a BOM, U+FFFE/U+FFFF.
-fn plain_bytes(s: &[u8]) -> bool {
+/// `Some(true)` for pure ASCII (columns are byte offsets then), `None` for such a byte.
+fn plain_bytes(s: &[u8]) -> Option<bool> {
     let mut bad = false;
     let mut high = false;
     for chunk in s.chunks(256) {
@@ -114,27 +114,27 @@ fn plain_bytes(s: &[u8]) -> bool {
             high |= b >= 0x80;
         }
         if bad {
-            return false;
+            return None;
         }
     }
     if !high {
-        return true;
+        return Some(true);
     }
     let mut i = 0;
     while i < s.len() {
         match s[i] {
-            0xC2 if matches!(s.get(i + 1), Some(0x80..=0x9F)) => return false,
-            0xE2 if s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xA8 | 0xA9)) => return false,
+            0xC2 if matches!(s.get(i + 1), Some(0x80..=0x9F)) => return None,
+            0xE2 if s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xA8 | 0xA9)) => return None,
             0xEF if (s.get(i + 1) == Some(&0xBB) && s.get(i + 2) == Some(&0xBF))
                 || (s.get(i + 1) == Some(&0xBF) && matches!(s.get(i + 2), Some(0xBE | 0xBF))) =>
             {
-                return false
+                return None
             }
             _ => {}
         }
         i += 1;
     }
-    true
+    Some(false)
 }
 
 fn quote_style(q: u8) -> Style {
@@ -152,6 +152,8 @@ struct P<'a> {
     pos: usize,
     /// 1-based number of the current line.
     line: u32,
+    /// The text is pure ASCII: a column is a byte offset (else characters are counted).
+    ascii: bool,
     /// Items of the open sequences (each takes its own slice when it closes).
     items: Vec<Node>,
     /// Entries of the open mappings.
@@ -163,18 +165,26 @@ struct P<'a> {
 }
 
 impl<'a> P<'a> {
-    fn new(text: &'a str) -> Self {
+    fn new(text: &'a str, ascii: bool) -> Self {
         P {
             s: text.as_bytes(),
             text,
             pos: 0,
             line: 1,
+            ascii,
             items: Vec::new(),
             entries: Vec::new(),
             depth: 0,
             nodes: Cell::new(0),
             room: usize::MAX,
         }
+    }
+
+    /// The 1-based column of offset `i` on the current line, in characters (as saphyr counts).
+    fn col(&self, i: usize) -> u32 {
+        let w =
+            if self.ascii { i - self.pos } else { self.s[self.pos..i].iter().filter(|&&b| b & 0xC0 != 0x80).count() };
+        w as u32 + 1
     }
 
     /// Count `n` more nodes; beyond the room, stop (marked by a count of `usize::MAX`).
@@ -260,7 +270,7 @@ impl<'a> P<'a> {
         // A root that is not a block sequence: a mapping, or a flow collection or scalar. Its
         // parent column is taken as its own (the real one is -1): stricter, never wrong.
         self.count(1)?;
-        let root = if self.is_seq_entry(i) { self.seq(n)? } else { self.inline(n, i, Ctx::Seq)? };
+        let root = if self.is_seq_entry(i) { self.seq(n, false)? } else { self.inline(n, i, Ctx::Seq)? };
         if self.peek().is_some() {
             return Err(Bail(line!()));
         }
@@ -271,14 +281,14 @@ impl<'a> P<'a> {
     /// the current line (mid-line for a mapping that starts in a sequence item).
     fn map(&mut self, indent: usize, mut i: usize) -> R<Node> {
         self.enter()?;
-        let line = self.line;
+        let (line, col) = (self.line, self.col(i));
         let start = self.entries.len();
         // Duplicate keys go to the general parser (which names both lines); maps of 24 keys
         // and more (CRD property lists) check against a set instead of a scan.
         let mut seen: Option<HashSet<String>> = None;
         loop {
             self.count(2)?;
-            let key_line = self.line;
+            let (key_line, key_col) = (self.line, self.col(i));
             let (key, after) = self.key(i)?;
             if key.style == Style::Plain && key.text == "<<" {
                 return Err(Bail(line!()));
@@ -291,7 +301,7 @@ impl<'a> P<'a> {
                 return Err(Bail(line!()));
             }
             let value = self.value(indent, after, Ctx::Map)?;
-            self.entries.push(Entry { key, key_line, value });
+            self.entries.push(Entry { key, key_line, key_col, value });
             if seen.is_none() && self.entries.len() - start >= 24 {
                 seen = Some(self.entries[start..].iter().map(|e| e.key.text.clone()).collect());
             }
@@ -309,7 +319,7 @@ impl<'a> P<'a> {
         }
         let entries: Vec<Entry> = crate::limits::take_tail(&mut self.entries, start);
         self.depth -= 1;
-        Ok(Node { value: Value::Map(entries), line })
+        Ok(Node { value: Value::Map(entries), line, col })
     }
 
     /// The key at `i` and the offset just past its `:`. Keys longer than [`MAX_KEY`] bytes
@@ -359,9 +369,14 @@ impl<'a> P<'a> {
         let i = self.skip_spaces(j);
         let line = self.line;
         if i == s.len() || s[i] == b'\n' || s[i] == b'#' {
-            // `#` here always follows a space: the indicator required one.
+            // `#` here always follows a space: the indicator required one. Where saphyr puts
+            // an empty value: on a key's `:`, or at the end of a `-` entry's line.
+            let col = match ctx {
+                Ctx::Map => self.col(j - 1),
+                Ctx::Seq => self.col(self.eol(i)),
+            };
             self.next_line();
-            return self.nested(n, ctx, line);
+            return self.nested(n, ctx, line, col);
         }
         self.inline(n, i, ctx)
     }
@@ -370,7 +385,7 @@ impl<'a> P<'a> {
     /// column `n`. In `Ctx::Seq` a key here starts a compact mapping at column `i`.
     fn inline(&mut self, n: usize, i: usize, ctx: Ctx) -> R<Node> {
         let s = self.s;
-        let line = self.line;
+        let (line, col) = (self.line, self.col(i));
         match s[i] {
             b'|' | b'>' => self.block_scalar(n, i, ctx),
             b'"' | b'\'' => {
@@ -379,14 +394,14 @@ impl<'a> P<'a> {
                     return if ctx == Ctx::Seq && !multi { self.map(i - self.pos, i) } else { Err(Bail(line!())) };
                 }
                 self.end_of_line(k)?;
-                Ok(Node { value: Value::Scalar(sc), line })
+                Ok(Node { value: Value::Scalar(sc), line, col })
             }
             b'[' | b'{' => {
                 let (node, k) = self.flow(i)?;
                 self.end_of_line(k)?;
                 Ok(node)
             }
-            b'-' if ctx == Ctx::Seq && self.is_seq_entry(i) => self.seq(i - self.pos),
+            b'-' if ctx == Ctx::Seq && self.is_seq_entry(i) => self.seq(i - self.pos, false),
             // `-x` is plain; a `- ` entry here (after a key) is an error.
             c if is_indicator(c) && (c != b'-' || self.is_seq_entry(i)) => Err(Bail(line!())),
             _ => {
@@ -411,7 +426,7 @@ impl<'a> P<'a> {
                 let first = &self.text[i..end];
                 self.next_line();
                 let text = if comment { first.to_owned() } else { self.plain_continuation(n, first)? };
-                Ok(Node { value: Value::Scalar(Scalar { text, style: Style::Plain, tag: None }), line })
+                Ok(Node { value: Value::Scalar(Scalar { text, style: Style::Plain, tag: None }), line, col })
             }
         }
     }
@@ -467,25 +482,35 @@ impl<'a> P<'a> {
 
     /// The value of an indicator with nothing after it on its line: a block collection on the
     /// next lines, or an empty (null) scalar.
-    fn nested(&mut self, n: usize, ctx: Ctx, line: u32) -> R<Node> {
+    fn nested(&mut self, n: usize, ctx: Ctx, line: u32, col: u32) -> R<Node> {
         match self.peek() {
             Some(k) if k > n => {
                 let i = self.pos + k;
                 if self.is_seq_entry(i) {
-                    self.seq(k)
+                    self.seq(k, false)
                 } else {
                     self.inline(n, i, Ctx::Seq)
                 }
             }
-            Some(k) if k == n && ctx == Ctx::Map && self.is_seq_entry(self.pos + k) => self.seq(k),
-            _ => Ok(Node { value: Value::Scalar(Scalar::default()), line }),
+            Some(k) if k == n && ctx == Ctx::Map && self.is_seq_entry(self.pos + k) => self.seq(k, true),
+            _ => Ok(Node { value: Value::Scalar(Scalar::default()), line, col }),
         }
     }
 
-    /// A block sequence whose `-` sit at column `n`, the first on the current line.
-    fn seq(&mut self, n: usize) -> R<Node> {
+    /// A block sequence whose `-` sit at column `n`, the first on the current line;
+    /// `indentless` when it sits at its parent mapping's column (`key:` then `- x` below it).
+    fn seq(&mut self, n: usize, indentless: bool) -> R<Node> {
         self.enter()?;
         let line = self.line;
+        // saphyr puts a sequence on its first `-`, but an indentless one on what follows that
+        // `-` (the end of its line when nothing but a comment does).
+        let col = if indentless {
+            let j = self.skip_spaces(self.pos + n + 1);
+            let s = self.s;
+            self.col(if j == s.len() || s[j] == b'\n' || s[j] == b'#' { self.eol(j) } else { j })
+        } else {
+            self.col(self.pos + n)
+        };
         let start = self.items.len();
         loop {
             self.count(1)?;
@@ -501,7 +526,7 @@ impl<'a> P<'a> {
         }
         let items: Vec<Node> = crate::limits::take_tail(&mut self.items, start);
         self.depth -= 1;
-        Ok(Node { value: Value::Seq(items), line })
+        Ok(Node { value: Value::Seq(items), line, col })
     }
 
     /// After a scalar or flow collection ending at `k`: only spaces and a comment may follow
@@ -656,24 +681,25 @@ impl<'a> P<'a> {
     /// A one-line flow collection at `i`: `{}`, or a sequence of plain and quoted scalars.
     fn flow(&self, i: usize) -> R<(Node, usize)> {
         let s = self.s;
-        let line = self.line;
+        let (line, col) = (self.line, self.col(i));
         let e = self.eol(i);
         let mut k = self.skip_spaces(i + 1);
         if s[i] == b'{' {
             return if k < e && s[k] == b'}' {
-                Ok((Node { value: Value::Map(Vec::new()), line }, k + 1))
+                Ok((Node { value: Value::Map(Vec::new()), line, col }, k + 1))
             } else {
                 Err(Bail(line!()))
             };
         }
         let mut items = Vec::new();
         if k < e && s[k] == b']' {
-            return Ok((Node { value: Value::Seq(items), line }, k + 1));
+            return Ok((Node { value: Value::Seq(items), line, col }, k + 1));
         }
         loop {
             if k >= e {
                 return Err(Bail(line!()));
             }
+            let item_col = self.col(k);
             let sc = match s[k] {
                 b'"' | b'\'' => {
                     let (sc, k2) = self.quoted(k)?;
@@ -704,7 +730,7 @@ impl<'a> P<'a> {
                 }
             };
             self.count(1)?;
-            items.push(Node { value: Value::Scalar(sc), line });
+            items.push(Node { value: Value::Scalar(sc), line, col: item_col });
             k = self.skip_spaces(k);
             if k < e && s[k] == b',' {
                 k = self.skip_spaces(k + 1);
@@ -720,7 +746,7 @@ impl<'a> P<'a> {
             }
             return Err(Bail(line!()));
         }
-        Ok((Node { value: Value::Seq(items), line }, k))
+        Ok((Node { value: Value::Seq(items), line, col }, k))
     }
 
     /// A literal (`|`) or folded (`>`) block scalar whose header is at `i`, inside a parent at
@@ -821,6 +847,7 @@ impl<'a> P<'a> {
             (true, Chomp::Keep) => out.extend(std::iter::repeat_n('\n', empties + 1)),
         }
         let style = if folded { Style::Folded } else { Style::Literal };
-        Ok(Node { value: Value::Scalar(Scalar { text: out, style, tag: None }), line })
+        // saphyr puts a block scalar at its first content line, at the content's indentation.
+        Ok(Node { value: Value::Scalar(Scalar { text: out, style, tag: None }), line, col: indent as u32 + 1 })
     }
 }

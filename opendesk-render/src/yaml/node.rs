@@ -75,6 +75,8 @@ pub struct Entry {
     pub key: Scalar,
     /// The key's 1-based line in the source (0 for nodes created by a stage).
     pub key_line: u32,
+    /// The key's 1-based column in the source, in characters (0 for nodes created by a stage).
+    pub key_col: u32,
     /// The value.
     pub value: Node,
 }
@@ -96,13 +98,35 @@ impl Default for Value {
     }
 }
 
-/// A node of the tree with its 1-based source line (0 for nodes created by a stage).
+/// A node of the tree with its 1-based source line and column (0 for nodes created by a stage).
 #[derive(Debug, Clone, Default)]
 pub struct Node {
     /// What the node holds.
     pub value: Value,
     /// 1-based line in the source file (0 = created by the pipeline).
     pub line: u32,
+    /// 1-based column in the source line, counted in characters (Unicode scalar values, as
+    /// saphyr counts them; a tab is one), 0 = created by the pipeline. Where the general parser
+    /// puts it: a scalar's first character (its quote or block indicator `|`/`>` included; a
+    /// block scalar's position is that of its first content line), a block mapping's first
+    /// key, a block sequence's first `-`, a flow collection's opening bracket.
+    pub col: u32,
+}
+
+/// A source position: 1-based line and column (characters); `0` for made by the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Pos {
+    /// 1-based line (0 = none).
+    pub line: u32,
+    /// 1-based column in characters (0 = none).
+    pub col: u32,
+}
+
+impl Entry {
+    /// Where the key is in the source (a finding about a key points here).
+    pub fn key_pos(&self) -> Pos {
+        Pos { line: self.key_line, col: self.key_col }
+    }
 }
 
 /// One step of a concrete location inside a document.
@@ -169,7 +193,7 @@ pub fn with_key(base: &[PathSeg], k: &str) -> Vec<PathSeg> {
 /// A mapping node from `(key, value)` pairs, in order (keys quoted as needed).
 pub fn map_of(entries: Vec<(&str, Node)>) -> Node {
     Node::new(Value::Map(
-        entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, value: v }).collect(),
+        entries.into_iter().map(|(k, v)| Entry { key: Scalar::string(k), key_line: 0, key_col: 0, value: v }).collect(),
     ))
 }
 
@@ -181,7 +205,12 @@ pub fn seq_of(items: Vec<Node>) -> Node {
 impl Node {
     /// A new node (line 0) from a value.
     pub fn new(value: Value) -> Self {
-        Node { value, line: 0 }
+        Node { value, line: 0, col: 0 }
+    }
+
+    /// Where the node is in the source.
+    pub fn pos(&self) -> Pos {
+        Pos { line: self.line, col: self.col }
     }
 
     /// A new string scalar node, quoted as needed (see [`Scalar::string`]).
@@ -351,7 +380,7 @@ impl Node {
         if let Some(e) = map.iter_mut().find(|e| e.key.text == key) {
             e.value = value;
         } else {
-            map.push(Entry { key: Scalar::string(key), key_line: 0, value });
+            map.push(Entry { key: Scalar::string(key), key_line: 0, key_col: 0, value });
         }
         true
     }
@@ -384,7 +413,7 @@ impl Node {
                 i
             }
             None => {
-                map.push(Entry { key: Scalar::string(key), key_line: 0, value: make() });
+                map.push(Entry { key: Scalar::string(key), key_line: 0, key_col: 0, value: make() });
                 map.len() - 1
             }
         };
@@ -445,8 +474,8 @@ impl Node {
             (x.text != y.text || x.style != y.style || x.tag != y.tag).then(|| format!("{path}: {x:?} vs {y:?}"))
         }
         fn walk(a: &Node, b: &Node, path: &mut String) -> Option<String> {
-            if a.line != b.line {
-                return Some(format!("{path}: line {} vs {}", a.line, b.line));
+            if (a.line, a.col) != (b.line, b.col) {
+                return Some(format!("{path}: line:col {}:{} vs {}:{}", a.line, a.col, b.line, b.col));
             }
             match (&a.value, &b.value) {
                 (Value::Scalar(x), Value::Scalar(y)) => scalar(x, y, path),
@@ -464,8 +493,12 @@ impl Node {
                     path.push_str(&PathSeg::Key(m.key.text.clone()).to_string());
                     let d = scalar(&m.key, &n.key, path)
                         .or_else(|| {
-                            (m.key_line != n.key_line)
-                                .then(|| format!("{path}: key line {} vs {}", m.key_line, n.key_line))
+                            (m.key_pos() != n.key_pos()).then(|| {
+                                format!(
+                                    "{path}: key line:col {}:{} vs {}:{}",
+                                    m.key_line, m.key_col, n.key_line, n.key_col
+                                )
+                            })
                         })
                         .or_else(|| walk(&m.value, &n.value, path));
                     path.truncate(len);
@@ -558,7 +591,12 @@ impl Node {
             J::Array(a) => Node::new(Value::Seq(a.iter().map(Node::from_json).collect())),
             J::Object(o) => Node::new(Value::Map(
                 o.iter()
-                    .map(|(k, v)| Entry { key: Scalar::string(k.as_str()), key_line: 0, value: Node::from_json(v) })
+                    .map(|(k, v)| Entry {
+                        key: Scalar::string(k.as_str()),
+                        key_line: 0,
+                        key_col: 0,
+                        value: Node::from_json(v),
+                    })
                     .collect(),
             )),
         }
@@ -578,5 +616,20 @@ impl PartialEq for Node {
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::{Entry, Node};
+
+    /// Columns cost no memory: `line` and `col` (two `u32`) share the word after the value,
+    /// where `line` alone sat with padding (56 and 112 bytes on 64-bit targets, before and
+    /// after the column was added).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn positions_fit_in_one_word() {
+        assert_eq!(std::mem::size_of::<Node>(), 56);
+        assert_eq!(std::mem::size_of::<Entry>(), 112);
     }
 }

@@ -68,13 +68,15 @@ enum Frame {
         /// Where this sequence's items start in the shared item stack.
         start: usize,
         line: u32,
+        col: u32,
         anchor: usize,
     },
     Map {
         /// Where this mapping's entries start in the shared entry stack.
         start: usize,
-        key: Option<(Scalar, u32)>,
+        key: Option<(Scalar, u32, u32)>,
         line: u32,
+        col: u32,
         anchor: usize,
         index: Option<HashMap<String, u32>>,
     },
@@ -169,6 +171,8 @@ fn general(text: &str, budget: &mut FileBudget<'_>) -> Result<Parsed, ParseError
             reason: e.info().to_string(),
         })?;
         let line = span.start.line() as u32;
+        // saphyr counts columns in characters, from 0.
+        let col = span.start.col() as u32 + 1;
         let at = |span: &Span| (span.start.line(), span.start.col() + 1);
         let done: Option<(Node, usize)> = match ev {
             Event::StreamStart | Event::Nothing => None,
@@ -197,7 +201,7 @@ fn general(text: &str, budget: &mut FileBudget<'_>) -> Result<Parsed, ParseError
                     }
                 });
                 Some((
-                    Node { value: Value::Scalar(Scalar { text: trim_slack(v), style: style(st), tag }), line },
+                    Node { value: Value::Scalar(Scalar { text: trim_slack(v), style: style(st), tag }), line, col },
                     anchor,
                 ))
             }
@@ -207,7 +211,7 @@ fn general(text: &str, budget: &mut FileBudget<'_>) -> Result<Parsed, ParseError
                 }
                 let (l, c) = at(&span);
                 budget.own(1, l, c)?;
-                stack.push(Frame::Seq { start: items_stack.len(), line, anchor });
+                stack.push(Frame::Seq { start: items_stack.len(), line, col, anchor });
                 None
             }
             Event::MappingStart(anchor, _) => {
@@ -216,29 +220,30 @@ fn general(text: &str, budget: &mut FileBudget<'_>) -> Result<Parsed, ParseError
                 }
                 let (l, c) = at(&span);
                 budget.own(1, l, c)?;
-                stack.push(Frame::Map { start: entries_stack.len(), key: None, line, anchor, index: None });
+                stack.push(Frame::Map { start: entries_stack.len(), key: None, line, col, anchor, index: None });
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { start, line, anchor }) => {
+                Some(Frame::Seq { start, line, col, anchor }) => {
                     let items: Vec<Node> = crate::limits::take_tail(&mut items_stack, start);
-                    Some((Node { value: Value::Seq(items), line }, anchor))
+                    Some((Node { value: Value::Seq(items), line, col }, anchor))
                 }
                 _ => return Err(err(&span, "unbalanced sequence end")),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map { start, key, line, anchor, .. }) => {
-                    if let Some((k, kl)) = key {
+                Some(Frame::Map { start, key, line, col, anchor, .. }) => {
+                    if let Some((k, kl, kc)) = key {
                         // A key without value cannot happen with a conforming parser; keep it as null.
                         entries_stack.push(Entry {
                             key: k,
                             key_line: kl,
-                            value: Node { value: Value::default(), line: kl },
+                            key_col: kc,
+                            value: Node { value: Value::default(), line: kl, col: kc },
                         });
                     }
                     let mut entries: Vec<Entry> = crate::limits::take_tail(&mut entries_stack, start);
                     apply_merge_keys(&mut entries);
-                    Some((Node { value: Value::Map(entries), line }, anchor))
+                    Some((Node { value: Value::Map(entries), line, col }, anchor))
                 }
                 _ => return Err(err(&span, "unbalanced mapping end")),
             },
@@ -258,6 +263,7 @@ fn general(text: &str, budget: &mut FileBudget<'_>) -> Result<Parsed, ParseError
                 budget.alias(size, l, c)?;
                 let mut n = n.clone();
                 n.line = line;
+                n.col = col;
                 Some((n, 0))
             }
         };
@@ -286,13 +292,13 @@ fn general(text: &str, budget: &mut FileBudget<'_>) -> Result<Parsed, ParseError
                             ));
                         }
                     }
-                    *key = Some((k, node.line));
+                    *key = Some((k, node.line, node.col));
                 }
-                Some((k, kl)) => {
+                Some((k, kl, kc)) => {
                     if let Some(ix) = index {
                         ix.insert(k.text.clone(), kl);
                     }
-                    entries_stack.push(Entry { key: k, key_line: kl, value: node });
+                    entries_stack.push(Entry { key: k, key_line: kl, key_col: kc, value: node });
                     let entries = &entries_stack[*start..];
                     if index.is_none() && entries.len() >= 24 {
                         *index = Some(entries.iter().map(|e| (e.key.text.clone(), e.key_line)).collect());

@@ -100,7 +100,7 @@ fn merge(dst: &mut Node, src: &Node) -> bool {
                 }
             }
             None => {
-                dst.as_map_mut().expect("map").push(Entry { key: e.key.clone(), key_line: 0, value: e.value.clone() });
+                dst.as_map_mut().expect("map").push(Entry { key: e.key.clone(), key_line: 0, key_col: 0, value: e.value.clone() });
                 changed = true;
             }
         }

@@ -1,0 +1,214 @@
+//! Positions everywhere (issue 16 Deliver 7, issue 17 Deliver 1), against the real binary:
+//! every lint and validate finding names `file:line:col` of its node (render's stderr, its
+//! `--json` report, `opendesk-render validate`); an error without a position names the file
+//! only (never `:0:0`); no message repeats its position or its hint.
+
+use opendesk_e2e::*;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+
+/// A Deployment whose container uses `:latest` (lint/image-latest, a warning), in a file with a
+/// comment line before it and a non-ASCII annotation value before the container (columns are
+/// characters, not bytes).
+const DEPLOY: &str = "# Source: a/templates/d.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations: {note: \"ünïcödé\"}
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image:   nginx:latest
+";
+
+/// A ConfigMap with a key YAML 1.1 reads as a number (lint/non-string-key, a warning at the key).
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  x: z\n  80: http\n";
+
+struct Scene {
+    tmp: TempDir,
+    input: PathBuf,
+    config: PathBuf,
+}
+
+impl Scene {
+    fn new(tag: &str, files: &[(&str, &str)]) -> Self {
+        let tmp = TempDir::new(tag);
+        let input = tmp.join("in");
+        for (rel, text) in files {
+            write(&input, rel, text);
+        }
+        let config = write(tmp.path(), "instance.yaml", CONFIG);
+        Scene { tmp, input, config }
+    }
+
+    fn render(&self, extra: &[&OsStr]) -> Outcome {
+        let out = self.tmp.join("out");
+        let mut a: Vec<&OsStr> = vec![
+            OsStr::new("render"),
+            self.input.as_os_str(),
+            OsStr::new("--out"),
+            out.as_os_str(),
+            OsStr::new("--no-patches"),
+        ];
+        if !extra.contains(&OsStr::new("--config")) {
+            a.extend([OsStr::new("--config"), self.config.as_os_str()]);
+        }
+        a.extend_from_slice(extra);
+        run(&a)
+    }
+}
+
+/// No unknown position printed as `:0`, no position repeated in serde-saphyr's words, one hint.
+fn clean(what: &str, o: &Outcome) {
+    for text in [&o.stderr, &o.stdout] {
+        assert!(
+            !text.contains(":0:") && !text.contains(":0\n") && !text.contains(":0 "),
+            "{what}: a :0 position:\n{text}"
+        );
+        assert!(!text.contains(" at line "), "{what}: the position repeated:\n{text}");
+        for line in text.lines() {
+            assert!(line.matches("did you mean").count() <= 1, "{what}: the hint repeated: {line}");
+        }
+    }
+}
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[test]
+fn lint_findings_name_line_and_column() {
+    let s = Scene::new("pos-lint", &[("a/chart/templates/d.yaml", DEPLOY), ("b/chart/templates/c.yaml", CM)]);
+    let o = s.render(&[]);
+    o.expect("lint warnings", 0);
+    clean("lint warnings", &o);
+    // The image value's first character (after three spaces), on line 16 of the file.
+    o.stderr_has(
+        "image-latest",
+        "[lint/image-latest] Deployment/opendesk/web (a/chart/templates/d.yaml:16:20) at $.spec.template.spec.containers[0].image:",
+    );
+    // A finding about a key points at the key.
+    o.stderr_has(
+        "non-string-key",
+        "[lint/non-string-key] ConfigMap/opendesk/c (b/chart/templates/c.yaml:7:3) at $.data.80:",
+    );
+}
+
+#[test]
+fn json_report_and_render_meta_carry_line_and_col() {
+    let s = Scene::new("pos-json", &[("a/chart/templates/d.yaml", DEPLOY)]);
+    let o = s.render(&[OsStr::new("--json")]);
+    o.expect("--json", 0);
+    clean("--json", &o);
+    let needle = "\"origin\": \"a/chart/templates/d.yaml:16\",\n      \"line\": 16,\n      \"col\": 20,";
+    assert!(o.stdout.contains(needle), "--json lacks {needle:?}:\n{}", o.stdout);
+    let meta = std::fs::read_to_string(s.tmp.join("out/render-meta.yaml")).expect("render-meta");
+    let needle = "    origin: a/chart/templates/d.yaml:16\n    line: 16\n    col: 20\n";
+    assert!(meta.contains(needle), "render-meta lacks {needle:?}:\n{meta}");
+}
+
+#[test]
+fn validate_findings_name_line_and_column() {
+    // `replica` (for `replicas`) is an unknown field: the finding points at the key.
+    let bad = DEPLOY.replace("spec:\n  selector:", "spec:\n  replica: 2\n  selector:");
+    let s = Scene::new("pos-validate", &[("a/chart/templates/d.yaml", &bad)]);
+    let o = s.render(&[]);
+    o.expect("unknown field", 1);
+    clean("unknown field", &o);
+    o.stderr_has(
+        "render",
+        "[validate/unknown-field] Deployment/opendesk/web (a/chart/templates/d.yaml:8:3) at $.spec.replica:",
+    );
+    // The kubeconform-style command: `file:line:col - Kind name error at $.path: message [code]`.
+    let file = s.input.join("a/chart/templates/d.yaml");
+    let o = run(&[OsStr::new("validate"), file.as_os_str()]);
+    o.expect("validate", 1);
+    clean("validate", &o);
+    let line = format!("{}:8:3 - Deployment web error at $.spec.replica: unknown field `replica`", p(&file));
+    assert!(o.stdout.contains(&line), "validate lacks {line:?}:\n{}", o.stdout);
+    let o = run(&[OsStr::new("validate"), OsStr::new("--json"), file.as_os_str()]);
+    o.expect("validate --json", 1);
+    let needle = format!("\"line\": \"{}:8:3\"", p(&file));
+    assert!(o.stdout.contains(&needle), "validate --json lacks {needle:?}:\n{}", o.stdout);
+}
+
+#[test]
+fn errors_without_a_position_name_the_file_only() {
+    let s = Scene::new("pos-files", &[("a/chart/templates/c.yaml", CM)]);
+    let out = s.tmp.join("out");
+    let (patches, graph) = (s.tmp.join("no-patches-here"), s.tmp.join("no-graph.yaml"));
+    let base = [OsStr::new("render"), s.input.as_os_str(), OsStr::new("--out"), out.as_os_str()];
+    let cfg = [OsStr::new("--config"), s.config.as_os_str()];
+    let cases: [(&str, Vec<&OsStr>, &Path); 2] = [
+        ("missing patch dir", [&base[..], &cfg, &[OsStr::new("--patches"), patches.as_os_str()]].concat(), &patches),
+        (
+            "missing release graph",
+            [&base[..], &cfg, &[OsStr::new("--no-patches"), OsStr::new("--release-graph"), graph.as_os_str()]].concat(),
+            &graph,
+        ),
+    ];
+    for (what, a, path) in cases {
+        let o = run(&a);
+        o.expect(what, 2);
+        clean(what, &o);
+        o.stderr_has(what, &format!("error: {}: ", p(path)));
+    }
+}
+
+#[test]
+fn positioned_errors_print_their_position_once() {
+    let s = Scene::new("pos-errors", &[("a/chart/templates/c.yaml", CM)]);
+    // Release graphs: syntax, an unknown field (one hint), an empty release name.
+    let graphs = [
+        ("waves: [\n", "1:8: "),
+        ("waves:\n  - name: a\n    syncWave: 1\n    releases: [a]\n  - nam: c\n", "5:5: unknown field `nam`"),
+        ("waves:\n  - name: a\n    syncWave: x\n    releases: [a]\n", "3:15: "),
+        ("waves:\n  - name: a\n    syncWave: 1\n    releases: [a, \"\"]\n", "4:19: empty release name"),
+    ];
+    for (i, (text, pos)) in graphs.iter().enumerate() {
+        let g = write(s.tmp.path(), &format!("graph-{i}.yaml"), text);
+        let what = format!("graph {i}");
+        let o = s.render(&[OsStr::new("--release-graph"), g.as_os_str()]);
+        o.expect(&what, 2);
+        clean(&what, &o);
+        o.stderr_has(&what, &format!("error: {}:{pos}", p(&g)));
+    }
+    // An override on the document root: the op's config line and column.
+    let cfg = write(
+        s.tmp.path(),
+        "override.yaml",
+        format!("{CONFIG}overrides:\n  - name: bad-op\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: \"$\"}}\n"),
+    );
+    let o = s.render(&[OsStr::new("--config"), cfg.as_os_str()]);
+    o.expect("override on $", 2);
+    clean("override on $", &o);
+    o.stderr_has("override on $", &format!("error: {}:8:", p(&cfg)));
+    o.stderr_has("override on $", "override \"bad-op\" op #1 (remove)");
+    // Input YAML: a syntax error and a duplicate key, each at its own line and column.
+    for (i, (text, pos)) in [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: \"x\n  b: [\n", "6:6: "),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: x\n  a: y\n",
+            "7:3: duplicate key \"a\" (first defined on line 6)",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let t = Scene::new("pos-input", &[("a/chart/templates/c.yaml", text)]);
+        let what = format!("input {i}");
+        let o = t.render(&[]);
+        o.expect(&what, 2);
+        clean(&what, &o);
+        o.stderr_has(&what, &format!("a/chart/templates/c.yaml:{pos}"));
+    }
+}
