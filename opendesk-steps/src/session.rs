@@ -494,11 +494,11 @@ pub fn run_checked(
         }
         rendered.report.findings.extend(found);
         if errors > 0 {
+            let failure = RenderFailure::new(FailureKind::SecretsChanged { errors }, Some(stage));
             rendered.report.status = "failed";
-            return Err(RenderFailure {
-                report: Some(Box::new(rendered.report.clone())),
-                ..RenderFailure::new(FailureKind::SecretsChanged { errors }, Some(stage))
-            });
+            // The report says the exit code the CLI returns (it said 0 here before).
+            rendered.report.exit_code = failure.exit_code();
+            return Err(RenderFailure { report: Some(Box::new(std::mem::take(&mut rendered.report))), ..failure });
         }
     }
     if opts.cancelled() {

@@ -1,6 +1,7 @@
 //! The step abstraction the deployer drives: a name, a `run`, and progress events through a
 //! callback (the CLI draws a progress bar from them, the C ABI forwards them as JSON).
 
+use opendesk_render::error::ExitCode;
 use serde::Serialize;
 use std::fmt;
 
@@ -67,12 +68,17 @@ impl StepError {
         StepError { step, kind: StepErrorKind::Failed, message: message.into() }
     }
 
-    /// The CLI exit code: 2 for bad input, 1 for a failure.
-    pub fn exit_code(&self) -> i32 {
+    /// The outcome: [`ExitCode::Usage`] for bad input, [`ExitCode::Failed`] for a failure.
+    pub fn exit(&self) -> ExitCode {
         match self.kind {
-            StepErrorKind::BadInput => 2,
-            StepErrorKind::Failed => 1,
+            StepErrorKind::BadInput => ExitCode::Usage,
+            StepErrorKind::Failed => ExitCode::Failed,
         }
+    }
+
+    /// [`StepError::exit`] as the CLI's exit code: 2 for bad input, 1 for a failure.
+    pub fn exit_code(&self) -> i32 {
+        self.exit().code()
     }
 }
 

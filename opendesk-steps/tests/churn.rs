@@ -52,6 +52,10 @@ fn regenerated_values_are_reported_and_classified_as_churn() {
     ]);
     assert_eq!(strict.status.code(), Some(1), "{}", String::from_utf8_lossy(&strict.stderr));
     assert!(!t.0.join("out2").exists());
+    // The report says the exit code the process returns.
+    let report: serde_json::Value = serde_json::from_slice(&strict.stdout).expect("--json report on stdout");
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["exitCode"], 1, "{report}");
 
     let r2 = run(&[
         "render",

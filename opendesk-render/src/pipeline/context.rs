@@ -3,6 +3,7 @@
 use super::{RenderRequest, Report, Summary};
 use crate::config::InstanceConfig;
 use crate::document::Document;
+use crate::error::ExitCode;
 use crate::load::LoadedInput;
 use crate::output::argo::AppOptions;
 use crate::output::graph::ReleaseGraph;
@@ -169,7 +170,7 @@ impl<'a> RenderContext<'a> {
         };
         Report {
             status: if failed { "failed" } else { "ok" },
-            exit_code: i32::from(failed),
+            exit_code: if failed { ExitCode::Failed } else { ExitCode::Ok }.code(),
             renderer_version: RENDERER_VERSION.to_string(),
             opendesk_version: self.cfg.opendesk_version.clone(),
             instance: self.cfg.instance.clone(),
