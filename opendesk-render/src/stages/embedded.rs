@@ -50,21 +50,20 @@ pub fn inner_credentials(value: &[u8]) -> Vec<Inner> {
         return out;
     }
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(json) = serde_json::from_str::<serde_json::Value>(text) {
-            walk_json(&json, &mut String::from("$"), None, &mut out);
+    let json = (trimmed.starts_with('{') || trimmed.starts_with('['))
+        .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
+        .flatten();
+    match json {
+        Some(json) => walk_json(&json, &mut String::from("$"), None, &mut out),
+        None => {
             for (no, line) in text.lines().enumerate() {
-                url_passwords(line, no + 1, &mut out);
+                if let Some((k, v)) = key_value(line).filter(|(k, _)| classify::is_credential_key(k)) {
+                    push(&mut out, format!("line {} `{k}`", no + 1), v);
+                }
             }
-            return finish(out, value);
         }
     }
     for (no, line) in text.lines().enumerate() {
-        if let Some((k, v)) = key_value(line) {
-            if classify::is_credential_key(k) {
-                push(&mut out, format!("line {} `{k}`", no + 1), v);
-            }
-        }
         url_passwords(line, no + 1, &mut out);
     }
     finish(out, value)
@@ -146,10 +145,8 @@ fn key_value(line: &str) -> Option<(&str, &str)> {
 fn unquote(v: &str) -> Option<&str> {
     for q in ['"', '\''] {
         if let Some(inner) = v.strip_prefix(q) {
-            let end = inner.rfind(q)?;
-            let inner = &inner[..end];
-            // An escaped quote makes the text differ from the value: take the text as written.
-            return Some(inner);
+            // Up to the last quote, escapes as written.
+            return inner.rfind(q).map(|end| &inner[..end]);
         }
     }
     Some(v.split(" #").next().unwrap_or(v).trim_end())
