@@ -141,6 +141,29 @@ fn validate_findings_name_line_and_column() {
     assert!(o.stdout.contains(&needle), "validate --json lacks {needle:?}:\n{}", o.stdout);
 }
 
+/// `validate` reads files as the render does: a syntax error names its position once (in the
+/// `file:line:col - ` column, not again in the message), and a `List` is checked item by item.
+#[test]
+fn validate_reads_files_as_the_render_does() {
+    let tmp = TempDir::new("pos-validate-load");
+    let bad = write(tmp.path(), "m/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  b: [\n");
+    let list = write(
+        tmp.path(),
+        "m/list.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: x}\n  bogus: 1\n",
+    );
+    let dir = tmp.join("m");
+    let o = run(&[OsStr::new("validate"), dir.as_os_str()]);
+    o.expect("validate", 1);
+    let broken = o.stdout.lines().find(|l| l.ends_with("[validate/syntax]")).expect("a syntax line");
+    let at = format!("{}:6:1", p(&bad));
+    assert!(broken.starts_with(&format!("{at} - error: ")), "{broken}");
+    assert_eq!(broken.matches(&at).count(), 1, "position repeated: {broken}");
+    let item = format!("{}:7:3 - ConfigMap x error at $.bogus: unknown field `bogus`", p(&list));
+    assert!(o.stdout.contains(&item), "validate lacks {item:?}:\n{}", o.stdout);
+    assert!(o.stdout.contains("Summary: 1 resources found in 2 files"), "{}", o.stdout);
+}
+
 #[test]
 fn errors_without_a_position_name_the_file_only() {
     let s = Scene::new("pos-files", &[("a/chart/templates/c.yaml", CM)]);

@@ -232,6 +232,21 @@ fn largest_files(v: &[(PathBuf, u64)]) -> String {
 }
 
 impl LoadError {
+    /// The message without the position [`Located::location`] gives, for a caller that prints
+    /// the position apart (`validate`'s `file:line:col - ...` lines): never the position twice.
+    pub fn reason(&self) -> String {
+        match self {
+            LoadError::Syntax { reason, .. } => reason.clone(),
+            LoadError::InvalidUtf8 { .. } => "invalid UTF-8 (YAML input must be UTF-8; is this a binary file?)".into(),
+            LoadError::NotAMapping { what, .. } => {
+                format!("document is a {what}, not a mapping (a Kubernetes manifest must be a mapping)")
+            }
+            LoadError::Limit { hit, .. } => hit.describe(),
+            LoadError::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// The file an error without a line names (an unreadable file, a symlink loop, a YAML file
     /// outside a release folder).
     pub fn unpositioned_file(&self) -> Option<&Path> {

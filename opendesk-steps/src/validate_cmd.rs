@@ -3,9 +3,10 @@
 //! allowed), 1 invalid resources or unparsable files, 2 usage (unknown version, unreadable
 //! path or CRD file).
 
+use opendesk_render::error::{LoadError, Located};
 use opendesk_render::validate::{self, NoSchema, Schemas};
-use opendesk_render::yaml::Node;
-use opendesk_render::{Document, Finding, Origin, Severity};
+use opendesk_render::{fsio, limits, load, Document, Finding, Severity};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -67,53 +68,53 @@ struct ReportOut {
     cel_rules_not_checked: u32,
 }
 
-/// Documents, and the files that did not parse (name, `file:line:col: reason`).
-type Loaded = (Vec<Document>, Vec<(String, String)>);
+/// A file that did not load: its name, the position (`file:line:col`, or the file alone) and
+/// the reason without the position.
+struct Broken {
+    file: String,
+    at: String,
+    reason: String,
+}
 
+/// Documents (in file order), and the files that did not load.
+type Loaded = (Vec<Document>, Vec<Broken>);
+
+/// Read and parse every file with the render's own loader (document by document, Helm's
+/// block subset on the fast path, `List` kinds flattened into their items, every file read
+/// bounded and by type), in parallel; the result is in file order whatever the threads.
 fn load(args: &ValidateArgs) -> Result<Loaded, String> {
     let mut files = Vec::new();
     for p in &args.paths {
         validate::collect_files(p, &mut files).map_err(|e| format!("{}: {e}", p.display()))?;
     }
+    // An output tree's render-meta.yaml is this tool's record, not a Kubernetes resource.
+    files.retain(|f| f.file_name().is_none_or(|n| n != "render-meta.yaml"));
+    let release: Arc<str> = Arc::from("");
+    let per_file: Vec<Result<Vec<Document>, LoadError>> = files
+        .par_iter()
+        .map(|f| {
+            let mut bytes = Vec::new();
+            fsio::read_regular_into_max(f, &mut bytes, limits::MAX_INPUT_BYTES)?;
+            let text = load::decode(f, bytes)?;
+            let name: Arc<str> = Arc::from(f.display().to_string());
+            load::parse_text(&release, &name, f, &text, true)
+        })
+        .collect();
     let mut docs = Vec::new();
     let mut broken = Vec::new();
-    for f in files {
-        // An output tree's render-meta.yaml is this tool's record, not a Kubernetes resource.
-        if f.file_name().is_some_and(|n| n == "render-meta.yaml") {
-            continue;
-        }
-        let name = f.display().to_string();
-        let text = match std::fs::read_to_string(&f) {
-            Ok(t) => t,
-            Err(e) => return Err(format!("{name}: {e}")),
-        };
-        match opendesk_render::yaml::parse_documents(&text) {
-            Ok(roots) => {
-                for root in roots {
-                    add(&mut docs, &name, root);
-                }
-            }
-            Err(e) => broken.push((name.clone(), format!("{name}:{}:{}: {}", e.line, e.col, e.reason))),
+    for (f, r) in files.iter().zip(per_file) {
+        match r {
+            Ok(d) => docs.extend(d.into_iter().filter(|d| d.root.as_map().is_some_and(|m| !m.is_empty()))),
+            // A file that cannot be read at all is a usage error, as kubeconform's.
+            Err(e @ (LoadError::Io { .. } | LoadError::File(_))) => return Err(e.to_string()),
+            Err(e) => broken.push(Broken {
+                file: f.display().to_string(),
+                at: e.location().map_or_else(|| f.display().to_string(), |l| l.to_string()),
+                reason: e.reason(),
+            }),
         }
     }
     Ok((docs, broken))
-}
-
-/// One document; a `List` contributes its items; empty documents nothing.
-fn add(docs: &mut Vec<Document>, file: &str, root: Node) {
-    if root.is_null() || root.as_map().is_some_and(Vec::is_empty) {
-        return;
-    }
-    let is_list = root.get("kind").and_then(Node::as_str).is_some_and(|k| k == "List" || k.ends_with("List"))
-        && root.get("items").and_then(Node::as_seq).is_some();
-    if is_list {
-        for item in root.get("items").and_then(Node::as_seq).cloned().unwrap_or_default() {
-            add(docs, file, item);
-        }
-        return;
-    }
-    let origin = Origin { release: Arc::from(""), file: Arc::from(file), line: root.line.max(1) };
-    docs.push(Document::new(origin, Vec::new(), root));
 }
 
 /// Run the command; returns the exit code.
@@ -203,10 +204,10 @@ pub fn run(args: &ValidateArgs) -> i32 {
                 .collect(),
         });
     }
-    for (file, msg) in &broken {
+    for b in &broken {
         out.summary.errors += 1;
         out.resources.push(ResourceOut {
-            filename: file.clone(),
+            filename: b.file.clone(),
             kind: String::new(),
             name: String::new(),
             version: String::new(),
@@ -215,14 +216,14 @@ pub fn run(args: &ValidateArgs) -> i32 {
                 code: "validate/syntax".into(),
                 severity: Severity::Error,
                 path: String::new(),
-                line: msg.split(": ").next().unwrap_or("").to_string(),
-                msg: msg.clone(),
+                line: b.at.clone(),
+                msg: b.reason.clone(),
             }],
         });
     }
     let files = {
         let mut f: Vec<&str> = docs.iter().map(|d| &*d.origin.file).collect();
-        f.extend(broken.iter().map(|(n, _)| n.as_str()));
+        f.extend(broken.iter().map(|b| b.file.as_str()));
         f.sort_unstable();
         f.dedup();
         f.len()
