@@ -394,3 +394,96 @@ fn config_values_that_cannot_be_right_are_refused_with_their_position() {
     );
     assert!(!o.stderr.contains(":0"), "{}", o.stderr);
 }
+
+/// A sparse file of `len` bytes (no byte written, none on disk).
+fn sparse(p: &Path, len: u64) -> PathBuf {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::File::create(p).unwrap().set_len(len).unwrap();
+    p.to_path_buf()
+}
+
+#[test]
+fn files_over_their_limit_are_refused_from_their_size() {
+    use opendesk_render::limits::{CONFIG_FILE, INPUT_FILE};
+    let s = Scene::new("bounded");
+    let out = s.tmp.join("out");
+    // The big files live apart, so the before/after snapshots of the scene never read them.
+    let big = TempDir::new("bounded-big");
+    let config_limit = format!("MAX_CONFIG_BYTES = {} bytes", CONFIG_FILE.bytes);
+    let input_limit = format!("MAX_INPUT_BYTES = {} bytes", INPUT_FILE.bytes);
+    let over_config = CONFIG_FILE.bytes + 1;
+    let over_input = INPUT_FILE.bytes + 1;
+
+    let cfg = sparse(&big.join("instance.yaml"), over_config);
+    let o = s.render_refused(
+        "sparse --config over MAX_CONFIG_BYTES",
+        &s.input,
+        &out,
+        &[OsStr::new("--config"), cfg.as_os_str()],
+        &[&format!("{}: {over_config} bytes or more", cfg.display()), &config_limit],
+    );
+    assert!(!o.stderr.contains(":0:0"), "{}", o.stderr);
+    let graph = sparse(&big.join("release-graph.yaml"), over_config);
+    s.render_refused(
+        "sparse --release-graph over MAX_CONFIG_BYTES",
+        &s.input,
+        &out,
+        &[OsStr::new("--release-graph"), graph.as_os_str()],
+        &[&format!("{}: {over_config} bytes or more", graph.display()), &config_limit],
+    );
+    let patches = big.join("patches");
+    let patch = sparse(&patches.join("010-x.yaml"), over_config);
+    let a: Vec<&OsStr> = vec![
+        OsStr::new("render"),
+        s.input.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+        OsStr::new("--patches"),
+        patches.as_os_str(),
+        OsStr::new("--config"),
+        s.config.as_os_str(),
+    ];
+    s.refused("sparse patch file over MAX_CONFIG_BYTES", 2, &a, &[&patch.display().to_string(), &config_limit]);
+    let prev = sparse(&big.join("previous.json"), over_input);
+    s.render_refused(
+        "sparse --previous-secrets over MAX_INPUT_BYTES",
+        &s.input,
+        &out,
+        &[OsStr::new("--previous-secrets"), prev.as_os_str()],
+        &[&format!("{}: --previous-secrets: {over_input} bytes or more", prev.display()), &input_limit],
+    );
+    // One input file over the limit alone: refused from the listing, never read.
+    let input = big.join("in");
+    write(&input, "a/chart/templates/cm.yaml", cm("a"));
+    let huge = sparse(&input.join("a/chart/templates/huge.yaml"), over_input);
+    s.render_refused(
+        "sparse input file over MAX_INPUT_BYTES",
+        &input,
+        &out,
+        &[],
+        &[&format!("{} ({over_input} bytes)", huge.display()), "more than the limit MAX_INPUT_BYTES = "],
+    );
+    // A CRD file of `validate.crds`.
+    let crd = sparse(&big.join("crds.yaml"), over_input);
+    let cfg = write(s.tmp.path(), "with-crds.yaml", format!("{CONFIG}validate:\n  crds: [{}]\n", crd.display()));
+    s.render_refused(
+        "sparse validate.crds file over MAX_INPUT_BYTES",
+        &s.input,
+        &out,
+        &[OsStr::new("--config"), cfg.as_os_str()],
+        &[&crd.display().to_string(), &input_limit],
+    );
+    // A file of a diff tree.
+    s.render(&s.input, &out, &[]).expect("render for diff", 0);
+    let other = big.join("other");
+    s.render(&s.input, &other, &[]).expect("render for diff", 0);
+    let huge = sparse(&other.join("releases/a/huge.yaml"), over_input);
+    let a: Vec<&OsStr> = vec![OsStr::new("diff"), out.as_os_str(), other.as_os_str()];
+    s.refused(
+        "sparse file in a diff tree",
+        2,
+        &a,
+        &[&format!("{}: {over_input} bytes or more", huge.display()), &input_limit],
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
