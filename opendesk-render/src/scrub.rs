@@ -167,7 +167,7 @@ pub fn in_secret_document(text: &str, line: usize) -> bool {
     let line = line as u32;
     let chunks = crate::load::split_documents(text);
     let Some(c) = chunks.iter().rev().find(|c| c.line <= line) else { return false };
-    names_secret_kind(&c.text)
+    names_secret_kind(c.text)
 }
 
 /// True when `text` has a `kind` key (plain or quoted, starting a token) whose value (plain or
