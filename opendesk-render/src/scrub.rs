@@ -20,31 +20,81 @@ use std::borrow::Cow;
 /// What a masked value shows.
 pub const MASK: &str = "***";
 
+/// One `scheme://authority` of a text, found by [`url_spans`]: the one reading of URLs with
+/// their userinfo (`user:pass@`) that the scrubber, the config check, the classifier and the
+/// embedded-credential search share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlSpan<'a> {
+    /// The scheme before `://` (the run of letters, digits, `+`, `-`, `.` before it; may be
+    /// empty), as written.
+    pub scheme: &'a str,
+    /// The userinfo before the authority's last `@` (`user:pass`, `token`, `:pass`), when
+    /// there is an `@`.
+    pub userinfo: Option<&'a str>,
+    /// Byte offset of the userinfo (just after `://`) in the text.
+    pub start: usize,
+    /// Byte offset just past the authority: of the `@` when there is userinfo, else where the
+    /// authority ends.
+    pub end: usize,
+}
+
+impl<'a> UrlSpan<'a> {
+    /// The password of `user:pass@` (everything after the userinfo's first `:`), if any.
+    pub fn password(&self) -> Option<&'a str> {
+        self.userinfo.and_then(|u| u.split_once(':')).map(|(_, p)| p)
+    }
+}
+
+/// Where a URL's authority ends in running text: a path, white space, a quote or a backtick,
+/// a closing `>`. (`?` and `#` do not end it: a password holding one, unencoded, is still
+/// found.)
+fn ends_authority(c: char) -> bool {
+    c == '/' || c.is_whitespace() || matches!(c, '\'' | '"' | '>' | '`')
+}
+
+/// Every `scheme://authority` in `s`, in order: the userinfo is what stands before the last
+/// `@` of the authority (which ends at [`ends_authority`]). After a userinfo the search goes on
+/// from its `@`, else just after the `://`, so URLs packed together (`a://u:p@h,b://v:q@k`) are
+/// each found.
+pub fn url_spans(s: &str) -> impl Iterator<Item = UrlSpan<'_>> + '_ {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let i = from + s.get(from..)?.find("://")?;
+        let start = i + 3;
+        let scheme_start = s[..i]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .last()
+            .map_or(i, |(j, _)| j);
+        let rest = &s[start..];
+        let authority = &rest[..rest.find(ends_authority).unwrap_or(rest.len())];
+        let (userinfo, end) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), start + at),
+            None => (None, start + authority.len()),
+        };
+        from = if userinfo.is_some() { end } else { start };
+        Some(UrlSpan { scheme: &s[scheme_start..i], userinfo, start, end })
+    })
+}
+
 /// `scheme://user:token@host/…` → `scheme://***@host/…`, for every URL in `s`. Other text is
 /// unchanged (borrowed when there was nothing to redact).
 pub fn redact_url_credentials(s: &str) -> Cow<'_, str> {
     if !s.contains("://") || !s.contains('@') {
         return Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    let mut changed = false;
-    while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let end = rest
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"' || c == '>' || c == '`')
-            .unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            out.push_str(MASK);
-            rest = &rest[at..];
-            changed = true;
-        }
+    let mut out = String::new();
+    let mut copied = 0;
+    for u in url_spans(s).filter(|u| u.userinfo.is_some()) {
+        out.push_str(&s[copied..u.start]);
+        out.push_str(MASK);
+        copied = u.end;
     }
-    if !changed {
+    if copied == 0 {
         return Cow::Borrowed(s);
     }
-    out.push_str(rest);
+    out.push_str(&s[copied..]);
     Cow::Owned(out)
 }
 
@@ -52,13 +102,11 @@ pub fn redact_url_credentials(s: &str) -> Cow<'_, str> {
 /// password (`user:pass@`), or any user part of an `http(s)` URL (a token given as the user
 /// name). An SSH user without a password (`ssh://git@host/…`, `git@host:org/repo`) is not one.
 pub fn url_has_credentials(url: &str) -> bool {
-    let Some(i) = url.find("://") else { return false };
-    let scheme = url[..i].to_ascii_lowercase();
-    let rest = &url[i + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let Some(at) = authority.rfind('@') else { return false };
-    let user = &authority[..at];
-    user.contains(':') || scheme == "http" || scheme == "https"
+    url_spans(url).next().is_some_and(|u| {
+        u.userinfo.is_some_and(|user| {
+            user.contains(':') || u.scheme.eq_ignore_ascii_case("http") || u.scheme.eq_ignore_ascii_case("https")
+        })
+    })
 }
 
 /// `line` with its values replaced by [`MASK`]: indentation, sequence dashes and a `key:` are
@@ -209,6 +257,36 @@ mod tests {
         assert!(!url_has_credentials("ssh://git@h/r"));
         assert!(!url_has_credentials("git@github.com:org/repo.git"));
         assert!(!url_has_credentials("https://git.example.org/a@b.git"));
+    }
+
+    #[test]
+    fn url_spans_read_every_url_and_its_userinfo() {
+        let t = "x=postgres://app:p%2Fw@db:5432/a,redis://:r3@h2 'https://tok@h3/x' ssh://git@h4 https://h5/a@b";
+        let got: Vec<(&str, Option<&str>, Option<&str>)> =
+            url_spans(t).map(|u| (u.scheme, u.userinfo, u.password())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("postgres", Some("app:p%2Fw"), Some("p%2Fw")),
+                ("redis", Some(":r3"), Some("r3")),
+                ("https", Some("tok"), None),
+                ("ssh", Some("git"), None),
+                ("https", None, None),
+            ]
+        );
+        // Packed URLs are each found: the search goes on from the `@`.
+        let packed: Vec<_> = url_spans("a://u:p@h,b://v:q@k").filter_map(|u| u.password()).collect();
+        assert_eq!(packed, vec!["p", "q"]);
+        // The span is the userinfo: what the scrubber replaces.
+        let u = url_spans("see https://a:b@c@h/").next().unwrap();
+        assert_eq!((&"see https://a:b@c@h/"[u.start..u.end], u.scheme), ("a:b@c", "https"));
+        assert_eq!(url_spans("no url here").count(), 0);
+        // The four readers agree on one URL.
+        for (url, pass) in [("https://u:s3cr3t@h/r", true), ("https://u@h/r", false), ("ssh://git@h/r", false)] {
+            assert_eq!(crate::stages::classify::has_url_credentials(url), pass, "{url}");
+            assert_eq!(url_has_credentials(url), pass || url.starts_with("https://u@"), "{url}");
+            assert_eq!(redact_url_credentials(url).contains("***@h/r"), url.contains('@'), "{url}");
+        }
     }
 
     #[test]

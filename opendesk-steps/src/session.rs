@@ -6,6 +6,8 @@
 
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::document::Document;
+use opendesk_render::fsio;
+use opendesk_render::limits::INPUT_FILE;
 use opendesk_render::load::{load_dir_only, parse_text};
 use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::PatchSet;
@@ -102,7 +104,7 @@ impl ModuleArgs {
 
 mod error;
 
-pub use error::{FailureKind, RenderFailure, UsageError, UsageKind};
+pub use error::{FailureKind, RenderFailure, TreeError, UsageError, UsageKind};
 use opendesk_render::error::Located;
 /// Where an error points, from the typed error (never parsed back out of its message): the
 /// library's one position type.
@@ -113,7 +115,8 @@ pub fn snippet(file: &Path, line: usize, col: usize) -> Option<String> {
     if line == 0 {
         return None;
     }
-    let text = std::fs::read_to_string(file).ok()?;
+    // Only a file the render already read (it points into it), and as boundedly.
+    let text = fsio::read_regular_string_max(file, INPUT_FILE).ok()?;
     // Values of a Secret document or of the config's `redact:` block show as `***`.
     let shown = opendesk_render::scrub::shown_line(&text, line)?;
     let w = line.to_string().len();
@@ -240,7 +243,8 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
     let previous_secrets = match &a.previous_secrets {
         Some(p) => Some((
             p.clone(),
-            std::fs::read_to_string(p).map_err(|source| UsageKind::PreviousSecrets { path: p.clone(), source })?,
+            fsio::read_regular_string_max(p, INPUT_FILE)
+                .map_err(|source| UsageKind::PreviousSecrets { path: p.clone(), source })?,
             a.strict_secrets,
         )),
         None => None,
@@ -647,22 +651,35 @@ fn assigned_namespace(d: &Document) -> bool {
 }
 
 /// Load an output tree (`releases/<r>/*.yaml`, `applications/*.yaml`) as documents. Regular
-/// files only; a symlink is followed only while it stays inside `dir`.
-pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
-    use opendesk_render::fsio;
+/// files only; a symlink is followed only while it stays inside `dir`; each file at most
+/// [`INPUT_FILE`], all of them together at most [`opendesk_render::limits::MAX_INPUT_BYTES`].
+pub fn load_tree(dir: &Path) -> Result<Vec<Document>, TreeError> {
     if !dir.is_dir() {
-        return Err(format!("{}: not a directory", dir.display()));
+        return Err(TreeError::NotADirectory(dir.to_path_buf()));
     }
-    let root = fsio::canonical_root(dir).map_err(|e| e.to_string())?;
+    let root = fsio::canonical_root(dir)?;
     let mut docs = Vec::new();
-    let mut add = |release: &str, p: &Path| -> Result<(), String> {
+    let mut left = INPUT_FILE.bytes;
+    let mut add = |release: &str, p: &Path| -> Result<(), TreeError> {
         if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, p).map_err(|e| e.to_string())?;
+            fsio::check_link(&root, p)?;
         }
-        let text = fsio::read_regular_string(p).map_err(|e| e.to_string())?;
+        // What is left of the tree's budget bounds this read; a file over it alone names
+        // the per-file limit.
+        let limit = fsio::FileLimit { bytes: left, ..INPUT_FILE };
+        let text = match fsio::read_regular_string_max(p, limit) {
+            Err(fsio::FileError::TooLarge { bytes, .. }) if bytes <= INPUT_FILE.bytes => {
+                return Err(TreeError::TooLarge { dir: dir.to_path_buf(), file: p.to_path_buf() })
+            }
+            Err(fsio::FileError::TooLarge { path, bytes, .. }) => {
+                return Err(fsio::FileError::TooLarge { path, bytes, limit: INPUT_FILE }.into())
+            }
+            r => r?,
+        };
+        left -= text.len() as u64;
         let r: Arc<str> = Arc::from(release);
         let f: Arc<str> = Arc::from(p.file_name().and_then(|f| f.to_str()).unwrap_or(""));
-        docs.extend(parse_text(&r, &f, p, &text, true).map_err(|e| e.to_string())?);
+        docs.extend(parse_text(&r, &f, p, &text, true)?);
         Ok(())
     };
     let sorted = |d: &Path| -> Vec<PathBuf> {
@@ -674,12 +691,12 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
     for sub in ["releases", "applications"] {
         let p = dir.join(sub);
         if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, &p).map_err(|e| e.to_string())?;
+            fsio::check_link(&root, &p)?;
         }
     }
     for rel in sorted(&dir.join("releases")) {
         if std::fs::symlink_metadata(&rel).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, &rel).map_err(|e| e.to_string())?;
+            fsio::check_link(&root, &rel)?;
         }
         let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
         for f in sorted(&rel) {

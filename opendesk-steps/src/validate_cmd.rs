@@ -83,10 +83,8 @@ fn load(args: &ValidateArgs) -> Result<Loaded, String> {
             continue;
         }
         let name = f.display().to_string();
-        let text = match std::fs::read_to_string(&f) {
-            Ok(t) => t,
-            Err(e) => return Err(format!("{name}: {e}")),
-        };
+        let text = opendesk_render::fsio::read_regular_string_max(&f, opendesk_render::limits::INPUT_FILE)
+            .map_err(|e| e.to_string())?;
         match opendesk_render::yaml::parse_documents(&text) {
             Ok(roots) => {
                 for root in roots {

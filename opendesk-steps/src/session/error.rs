@@ -70,13 +70,14 @@ pub enum UsageKind {
         /// YAML files read.
         files: usize,
     },
-    /// The `--previous-secrets` file cannot be read.
-    #[error("{}: --previous-secrets: {source}", .path.display())]
+    /// The `--previous-secrets` file cannot be read (not a regular file, over
+    /// [`opendesk_render::limits::INPUT_FILE`], an I/O error).
+    #[error("{}: --previous-secrets: {}", .path.display(), .source.reason())]
     PreviousSecrets {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// Why it cannot be read.
+        source: opendesk_render::fsio::FileError,
     },
     /// `--out` is not ours to replace, or overlaps an input.
     #[error(transparent)]
@@ -104,6 +105,38 @@ pub enum UsageKind {
     /// The upgrade matrix cannot be computed.
     #[error(transparent)]
     Matrix(PatchError),
+}
+
+/// Why an output tree (`diff`'s two trees, `plan`'s) cannot be read: always bad input (exit 2
+/// for `diff`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TreeError {
+    /// The tree is not a directory.
+    #[error("{}: not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// A file of the tree must not be read: not a regular file, a symlink out of the tree, over
+    /// [`opendesk_render::limits::INPUT_FILE`].
+    #[error(transparent)]
+    File(#[from] opendesk_render::fsio::FileError),
+    /// The files of the tree add up to more than [`opendesk_render::limits::MAX_INPUT_BYTES`]
+    /// (checked on every read, before the file is read past what is left).
+    #[error(
+        "{}: more than {} = {} bytes in the files of this tree (at {}); refusing to read it",
+        .dir.display(),
+        opendesk_render::limits::INPUT_FILE.name,
+        opendesk_render::limits::INPUT_FILE.bytes,
+        .file.display()
+    )]
+    TooLarge {
+        /// The tree.
+        dir: PathBuf,
+        /// The file that passed the limit.
+        file: PathBuf,
+    },
+    /// A file of the tree is not valid YAML.
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 /// A bad request or input (exit 2): its cause, where it points, and the offending line.
