@@ -209,7 +209,7 @@ extern "C" {
 // - `out_dir`: required; replaced atomically, and only when the render succeeds.
 // - `secrets_out`: where the decoded Secret payload goes (JSON; outside `out_dir`); NULL: none,
 //   and then a render that produces a payload fails with status 2 (`odr_render_request` can
-//   hand the payload back instead).
+//   hand the payload back, or drop it on request, instead; its message names those fields).
 // - `threads`: worker threads for this call; 0 = default.
 // - `*report_json_out`: the report, the same JSON as `opendesk-render render --json`; set on
 //   status 0 and, when the pipeline ran, on status 1.
