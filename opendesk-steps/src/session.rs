@@ -360,6 +360,15 @@ pub fn render_to_with_progress(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderFailure> {
     check_out(out, input, a).map_err(|e| RenderFailure::new(e.into(), None))?;
+    let to = match (secrets_out, a.discard_secret_values) {
+        (Some(_), true) => {
+            let kind = UsageKind::PayloadTwice { first: "--secrets-out", second: "--discard-secret-values" };
+            return Err(RenderFailure::new(UsageError::from(kind).into(), None));
+        }
+        (Some(_), false) => PayloadTo::Destination,
+        (None, true) => PayloadTo::Discard,
+        (None, false) => PayloadTo::Nowhere,
+    };
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
             .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
@@ -371,11 +380,21 @@ pub fn render_to_with_progress(
     opendesk_render::output::write::check_out_owned(out)
         .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
     let opts = RenderOptions { progress, ..Default::default() };
-    let rendered = run_checked(prepared, a.threads, opts)?;
-    if secrets_out.is_none() && !a.discard_secret_values {
-        require_payload_destination(&rendered, PayloadOptions::CLI)?;
-    }
+    let mut rendered = run_checked(prepared, a.threads, opts)?;
+    settle_payload(&mut rendered, to, PayloadOptions::CLI)?;
     write_rendered(rendered, out, secrets_out, a.threads, opts)
+}
+
+/// What the caller said about the secret payload, for [`settle_payload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadTo {
+    /// A payload file or the caller itself takes it (`--secrets-out`, `return_secrets`).
+    Destination,
+    /// An explicit dry run (`--discard-secret-values`): the values are dropped, and the
+    /// report's `summary.secretValuesDiscarded` says how many.
+    Discard,
+    /// Nothing was said: a render that converted Secrets fails (no silent loss).
+    Nowhere,
 }
 
 /// How a caller names the payload's destinations, for [`require_payload_destination`]'s message.
@@ -393,6 +412,26 @@ impl PayloadOptions {
         file: "--secrets-out FILE",
         otherwise: "or --discard-secret-values for an explicit dry run that drops them",
     };
+}
+
+/// Settle where the payload of a render that ran goes, before anything is written:
+/// [`PayloadTo::Destination`] keeps it for [`write_rendered`] (or the caller);
+/// [`PayloadTo::Discard`] drops its values and records their number in the report
+/// (`summary.secretValuesDiscarded`; absent when there was no payload); [`PayloadTo::Nowhere`] is
+/// [`require_payload_destination`] (exit 2 when there is a payload, naming `names`).
+pub fn settle_payload(rendered: &mut Rendered, to: PayloadTo, names: PayloadOptions) -> Result<(), RenderFailure> {
+    match to {
+        PayloadTo::Destination => Ok(()),
+        PayloadTo::Nowhere => require_payload_destination(rendered, names),
+        PayloadTo::Discard => {
+            if !rendered.secrets.is_empty() {
+                rendered.report.summary.secret_values_discarded = Some(rendered.secrets.value_count());
+            }
+            // Dropped here: nothing later in this render can write or hand back a value.
+            drop(std::mem::take(&mut rendered.secrets));
+            Ok(())
+        }
+    }
 }
 
 /// No silent loss: a render that converted Secrets (a non-empty payload) with nowhere for the
@@ -697,4 +736,31 @@ pub fn matrix_of(
     }
     let vars = opendesk_render::patch::Vars::from_config(&prepared.config);
     Ok(matrix::matrix(set, &prepared.input.documents, &vs, &vars).map_err(UsageKind::Matrix)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendesk_render::testing::Scratch;
+
+    #[test]
+    fn a_payload_file_and_a_dry_run_exclude_each_other_before_anything_runs() {
+        let tmp = Scratch::new("session-payload-twice");
+        let a = Inputs { discard_secret_values: true, ..Default::default() };
+        let f = render_to(None, &tmp.join("out"), Some(&tmp.join("s.json")), &a).unwrap_err();
+        assert_eq!((f.exit(), f.stage), (opendesk_render::error::ExitCode::Usage, None));
+        assert_eq!(f.message(), "error: give --secrets-out or --discard-secret-values, not both");
+        assert_eq!(std::fs::read_dir(&*tmp).unwrap().count(), 0, "nothing written");
+    }
+
+    #[test]
+    fn a_dry_run_counts_the_values_it_drops_and_keeps_none() {
+        let tmp = Scratch::new("session-discard");
+        let a = Inputs { discard_secret_values: true, ..Default::default() };
+        let r = render_to(None, &tmp.join("out"), None, &a).unwrap();
+        assert_eq!(r.report.summary.secret_values_discarded, Some(12), "the bundled example's 12 values");
+        assert!(r.secrets.is_empty(), "dropped, not kept");
+        let names: Vec<_> = std::fs::read_dir(&*tmp).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["out"]);
+    }
 }
