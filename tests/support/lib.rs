@@ -3,6 +3,8 @@
 
 #![allow(missing_docs)]
 
+pub mod leak;
+
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
