@@ -336,40 +336,32 @@ fn files_over_their_limit_are_refused_from_their_size() {
     let over_config = CONFIG_FILE.bytes + 1;
     let over_input = INPUT_FILE.bytes + 1;
 
-    let cfg = sparse(&big.join("instance.yaml"), over_config);
-    let o = render_refused(
-        &s,
-        "sparse --config over MAX_CONFIG_BYTES",
-        &s.input,
-        &out,
-        &[OsStr::new("--config"), cfg.as_os_str()],
-        &[&format!("{}: {over_config} bytes or more", cfg.display()), &config_limit],
-    );
-    assert!(!o.stderr.contains(":0:0"), "{}", o.stderr);
-    let graph = sparse(&big.join("release-graph.yaml"), over_config);
-    render_refused(
-        &s,
-        "sparse --release-graph over MAX_CONFIG_BYTES",
-        &s.input,
-        &out,
-        &[OsStr::new("--release-graph"), graph.as_os_str()],
-        &[&format!("{}: {over_config} bytes or more", graph.display()), &config_limit],
-    );
+    // A file named by an option: (option, file, its size, what the message names).
+    let named = [
+        ("--config", "instance.yaml", over_config, &config_limit, ""),
+        ("--release-graph", "release-graph.yaml", over_config, &config_limit, ""),
+        ("--previous-secrets", "previous.json", over_input, &input_limit, "--previous-secrets: "),
+    ];
+    for (flag, name, len, limit, prefix) in named {
+        let f = sparse(&big.join(name), len);
+        let o = render_refused(
+            &s,
+            &format!("sparse {flag} over its limit"),
+            &s.input,
+            &out,
+            &[OsStr::new(flag), f.as_os_str()],
+            &[&format!("{}: {prefix}{len} bytes or more", f.display()), limit],
+        );
+        assert!(!o.stderr.contains(":0:0"), "{}", o.stderr);
+    }
     let patches = big.join("patches");
     let patch = sparse(&patches.join("010-x.yaml"), over_config);
-    let a = RenderArgs::new(&s.input, &out)
-        .config(&s.config)
-        .extra(&[OsStr::new("--patches"), patches.as_os_str()])
-        .to_vec();
-    s.refused("sparse patch file over MAX_CONFIG_BYTES", 2, &a, &[&patch.display().to_string(), &config_limit]);
-    let prev = sparse(&big.join("previous.json"), over_input);
-    render_refused(
-        &s,
-        "sparse --previous-secrets over MAX_INPUT_BYTES",
-        &s.input,
-        &out,
-        &[OsStr::new("--previous-secrets"), prev.as_os_str()],
-        &[&format!("{}: --previous-secrets: {over_input} bytes or more", prev.display()), &input_limit],
+    let a = RenderArgs::new(&s.input, &out).config(&s.config).extra(&[OsStr::new("--patches"), patches.as_os_str()]);
+    s.refused(
+        "sparse patch file over MAX_CONFIG_BYTES",
+        2,
+        &a.to_vec(),
+        &[&patch.display().to_string(), &config_limit],
     );
     // One input file over the limit alone: refused from the listing, never read.
     let input = big.join("in");
