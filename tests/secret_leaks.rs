@@ -4,8 +4,9 @@
 //! A random strong value is planted in a Secret (or in `redact.values`) and at one place: nowhere
 //! else, a container env value, ConfigMap text, an annotation, a label, inside a base64 blob, as
 //! the password of a URL, in ConfigMap text with `redact.mode: mask`, beside a Secret wrapped in
-//! a `kind: List`, written by an instance override, on a Secret line that does not parse (block,
-//! flow and JSON style), or in a `redact.values` entry the config cannot read (same styles).
+//! a `kind: List`, written by an instance override, in the name of two conflicting resources
+//! (an error before the redact stage), on a Secret line that does not parse (block, flow and
+//! JSON style), or in a `redact.values` entry the config cannot read (same styles).
 //! Then the binary runs `render --json`, `render` (text, `--discard-secret-values`), `explain`
 //! (text and `--json`) and, for a render that passed, `diff` against a render of the same input
 //! without the planted occurrence. The value must appear, in no form the test's own search
@@ -14,8 +15,8 @@
 //! any of them; the binary's TMPDIR is empty after every run. The outcome is asserted exactly
 //! per place: exit 0 with every document unchanged or changed only by a reported rewrite
 //! (`secretKeyRef`, or the mask); exit 1 with one `redact/inline-secret` error naming the
-//! resource, the path and whose value it is; exit 2 (the input or config does not parse) with
-//! the offending line shown as `***`. Each place runs [`CASES`] cases, on a tiny input and the
+//! resource, the path and whose value it is; exit 2 (the input or config does not parse, or two
+//! resources share an identity) with the offending line shown as `***` or the name masked. Each place runs [`CASES`] cases, on a tiny input and the
 //! debug binary.
 
 use opendesk_e2e::leak::{hex, json_escape, percent, Needle};
@@ -24,7 +25,7 @@ use proptest::prelude::*;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-/// Cases per place (13 places, two of them in three styles): each case is 4 to 6 runs of the
+/// Cases per place (14 places, two of them in three styles): each case is 4 to 6 runs of the
 /// binary (0.1 to 0.2 s each in a debug build).
 const CASES: u32 = 2;
 
@@ -72,6 +73,9 @@ enum Place {
     ListWrapped,
     /// An instance override writes the value into an annotation (its change record holds it).
     Override,
+    /// Two different ConfigMaps named `cm-VALUE` (lowercase value): the dedup stage fails
+    /// before the redact stage knows the values.
+    ConflictingNames,
 }
 
 /// The one change a passing render may make to a document.
@@ -94,6 +98,8 @@ enum Expect {
     Refused { resource: &'static str, path: &'static str, whose: String },
     /// Exit 2, the line shown masked.
     Unreadable,
+    /// Exit 2, two resources with one identity, the name shown masked.
+    Conflict,
 }
 
 impl Place {
@@ -121,6 +127,7 @@ impl Place {
                 Expect::Refused { resource: cm, path: "$.data.conf", whose: "a `redact.values` entry".into() }
             }
             Place::SecretParseError(_) | Place::RedactValuesConfigError(_) => Expect::Unreadable,
+            Place::ConflictingNames => Expect::Conflict,
         }
     }
 }
@@ -189,6 +196,13 @@ fn scene(value: &str, place: &Place) -> (String, String) {
     text.push_str(&format!(
         "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-config, namespace: opendesk}}\ndata:\n  conf: {data}\n"
     ));
+    if matches!(place, Place::ConflictingNames) {
+        for conf in ["a", "b"] {
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{value}, namespace: opendesk}}\ndata: {{conf: {conf}}}\n"
+            ));
+        }
+    }
     let head = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\nargocd: {repoURL: \
                 https://git.example.org/acme.git}\nsecretsManager:\n  storeRef: {kind: ClusterSecretStore, name: \
                 stackit-sm}\n  keyPrefix: acme\n";
@@ -286,7 +300,7 @@ fn check(value: &str, place: &Place) {
     let code = match expect {
         Expect::Passes { .. } => 0,
         Expect::Refused { .. } => 1,
-        Expect::Unreadable => 2,
+        Expect::Unreadable | Expect::Conflict => 2,
     };
 
     // 1. render --json (the report on stdout).
@@ -328,6 +342,10 @@ fn check(value: &str, place: &Place) {
             assert!(!out.exists() && !so.exists(), "an unreadable input wrote something");
             assert!(o.stderr.contains("***"), "the offending line is shown masked:\n{}", o.stderr);
         }
+        Expect::Conflict => {
+            assert!(!out.exists() && !so.exists(), "a failed render wrote something");
+            o.stderr_has("conflict", "rendered twice").stderr_has("conflict", "ConfigMap/opendesk/cm-<redacted>");
+        }
     }
 
     // 2. render, text (findings and summary on stderr), as an explicit dry run.
@@ -341,6 +359,9 @@ fn check(value: &str, place: &Place) {
         }
         Expect::Unreadable => {
             o.stderr_has("render (text)", "***");
+        }
+        Expect::Conflict => {
+            o.stderr_has("render (text)", "cm-<redacted>");
         }
     }
 
@@ -498,6 +519,11 @@ proptest! {
 
     #[test]
     fn written_by_an_override(v in strong(false)) { check(&v, &Place::Override) }
+
+    #[test]
+    fn conflicting_names(v in "[a-z][0-9][a-z0-9]{16,30}".prop_filter("strong", |v| opendesk_render::stages::classify::is_strong(v))) {
+        check(&v, &Place::ConflictingNames)
+    }
 
     #[test]
     fn secret_line_that_does_not_parse(v in strong(false)) {
