@@ -3,17 +3,20 @@
 //!
 //! A random strong value is planted in a Secret (or in `redact.values`) and at one place: nowhere
 //! else, a container env value, ConfigMap text, an annotation, a label, inside a base64 blob, as
-//! the password of a URL, on a Secret line that does not parse (block, flow and JSON style), or
-//! in a `redact.values` entry the config cannot read. Then the binary runs `render --json`,
-//! `render` (text, `--discard-secret-values`), `explain` (text and `--json`) and, for a render
-//! that passed, `diff` against a render of the same input without the planted occurrence. The
-//! value must appear, in no form the test's own search knows ([`opendesk_e2e::leak`]: raw,
-//! percent-encoded, JSON-escaped, hex, base64 at every alignment, URL-safe, wrapped), in the
-//! output tree (render-meta included), stdout or stderr of any of them. The outcome is asserted
-//! exactly per place: exit 0 with every document unchanged or changed only by a reported
-//! `secretKeyRef` rewrite; exit 1 with one `redact/inline-secret` error naming the resource, the
-//! path and whose value it is; exit 2 (the input or config does not parse) with the offending
-//! line shown as `***`. Each place runs [`CASES`] cases, on a tiny input and the debug binary.
+//! the password of a URL, in ConfigMap text with `redact.mode: mask`, beside a Secret wrapped in
+//! a `kind: List`, written by an instance override, on a Secret line that does not parse (block,
+//! flow and JSON style), or in a `redact.values` entry the config cannot read (same styles).
+//! Then the binary runs `render --json`, `render` (text, `--discard-secret-values`), `explain`
+//! (text and `--json`) and, for a render that passed, `diff` against a render of the same input
+//! without the planted occurrence. The value must appear, in no form the test's own search
+//! knows ([`opendesk_e2e::leak`]: raw, percent-encoded, JSON-escaped, hex, base64 at every
+//! alignment, URL-safe, wrapped), in the output tree (render-meta included), stdout or stderr of
+//! any of them; the binary's TMPDIR is empty after every run. The outcome is asserted exactly
+//! per place: exit 0 with every document unchanged or changed only by a reported rewrite
+//! (`secretKeyRef`, or the mask); exit 1 with one `redact/inline-secret` error naming the
+//! resource, the path and whose value it is; exit 2 (the input or config does not parse) with
+//! the offending line shown as `***`. Each place runs [`CASES`] cases, on a tiny input and the
+//! debug binary.
 
 use opendesk_e2e::leak::{hex, json_escape, percent, Needle};
 use opendesk_e2e::*;
@@ -21,7 +24,8 @@ use proptest::prelude::*;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-/// Cases per place (10 places): each case is 5 to 7 runs of the binary.
+/// Cases per place (13 places, two of them in three styles): each case is 4 to 6 runs of the
+/// binary (0.1 to 0.2 s each in a debug build).
 const CASES: u32 = 2;
 
 const SECRET: &str = "Secret/opendesk/app-secret";
@@ -62,13 +66,30 @@ enum Place {
     SecretParseError(Style),
     /// A config error on the `redact.values` line that holds the value.
     RedactValuesConfigError(Style),
+    /// Glued into ConfigMap text, with `redact.mode: mask`.
+    MaskedText(String, String),
+    /// The Secret inside a `kind: List`, the value in ConfigMap text.
+    ListWrapped,
+    /// An instance override writes the value into an annotation (its change record holds it).
+    Override,
+}
+
+/// The one change a passing render may make to a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rewrite {
+    /// None.
+    Unchanged,
+    /// The env value became a `valueFrom.secretKeyRef` (`redact/secret-ref`).
+    SecretRef,
+    /// The ConfigMap text is masked (`redact/masked`, `redact.mode: mask`).
+    Masked,
 }
 
 /// What the render must do.
 #[derive(Debug)]
 enum Expect {
-    /// Exit 0; with `rewritten`, the env value became a `secretKeyRef` (reported).
-    Passes { rewritten: bool },
+    /// Exit 0, every document unchanged but for the reported `rewrite`.
+    Passes { rewrite: Rewrite },
     /// Exit 1: one `redact/inline-secret` at `resource`, `path`, naming `whose`.
     Refused { resource: &'static str, path: &'static str, whose: String },
     /// Exit 2, the line shown masked.
@@ -80,12 +101,13 @@ impl Place {
         let secret = format!("{SECRET} key `{KEY}`");
         let cm = "ConfigMap/opendesk/app-config";
         match self {
-            Place::Nowhere => Expect::Passes { rewritten: false },
-            Place::EnvValue => Expect::Passes { rewritten: true },
-            Place::ConfigMapText(..) | Place::Base64Blob(..) | Place::UrlPassword => {
+            Place::Nowhere => Expect::Passes { rewrite: Rewrite::Unchanged },
+            Place::EnvValue => Expect::Passes { rewrite: Rewrite::SecretRef },
+            Place::MaskedText(..) => Expect::Passes { rewrite: Rewrite::Masked },
+            Place::ConfigMapText(..) | Place::Base64Blob(..) | Place::UrlPassword | Place::ListWrapped => {
                 Expect::Refused { resource: cm, path: "$.data.conf", whose: secret }
             }
-            Place::Annotation => Expect::Refused {
+            Place::Annotation | Place::Override => Expect::Refused {
                 resource: "Deployment/opendesk/web",
                 path: "$.metadata.annotations.note",
                 whose: secret,
@@ -128,6 +150,11 @@ fn scene(value: &str, place: &Place) -> (String, String) {
              \"namespace\": \"opendesk\"}},\n  \"stringData\": {{\"LOG_LEVEL\": \"INFO\", \"{KEY}\": \"{}\" \"x\"}}\n}}\n",
             json_escape(value, false)
         ),
+        Place::ListWrapped => format!(
+            "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Secret\n    metadata: {{name: app-secret, \
+             namespace: opendesk}}\n    stringData:\n      {KEY}: {}\n      LOG_LEVEL: INFO\n",
+            sq(value)
+        ),
         _ => format!(
             "apiVersion: v1\nkind: Secret\nmetadata: {{name: app-secret, namespace: opendesk}}\nstringData:\n  \
              {KEY}: {}\n  LOG_LEVEL: INFO\n  SMTP_HOST: smtp.example.org\n",
@@ -148,8 +175,8 @@ fn scene(value: &str, place: &Place) -> (String, String) {
          env:\n            - {{name: API_TOKEN, value: {env}}}\n            - {{name: LOG, value: INFO}}\n"
     ));
     let data = match place {
-        Place::ConfigMapText(a, b) => sq(&format!("{a}{value}{b}")),
-        Place::RedactValues => sq(&format!("token={value}")),
+        Place::ConfigMapText(a, b) | Place::MaskedText(a, b) => sq(&format!("{a}{value}{b}")),
+        Place::RedactValues | Place::ListWrapped => sq(&format!("token={value}")),
         Place::Base64Blob(a, b) => {
             let mut bytes = a.clone();
             bytes.extend_from_slice(value.as_bytes());
@@ -176,6 +203,12 @@ fn scene(value: &str, place: &Place) -> (String, String) {
             "{{\n  \"opendeskVersion\": \"1.13.1\",\n  \"instance\": \"acme\",\n  \"namespace\": \"opendesk\",\n  \
              \"redact\": {{\n    \"mode\": \"refuse\",\n    \"values\": \"{}\"\n  }}\n}}\n",
             json_escape(value, false)
+        ),
+        Place::MaskedText(..) => format!("{head}redact:\n  mode: mask\n"),
+        Place::Override => format!(
+            "{head}overrides:\n  - name: leak\n    description: writes the value into an annotation\n    select: \
+             {{kind: Deployment, name: web}}\n    ops:\n      - set: {{path: $.metadata.annotations.note, value: {}}}\n",
+            sq(&format!("by override {value}"))
         ),
         _ => head.to_string(),
     };
@@ -261,22 +294,24 @@ fn check(value: &str, place: &Place) {
     o.expect(&format!("render --json, {place:?}"), code);
     let report: Option<serde_json::Value> = serde_json::from_str(&o.stdout).ok();
     match &expect {
-        Expect::Passes { rewritten } => {
+        Expect::Passes { rewrite } => {
             c.clean_tree("render --json --out", &out);
             // The search works: the payload holds the value.
             let payload = std::fs::read_to_string(&so).expect("--secrets-out written");
             assert!(c.needle.found_in(&payload).is_some(), "the payload lacks the value: the search is broken");
             let report = report.expect("--json prints the report");
             let refs = findings(&report, "redact/secret-ref");
-            if *rewritten {
-                assert_eq!(
-                    refs,
-                    [("Deployment/opendesk/web".to_string(), "$.spec.template.spec.containers[0].env[0]".into())],
-                    "the env value's rewrite is reported"
-                );
-            } else {
-                assert!(refs.is_empty(), "{refs:?}");
-            }
+            let masked = findings(&report, "redact/masked");
+            let env = ("Deployment/opendesk/web".to_string(), "$.spec.template.spec.containers[0].env[0]".to_string());
+            let conf = ("ConfigMap/opendesk/app-config".to_string(), "$.data.conf".to_string());
+            let (want_refs, want_masked) = match rewrite {
+                Rewrite::Unchanged => (vec![], vec![]),
+                Rewrite::SecretRef => (vec![env], vec![]),
+                Rewrite::Masked => (vec![], vec![conf.clone()]),
+            };
+            assert_eq!((refs, masked), (want_refs, want_masked), "the rewrite is reported");
+            let masked_docs = report["summary"]["maskedDocuments"].as_array().map(Vec::len).unwrap_or(0);
+            assert_eq!(masked_docs, usize::from(*rewrite == Rewrite::Masked), "summary.maskedDocuments");
             assert!(errors(&report).is_empty(), "{:?}", errors(&report));
         }
         Expect::Refused { resource, path, whose } => {
@@ -324,25 +359,34 @@ fn check(value: &str, place: &Place) {
         }
         let o = c.run(what, &a);
         o.expect(&format!("{what}, {place:?}"), if code == 2 { 2 } else { 0 });
-        if matches!(expect, Expect::Passes { rewritten: true }) && !json {
+        let shown = match expect {
+            Expect::Passes { rewrite: Rewrite::SecretRef } => Some("secret-ref"),
+            Expect::Passes { rewrite: Rewrite::Masked } => Some("mask"),
+            _ => None,
+        };
+        if let (Some(action), false) = (shown, json) {
             assert!(
-                o.stdout.lines().any(|l| l.contains("stage:redact") && l.contains("secret-ref")),
+                o.stdout.lines().any(|l| l.contains("stage:redact") && l.contains(action)),
                 "explain shows the rewrite:\n{}",
                 o.stdout
             );
         }
+        if matches!(place, Place::Override) && !json {
+            // The channel is exercised: the override's change record is printed (masked).
+            assert!(o.stdout.contains("override:leak"), "explain shows the override:\n{}", o.stdout);
+        }
     }
 
     // 4. diff against a render of the same input with the value in the Secret only.
-    if let Expect::Passes { rewritten } = expect {
+    if let Expect::Passes { rewrite } = expect {
         let control = c.t.join("in-control");
         write(&control, "app/chart/templates/all.yaml", scene(value, &Place::Nowhere).0);
         let out_control = c.t.join("out-control");
         c.render("render (control)", &control, &out_control, &["--discard-secret-values"]).expect("control", 0);
         let a: Vec<&OsStr> = vec![OsStr::new("diff"), out_control.as_os_str(), out.as_os_str()];
         let o = c.run("diff", &a);
-        o.expect(&format!("diff, {place:?}"), i32::from(rewritten));
-        // Only the rewritten env entry differs (the test's own reading of the trees).
+        o.expect(&format!("diff, {place:?}"), i32::from(rewrite != Rewrite::Unchanged));
+        // Only the rewritten part differs (the test's own reading of the trees).
         let old = opendesk_steps::session::load_tree(&out_control).expect("control tree");
         let new = opendesk_steps::session::load_tree(&out).expect("tree");
         let d = opendesk_render::diff::diff(&old, &new);
@@ -351,17 +395,26 @@ fn check(value: &str, place: &Place) {
             .iter()
             .map(|r| (r.resource.clone(), r.changes.iter().map(|p| p.path.clone()).collect()))
             .collect();
-        if rewritten {
-            assert_eq!(changed.len(), 1, "{changed:?}");
-            let (res, paths) = &changed[0];
-            assert!(res.ends_with("Deployment/opendesk/web"), "{res}");
-            let env = "$.spec.template.spec.containers[0].env[0]";
-            assert!(paths.iter().all(|p| p.starts_with(env)), "{paths:?}");
-            assert!(o.stdout.contains("secretKeyRef"), "diff shows the rewrite:\n{}", o.stdout);
-            let dep = std::fs::read_to_string(out.join("releases/app/deployment-web.yaml")).expect("the Deployment");
-            assert!(dep.contains("secretKeyRef") && dep.contains("app-secret") && dep.contains(KEY), "{dep}");
-        } else {
-            assert!(changed.is_empty(), "{changed:?}");
+        match rewrite {
+            Rewrite::Unchanged => assert!(changed.is_empty(), "{changed:?}"),
+            Rewrite::SecretRef => {
+                assert_eq!(changed.len(), 1, "{changed:?}");
+                let (res, paths) = &changed[0];
+                assert!(res.ends_with("Deployment/opendesk/web"), "{res}");
+                let env = "$.spec.template.spec.containers[0].env[0]";
+                assert!(paths.iter().all(|p| p.starts_with(env)), "{paths:?}");
+                assert!(o.stdout.contains("secretKeyRef"), "diff shows the rewrite:\n{}", o.stdout);
+                let dep =
+                    std::fs::read_to_string(out.join("releases/app/deployment-web.yaml")).expect("the Deployment");
+                assert!(dep.contains("secretKeyRef") && dep.contains("app-secret") && dep.contains(KEY), "{dep}");
+            }
+            Rewrite::Masked => {
+                assert_eq!(changed.len(), 1, "{changed:?}");
+                let (res, paths) = &changed[0];
+                assert!(res.ends_with("ConfigMap/opendesk/app-config"), "{res}");
+                assert_eq!(paths, &["$.data.conf"]);
+                assert!(o.stdout.contains("<redacted>"), "diff shows the mask:\n{}", o.stdout);
+            }
         }
     }
 }
@@ -434,6 +487,17 @@ proptest! {
 
     #[test]
     fn redact_values(v in strong(false)) { check(&v, &Place::RedactValues) }
+
+    #[test]
+    fn masked_configmap_text(v in strong(false), a in "[a-z =:/?&]{0,12}", b in "[a-z =;&]{0,12}") {
+        check(&v, &Place::MaskedText(a, b))
+    }
+
+    #[test]
+    fn secret_in_a_list(v in strong(false)) { check(&v, &Place::ListWrapped) }
+
+    #[test]
+    fn written_by_an_override(v in strong(false)) { check(&v, &Place::Override) }
 
     #[test]
     fn secret_line_that_does_not_parse(v in strong(false)) {
