@@ -199,6 +199,9 @@ fn fifos_and_devices_are_refused_by_type() {
     mkfifo(&other.join("releases/a/fifo.yaml"));
     let a: Vec<&OsStr> = vec![OsStr::new("diff"), out.as_os_str(), other.as_os_str()];
     s.refused("FIFO in a diff tree", 2, &a, &["fifo.yaml", "is a FIFO"]);
+    // Named to `validate`.
+    let fifo = other.join("releases/a/fifo.yaml");
+    s.refused("FIFO to validate", 2, &[OsStr::new("validate"), fifo.as_os_str()], &["fifo.yaml", "is a FIFO"]);
 }
 
 #[cfg(unix)]
@@ -394,6 +397,14 @@ fn files_over_their_limit_are_refused_from_their_size() {
     let a: Vec<&OsStr> = vec![OsStr::new("diff"), out.as_os_str(), other.as_os_str()];
     s.refused(
         "sparse file in a diff tree",
+        2,
+        &a,
+        &[&format!("{}: {over_input} bytes or more", huge.display()), &input_limit],
+    );
+    // A file named to `validate`.
+    let a = [OsStr::new("validate"), huge.as_os_str()];
+    s.refused(
+        "sparse file to validate",
         2,
         &a,
         &[&format!("{}: {over_input} bytes or more", huge.display()), &input_limit],

@@ -388,6 +388,12 @@ mod tests {
         let u = url_spans("see https://a:b@c@h/").next().unwrap();
         assert_eq!((&"see https://a:b@c@h/"[u.start..u.end], u.scheme), ("a:b@c", "https"));
         assert_eq!(url_spans("no url here").count(), 0);
+        // A scheme with nothing after it does not borrow a later `user:…@` (an e-mail address
+        // further on in a JSON value): its authority ends at the quote.
+        let json = "{\"path\" : \"http://\",\n \"email\" : \"noreply@example.com\"}";
+        assert_eq!(url_spans(json).next().unwrap().userinfo, None);
+        assert!(!crate::stages::classify::has_url_credentials(json) && !url_has_credentials(json));
+        assert!(matches!(redact_url_credentials(json), Cow::Borrowed(_)));
         // The four readers agree on one URL.
         for (url, pass) in [("https://u:s3cr3t@h/r", true), ("https://u@h/r", false), ("ssh://git@h/r", false)] {
             assert_eq!(crate::stages::classify::has_url_credentials(url), pass, "{url}");

@@ -165,9 +165,11 @@ fn crd_name(d: &Node) -> &str {
     d.get_path("metadata.name").and_then(Node::scalar_text).unwrap_or("?")
 }
 
-/// Files under `p` (itself when a file), sorted, YAML/JSON only for directories.
+/// Files under `p` (itself when it is not a directory), sorted, YAML/JSON only for directories.
 pub fn collect_files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if p.is_file() {
+    // Anything but a directory is read as a file, so a FIFO or a device named here is refused
+    // by type when it is read (`fsio`), not reported as "Not a directory".
+    if !p.is_dir() {
         out.push(p.to_path_buf());
         return Ok(());
     }
