@@ -13,28 +13,24 @@
 use opendesk_e2e::*;
 use std::ffi::OsStr;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The instance config every hostile case renders with.
-const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
-
-/// One render: an input dir (release `rel`), an out dir's parent holding an old file, a config.
+/// One render: a [`Scene`] (an input dir with release `rel`, [`MIN_CONFIG`]) and an out dir's
+/// parent holding an old file.
 struct Case {
-    tmp: TempDir,
+    scene: Scene,
     input: PathBuf,
     parent: PathBuf,
-    config: PathBuf,
 }
 
 impl Case {
     fn new(tag: &str) -> Self {
-        let tmp = TempDir::new(tag);
-        let input = tmp.join("in");
-        let parent = tmp.join("parent");
+        let scene = Scene::new(tag);
+        let input = scene.input.clone();
+        let parent = scene.tmp.join("parent");
         std::fs::create_dir_all(input.join("rel/chart/templates")).unwrap();
         write(&parent, "keep.txt", "nothing may change here\n");
-        let config = write(tmp.path(), "instance.yaml", CONFIG);
-        Case { tmp, input, parent, config }
+        Case { scene, input, parent }
     }
 
     /// A buffered writer for `rel/chart/templates/<name>` and its path.
@@ -48,16 +44,7 @@ impl Case {
     fn refused(&self, what: &str, needles: &[&str]) -> Outcome {
         let out = self.parent.join("out");
         let before = snapshot(&self.parent);
-        let a: Vec<&OsStr> = vec![
-            OsStr::new("render"),
-            self.input.as_os_str(),
-            OsStr::new("--out"),
-            out.as_os_str(),
-            OsStr::new("--config"),
-            self.config.as_os_str(),
-            OsStr::new("--no-patches"),
-        ];
-        let o = run(&a);
+        let o = self.scene.render_args(&out).run();
         o.expect(what, 2);
         for n in needles {
             o.stderr_has(what, n);
@@ -67,7 +54,6 @@ impl Case {
         assert!(!out.exists(), "{what}: --out was created");
         assert_eq!(hidden_entries(&self.parent), Vec::<String>::new(), "{what}: temp dirs left");
         eprintln!("{what}: exit 2 in {:?}: {}", o.elapsed, o.stderr.lines().next().unwrap_or(""));
-        let _ = self.tmp.path();
         o
     }
 }
@@ -88,17 +74,7 @@ fn alias_expansion_is_budgeted_per_file_not_per_document() {
     let (mut w, _) = ok.create("a.yaml");
     alias_doc(&mut w, 0, 99);
     drop(w);
-    let out = ok.parent.join("out");
-    let a: Vec<&OsStr> = vec![
-        OsStr::new("render"),
-        ok.input.as_os_str(),
-        OsStr::new("--out"),
-        out.as_os_str(),
-        OsStr::new("--config"),
-        ok.config.as_os_str(),
-        OsStr::new("--no-patches"),
-    ];
-    run(&a).expect("one document under the alias cap", 0);
+    ok.scene.render_args(&ok.parent.join("out")).run().expect("one document under the alias cap", 0);
 
     // 2,000 of them in one file (the case: it aborted with SIGABRT after 11 GB). The
     // file's own nodes are ~1,000 per document: its allowance is the floor, 100,000, passed by
@@ -195,19 +171,6 @@ fn input_over_the_byte_budget_is_refused_before_it_is_read() {
     assert!(!o.stderr.contains("unprintable") && !o.stderr.contains("UTF-8"), "{}", o.stderr);
 }
 
-/// Copy `from` to `to` recursively (regular files and directories only).
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
 #[test]
 fn the_corpus_and_the_10x_corpus_render_within_the_budgets() {
     let Some(corpus) = corpus() else { return };
@@ -229,17 +192,8 @@ fn the_corpus_and_the_10x_corpus_render_within_the_budgets() {
     for (what, input, docs) in [("the corpus", corpus.as_path(), 777), ("the 10x corpus", big.as_path(), 7770)] {
         let out = tmp.join(format!("out-{docs}"));
         let secrets = tmp.join(format!("secrets-{docs}.json"));
-        let a: Vec<&OsStr> = vec![
-            OsStr::new("render"),
-            input.as_os_str(),
-            OsStr::new("--out"),
-            out.as_os_str(),
-            OsStr::new("--config"),
-            config.as_os_str(),
-            OsStr::new("--secrets-out"),
-            secrets.as_os_str(),
-        ];
-        let o = run_env(&a, &[("OPENDESK_RENDER_FSYNC", "0")]);
+        let a = RenderArgs::new(input, &out).config(&config).extra(&[OsStr::new("--secrets-out"), secrets.as_os_str()]);
+        let o = a.run_env(&[("OPENDESK_RENDER_FSYNC", "0")]);
         o.expect(what, 0).stderr_has(what, &format!("{docs} documents in"));
         eprintln!("{what} ({releases} releases): exit 0 in {:?}", o.elapsed);
         std::fs::remove_dir_all(&out).unwrap();

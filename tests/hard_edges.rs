@@ -4,63 +4,39 @@
 //! whole scratch dir is hashed before and after).
 
 use opendesk_e2e::*;
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+/// A [`Scene`] that renders with a config written per case.
+struct Edges(Scene);
 
-fn cm(name: &str, ns: Option<&str>) -> String {
-    let ns = ns.map(|n| format!("  namespace: {n}\n")).unwrap_or_default();
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{ns}data:\n  a: b\n")
+impl std::ops::Deref for Edges {
+    type Target = Scene;
+    fn deref(&self) -> &Scene {
+        &self.0
+    }
 }
 
-struct Scene {
-    tmp: TempDir,
-    input: PathBuf,
-}
-
-impl Scene {
+impl Edges {
     fn new(tag: &str) -> Self {
-        let tmp = TempDir::new(tag);
-        let input = tmp.join("in");
-        Scene { tmp, input }
+        Edges(Scene::new(tag))
     }
 
-    fn file(&self, rel: &str, text: &str) {
-        write(&self.input, rel, text);
-    }
-
+    /// Write the config `tmp/<name>`.
     fn config(&self, name: &str, text: &str) -> PathBuf {
         write(self.tmp.path(), name, text)
     }
 
+    fn args(&self, config: &Path, out: &Path) -> RenderArgs {
+        RenderArgs::new(&self.input, out).no_patches().config(config)
+    }
+
     fn render(&self, config: &Path, out: &Path) -> Outcome {
-        let a: Vec<&OsStr> = vec![
-            OsStr::new("render"),
-            self.input.as_os_str(),
-            OsStr::new("--out"),
-            out.as_os_str(),
-            OsStr::new("--no-patches"),
-            OsStr::new("--config"),
-            config.as_os_str(),
-        ];
-        run(&a)
+        self.args(config, out).run()
     }
 
     /// Render, expect `code`, every needle in stderr and the scratch dir unchanged.
     fn refused(&self, what: &str, config: &Path, code: i32, needles: &[&str]) -> Outcome {
-        let before = snapshot(self.tmp.path());
-        let o = self.render(config, &self.tmp.join("out"));
-        o.expect(what, code);
-        for n in needles {
-            o.stderr_has(what, n);
-        }
-        assert_eq!(snapshot(self.tmp.path()), before, "{what}: files changed");
-        eprintln!(
-            "{what}: exit {code}: {}",
-            o.stderr.lines().find(|l| l.to_lowercase().starts_with("error")).unwrap_or("")
-        );
-        o
+        self.0.refused(what, code, &self.args(config, &self.tmp.join("out")).to_vec(), needles)
     }
 }
 
@@ -82,16 +58,16 @@ fn destination(app: &Path) -> (String, bool) {
 
 #[test]
 fn each_release_deploys_to_the_namespace_its_resources_carry() {
-    let s = Scene::new("ns-dest");
+    let s = Edges::new("ns-dest");
     // vault's chart puts its resources in `vault`; one template sets no namespace.
-    s.file("vault/vault/templates/cm.yaml", &cm("vault-config", Some("vault")));
-    s.file("vault/vault/templates/svc.yaml", &cm("vault-other", None));
+    s.file("vault/vault/templates/cm.yaml", config_map("vault-config", Some("vault")));
+    s.file("vault/vault/templates/svc.yaml", config_map("vault-other", None));
     s.file(
         "vault/vault/templates/rbac.yaml",
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: vault-reader\n",
     );
-    s.file("app/chart/templates/cm.yaml", &cm("app", None));
-    let config = s.config("instance.yaml", CONFIG);
+    s.file("app/chart/templates/cm.yaml", config_map("app", None));
+    let config = s.config("instance.yaml", MIN_CONFIG);
     let out = s.tmp.join("out");
     let o = s.render(&config, &out);
     o.expect("vault in its own namespace", 0);
@@ -109,16 +85,16 @@ fn each_release_deploys_to_the_namespace_its_resources_carry() {
 
 #[test]
 fn a_namespace_nothing_creates_fails_the_render() {
-    let s = Scene::new("ns-missing");
+    let s = Edges::new("ns-missing");
     for i in 0..3 {
-        s.file(&format!("app/chart/templates/cm{i}.yaml"), &cm(&format!("app-{i}"), Some("opendesk")));
+        s.file(&format!("app/chart/templates/cm{i}.yaml"), config_map(&format!("app-{i}"), Some("opendesk")));
     }
     s.file(
         "app/chart/templates/servicemonitor.yaml",
         "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: app\n  namespace: monitoring\nspec:\n  endpoints: []\n  selector: {}\n",
     );
-    s.file("app/chart/templates/le.yaml", &cm("app-leader", Some("kube-system")));
-    let config = s.config("instance.yaml", CONFIG);
+    s.file("app/chart/templates/le.yaml", config_map("app-leader", Some("kube-system")));
+    let config = s.config("instance.yaml", MIN_CONFIG);
     let o = s.refused(
         "monitoring created by nothing",
         &config,
@@ -134,7 +110,7 @@ fn a_namespace_nothing_creates_fails_the_render() {
     assert!(!o.stderr.contains("namespace \"kube-system\""), "{}", o.stderr);
 
     // Listed as created elsewhere: renders, with the warning naming the namespaces.
-    let listed = s.config("listed.yaml", &format!("{CONFIG}argocd:\n  externalNamespaces:\n    - monitoring\n"));
+    let listed = s.config("listed.yaml", &format!("{MIN_CONFIG}argocd:\n  externalNamespaces:\n    - monitoring\n"));
     let out = s.tmp.join("out");
     let o = s.render(&listed, &out);
     o.expect("monitoring listed", 0);
@@ -153,10 +129,10 @@ fn a_namespace_nothing_creates_fails_the_render() {
     // A bad entry is a config error at its position.
     let bad = s.config(
         "bad.yaml",
-        &format!("{CONFIG}argocd:\n  externalNamespaces: [monitoring]\n  externalNamespaces2: x\n"),
+        &format!("{MIN_CONFIG}argocd:\n  externalNamespaces: [monitoring]\n  externalNamespaces2: x\n"),
     );
     s.refused("unknown key beside it", &bad, 2, &[&format!("{}:6:3: ", bad.display()), "externalNamespaces2"]);
-    let bad = s.config("bad2.yaml", &format!("{CONFIG}argocd:\n  externalNamespaces:\n    - Monitoring\n"));
+    let bad = s.config("bad2.yaml", &format!("{MIN_CONFIG}argocd:\n  externalNamespaces:\n    - Monitoring\n"));
     s.refused(
         "not a DNS label",
         &bad,
@@ -167,15 +143,15 @@ fn a_namespace_nothing_creates_fails_the_render() {
 
 #[test]
 fn cluster_scoped_kinds_and_crd_scopes_use_no_namespace() {
-    let s = Scene::new("ns-scope");
-    s.file("app/chart/templates/cm.yaml", &cm("app", None));
+    let s = Edges::new("ns-scope");
+    s.file("app/chart/templates/cm.yaml", config_map("app", None));
     // A cluster-scoped CRD's resource and a ClusterRoleBinding carrying a namespace by mistake.
     s.file(
         "app/chart/templates/crd.yaml",
         "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.io\nspec:\n  group: example.io\n  scope: Cluster\n  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n",
     );
     s.file("app/chart/templates/w.yaml", "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w\n");
-    let config = s.config("instance.yaml", CONFIG);
+    let config = s.config("instance.yaml", MIN_CONFIG);
     let out = s.tmp.join("out");
     s.render(&config, &out).expect("cluster-scoped", 0);
     assert!(!read(&out.join("releases/app/widget-w.yaml")).contains("namespace"), "cluster-scoped CR");
@@ -190,11 +166,11 @@ fn cluster_scoped_kinds_and_crd_scopes_use_no_namespace() {
 
 #[test]
 fn overrides_that_break_a_document_name_their_config_line() {
-    let s = Scene::new("ovr");
-    s.file("app/chart/templates/cm.yaml", &cm("app", Some("opendesk")));
+    let s = Edges::new("ovr");
+    s.file("app/chart/templates/cm.yaml", config_map("app", Some("opendesk")));
     let root = s.config(
         "root.yaml",
-        &format!("{CONFIG}overrides:\n  - name: drop-all\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: $}}\n"),
+        &format!("{MIN_CONFIG}overrides:\n  - name: drop-all\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: $}}\n"),
     );
     s.refused(
         "remove: $",
@@ -207,7 +183,7 @@ fn overrides_that_break_a_document_name_their_config_line() {
     );
     let merge = s.config(
         "merge.yaml",
-        &format!("{CONFIG}overrides:\n  - name: merge-root\n    ops:\n      - merge:\n          path: $\n          value: {{a: b}}\n"),
+        &format!("{MIN_CONFIG}overrides:\n  - name: merge-root\n    ops:\n      - merge:\n          path: $\n          value: {{a: b}}\n"),
     );
     s.refused(
         "merge: $",
@@ -223,7 +199,7 @@ fn overrides_that_break_a_document_name_their_config_line() {
     ] {
         let c = s.config(
             "field.yaml",
-            &format!("{CONFIG}overrides:\n  - name: strip\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: \"{path}\"}}\n"),
+            &format!("{MIN_CONFIG}overrides:\n  - name: strip\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: \"{path}\"}}\n"),
         );
         s.refused(
             &format!("remove {path}"),
@@ -240,7 +216,7 @@ fn overrides_that_break_a_document_name_their_config_line() {
     // An override that keeps the identity renders.
     let ok = s.config(
         "ok.yaml",
-        &format!("{CONFIG}overrides:\n  - name: label\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: $.data}}\n"),
+        &format!("{MIN_CONFIG}overrides:\n  - name: label\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: $.data}}\n"),
     );
     s.render(&ok, &s.tmp.join("out")).expect("harmless override", 0);
 }
@@ -251,16 +227,7 @@ fn corpus_namespaces_are_all_created() {
     let tmp = TempDir::new("ns-corpus");
     let out = tmp.join("out");
     let config = root().join("benches/corpus-instance.yaml");
-    let a: Vec<&OsStr> = vec![
-        OsStr::new("render"),
-        corpus.as_os_str(),
-        OsStr::new("--out"),
-        out.as_os_str(),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--discard-secret-values"),
-    ];
-    let o = run(&a);
+    let o = RenderArgs::new(&corpus, &out).config(&config).extra(&["--discard-secret-values"]).run();
     o.expect("corpus", 0);
     for (release, ns) in [
         ("kube-prometheus-stack", "monitoring"),
@@ -285,28 +252,10 @@ fn corpus_namespaces_are_all_created() {
         .expect("a loki file with one namespaced resource");
     std::fs::write(&victim, read(&victim).replace("namespace: monitoring", "namespace: observability")).unwrap();
     let out2 = tmp.join("out2");
-    let a: Vec<&OsStr> = vec![
-        OsStr::new("render"),
-        copy.as_os_str(),
-        OsStr::new("--out"),
-        out2.as_os_str(),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--discard-secret-values"),
-    ];
-    let o = run(&a);
+    let o = RenderArgs::new(&copy, &out2).config(&config).extra(&["--discard-secret-values"]).run();
     o.expect("mutated corpus", 1);
     o.stderr_has("mutated corpus", "namespace \"observability\" is used by 1 resource(s) of release(s) loki");
     assert!(!out2.exists(), "nothing written on failure");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for p in walk(from) {
-        let rel = p.strip_prefix(from).unwrap();
-        let dst = to.join(rel);
-        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        std::fs::copy(&p, &dst).unwrap();
-    }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -328,15 +277,15 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn long_names_directives_and_bad_kinds() {
-    let s = Scene::new("d3");
+    let s = Edges::new("d3");
     // A valid 253-character name: its file name is cut to 255 bytes with a stable hash.
     let long = format!("{}.example", "a".repeat(244));
     assert_eq!(long.len(), 252);
-    s.file("app/chart/templates/long.yaml", &cm(&long, Some("opendesk")));
+    s.file("app/chart/templates/long.yaml", config_map(&long, Some("opendesk")));
     // `%YAML 1.1` and `%YAML 1.2` directives are accepted.
-    s.file("app/chart/templates/y11.yaml", &format!("%YAML 1.1\n---\n{}", cm("y11", Some("opendesk"))));
-    s.file("app/chart/templates/y12.yaml", &format!("%YAML 1.2\n---\n{}", cm("y12", Some("opendesk"))));
-    let config = s.config("instance.yaml", CONFIG);
+    s.file("app/chart/templates/y11.yaml", format!("%YAML 1.1\n---\n{}", config_map("y11", Some("opendesk"))));
+    s.file("app/chart/templates/y12.yaml", format!("%YAML 1.2\n---\n{}", config_map("y12", Some("opendesk"))));
+    let config = s.config("instance.yaml", MIN_CONFIG);
     let out = s.tmp.join("out");
     s.render(&config, &out).expect("long name and directives", 0);
     let names: Vec<String> = std::fs::read_dir(out.join("releases/app"))

@@ -12,28 +12,29 @@ use std::path::{Path, PathBuf};
 
 const HEAD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
 
-/// A helmfile output dir with one release `rel` holding the given files.
+/// A helmfile output dir with one release `rel` holding the given files (a [`Scene`], with
+/// [`MIN_CONFIG`]), and an existing output tree.
 struct Case {
-    tmp: TempDir,
-    input: PathBuf,
+    scene: Scene,
     out: PathBuf,
-    config: PathBuf,
 }
 
-/// The instance config every case renders with (an input dir needs one).
-const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+impl std::ops::Deref for Case {
+    type Target = Scene;
+    fn deref(&self) -> &Scene {
+        &self.scene
+    }
+}
 
 impl Case {
     fn new(tag: &str) -> Self {
-        let tmp = TempDir::new(tag);
-        let input = tmp.join("in");
-        let out = tmp.join("out");
-        std::fs::create_dir_all(input.join("rel/chart/templates")).unwrap();
+        let scene = Scene::new(tag);
+        let out = scene.tmp.join("out");
+        std::fs::create_dir_all(scene.input.join("rel/chart/templates")).unwrap();
         // An existing output tree that no failed render may touch.
         write(&out, "releases/old/ConfigMap-old.yaml", "old: tree\n");
         write(&out, "render-meta.yaml", "old: meta\n");
-        let config = write(tmp.path(), "instance.yaml", CONFIG);
-        Case { tmp, input, out, config }
+        Case { scene, out }
     }
 
     /// Write `rel/chart/templates/<name>`; returns its full path (as the binary names it).
@@ -42,14 +43,7 @@ impl Case {
     }
 
     fn render(&self, extra: &[&OsStr]) -> Outcome {
-        let mut a: Vec<&OsStr> =
-            vec![OsStr::new("render"), self.input.as_os_str(), OsStr::new("--out"), self.out.as_os_str()];
-        a.push(OsStr::new("--no-patches"));
-        if !extra.contains(&OsStr::new("--config")) {
-            a.extend([OsStr::new("--config"), self.config.as_os_str()]);
-        }
-        a.extend_from_slice(extra);
-        run(&a)
+        self.scene.render_args(&self.out).extra(extra).run()
     }
 
     /// Render, expect `code`, check the message names `loc` and the old tree is untouched.
@@ -162,9 +156,8 @@ fn deep_nesting_flow_and_block() {
     let p = write(c.tmp.path(), "patches/010-deep.yaml", format!("name: deep\nops: {}\n", "[".repeat(depth)));
     let pd = c.tmp.join("patches");
     let before = snapshot(&c.out);
-    let mut a: Vec<&OsStr> = vec![OsStr::new("render"), c.input.as_os_str(), OsStr::new("--out"), c.out.as_os_str()];
-    a.extend([OsStr::new("--patches"), pd.as_os_str(), OsStr::new("--config"), c.config.as_os_str()]);
-    run(&a).expect("deep patch file", 2).stderr_has("deep patch file", &format!("{}:", p.display()));
+    let a = RenderArgs::new(&c.input, &c.out).config(&c.config).extra(&[OsStr::new("--patches"), pd.as_os_str()]);
+    a.run().expect("deep patch file", 2).stderr_has("deep patch file", &format!("{}:", p.display()));
     assert_eq!(snapshot(&c.out), before);
 }
 
@@ -319,19 +312,11 @@ fn unreadable_file() {
             eprintln!("skipping unreadable_file: running as root and `nobody` cannot run {}", bin.display());
             return;
         }
-        let args: Vec<&OsStr> = vec![
-            OsStr::new("--reuid=65534"),
-            OsStr::new("--regid=65534"),
-            OsStr::new("--clear-groups"),
-            bin.as_os_str(),
-            OsStr::new("render"),
-            c.input.as_os_str(),
-            OsStr::new("--out"),
-            c.out.as_os_str(),
-            OsStr::new("--no-patches"),
-            OsStr::new("--config"),
-            c.config.as_os_str(),
-        ];
+        let mut args: Vec<std::ffi::OsString> =
+            ["--reuid=65534", "--regid=65534", "--clear-groups"].iter().map(Into::into).collect();
+        args.push(bin.as_os_str().to_owned());
+        args.extend(c.render_args(&c.out).to_vec());
+        let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
         let mut cmd = limited(setpriv, &args);
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -367,32 +352,19 @@ fn output_dir_that_cannot_be_written() {
     // --out below a regular file.
     let file = write(c.tmp.path(), "plain-file", "x");
     let out = file.join("out");
-    let mut a: Vec<&OsStr> = vec![OsStr::new("render"), c.input.as_os_str(), OsStr::new("--out"), out.as_os_str()];
-    a.extend([OsStr::new("--no-patches"), OsStr::new("--config"), c.config.as_os_str()]);
-    run(&a).expect("--out below a file", 2).stderr_has("below a file", &file.display().to_string());
+    c.render_args(&out).run().expect("--out below a file", 2).stderr_has("below a file", &file.display().to_string());
     // --out is an existing regular file.
-    a[3] = file.as_os_str();
-    run(&a).expect("--out is a file", 2).stderr_has("out is a file", &file.display().to_string());
+    c.render_args(&file).run().expect("--out is a file", 2).stderr_has("out is a file", &file.display().to_string());
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
     // --out on a read-only file system (procfs refuses new directories, even for root).
     let proc_out = PathBuf::from(format!("/proc/odr-e2e-{}", std::process::id()));
-    a[3] = proc_out.as_os_str();
-    run(&a).expect("--out on procfs", 2).stderr_has("procfs", "/proc");
+    c.render_args(&proc_out).run().expect("--out on procfs", 2).stderr_has("procfs", "/proc");
     // --secrets-out that cannot be written: nothing at all may be written, --out included.
     let before = snapshot(&c.out);
     let so = PathBuf::from(format!("/proc/odr-e2e-secrets-{}.json", std::process::id()));
-    let a: Vec<&OsStr> = vec![
-        OsStr::new("render"),
-        c.input.as_os_str(),
-        OsStr::new("--out"),
-        c.out.as_os_str(),
-        OsStr::new("--no-patches"),
-        OsStr::new("--secrets-out"),
-        so.as_os_str(),
-        OsStr::new("--config"),
-        c.config.as_os_str(),
-    ];
-    run(&a).expect("unwritable --secrets-out", 2).stderr_has("secrets-out", &so.display().to_string());
+    c.render(&[OsStr::new("--secrets-out"), so.as_os_str()])
+        .expect("unwritable --secrets-out", 2)
+        .stderr_has("secrets-out", &so.display().to_string());
     assert_eq!(snapshot(&c.out), before, "a failed --secrets-out write changed --out");
     assert_eq!(hidden_entries(c.tmp.path()), Vec::<String>::new());
 }

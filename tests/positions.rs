@@ -5,9 +5,7 @@
 
 use opendesk_e2e::*;
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-
-const CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+use std::path::Path;
 
 /// A Deployment whose container uses `:latest` (lint/image-latest, a warning), in a file with a
 /// comment line before it and a non-ASCII annotation value before the container (columns are
@@ -33,38 +31,18 @@ spec:
 /// A ConfigMap with a key YAML 1.1 reads as a number (lint/non-string-key, a warning at the key).
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  x: z\n  80: http\n";
 
-struct Scene {
-    tmp: TempDir,
-    input: PathBuf,
-    config: PathBuf,
+/// A scene whose input holds `files` (path under the input dir, text).
+fn scene(tag: &str, files: &[(&str, &str)]) -> Scene {
+    let s = Scene::new(tag);
+    for (rel, text) in files {
+        s.file(rel, text);
+    }
+    s
 }
 
-impl Scene {
-    fn new(tag: &str, files: &[(&str, &str)]) -> Self {
-        let tmp = TempDir::new(tag);
-        let input = tmp.join("in");
-        for (rel, text) in files {
-            write(&input, rel, text);
-        }
-        let config = write(tmp.path(), "instance.yaml", CONFIG);
-        Scene { tmp, input, config }
-    }
-
-    fn render(&self, extra: &[&OsStr]) -> Outcome {
-        let out = self.tmp.join("out");
-        let mut a: Vec<&OsStr> = vec![
-            OsStr::new("render"),
-            self.input.as_os_str(),
-            OsStr::new("--out"),
-            out.as_os_str(),
-            OsStr::new("--no-patches"),
-        ];
-        if !extra.contains(&OsStr::new("--config")) {
-            a.extend([OsStr::new("--config"), self.config.as_os_str()]);
-        }
-        a.extend_from_slice(extra);
-        run(&a)
-    }
+/// Render the scene into `out/` with `extra`.
+fn render(s: &Scene, extra: &[&OsStr]) -> Outcome {
+    s.render_args(&s.tmp.join("out")).extra(extra).run()
 }
 
 /// No unknown position printed as `:0`, no position repeated in serde-saphyr's words, one hint.
@@ -87,8 +65,8 @@ fn p(path: &Path) -> String {
 
 #[test]
 fn lint_findings_name_line_and_column() {
-    let s = Scene::new("pos-lint", &[("a/chart/templates/d.yaml", DEPLOY), ("b/chart/templates/c.yaml", CM)]);
-    let o = s.render(&[]);
+    let s = scene("pos-lint", &[("a/chart/templates/d.yaml", DEPLOY), ("b/chart/templates/c.yaml", CM)]);
+    let o = render(&s, &[]);
     o.expect("lint warnings", 0);
     clean("lint warnings", &o);
     // The image value's first character (after three spaces), on line 16 of the file.
@@ -105,8 +83,8 @@ fn lint_findings_name_line_and_column() {
 
 #[test]
 fn json_report_and_render_meta_carry_line_and_col() {
-    let s = Scene::new("pos-json", &[("a/chart/templates/d.yaml", DEPLOY)]);
-    let o = s.render(&[OsStr::new("--json")]);
+    let s = scene("pos-json", &[("a/chart/templates/d.yaml", DEPLOY)]);
+    let o = render(&s, &[OsStr::new("--json")]);
     o.expect("--json", 0);
     clean("--json", &o);
     let needle = "\"origin\": \"a/chart/templates/d.yaml:16\",\n      \"line\": 16,\n      \"col\": 20,";
@@ -120,8 +98,8 @@ fn json_report_and_render_meta_carry_line_and_col() {
 fn validate_findings_name_line_and_column() {
     // `replica` (for `replicas`) is an unknown field: the finding points at the key.
     let bad = DEPLOY.replace("spec:\n  selector:", "spec:\n  replica: 2\n  selector:");
-    let s = Scene::new("pos-validate", &[("a/chart/templates/d.yaml", &bad)]);
-    let o = s.render(&[]);
+    let s = scene("pos-validate", &[("a/chart/templates/d.yaml", &bad)]);
+    let o = render(&s, &[]);
     o.expect("unknown field", 1);
     clean("unknown field", &o);
     o.stderr_has(
@@ -166,21 +144,20 @@ fn validate_reads_files_as_the_render_does() {
 
 #[test]
 fn errors_without_a_position_name_the_file_only() {
-    let s = Scene::new("pos-files", &[("a/chart/templates/c.yaml", CM)]);
+    let s = scene("pos-files", &[("a/chart/templates/c.yaml", CM)]);
     let out = s.tmp.join("out");
     let (patches, graph) = (s.tmp.join("no-patches-here"), s.tmp.join("no-graph.yaml"));
-    let base = [OsStr::new("render"), s.input.as_os_str(), OsStr::new("--out"), out.as_os_str()];
-    let cfg = [OsStr::new("--config"), s.config.as_os_str()];
-    let cases: [(&str, Vec<&OsStr>, &Path); 2] = [
-        ("missing patch dir", [&base[..], &cfg, &[OsStr::new("--patches"), patches.as_os_str()]].concat(), &patches),
+    let base = RenderArgs::new(&s.input, &out).config(&s.config);
+    let cases: [(&str, RenderArgs, &Path); 2] = [
+        ("missing patch dir", base.clone().extra(&[OsStr::new("--patches"), patches.as_os_str()]), &patches),
         (
             "missing release graph",
-            [&base[..], &cfg, &[OsStr::new("--no-patches"), OsStr::new("--release-graph"), graph.as_os_str()]].concat(),
+            base.clone().no_patches().extra(&[OsStr::new("--release-graph"), graph.as_os_str()]),
             &graph,
         ),
     ];
     for (what, a, path) in cases {
-        let o = run(&a);
+        let o = a.run();
         o.expect(what, 2);
         clean(what, &o);
         o.stderr_has(what, &format!("error: {}: ", p(path)));
@@ -189,7 +166,7 @@ fn errors_without_a_position_name_the_file_only() {
 
 #[test]
 fn positioned_errors_print_their_position_once() {
-    let s = Scene::new("pos-errors", &[("a/chart/templates/c.yaml", CM)]);
+    let s = scene("pos-errors", &[("a/chart/templates/c.yaml", CM)]);
     // Release graphs: syntax, an unknown field (one hint), an empty release name.
     let graphs = [
         ("waves: [\n", "1:8: "),
@@ -200,7 +177,7 @@ fn positioned_errors_print_their_position_once() {
     for (i, (text, pos)) in graphs.iter().enumerate() {
         let g = write(s.tmp.path(), &format!("graph-{i}.yaml"), text);
         let what = format!("graph {i}");
-        let o = s.render(&[OsStr::new("--release-graph"), g.as_os_str()]);
+        let o = render(&s, &[OsStr::new("--release-graph"), g.as_os_str()]);
         o.expect(&what, 2);
         clean(&what, &o);
         o.stderr_has(&what, &format!("error: {}:{pos}", p(&g)));
@@ -209,9 +186,9 @@ fn positioned_errors_print_their_position_once() {
     let cfg = write(
         s.tmp.path(),
         "override.yaml",
-        format!("{CONFIG}overrides:\n  - name: bad-op\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: \"$\"}}\n"),
+        format!("{MIN_CONFIG}overrides:\n  - name: bad-op\n    select: {{kind: ConfigMap}}\n    ops:\n      - remove: {{path: \"$\"}}\n"),
     );
-    let o = s.render(&[OsStr::new("--config"), cfg.as_os_str()]);
+    let o = render(&s, &[OsStr::new("--config"), cfg.as_os_str()]);
     o.expect("override on $", 2);
     clean("override on $", &o);
     o.stderr_has("override on $", &format!("error: {}:8:", p(&cfg)));
@@ -227,9 +204,9 @@ fn positioned_errors_print_their_position_once() {
     .iter()
     .enumerate()
     {
-        let t = Scene::new("pos-input", &[("a/chart/templates/c.yaml", text)]);
+        let t = scene("pos-input", &[("a/chart/templates/c.yaml", text)]);
         let what = format!("input {i}");
-        let o = t.render(&[]);
+        let o = render(&t, &[]);
         o.expect(&what, 2);
         clean(&what, &o);
         o.stderr_has(&what, &format!("a/chart/templates/c.yaml:{pos}"));

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 use opendesk_render::document::{emit_stream, Document};
+use opendesk_render::fsio::{self, FileError};
 use opendesk_render::load::parse_text;
 use opendesk_render::patch::{apply, PatchError, PatchSet, Prepared, Vars};
 use std::path::{Path, PathBuf};
@@ -75,7 +76,7 @@ pub fn check(root: &Path) -> Result<usize, Vec<PatchError>> {
         if !p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             continue;
         }
-        match std::fs::read_to_string(&p) {
+        match read_config_like(&p) {
             Ok(t) => match opendesk_render::patch::compile_file(&p.display().to_string(), &t) {
                 Ok(ps) => {
                     count += ps.len();
@@ -83,9 +84,7 @@ pub fn check(root: &Path) -> Result<usize, Vec<PatchError>> {
                 }
                 Err(e) => errors.push(e),
             },
-            Err(e) => {
-                errors.push(PatchError { file: p.display().to_string(), line: 0, col: 0, message: e.to_string() })
-            }
+            Err(e) => errors.push(e.into()),
         }
     }
     if errors.is_empty() {
@@ -99,6 +98,18 @@ pub fn check(root: &Path) -> Result<usize, Vec<PatchError>> {
     } else {
         Err(errors)
     }
+}
+
+/// A patch file or a fixture's `meta.yaml`: a regular file of at most
+/// [`opendesk_render::limits::CONFIG_FILE`].
+fn read_config_like(p: &Path) -> Result<String, FileError> {
+    fsio::read_regular_string_max(p, opendesk_render::limits::CONFIG_FILE)
+}
+
+/// A fixture's input or snapshot: a regular file of at most
+/// [`opendesk_render::limits::INPUT_FILE`].
+fn read_data(p: &Path) -> Result<String, FileError> {
+    fsio::read_regular_string_max(p, opendesk_render::limits::INPUT_FILE)
 }
 
 /// The outcome of one fixture.
@@ -137,7 +148,7 @@ pub const FIXTURE_VERSION: &str = "1.13.1";
 
 /// Load a fixture's input documents; a `# Release: <name>` head comment sets the release.
 pub fn load_fixture_input(path: &Path) -> Result<Vec<Document>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = read_data(path).map_err(|e| e.to_string())?;
     let rel: Arc<str> = Arc::from("fixture");
     let file: Arc<str> = Arc::from(path.file_name().and_then(|f| f.to_str()).unwrap_or("input.yaml"));
     let mut docs = parse_text(&rel, &file, path, &text, true).map_err(|e| e.to_string())?;
@@ -168,7 +179,7 @@ pub fn snapshot_content(docs: &[Document]) -> String {
 
 /// Read the content of an insta `.snap` file (after its metadata header).
 pub fn read_snapshot(path: &Path) -> Option<String> {
-    let t = std::fs::read_to_string(path).ok()?;
+    let t = read_data(path).ok()?;
     let rest = t.strip_prefix("---\n")?;
     let i = rest.find("\n---\n")?;
     Some(rest[i + 5..].to_string())
@@ -207,13 +218,16 @@ pub fn run_fixture(root: &Path, fixture: &Path, accept: bool) -> Result<FixtureO
             })
         })
         .ok_or_else(|| format!("fixture {name}: no patch file NNN-{name}.yaml in {}", dir.display()))?;
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let text = read_config_like(&file).map_err(|e| e.to_string())?;
     let set =
         PatchSet::from_texts([(file.display().to_string().as_str(), text.as_str())]).map_err(|e| e.to_string())?;
-    let meta: FixtureMeta = match std::fs::read_to_string(fixture.join("meta.yaml")) {
+    let meta_file = fixture.join("meta.yaml");
+    let meta: FixtureMeta = match read_config_like(&meta_file) {
         Ok(t) => serde_saphyr::from_str_with_options(&t, opendesk_render::config::saphyr_options())
             .map_err(|e| format!("{}/meta.yaml: {e}", fixture.display()))?,
-        Err(_) => FixtureMeta::default(),
+        // No meta.yaml: the defaults. One that cannot be read is an error, not a silent default.
+        Err(FileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => FixtureMeta::default(),
+        Err(e) => return Err(e.to_string()),
     };
     let version = semver::Version::parse(meta.opendesk_version.as_deref().unwrap_or(FIXTURE_VERSION))
         .map_err(|e| e.to_string())?;

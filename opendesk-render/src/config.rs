@@ -293,15 +293,11 @@ impl InstanceConfig {
 
     /// Read and parse a config file.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
-        let text = crate::fsio::read_regular_string(file).map_err(|e| ConfigError {
+        let text = crate::fsio::read_regular_string_max(file, crate::limits::CONFIG_FILE).map_err(|e| ConfigError {
             file: file.to_path_buf(),
             line: 0,
             col: 0,
-            message: e
-                .to_string()
-                .strip_prefix(&format!("{}: ", file.display()))
-                .map(str::to_string)
-                .unwrap_or_else(|| e.to_string()),
+            message: e.reason(),
         })?;
         Self::parse(file, &text)
     }

@@ -31,6 +31,34 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// openDesk render (10.5 MB) and above the 10× replicated corpus (100 MiB).
 pub const MAX_INPUT_BYTES: u64 = 128 << 20;
 
+/// Most bytes of one config-like file: the instance config, the release graph, a patch file,
+/// a fixture's meta, an output tree's `render-meta.yaml`, a step's `runtime-state.json`:
+/// 16 MiB, far above any such file of an openDesk instance (the bundled patch set's biggest
+/// file is 2.4 KB, the release graph 9 KB, the example config 7 KB), and small enough that a
+/// mistaken `--config` (a disk image, a log) is refused without being read.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// A size bound on reading one file ([`crate::fsio::read_regular_into_max`]): its value, and
+/// the name and the files docs/robustness.md gives it, for the message of a file over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileLimit {
+    /// The constant's name (`MAX_CONFIG_BYTES`).
+    pub name: &'static str,
+    /// Most bytes.
+    pub bytes: u64,
+    /// What files it bounds, for the message (`a config-like file`).
+    pub what: &'static str,
+}
+
+/// The bound of one config-like file: [`MAX_CONFIG_BYTES`].
+pub const CONFIG_FILE: FileLimit =
+    FileLimit { name: "MAX_CONFIG_BYTES", bytes: MAX_CONFIG_BYTES, what: "a config-like file" };
+
+/// The bound of one data file (an input document file, a CRD file, a `--previous-secrets`
+/// payload, a file of a tree `diff`, `plan` or `push` reads, a file `validate` checks):
+/// [`MAX_INPUT_BYTES`]; the input of a render is bounded by it as a whole too.
+pub const INPUT_FILE: FileLimit = FileLimit { name: "MAX_INPUT_BYTES", bytes: MAX_INPUT_BYTES, what: "one data file" };
+
 /// Most YAML nodes one render builds (scalars, collections and mapping keys of every file,
 /// alias expansions included): 4,000,000, 15× a full openDesk render (270,776) and 1.5× the
 /// 10× replicated corpus; ≈ 600 MB at the measured ≈ 150 bytes per node.

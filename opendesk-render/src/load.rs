@@ -673,9 +673,10 @@ fn load_file(f: &InputFile, budget: &RenderBudget) -> Result<(Vec<Document>, [u8
         let result = (|| {
             // At most the file's `fstat` size, and only while the render's byte budget has
             // room (the listing's sizes passed; this holds for a file that grew since).
-            if let Err(e) = crate::fsio::read_regular_into_max(&f.path, &mut buf, budget.max_bytes()) {
+            let limit = crate::limits::FileLimit { bytes: budget.max_bytes(), ..crate::limits::INPUT_FILE };
+            if let Err(e) = crate::fsio::read_regular_into_max(&f.path, &mut buf, limit) {
                 return Err(match e {
-                    crate::fsio::FileError::TooLarge { path, bytes } => LoadError::InputTooLarge {
+                    crate::fsio::FileError::TooLarge { path, bytes, .. } => LoadError::InputTooLarge {
                         path,
                         bytes,
                         files: 1,

@@ -152,9 +152,8 @@ impl BaseTree {
     pub fn load(dir: &Path, scope: &ModuleScope) -> Result<Self, ModuleError> {
         let bad = |why: String| ModuleError::BadBase { dir: dir.display().to_string(), why };
         let meta_file = dir.join(crate::output::META_FILE);
-        let text = std::fs::read_to_string(&meta_file).map_err(|e| {
-            bad(format!("{}: {e} (the base must be an output tree of a full render)", meta_file.display()))
-        })?;
+        let text = crate::fsio::read_regular_string_max(&meta_file, crate::limits::CONFIG_FILE)
+            .map_err(|e| bad(format!("{e} (the base must be an output tree of a full render)")))?;
         let roots = parse_documents(&text)
             .map_err(|e| bad(format!("{}:{}:{}: {}", meta_file.display(), e.line, e.col, e.reason)))?;
         let root = roots.first().ok_or_else(|| bad(format!("{}: empty", meta_file.display())))?;
@@ -166,7 +165,7 @@ impl BaseTree {
                     .into(),
             ));
         }
-        let (releases, docs) = read_release_docs(dir, &scope.releases, true).map_err(bad)?;
+        let (releases, docs) = read_release_docs(dir, &scope.releases, true).map_err(|e| bad(e.to_string()))?;
         let (external_secrets, masked) = docs.into_iter().partition(is_external_secret);
         let base = BaseTree {
             masked,
@@ -182,11 +181,12 @@ impl BaseTree {
 }
 
 /// The ExternalSecrets under `dir/releases/<r>/` for each of `releases` (only those folders
-/// are read; a missing folder is skipped) and the releases that have a folder.
+/// are read; a missing folder is skipped) and the releases that have a folder. Each file is
+/// read as an input file is: regular files only, at most [`crate::limits::INPUT_FILE`].
 pub fn read_external_secrets(
     dir: &Path,
     releases: &BTreeSet<String>,
-) -> Result<(BTreeSet<String>, Vec<Document>), String> {
+) -> Result<(BTreeSet<String>, Vec<Document>), crate::error::LoadError> {
     read_release_docs(dir, releases, false)
 }
 
@@ -196,7 +196,7 @@ fn read_release_docs(
     dir: &Path,
     releases: &BTreeSet<String>,
     masked: bool,
-) -> Result<(BTreeSet<String>, Vec<Document>), String> {
+) -> Result<(BTreeSet<String>, Vec<Document>), crate::error::LoadError> {
     let mask = crate::stages::redact::MASK;
     let mut present = BTreeSet::new();
     let mut out = Vec::new();
@@ -208,7 +208,7 @@ fn read_release_docs(
         files.sort();
         let release: Arc<str> = Arc::from(r.as_str());
         for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
-            let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let text = crate::fsio::read_regular_string_max(f, crate::limits::INPUT_FILE)?;
             // A masked value (`redact.mode: mask`), or an env value the redact stage may have
             // turned into a `secretKeyRef`.
             let has_mask = masked && (text.contains(mask) || text.contains("secretKeyRef"));
@@ -216,7 +216,7 @@ fn read_release_docs(
                 continue;
             }
             let name: Arc<str> = Arc::from(f.file_name().and_then(|n| n.to_str()).unwrap_or(""));
-            let docs = parse_text(&release, &name, f, &text, true).map_err(|e| e.to_string())?;
+            let docs = parse_text(&release, &name, f, &text, true)?;
             out.extend(docs.into_iter().filter(|d| {
                 is_external_secret(d) || (has_mask && d.root.any_text(&mut |t| t.contains(mask) || t == "secretKeyRef"))
             }));

@@ -189,7 +189,8 @@ struct RenderArgs {
     #[arg(long)]
     secrets_out: Option<PathBuf>,
     /// An explicit dry run: convert Secrets but write their values nowhere (the summary says
-    /// "secret values DISCARDED"). Without it a render that converts Secrets needs --secrets-out.
+    /// "secret values DISCARDED", --json has summary.secretValuesDiscarded). Without it a
+    /// render that converts Secrets needs --secrets-out.
     #[arg(long, conflicts_with = "secrets_out")]
     discard_secret_values: bool,
     /// The payload an earlier render wrote (--secrets-out): report each Secret whose values

@@ -560,7 +560,8 @@ impl Workspace {
     /// replacing anything at `dst`).
     pub fn copy_file(&self, src: &Path, dst: &Path) -> Result<(), String> {
         self.check_write(dst)?;
-        let mut from = fs::File::open(src).map_err(|e| format!("{}: {e}", src.display()))?;
+        // Never a FIFO or a device (opened without blocking, refused by type before a read).
+        let mut from = opendesk_render::fsio::open_regular(src).map_err(|e| e.to_string())?;
         let mut to = fs::OpenOptions::new()
             .write(true)
             .create_new(true)

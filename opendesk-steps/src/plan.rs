@@ -122,7 +122,7 @@ impl Step for PlanRenderedManifests {
             return Err(bad("--timeout must be at least 1 s".into()));
         }
         crate::push::read_meta(&self.out_dir).map_err(|e| StepError { step: STEP, ..e })?;
-        let new = crate::session::load_tree(&self.out_dir).map_err(bad)?;
+        let new = crate::session::load_tree(&self.out_dir).map_err(|e| bad(e.to_string()))?;
         let shown_path = if path.is_empty() { "." } else { path.as_str() };
         r.info("start", format!("{} against {} ({}:{shown_path})", self.out_dir.display(), repo.shown, self.branch));
 
@@ -144,7 +144,7 @@ impl Step for PlanRenderedManifests {
             crate::session::load_tree(&subtree).map_err(|m| {
                 // Name the file as it sits in the repository, not in the (removed) work dir.
                 let prefix = format!("{}/", ws.dir().display());
-                failed(format!("{}@{}: {}", repo.shown, self.branch, m.replace(&prefix, "")))
+                failed(format!("{}@{}: {}", repo.shown, self.branch, m.to_string().replace(&prefix, "")))
             })?
         } else {
             Vec::new()

@@ -118,9 +118,8 @@ pub(crate) struct MetaFacts {
 
 pub(crate) fn read_meta(out: &Path) -> Result<MetaFacts, StepError> {
     let f = out.join(opendesk_render::output::META_FILE);
-    let text = fs::read_to_string(&f).map_err(|e| {
-        StepError::bad_input(STEP, format!("{}: {e} (is {} a rendered tree?)", f.display(), out.display()))
-    })?;
+    let text = opendesk_render::fsio::read_regular_string_max(&f, opendesk_render::limits::CONFIG_FILE)
+        .map_err(|e| StepError::bad_input(STEP, format!("{e} (is {} a rendered tree?)", out.display())))?;
     let docs = parse_documents(&text)
         .map_err(|e| StepError::bad_input(STEP, format!("{}:{}:{}: {}", f.display(), e.line, e.col, e.reason)))?;
     let root = docs.first().ok_or_else(|| StepError::bad_input(STEP, format!("{}: empty", f.display())))?;

@@ -33,14 +33,7 @@ fn release_changes(previous: &[String], now: &[String]) -> Option<String> {
     Some(s)
 }
 
-fn print_summary(
-    r: &Report,
-    out: &Path,
-    output_bytes: u64,
-    total_ms: f64,
-    changes: Option<String>,
-    discarded: Option<usize>,
-) {
+fn print_summary(r: &Report, out: &Path, output_bytes: u64, total_ms: f64, changes: Option<String>) {
     use crate::term::{count, size};
     use std::fmt::Write as _;
     if crate::term::quiet() {
@@ -102,7 +95,7 @@ fn print_summary(
         }
         text.push('\n');
     }
-    if let Some(values) = discarded {
+    if let Some(values) = s.secret_values_discarded {
         let _ = writeln!(
             text,
             "secret values DISCARDED (--discard-secret-values): {} value(s) of {} were not written anywhere; \
@@ -210,8 +203,6 @@ pub fn render(input: Option<&Path>, out: &Path, secrets_out: Option<&Path>, json
         output_bytes,
         start.elapsed().as_secs_f64() * 1000.0,
         release_changes(&previous, &now),
-        (a.discard_secret_values && secrets_out.is_none() && !rendered.secrets.is_empty())
-            .then(|| rendered.secrets.value_count()),
     );
     // Freeing every node of the render one by one takes milliseconds the user waits for, and
     // this is the CLI's last step before the process exits: leave the memory to the OS. (A

@@ -107,8 +107,8 @@ impl RuntimeState {
     /// Read and parse a `runtime-state.json`. Relative `renderedDir` and `helmfile` are
     /// resolved against the file's folder.
     pub fn load(file: &Path) -> Result<Self, StepError> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| StepError::bad_input(STEP, format!("{}: {e}", file.display())))?;
+        let text = opendesk_render::fsio::read_regular_string_max(file, opendesk_render::limits::CONFIG_FILE)
+            .map_err(|e| StepError::bad_input(STEP, e.to_string()))?;
         let mut s = Self::parse(file, &text)?;
         let base = file.parent().unwrap_or(Path::new("."));
         for p in [&mut s.rendered_dir, &mut s.helmfile].into_iter().flatten() {

@@ -6,6 +6,8 @@
 
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::document::Document;
+use opendesk_render::fsio;
+use opendesk_render::limits::INPUT_FILE;
 use opendesk_render::load::{load_dir_only, parse_text};
 use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::PatchSet;
@@ -102,7 +104,7 @@ impl ModuleArgs {
 
 mod error;
 
-pub use error::{FailureKind, RenderFailure, UsageError, UsageKind};
+pub use error::{FailureKind, RenderFailure, TreeError, UsageError, UsageKind};
 use opendesk_render::error::Located;
 /// Where an error points, from the typed error (never parsed back out of its message): the
 /// library's one position type.
@@ -113,7 +115,8 @@ pub fn snippet(file: &Path, line: usize, col: usize) -> Option<String> {
     if line == 0 {
         return None;
     }
-    let text = std::fs::read_to_string(file).ok()?;
+    // Only a file the render already read (it points into it), and as boundedly.
+    let text = fsio::read_regular_string_max(file, INPUT_FILE).ok()?;
     // Values of a Secret document or of the config's `redact:` block show as `***`.
     let shown = opendesk_render::scrub::shown_line(&text, line)?;
     let w = line.to_string().len();
@@ -240,7 +243,8 @@ pub fn prepare(input: Option<&Path>, a: &Inputs) -> Result<Prepared, UsageError>
     let previous_secrets = match &a.previous_secrets {
         Some(p) => Some((
             p.clone(),
-            std::fs::read_to_string(p).map_err(|source| UsageKind::PreviousSecrets { path: p.clone(), source })?,
+            fsio::read_regular_string_max(p, INPUT_FILE)
+                .map_err(|source| UsageKind::PreviousSecrets { path: p.clone(), source })?,
             a.strict_secrets,
         )),
         None => None,
@@ -356,6 +360,15 @@ pub fn render_to_with_progress(
     progress: Option<ProgressFn<'_>>,
 ) -> Result<Rendered, RenderFailure> {
     check_out(out, input, a).map_err(|e| RenderFailure::new(e.into(), None))?;
+    let to = match (secrets_out, a.discard_secret_values) {
+        (Some(_), true) => {
+            let kind = UsageKind::PayloadTwice { first: "--secrets-out", second: "--discard-secret-values" };
+            return Err(RenderFailure::new(UsageError::from(kind).into(), None));
+        }
+        (Some(_), false) => PayloadTo::Destination,
+        (None, true) => PayloadTo::Discard,
+        (None, false) => PayloadTo::Nowhere,
+    };
     if let Some(so) = secrets_out {
         opendesk_render::output::write::check_secrets_out(out, so)
             .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
@@ -367,11 +380,21 @@ pub fn render_to_with_progress(
     opendesk_render::output::write::check_out_owned(out)
         .map_err(|e| RenderFailure::new(FailureKind::Write(e), None))?;
     let opts = RenderOptions { progress, ..Default::default() };
-    let rendered = run_checked(prepared, a.threads, opts)?;
-    if secrets_out.is_none() && !a.discard_secret_values {
-        require_payload_destination(&rendered, PayloadOptions::CLI)?;
-    }
+    let mut rendered = run_checked(prepared, a.threads, opts)?;
+    settle_payload(&mut rendered, to, PayloadOptions::CLI)?;
     write_rendered(rendered, out, secrets_out, a.threads, opts)
+}
+
+/// What the caller said about the secret payload, for [`settle_payload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadTo {
+    /// A payload file or the caller itself takes it (`--secrets-out`, `return_secrets`).
+    Destination,
+    /// An explicit dry run (`--discard-secret-values`): the values are dropped, and the
+    /// report's `summary.secretValuesDiscarded` says how many.
+    Discard,
+    /// Nothing was said: a render that converted Secrets fails (no silent loss).
+    Nowhere,
 }
 
 /// How a caller names the payload's destinations, for [`require_payload_destination`]'s message.
@@ -389,6 +412,26 @@ impl PayloadOptions {
         file: "--secrets-out FILE",
         otherwise: "or --discard-secret-values for an explicit dry run that drops them",
     };
+}
+
+/// Settle where the payload of a render that ran goes, before anything is written:
+/// [`PayloadTo::Destination`] keeps it for [`write_rendered`] (or the caller);
+/// [`PayloadTo::Discard`] drops its values and records their number in the report
+/// (`summary.secretValuesDiscarded`; absent when there was no payload); [`PayloadTo::Nowhere`] is
+/// [`require_payload_destination`] (exit 2 when there is a payload, naming `names`).
+pub fn settle_payload(rendered: &mut Rendered, to: PayloadTo, names: PayloadOptions) -> Result<(), RenderFailure> {
+    match to {
+        PayloadTo::Destination => Ok(()),
+        PayloadTo::Nowhere => require_payload_destination(rendered, names),
+        PayloadTo::Discard => {
+            if !rendered.secrets.is_empty() {
+                rendered.report.summary.secret_values_discarded = Some(rendered.secrets.value_count());
+            }
+            // Dropped here: nothing later in this render can write or hand back a value.
+            drop(std::mem::take(&mut rendered.secrets));
+            Ok(())
+        }
+    }
 }
 
 /// No silent loss: a render that converted Secrets (a non-empty payload) with nowhere for the
@@ -608,22 +651,35 @@ fn assigned_namespace(d: &Document) -> bool {
 }
 
 /// Load an output tree (`releases/<r>/*.yaml`, `applications/*.yaml`) as documents. Regular
-/// files only; a symlink is followed only while it stays inside `dir`.
-pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
-    use opendesk_render::fsio;
+/// files only; a symlink is followed only while it stays inside `dir`; each file at most
+/// [`INPUT_FILE`], all of them together at most [`opendesk_render::limits::MAX_INPUT_BYTES`].
+pub fn load_tree(dir: &Path) -> Result<Vec<Document>, TreeError> {
     if !dir.is_dir() {
-        return Err(format!("{}: not a directory", dir.display()));
+        return Err(TreeError::NotADirectory(dir.to_path_buf()));
     }
-    let root = fsio::canonical_root(dir).map_err(|e| e.to_string())?;
+    let root = fsio::canonical_root(dir)?;
     let mut docs = Vec::new();
-    let mut add = |release: &str, p: &Path| -> Result<(), String> {
+    let mut left = INPUT_FILE.bytes;
+    let mut add = |release: &str, p: &Path| -> Result<(), TreeError> {
         if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, p).map_err(|e| e.to_string())?;
+            fsio::check_link(&root, p)?;
         }
-        let text = fsio::read_regular_string(p).map_err(|e| e.to_string())?;
+        // What is left of the tree's budget bounds this read; a file over it alone names
+        // the per-file limit.
+        let limit = fsio::FileLimit { bytes: left, ..INPUT_FILE };
+        let text = match fsio::read_regular_string_max(p, limit) {
+            Err(fsio::FileError::TooLarge { bytes, .. }) if bytes <= INPUT_FILE.bytes => {
+                return Err(TreeError::TooLarge { dir: dir.to_path_buf(), file: p.to_path_buf() })
+            }
+            Err(fsio::FileError::TooLarge { path, bytes, .. }) => {
+                return Err(fsio::FileError::TooLarge { path, bytes, limit: INPUT_FILE }.into())
+            }
+            r => r?,
+        };
+        left -= text.len() as u64;
         let r: Arc<str> = Arc::from(release);
         let f: Arc<str> = Arc::from(p.file_name().and_then(|f| f.to_str()).unwrap_or(""));
-        docs.extend(parse_text(&r, &f, p, &text, true).map_err(|e| e.to_string())?);
+        docs.extend(parse_text(&r, &f, p, &text, true)?);
         Ok(())
     };
     let sorted = |d: &Path| -> Vec<PathBuf> {
@@ -635,12 +691,12 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, String> {
     for sub in ["releases", "applications"] {
         let p = dir.join(sub);
         if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, &p).map_err(|e| e.to_string())?;
+            fsio::check_link(&root, &p)?;
         }
     }
     for rel in sorted(&dir.join("releases")) {
         if std::fs::symlink_metadata(&rel).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, &rel).map_err(|e| e.to_string())?;
+            fsio::check_link(&root, &rel)?;
         }
         let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
         for f in sorted(&rel) {
@@ -680,4 +736,31 @@ pub fn matrix_of(
     }
     let vars = opendesk_render::patch::Vars::from_config(&prepared.config);
     Ok(matrix::matrix(set, &prepared.input.documents, &vs, &vars).map_err(UsageKind::Matrix)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendesk_render::testing::Scratch;
+
+    #[test]
+    fn a_payload_file_and_a_dry_run_exclude_each_other_before_anything_runs() {
+        let tmp = Scratch::new("session-payload-twice");
+        let a = Inputs { discard_secret_values: true, ..Default::default() };
+        let f = render_to(None, &tmp.join("out"), Some(&tmp.join("s.json")), &a).unwrap_err();
+        assert_eq!((f.exit(), f.stage), (opendesk_render::error::ExitCode::Usage, None));
+        assert_eq!(f.message(), "error: give --secrets-out or --discard-secret-values, not both");
+        assert_eq!(std::fs::read_dir(&*tmp).unwrap().count(), 0, "nothing written");
+    }
+
+    #[test]
+    fn a_dry_run_counts_the_values_it_drops_and_keeps_none() {
+        let tmp = Scratch::new("session-discard");
+        let a = Inputs { discard_secret_values: true, ..Default::default() };
+        let r = render_to(None, &tmp.join("out"), None, &a).unwrap();
+        assert_eq!(r.report.summary.secret_values_discarded, Some(12), "the bundled example's 12 values");
+        assert!(r.secrets.is_empty(), "dropped, not kept");
+        let names: Vec<_> = std::fs::read_dir(&*tmp).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["out"]);
+    }
 }

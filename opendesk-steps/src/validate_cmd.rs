@@ -94,7 +94,7 @@ fn load(args: &ValidateArgs) -> Result<Loaded, String> {
         .par_iter()
         .map(|f| {
             let mut bytes = Vec::new();
-            fsio::read_regular_into_max(f, &mut bytes, limits::MAX_INPUT_BYTES)?;
+            fsio::read_regular_into_max(f, &mut bytes, limits::INPUT_FILE)?;
             let text = load::decode(f, bytes)?;
             let name: Arc<str> = Arc::from(f.display().to_string());
             load::parse_text(&release, &name, f, &text, true)

@@ -181,6 +181,9 @@ fn json_report_shape() {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["exitCode"], 0);
     assert_eq!(v["summary"]["releases"], 9);
+    // The dry run says how many values it dropped (the example's 12); a render with
+    // --secrets-out has no such field.
+    assert_eq!(v["summary"]["secretValuesDiscarded"], 12);
     assert!(v["patches"].as_array().unwrap().iter().any(|p| p["name"] == "ums-probes" && p["changed"] == 1));
 }
 
@@ -384,6 +387,12 @@ fn converted_secrets_need_secrets_out_or_an_explicit_dry_run() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
     assert!(!so.exists());
+    // With --secrets-out the report has no secretValuesDiscarded.
+    let o = run(&["render", "--out", out.to_str().unwrap(), "--secrets-out", so.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["summary"].get("secretValuesDiscarded"), None, "{}", v["summary"]);
+    assert!(so.exists());
 
     // An input without Secrets needs no payload file.
     let dir = input("nosecrets-plain", &[("app/app/templates/d.yaml", DEPLOY)]);

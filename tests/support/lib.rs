@@ -3,6 +3,8 @@
 
 #![allow(missing_docs)]
 
+pub mod leak;
+
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -286,4 +288,165 @@ pub fn hidden_entries(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// The smallest instance config an input dir renders with (`--config`): the openDesk
+/// version, the instance and its namespace.
+pub const MIN_CONFIG: &str = "opendeskVersion: 1.13.1\ninstance: acme\nnamespace: opendesk\n";
+
+/// A ConfigMap `name` (one data key), in `namespace` when given.
+pub fn config_map(name: &str, namespace: Option<&str>) -> String {
+    let ns = namespace.map(|n| format!("  namespace: {n}\n")).unwrap_or_default();
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{ns}data:\n  a: b\n")
+}
+
+/// The arguments of one `render` of the binary: `render INPUT --out OUT`, `--no-patches` when
+/// asked, `--config FILE` unless the extra arguments give their own, then the extra arguments.
+#[derive(Debug, Clone)]
+pub struct RenderArgs {
+    input: std::ffi::OsString,
+    out: std::ffi::OsString,
+    no_patches: bool,
+    config: Option<std::ffi::OsString>,
+    extra: Vec<std::ffi::OsString>,
+}
+
+impl RenderArgs {
+    /// `render input --out out`, nothing else.
+    pub fn new(input: &Path, out: &Path) -> Self {
+        RenderArgs {
+            input: input.as_os_str().to_owned(),
+            out: out.as_os_str().to_owned(),
+            no_patches: false,
+            config: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Render with the bundled patch set off (`--no-patches`).
+    pub fn no_patches(mut self) -> Self {
+        self.no_patches = true;
+        self
+    }
+
+    /// The default `--config` (left out when the extra arguments have a `--config`).
+    pub fn config(mut self, file: &Path) -> Self {
+        self.config = Some(file.as_os_str().to_owned());
+        self
+    }
+
+    /// Arguments after the others, in order.
+    pub fn extra<S: AsRef<OsStr>>(mut self, args: &[S]) -> Self {
+        self.extra.extend(args.iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// The whole argument list.
+    pub fn to_vec(&self) -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> =
+            vec!["render".into(), self.input.clone(), "--out".into(), self.out.clone()];
+        if self.no_patches {
+            a.push("--no-patches".into());
+        }
+        if let Some(c) = self.config.as_ref().filter(|_| !self.extra.iter().any(|x| x == "--config")) {
+            a.extend(["--config".into(), c.clone()]);
+        }
+        a.extend(self.extra.iter().cloned());
+        a
+    }
+
+    /// Run it ([`run`]).
+    pub fn run(&self) -> Outcome {
+        self.run_env(&[])
+    }
+
+    /// Run it with extra environment variables ([`run_env`]).
+    pub fn run_env(&self, env: &[(&str, &str)]) -> Outcome {
+        let v = self.to_vec();
+        let a: Vec<&OsStr> = v.iter().map(|s| s.as_os_str()).collect();
+        run_env(&a, env)
+    }
+}
+
+/// A scratch dir with an input dir (`in/`, empty) and [`MIN_CONFIG`] as `instance.yaml`.
+pub struct Scene {
+    /// The scratch dir (removed on drop).
+    pub tmp: TempDir,
+    /// `tmp/in`.
+    pub input: PathBuf,
+    /// `tmp/instance.yaml`.
+    pub config: PathBuf,
+}
+
+impl Scene {
+    /// A fresh scene; `tag` names its dir.
+    pub fn new(tag: &str) -> Self {
+        let tmp = TempDir::new(tag);
+        let input = tmp.join("in");
+        std::fs::create_dir_all(&input).expect("create the input dir");
+        let config = write(tmp.path(), "instance.yaml", MIN_CONFIG);
+        Scene { tmp, input, config }
+    }
+
+    /// Write `in/<rel>`; its full path.
+    pub fn file(&self, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        write(&self.input, rel, bytes)
+    }
+
+    /// `render INPUT --out OUT --no-patches --config instance.yaml`, to add to.
+    pub fn args(&self, input: &Path, out: &Path) -> RenderArgs {
+        RenderArgs::new(input, out).no_patches().config(&self.config)
+    }
+
+    /// [`Scene::args`] of the scene's input.
+    pub fn render_args(&self, out: &Path) -> RenderArgs {
+        self.args(&self.input, out)
+    }
+
+    /// Run `args`, expect exit `code` with every needle in stderr and the scratch dir
+    /// byte-identical afterwards (every file hashed before and after).
+    pub fn refused<S: AsRef<OsStr>>(&self, what: &str, code: i32, args: &[S], needles: &[&str]) -> Outcome {
+        let before = snapshot(self.tmp.path());
+        let a: Vec<&OsStr> = args.iter().map(|s| s.as_ref()).collect();
+        let o = run(&a);
+        o.expect(what, code);
+        for n in needles {
+            o.stderr_has(what, n);
+        }
+        assert_eq!(snapshot(self.tmp.path()), before, "{what}: files changed");
+        eprintln!(
+            "{what}: exit {code}: {}",
+            o.stderr.lines().find(|l| l.to_lowercase().starts_with("error")).or(o.stderr.lines().next()).unwrap_or("")
+        );
+        o
+    }
+}
+
+/// Copy `from` to `to` recursively: directories and regular files (symlinks are left out).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's dir");
+    for e in std::fs::read_dir(from).expect("read the dir to copy").flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ft = e.file_type().expect("file type");
+        if ft.is_dir() {
+            copy_dir(&src, &dst);
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst).expect("copy a file");
+        }
+    }
+}
+
+/// Make a FIFO at `p`.
+#[cfg(unix)]
+pub fn mkfifo(p: &Path) {
+    let st = Command::new("mkfifo").arg(p).status().expect("run mkfifo");
+    assert!(st.success(), "mkfifo {}", p.display());
+}
+
+/// A sparse file of `len` bytes at `p` (parents created): its size says `len`, no byte is
+/// written and none is on disk.
+pub fn sparse(p: &Path, len: u64) -> PathBuf {
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("create parents");
+    std::fs::File::create(p).expect("create").set_len(len).expect("set_len");
+    p.to_path_buf()
 }

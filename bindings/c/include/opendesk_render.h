@@ -25,8 +25,8 @@
 // The C ABI version this library implements. A caller compares it with `odr_abi_version()`
 // once (the Go package does at init) and sets `OdrRequest::abi_version` to it. It changes
 // when a struct or signature of this header changes incompatibly; additions that keep old
-// callers working (a new function, a new status) keep it.
-#define ODR_ABI_VERSION 1
+// callers working (a new function, a new status) keep it. 2: `OdrRequest::discard_secret_values`.
+#define ODR_ABI_VERSION 2
 
 // `OdrEvent::kind`: the stage started.
 #define ODR_STAGE_STARTED 0
@@ -176,9 +176,14 @@ typedef struct OdrRequest {
   const char *out_dir;
   // Write the decoded Secret payload (JSON, mode 0600) here, outside `out_dir`.
   const char *secrets_out;
-  // True: hand the payload back in `OdrResult::secrets_json` (exclusive with
-  // `secrets_out`). With neither, a render that produces a payload fails (status 2).
+  // True: hand the payload back in `OdrResult::secrets_json`.
   bool return_secrets;
+  // True: an explicit dry run (`--discard-secret-values`): the tree is written, the payload
+  // goes nowhere, and the report's `summary.secretValuesDiscarded` says how many values were
+  // dropped. At most one of `secrets_out`, `return_secrets` and `discard_secret_values`
+  // (else status 2 naming both); with none, a render that produces a payload fails
+  // (status 2) and writes nothing.
+  bool discard_secret_values;
   // Worker threads for this call; 0 = one per core.
   uint32_t threads;
   // Progress callback, or NULL.
@@ -204,7 +209,7 @@ extern "C" {
 // - `out_dir`: required; replaced atomically, and only when the render succeeds.
 // - `secrets_out`: where the decoded Secret payload goes (JSON; outside `out_dir`); NULL: none,
 //   and then a render that produces a payload fails with status 2 (`odr_render_request` can
-//   hand the payload back instead).
+//   hand the payload back, or drop it on request, instead; its message names those fields).
 // - `threads`: worker threads for this call; 0 = default.
 // - `*report_json_out`: the report, the same JSON as `opendesk-render render --json`; set on
 //   status 0 and, when the pipeline ran, on status 1.

@@ -4,25 +4,19 @@
 //! message.
 
 use crate::keyed::KeyedText;
-use opendesk_render::error::ExitCode;
+/// The outcome of a call, decided once in the library (re-exported for the bindings).
+pub use opendesk_render::error::ExitCode;
 use opendesk_render::error::Located;
 use opendesk_render::pipeline::RenderError;
 use opendesk_steps::progress::stages;
-use opendesk_steps::session::{self, Inputs, Location, RenderFailure, RenderOptions, UsageError};
+use opendesk_steps::session::{
+    self, Inputs, Location, PayloadOptions, PayloadTo, RenderFailure, RenderOptions, UsageError,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 use std::time::Instant;
-
-/// Exit code for bad input or usage (same as the CLI; [`ExitCode::Usage`]).
-pub const EXIT_USAGE: i32 = ExitCode::Usage.code();
-/// Exit code for a failed guard or lint (same as the CLI; [`ExitCode::Failed`]).
-pub const EXIT_FAILED: i32 = ExitCode::Failed.code();
-/// Status for a panic caught at the boundary (a bug; never a CLI exit code).
-pub const EXIT_INTERNAL: i32 = ExitCode::Internal.code();
-/// Status of a cancelled render (nothing was written; never a CLI exit code).
-pub const EXIT_CANCELLED: i32 = ExitCode::Cancelled.code();
 
 /// Where an error points: the file, and its 1-based line and column when known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +42,14 @@ impl From<Location> for Position {
 /// Why a call produced no result.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    /// 1 guard/lint failure, 2 bad input or usage, 3 internal error, 4 cancelled.
-    pub exit_code: i32,
-    /// The message as the CLI prints it (`error: FILE:LINE:COL: ...` plus a snippet where
-    /// known); for a config given as a structure, `error: config key PATH: ...` instead.
-    pub message: String,
+    /// The outcome: [`ExitCode::Failed`] guard/lint failure, [`ExitCode::Usage`] bad input or
+    /// usage, [`ExitCode::Internal`] internal error, [`ExitCode::Cancelled`] cancelled (the C
+    /// ABI's status is its number, [`ExitCode::code`]).
+    pub exit: ExitCode,
+    /// The message as the CLI prints it after `error: ` (`FILE:LINE:COL: ...` plus a snippet
+    /// where known; for a config given as a structure, `config key PATH: ...` instead).
+    /// [`Failure::message`] is the whole line.
+    pub text: String,
     /// The stage it failed in (`load`, `patches`, …, `write`; see
     /// `opendesk_steps::progress::stages()`); `None` when the request itself was bad.
     pub stage: Option<&'static str>,
@@ -63,60 +60,84 @@ pub struct Failure {
     pub key_path: Option<String>,
     /// The report (same JSON as `--json`), when the pipeline ran.
     pub report: Option<Box<Value>>,
+    /// What is wrong without where, from the typed error (`UsageError::reason`,
+    /// `RenderFailure::reason`): what [`Failure::keyed`] reports at a key path.
+    reason: Option<String>,
 }
 
 impl Failure {
     /// A failure with no position.
-    pub fn new(exit_code: i32, message: String) -> Self {
-        Failure { exit_code, message, stage: None, position: None, key_path: None, report: None }
+    pub fn new(exit: ExitCode, text: String) -> Self {
+        Failure { exit, text, stage: None, position: None, key_path: None, report: None, reason: None }
+    }
+
+    /// The message as the CLI prints it: `error: ` + [`Failure::text`].
+    pub fn message(&self) -> String {
+        format!("error: {}", self.text)
+    }
+
+    /// A bad request (exit 2, [`ExitCode::Usage`]) saying `what`.
+    pub fn usage(what: impl std::fmt::Display) -> Self {
+        Failure::new(ExitCode::Usage, what.to_string())
+    }
+
+    /// A panic caught at the boundary (a bug; [`ExitCode::Internal`]).
+    pub fn internal(panic: &(dyn std::any::Any + Send)) -> Self {
+        Failure::new(ExitCode::Internal, format!("internal error (a bug): {}", panic_message(panic)))
+    }
+
+    /// The status a C caller gets: [`ExitCode::code`] of [`Failure::exit`].
+    pub fn status(&self) -> i32 {
+        self.exit.code()
     }
 
     fn from_prepare(e: UsageError) -> Self {
         Failure {
             stage: Some("load"),
             position: e.location().map(|l| Box::new(l.into())),
-            ..Failure::new(e.exit().code(), e.message())
+            reason: Some(e.reason()),
+            ..Failure::new(e.exit(), e.to_string())
         }
     }
 
-    /// Report a `<config>` position of a keyed config by its key path instead.
+    /// Report a `<config>` position of a keyed config by its key path instead: the message
+    /// becomes `config key PATH: REASON`, the reason taken from the typed error.
     fn keyed(mut self, keyed: Option<&KeyedText>) -> Self {
         let Some(k) = keyed else { return self };
-        let Some(pos) = self.position.as_deref().filter(|p| p.file == "<config>") else { return self };
-        let (line, col) = (pos.line.unwrap_or(0), pos.column.unwrap_or(0));
-        // The message is `error: <config>:LINE:COL: reason` plus a snippet of the internal
-        // text: keep the reason only.
-        let prefix = format!("error: <config>:{line}:{col}: ");
-        let first = self.message.lines().next().unwrap_or("");
-        let reason = first.strip_prefix(&prefix).unwrap_or(first.strip_prefix("error: ").unwrap_or(first));
-        let path = k.path_at(line).map(str::to_string);
+        let Some(pos) = self.position.as_deref().filter(|p| p.file == CONFIG_TEXT) else { return self };
+        let Some(reason) = self.reason.take() else { return self };
+        let path = k.path_at(pos.line.unwrap_or(0)).map(str::to_string);
         let at = match path.as_deref() {
             Some("") => "config (top level)".to_string(),
             Some(p) => format!("config key {p}"),
             None => "config".to_string(),
         };
-        self.message = format!("error: {at}: {reason}");
+        self.text = format!("{at}: {reason}");
         self.key_path = path;
         self.position = None;
         self
     }
 }
 
+/// The file name a config given as text has in positions (`InstanceConfig::parse`'s).
+const CONFIG_TEXT: &str = "<config>";
+
 impl From<RenderFailure> for Failure {
     fn from(f: RenderFailure) -> Self {
         Failure {
-            exit_code: f.exit_code(),
-            message: f.message(),
+            exit: f.exit(),
+            text: f.to_string(),
             stage: f.stage,
             position: f.location().map(|l| Box::new(l.into())),
             key_path: None,
+            reason: Some(f.reason()),
             report: f.report.and_then(|r| serde_json::to_value(&*r).ok()).map(Box::new),
         }
     }
 }
 
 /// Where the decoded Secret payload goes. A render whose input holds Secrets needs one: the
-/// payload is written or handed back, never dropped unasked.
+/// payload is written or handed back, or dropped on explicit request, never dropped unasked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SecretsTo {
     /// No destination: a render that produces a payload fails (status 2, nothing written).
@@ -126,6 +147,9 @@ pub enum SecretsTo {
     File(PathBuf),
     /// Handed back to the caller ([`Rendered::secrets`]).
     Caller,
+    /// An explicit dry run (`--discard-secret-values`): the tree is written, the values go
+    /// nowhere, and the report's `summary.secretValuesDiscarded` says how many were dropped.
+    Discard,
 }
 
 /// Whether a stage started or finished.
@@ -230,6 +254,13 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
     cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Acquire))
 }
 
+/// The names of the payload's destinations in this API (the C request's fields, Python's
+/// keyword arguments), for the error of a render that has nowhere to put its payload.
+pub const PAYLOAD_OPTIONS: PayloadOptions = PayloadOptions {
+    file: "secrets_out PATH",
+    otherwise: "return_secrets to get them back, or discard_secret_values for an explicit dry run that drops them",
+};
+
 /// Render `req.input` into `req.out`. Writes nothing unless everything succeeded (the tree is
 /// replaced atomically; the payload file, when asked for, with it).
 pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
@@ -237,7 +268,7 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
     let keyed = match config_value {
         Some(v) => {
             if inputs.config.is_some() || inputs.config_text.is_some() {
-                return Err(Failure::new(EXIT_USAGE, "error: give one config: a file, a text or a structure".into()));
+                return Err(Failure::usage("give one config: a file, a text or a structure"));
             }
             let k = KeyedText::new(&v);
             inputs.config_text = Some(k.text.clone());
@@ -246,15 +277,26 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
         None => None,
     };
     if inputs.config.is_some() && inputs.config_text.is_some() {
-        return Err(Failure::new(EXIT_USAGE, "error: give one config: a file, a text or a structure".into()));
+        return Err(Failure::usage("give one config: a file, a text or a structure"));
     }
+    // `Inputs::discard_secret_values` (a Rust caller's) is the same request as
+    // `SecretsTo::Discard`; with another destination it is one too many.
+    let secrets = match (secrets, inputs.discard_secret_values) {
+        (SecretsTo::Nowhere, true) => SecretsTo::Discard,
+        (SecretsTo::File(_), true) => {
+            return Err(Failure::usage("give secrets_out or discard_secret_values, not both"))
+        }
+        (SecretsTo::Caller, true) => {
+            return Err(Failure::usage("give return_secrets or discard_secret_values, not both"))
+        }
+        (s, _) => s,
+    };
     let secrets_file = match &secrets {
         SecretsTo::File(p) => Some(p.as_path()),
         _ => None,
     };
     if let Some(so) = secrets_file {
-        opendesk_render::output::write::check_secrets_out(&out, so)
-            .map_err(|e| Failure::new(EXIT_USAGE, format!("error: {e}")))?;
+        opendesk_render::output::write::check_secrets_out(&out, so).map_err(Failure::usage)?;
     }
     if cancelled(cancel) {
         return Err(Failure::from(RenderFailure::cancelled("load")));
@@ -266,20 +308,20 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
     events.finish(Some(prepared.input.documents.len()));
     let tick = |stage: &'static str| events.start(stage);
     let opts = RenderOptions { progress: Some(&tick), cancel };
-    let rendered =
+    let mut rendered =
         session::run_checked(prepared, inputs.threads, opts).map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
-    if secrets == SecretsTo::Nowhere && !inputs.discard_secret_values {
-        // The same exit-2 error as the CLI's missing --secrets-out, in this API's names.
-        session::require_payload_destination(
-            &rendered,
-            session::PayloadOptions { file: "secrets_out PATH", otherwise: "or ask for them back (return_secrets)" },
-        )
-        .map_err(|f| Failure::from(f).keyed(keyed.as_ref()))?;
-    }
+    let to = match secrets {
+        SecretsTo::Nowhere => PayloadTo::Nowhere,
+        SecretsTo::Discard => PayloadTo::Discard,
+        SecretsTo::File(_) | SecretsTo::Caller => PayloadTo::Destination,
+    };
+    // Without a destination: the same exit-2 error as the CLI's missing --secrets-out, in this
+    // API's names.
+    session::settle_payload(&mut rendered, to, PAYLOAD_OPTIONS)?;
     let rendered = session::write_rendered(rendered, &out, secrets_file, inputs.threads, opts)?;
     events.finish(Some(rendered.report.summary.documents_out));
-    let report = serde_json::to_value(&rendered.report)
-        .map_err(|e| Failure::new(EXIT_INTERNAL, format!("error: report: {e}")))?;
+    let report =
+        serde_json::to_value(&rendered.report).map_err(|e| Failure::new(ExitCode::Internal, format!("report: {e}")))?;
     let secrets = (secrets == SecretsTo::Caller).then(|| rendered.secrets.to_secrets_file());
     Ok(Rendered { report, secrets })
 }
@@ -312,7 +354,7 @@ pub fn explain(
     let keyed = config_value.map(|v| KeyedText::new(&v));
     if let Some(k) = &keyed {
         if a.config.is_some() || a.config_text.is_some() {
-            return Err(Failure::new(EXIT_USAGE, "error: give one config: a file, a text or a structure".into()));
+            return Err(Failure::usage("give one config: a file, a text or a structure"));
         }
         a.config_text = Some(k.text.clone());
     }
@@ -321,20 +363,16 @@ pub fn explain(
         Ok(r) => r.documents,
         Err(RenderError::Failed(_, docs)) => *docs,
         Err(e) => {
-            let mut f = Failure::new(e.exit_code(), format!("error: {e}"));
-            f.position = e.location().map(|l| Box::new(l.into()));
-            return Err(f.keyed(keyed.as_ref()));
+            let f = RenderFailure::new(session::FailureKind::Render(e), None);
+            return Err(Failure::from(f).keyed(keyed.as_ref()));
         }
     };
     let shown = session::explain_entries(&docs, resource);
     if let Some(w) = resource {
         if shown.is_empty() {
-            return Err(Failure::new(
-                EXIT_USAGE,
-                format!(
-                    "error: no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` for no namespace)"
-                ),
-            ));
+            return Err(Failure::usage(format_args!(
+                "no resource {w} (use KIND/NAMESPACE/NAME as in `explain` output; `-` for no namespace)"
+            )));
         }
     }
     Ok(Value::Array(shown))
@@ -369,8 +407,8 @@ pub fn plan(req: PlanRequest) -> Result<Value, Failure> {
     if let Some(t) = req.timeout_secs {
         step.timeout = std::time::Duration::from_secs(t);
     }
-    let o = step.run(&mut |_| {}).map_err(|e| Failure::new(e.exit_code(), format!("error: {e}")))?;
-    let mut v = serde_json::to_value(&o).map_err(|e| Failure::new(EXIT_INTERNAL, format!("error: plan: {e}")))?;
+    let o = step.run(&mut |_| {}).map_err(|e| Failure::new(e.exit(), e.to_string()))?;
+    let mut v = serde_json::to_value(&o).map_err(|e| Failure::new(ExitCode::Internal, format!("plan: {e}")))?;
     v["text"] = Value::String(o.to_text());
     v["markdown"] = Value::String(o.to_markdown());
     Ok(v)
@@ -398,7 +436,7 @@ pub fn matrix(req: MatrixRequest) -> Result<Value, Failure> {
     let keyed = match config_value {
         Some(v) => {
             if inputs.config.is_some() || inputs.config_text.is_some() {
-                return Err(Failure::new(EXIT_USAGE, "error: give one config: a file, a text or a structure".into()));
+                return Err(Failure::usage("give one config: a file, a text or a structure"));
             }
             let k = KeyedText::new(&v);
             inputs.config_text = Some(k.text.clone());
@@ -408,8 +446,8 @@ pub fn matrix(req: MatrixRequest) -> Result<Value, Failure> {
     };
     let prepared =
         session::prepare(input.as_deref(), &inputs).map_err(|e| Failure::from_prepare(e).keyed(keyed.as_ref()))?;
-    let m = session::matrix_of(&prepared, &versions).map_err(|e| Failure::new(e.exit().code(), e.message()))?;
-    let mut v = serde_json::to_value(&m).map_err(|e| Failure::new(EXIT_INTERNAL, format!("error: matrix: {e}")))?;
+    let m = session::matrix_of(&prepared, &versions).map_err(|e| Failure::new(e.exit(), e.to_string()))?;
+    let mut v = serde_json::to_value(&m).map_err(|e| Failure::new(ExitCode::Internal, format!("matrix: {e}")))?;
     v["text"] = Value::String(m.to_text());
     v["markdown"] = Value::String(m.to_markdown());
     Ok(v)
@@ -483,12 +521,12 @@ mod tests {
         };
         let f =
             render_request(Request { progress: Some(&sink), cancel: Some(&flag), ..example(tmp.path()) }).unwrap_err();
-        assert_eq!(f.exit_code, EXIT_CANCELLED, "{}", f.message);
-        assert!(f.message.contains("cancelled"), "{}", f.message);
+        assert_eq!(f.exit, ExitCode::Cancelled, "{}", f.message());
+        assert!(f.message().contains("cancelled"), "{}", f.message());
         // The pipeline checks at every stage boundary: the stage after `lint` never starts.
         let all = stages();
         let next = all[all.iter().position(|s| *s == "lint").unwrap() + 1];
-        assert_eq!(f.stage, Some(next), "{}", f.message);
+        assert_eq!(f.stage, Some(next), "{}", f.message());
         assert!(!tmp.path().join("out").exists());
     }
 
@@ -496,9 +534,48 @@ mod tests {
     fn a_payload_without_a_destination_fails_and_writes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let f = render_request(Request { secrets: SecretsTo::Nowhere, ..example(tmp.path()) }).unwrap_err();
-        assert_eq!(f.exit_code, EXIT_USAGE);
-        assert!(f.message.contains("secrets_out is missing"), "{}", f.message);
-        assert!(!tmp.path().join("out").exists());
+        assert_eq!(f.exit, ExitCode::Usage);
+        assert!(f.message().contains("secrets_out is missing"), "{}", f.message());
+        for option in ["secrets_out PATH", "return_secrets", "discard_secret_values"] {
+            assert!(f.message().contains(option), "{option}: {}", f.message());
+        }
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "nothing written");
+    }
+
+    #[test]
+    fn an_explicit_dry_run_writes_the_tree_and_says_what_it_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        // What a render with the payload handed back produces, for comparison.
+        let full = render_request(example(tmp.path())).unwrap();
+        let values: usize = serde_json::from_str::<Value>(full.secrets.as_deref().unwrap()).unwrap()["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["properties"].as_object().unwrap().len())
+            .sum();
+        assert!(values > 0);
+        assert_eq!(full.report["summary"].get("secretValuesDiscarded"), None, "absent unless discarded");
+        std::fs::remove_dir_all(tmp.path().join("out")).unwrap();
+
+        let r = render_request(Request { secrets: SecretsTo::Discard, ..example(tmp.path()) }).unwrap();
+        assert_eq!(r.secrets, None);
+        assert_eq!(r.report["summary"]["secretValuesDiscarded"], json!(values));
+        assert_eq!(r.report["outputDigest"], full.report["outputDigest"], "the same tree");
+        let entries: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(entries, ["out"], "nothing written outside out/");
+
+        // `Inputs::discard_secret_values` is the same request; with a destination, one too many.
+        let inputs = Inputs { discard_secret_values: true, ..Default::default() };
+        let r = render_request(Request { secrets: SecretsTo::Nowhere, inputs: inputs.clone(), ..example(tmp.path()) })
+            .unwrap();
+        assert_eq!(r.report["summary"]["secretValuesDiscarded"], json!(values));
+        let f = render_request(Request { inputs, ..example(tmp.path()) }).unwrap_err();
+        assert_eq!(f.exit, ExitCode::Usage);
+        assert!(
+            f.message().contains("return_secrets") && f.message().contains("discard_secret_values"),
+            "{}",
+            f.message()
+        );
     }
 
     #[test]
@@ -507,12 +584,38 @@ mod tests {
         let mut v = config();
         v["secretsManager"]["keyPrefx"] = json!("acme");
         let f = render_request(Request { config_value: Some(v), ..example(tmp.path()) }).unwrap_err();
-        assert_eq!(f.exit_code, EXIT_USAGE);
-        assert_eq!(f.key_path.as_deref(), Some("secretsManager.keyPrefx"), "{}", f.message);
+        assert_eq!(f.exit, ExitCode::Usage);
+        assert_eq!(f.key_path.as_deref(), Some("secretsManager.keyPrefx"), "{}", f.message());
         assert_eq!(f.position, None);
-        assert!(f.message.starts_with("error: config key secretsManager.keyPrefx: "), "{}", f.message);
-        assert!(!f.message.contains("<config>"), "{}", f.message);
+        assert!(f.message().starts_with("error: config key secretsManager.keyPrefx: "), "{}", f.message());
+        assert!(!f.message().contains("<config>"), "{}", f.message());
         assert_eq!(f.stage, Some("load"));
+    }
+
+    #[test]
+    fn an_override_error_in_a_structured_config_names_its_key_path_with_the_typed_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut v = config();
+        v["overrides"] = json!([{
+            "name": "x",
+            "select": {"kind": "Deployment"},
+            "ops": [{"set": {"path": "$.spec[", "value": 1}}],
+        }]);
+        let inputs = Inputs { no_patches: true, ..Default::default() };
+        let f = render_request(Request { config_value: Some(v), inputs, ..example(tmp.path()) }).unwrap_err();
+        assert_eq!(f.exit, ExitCode::Usage, "{}", f.message());
+        // Compiled in the pipeline: a `RenderFailure`, its reason from the `PatchError`.
+        assert_eq!(f.stage, Some("overrides"));
+        let path = f.key_path.as_deref().unwrap_or_else(|| panic!("a key path: {f:?}"));
+        assert_eq!(path, "overrides[0].ops[0].set.path", "{}", f.message());
+        assert_eq!(f.position, None);
+        assert!(
+            f.message().starts_with("error: config key overrides[0].ops[0].set.path: patch \"x\""),
+            "{}",
+            f.message()
+        );
+        assert!(!f.message().contains("<config>"), "{}", f.message());
+        assert!(!tmp.path().join("out").exists());
     }
 
     #[test]

@@ -6,13 +6,13 @@
 //! `tests/header.rs` fails when it is stale (`ODR_UPDATE_HEADER=1 cargo test -p
 //! opendesk-render-c --test header` rewrites it).
 //!
-//! Two ways to render: `odr_render_request` (ABI 1: one request struct, progress callback
+//! Two ways to render: `odr_render_request` (ABI 2: one request struct, progress callback
 //! with `user_data`, cancel handle, a result struct holding the report, the error as fields
 //! and, when asked for, the secret payload) and `odr_render` (the first call, kept: paths in,
 //! report and message out). Callers check `odr_abi_version() == ODR_ABI_VERSION` once.
 //! Before a push, `odr_plan_request` shows what it would change (the plan of a rendered tree
 //! against the instance repository), and `odr_matrix_request` tabulates the upgrade matrix of
-//! the fixes (both additions to ABI 1, answering in an `OdrResult`).
+//! the fixes (added in ABI 1, answering in an `OdrResult`).
 //!
 //! Conventions of every call:
 //! - Strings in are NUL-terminated UTF-8; the nullable ones say so. A NULL where one is
@@ -39,7 +39,7 @@ pub use request::{
     ODR_STAGE_STARTED,
 };
 
-use api::{Failure, EXIT_INTERNAL, EXIT_USAGE};
+use api::Failure;
 use opendesk_steps::session::Inputs;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -71,7 +71,7 @@ pub(crate) unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> Result<Option<
     }
     // SAFETY: non-null and NUL-terminated per the caller's contract.
     let s = unsafe { CStr::from_ptr(p) };
-    s.to_str().map(Some).map_err(|e| Failure::new(EXIT_USAGE, format!("error: {name} is not valid UTF-8 ({e})")))
+    s.to_str().map(Some).map_err(|e| Failure::usage(format_args!("{name} is not valid UTF-8 ({e})")))
 }
 
 /// A required string argument.
@@ -80,7 +80,7 @@ pub(crate) unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> Result<Option<
 /// As [`opt_str`].
 unsafe fn req_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
     // SAFETY: forwarded contract.
-    unsafe { opt_str(p, name) }?.ok_or_else(|| Failure::new(EXIT_USAGE, format!("error: {name} must not be NULL")))
+    unsafe { opt_str(p, name) }?.ok_or_else(|| Failure::usage(format_args!("{name} must not be NULL")))
 }
 
 /// Store `s` into `*out` (when `out` is not NULL) as a string the caller frees with `odr_free`.
@@ -115,20 +115,18 @@ unsafe fn call(
             unsafe { *out = std::ptr::null_mut() };
         }
     }
-    let outcome = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        Err(Failure::new(EXIT_INTERNAL, format!("error: internal error (a bug): {}", api::panic_message(&*p))))
-    });
+    let outcome = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(Failure::internal(&*p)));
     match outcome {
         Ok(json) => {
             unsafe { put(result_out, json) };
             ODR_OK
         }
         Err(fail) => {
-            if let Some(r) = fail.report {
+            if let Some(r) = &fail.report {
                 unsafe { put(result_out, r.to_string()) };
             }
-            unsafe { put(error_out, fail.message) };
-            fail.exit_code
+            unsafe { put(error_out, fail.message()) };
+            fail.status()
         }
     }
 }
@@ -170,7 +168,7 @@ unsafe fn inputs(
 /// - `out_dir`: required; replaced atomically, and only when the render succeeds.
 /// - `secrets_out`: where the decoded Secret payload goes (JSON; outside `out_dir`); NULL: none,
 ///   and then a render that produces a payload fails with status 2 (`odr_render_request` can
-///   hand the payload back instead).
+///   hand the payload back, or drop it on request, instead; its message names those fields).
 /// - `threads`: worker threads for this call; 0 = default.
 /// - `*report_json_out`: the report, the same JSON as `opendesk-render render --json`; set on
 ///   status 0 and, when the pipeline ran, on status 1.
@@ -301,7 +299,7 @@ mod tests {
     #[test]
     fn failures_keep_the_report() {
         let (mut r, mut e) = (std::ptr::null_mut(), std::ptr::null_mut());
-        let mut f = Failure::new(ODR_FAILED, "error: render failed: guard".into());
+        let mut f = Failure::new(opendesk_render::error::ExitCode::Failed, "render failed: guard".into());
         f.report = Some(Box::new(serde_json::json!({"status": "failed"})));
         // SAFETY: both out-pointers are valid.
         let status = unsafe { call(&mut r, &mut e, move || Err(f)) };

@@ -1,9 +1,9 @@
-//! ABI 1 additions: `odr_plan_request` (what a push of a rendered tree would change) and
+//! Added in ABI 1: `odr_plan_request` (what a push of a rendered tree would change) and
 //! `odr_matrix_request` (the upgrade matrix of the fixes). Both answer in an `OdrResult`
 //! whose `report_json` holds the JSON (with `text` and `markdown` renderings); the deployer
 //! shows the plan before it pushes.
 
-use crate::api::{self, Failure, EXIT_INTERNAL, EXIT_USAGE};
+use crate::api::{self, Failure};
 use crate::request::{build, OdrResult, ODR_ABI_VERSION};
 use crate::{opt_str, ODR_BAD_INPUT, ODR_INTERNAL, ODR_OK};
 use opendesk_steps::session::Inputs;
@@ -53,7 +53,7 @@ pub struct OdrMatrixRequest {
 }
 
 fn bad(m: String) -> Failure {
-    Failure::new(EXIT_USAGE, format!("error: {m}"))
+    Failure::usage(m)
 }
 
 fn check_version(v: u32) -> Result<(), Failure> {
@@ -130,13 +130,11 @@ unsafe fn answer(result_out: *mut *mut OdrResult, f: impl FnOnce() -> Result<ser
     // SAFETY: writable per the contract.
     unsafe { *result_out = std::ptr::null_mut() };
     let outcome = catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|p| {
-            Err(Failure::new(EXIT_INTERNAL, format!("error: internal error (a bug): {}", api::panic_message(&*p))))
-        })
+        .unwrap_or_else(|p| Err(Failure::internal(&*p)))
         .map(|v| api::Rendered { report: v, secrets: None });
     let status = match &outcome {
         Ok(_) => ODR_OK,
-        Err(f) => f.exit_code,
+        Err(f) => f.status(),
     };
     let Ok(result) = catch_unwind(AssertUnwindSafe(|| build(outcome))) else { return ODR_INTERNAL };
     // SAFETY: writable per the contract.

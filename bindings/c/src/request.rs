@@ -1,7 +1,8 @@
-//! ABI 1: `odr_render_request` with a request struct, a progress callback, a cancel handle,
-//! and a result struct carrying the report, the error as fields, and the payload when asked.
+//! ABI 2 (ABI 1 plus `OdrRequest::discard_secret_values`): `odr_render_request` with a
+//! request struct, a progress callback, a cancel handle, and a result struct carrying the
+//! report, the error as fields, and the payload when asked.
 
-use crate::api::{self, Event, EventKind, Failure, SecretsTo, EXIT_INTERNAL, EXIT_USAGE};
+use crate::api::{self, Event, EventKind, Failure, SecretsTo};
 use crate::{opt_str, ODR_BAD_INPUT, ODR_INTERNAL, ODR_OK};
 use opendesk_steps::session::{Inputs, ModuleArgs};
 use std::ffi::{c_char, c_void, CString};
@@ -12,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The C ABI version this library implements. A caller compares it with `odr_abi_version()`
 /// once (the Go package does at init) and sets `OdrRequest::abi_version` to it. It changes
 /// when a struct or signature of this header changes incompatibly; additions that keep old
-/// callers working (a new function, a new status) keep it.
-pub const ODR_ABI_VERSION: u32 = 1;
+/// callers working (a new function, a new status) keep it. 2: `OdrRequest::discard_secret_values`.
+pub const ODR_ABI_VERSION: u32 = 2;
 
 /// `OdrEvent::kind`: the stage started.
 pub const ODR_STAGE_STARTED: u32 = 0;
@@ -91,9 +92,14 @@ pub struct OdrRequest {
     pub out_dir: *const c_char,
     /// Write the decoded Secret payload (JSON, mode 0600) here, outside `out_dir`.
     pub secrets_out: *const c_char,
-    /// True: hand the payload back in `OdrResult::secrets_json` (exclusive with
-    /// `secrets_out`). With neither, a render that produces a payload fails (status 2).
+    /// True: hand the payload back in `OdrResult::secrets_json`.
     pub return_secrets: bool,
+    /// True: an explicit dry run (`--discard-secret-values`): the tree is written, the payload
+    /// goes nowhere, and the report's `summary.secretValuesDiscarded` says how many values were
+    /// dropped. At most one of `secrets_out`, `return_secrets` and `discard_secret_values`
+    /// (else status 2 naming both); with none, a render that produces a payload fails
+    /// (status 2) and writes nothing.
+    pub discard_secret_values: bool,
     /// Worker threads for this call; 0 = one per core.
     pub threads: u32,
     /// Progress callback, or NULL.
@@ -188,18 +194,12 @@ fn owned(s: &str) -> *mut c_char {
     p
 }
 
-/// Read the request into the Rust-level call.
+/// Read the request (of this ABI version, checked by the caller) into the Rust-level call.
 ///
 /// # Safety
 /// The pointers in `r` follow `OdrRequest`'s contract.
 unsafe fn read(r: &OdrRequest) -> Result<(api::Request<'static>, Option<&OdrCancel>), Failure> {
-    let bad = |m: String| Failure::new(EXIT_USAGE, format!("error: {m}"));
-    if r.abi_version != ODR_ABI_VERSION {
-        return Err(bad(format!(
-            "request abi_version {} but this library implements {ODR_ABI_VERSION}: rebuild against its header",
-            r.abi_version
-        )));
-    }
+    let bad = |m: String| Failure::usage(m);
     // SAFETY (every opt_str): NUL-terminated strings valid for the call, per the contract.
     let s = |p, name| unsafe { opt_str(p, name) };
     let path = |p, name| s(p, name).map(|o| o.map(PathBuf::from));
@@ -214,11 +214,17 @@ unsafe fn read(r: &OdrRequest) -> Result<(api::Request<'static>, Option<&OdrCanc
     if r.no_patches && patches.is_some() {
         return Err(bad("give patches_dir or no_patches, not both".into()));
     }
-    let secrets = match (path(r.secrets_out, "secrets_out")?, r.return_secrets) {
-        (Some(_), true) => return Err(bad("give secrets_out or return_secrets, not both".into())),
-        (Some(p), false) => SecretsTo::File(p),
-        (None, true) => SecretsTo::Caller,
-        (None, false) => SecretsTo::Nowhere,
+    let file = path(r.secrets_out, "secrets_out")?;
+    let given = [(file.is_some(), "secrets_out"), (r.return_secrets, "return_secrets")];
+    let mut given = given.into_iter().chain([(r.discard_secret_values, "discard_secret_values")]).filter(|g| g.0);
+    if let (Some((_, a)), Some((_, b))) = (given.next(), given.next()) {
+        return Err(bad(format!("give {a} or {b}, not both")));
+    }
+    let secrets = match (file, r.return_secrets, r.discard_secret_values) {
+        (Some(p), _, _) => SecretsTo::File(p),
+        (None, true, _) => SecretsTo::Caller,
+        (None, false, true) => SecretsTo::Discard,
+        (None, false, false) => SecretsTo::Nowhere,
     };
     let out = path(r.out_dir, "out_dir")?.ok_or_else(|| bad("out_dir must not be NULL".into()))?;
     let mut keys = Vec::new();
@@ -280,9 +286,20 @@ pub unsafe extern "C" fn odr_render_request(request: *const OdrRequest, result_o
     // SAFETY: writable per the contract.
     unsafe { *result_out = std::ptr::null_mut() };
     let run = || -> Result<api::Rendered, Failure> {
-        // SAFETY: per the contract.
-        let r = unsafe { request.as_ref() }
-            .ok_or_else(|| Failure::new(EXIT_USAGE, "error: request must not be NULL".into()))?;
+        if request.is_null() {
+            return Err(Failure::usage("request must not be NULL"));
+        }
+        // The version first, through the field alone: a caller built against another ABI may
+        // have passed a struct of another size, and only its first field is common to all.
+        // SAFETY: non-NULL and pointing to a request (of some ABI version), per the contract.
+        let version = unsafe { std::ptr::addr_of!((*request).abi_version).read() };
+        if version != ODR_ABI_VERSION {
+            return Err(Failure::usage(format_args!(
+                "request abi_version {version} but this library implements {ODR_ABI_VERSION}: rebuild against its header"
+            )));
+        }
+        // SAFETY: per the contract, and of this ABI version.
+        let r = unsafe { &*request };
         // SAFETY: per the contract.
         let (mut req, cancel) = unsafe { read(r) }?;
         let (callback, user_data) = (r.progress, r.user_data as usize);
@@ -307,12 +324,10 @@ pub unsafe extern "C" fn odr_render_request(request: *const OdrRequest, result_o
         req.cancel = cancel.map(|c| &c.flag);
         api::render_request(req)
     };
-    let outcome = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|p| {
-        Err(Failure::new(EXIT_INTERNAL, format!("error: internal error (a bug): {}", api::panic_message(&*p))))
-    });
+    let outcome = catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|p| Err(Failure::internal(&*p)));
     let status = match &outcome {
         Ok(_) => ODR_OK,
-        Err(f) => f.exit_code,
+        Err(f) => f.status(),
     };
     let built = catch_unwind(AssertUnwindSafe(|| build(outcome)));
     let result = match built {
@@ -350,12 +365,12 @@ pub(crate) fn build(outcome: Result<api::Rendered, Failure>) -> Box<OdrResult> {
             }
         }
         Err(f) => {
-            r.status = f.exit_code;
+            r.status = f.status();
             if let Some(rep) = &f.report {
                 r.report_json = owned(&rep.to_string());
             }
             let e = &mut r.error;
-            e.code = f.exit_code;
+            e.code = f.status();
             e.stage = f.stage.map_or(std::ptr::null_mut(), owned);
             if let Some(p) = &f.position {
                 e.file = owned(&p.file);
@@ -363,7 +378,7 @@ pub(crate) fn build(outcome: Result<api::Rendered, Failure>) -> Box<OdrResult> {
                 e.column = p.column.unwrap_or(0).try_into().unwrap_or(u32::MAX);
             }
             e.key_path = f.key_path.as_deref().map_or(std::ptr::null_mut(), owned);
-            e.message = owned(&f.message);
+            e.message = owned(&f.message());
         }
     }
     r

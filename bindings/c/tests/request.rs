@@ -1,4 +1,4 @@
-//! `odr_render_request` (ABI 1) through its C signature: the result struct, the error fields,
+//! `odr_render_request` (ABI 2) through its C signature: the result struct, the error fields,
 //! progress with `user_data`, the cancel handle, the secret payload handed back.
 
 use opendesk_render_c::*;
@@ -31,6 +31,7 @@ fn zeroed() -> OdrRequest {
         out_dir: null(),
         secrets_out: null(),
         return_secrets: false,
+        discard_secret_values: false,
         threads: 0,
         progress: None,
         user_data: null_mut(),
@@ -97,6 +98,36 @@ fn renders_the_example_and_hands_the_payload_back() {
     assert!(tmp.path().join("out/render-meta.yaml").is_file());
     // The payload never lands in the tree.
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn without_a_destination_for_the_payload_it_is_status_2_naming_the_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = c(tmp.path().join("out").to_str().unwrap());
+    let g = run(&OdrRequest { out_dir: out.as_ptr(), ..zeroed() });
+    assert_eq!((g.status, g.stage.as_deref()), (ODR_BAD_INPUT, Some("write")));
+    let m = g.message.unwrap();
+    for option in ["secrets_out PATH", "return_secrets", "discard_secret_values"] {
+        assert!(m.contains(option), "{option}: {m}");
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "nothing written");
+}
+
+#[test]
+fn an_explicit_dry_run_writes_the_tree_and_counts_the_dropped_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = c(tmp.path().join("out").to_str().unwrap());
+    let g = run(&OdrRequest { out_dir: out.as_ptr(), discard_secret_values: true, ..zeroed() });
+    assert_eq!(g.status, ODR_OK, "{:?}", g.message);
+    assert_eq!(g.secrets, None);
+    let report = g.report.unwrap();
+    let n = report["summary"]["secretValuesDiscarded"].as_u64().expect("secretValuesDiscarded");
+    assert!(n > 0, "{}", report["summary"]);
+    assert!(tmp.path().join("out/render-meta.yaml").is_file());
+    // Nothing outside out/, and no payload inside it.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    let meta = std::fs::read_to_string(tmp.path().join("out/render-meta.yaml")).unwrap();
+    assert!(!meta.contains("iscard"), "render-meta does not depend on where the payload went");
 }
 
 #[test]
@@ -208,6 +239,14 @@ fn bad_requests_are_status_2() {
     let tmp = tempfile::tempdir().unwrap();
     let (out, so) = (c(tmp.path().join("out").to_str().unwrap()), c(tmp.path().join("s.json").to_str().unwrap()));
     let g = run(&OdrRequest { out_dir: out.as_ptr(), secrets_out: so.as_ptr(), return_secrets: true, ..zeroed() });
-    assert!(g.message.unwrap().contains("not both"));
+    assert!(g.message.unwrap().contains("give secrets_out or return_secrets, not both"));
+    let g =
+        run(&OdrRequest { out_dir: out.as_ptr(), secrets_out: so.as_ptr(), discard_secret_values: true, ..zeroed() });
+    assert_eq!(g.status, ODR_BAD_INPUT);
+    assert!(g.message.unwrap().contains("give secrets_out or discard_secret_values, not both"));
+    let g = run(&OdrRequest { out_dir: out.as_ptr(), return_secrets: true, discard_secret_values: true, ..zeroed() });
+    assert_eq!(g.status, ODR_BAD_INPUT);
+    assert!(g.message.unwrap().contains("give return_secrets or discard_secret_values, not both"));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "nothing written");
     unsafe { odr_result_free(null_mut()) };
 }

@@ -114,10 +114,16 @@ type Request struct {
 	OutDir string
 	// SecretsFile receives the decoded Secret payload (JSON, mode 0600; outside OutDir).
 	SecretsFile string
-	// ReturnSecrets hands the payload back in Report.Secrets instead (exclusive with
-	// SecretsFile). With neither, a render whose input holds Secrets fails (CodeBadInput)
-	// and writes nothing: the payload is never dropped unasked.
+	// ReturnSecrets hands the payload back in Report.Secrets instead.
 	ReturnSecrets bool
+	// DiscardSecretValues makes an explicit dry run (`--discard-secret-values`): the tree is
+	// written, the payload goes nowhere, and Report.Summary.SecretValuesDiscarded says how
+	// many values were dropped. At most one of SecretsFile, ReturnSecrets and
+	// DiscardSecretValues (else CodeBadInput). With none, a render whose input holds Secrets
+	// fails (CodeBadInput; the message names the C request's fields secrets_out,
+	// return_secrets and discard_secret_values) and writes nothing: the payload is never
+	// dropped unasked.
+	DiscardSecretValues bool
 	// Threads is the number of worker threads for this render; 0: one per core.
 	Threads int
 	// Progress, when set, receives every stage's start and finish, in order, one at a time,
@@ -298,8 +304,12 @@ func Render(ctx context.Context, req Request) (*Report, error) {
 	r.no_base = C.bool(req.NoBase)
 	r.allow_secret_removal = C.bool(req.AllowSecretRemoval)
 	r.out_dir = strs.of(req.OutDir)
+	if err := secretsExclusive(req); err != nil {
+		return nil, err
+	}
 	r.secrets_out = strs.of(req.SecretsFile)
 	r.return_secrets = C.bool(req.ReturnSecrets)
+	r.discard_secret_values = C.bool(req.DiscardSecretValues)
 	if req.Threads < 0 || req.Threads > 1<<16 {
 		return nil, &Error{Code: CodeBadInput, Message: fmt.Sprintf("error: Threads %d is out of range", req.Threads)}
 	}
@@ -381,6 +391,25 @@ func Render(ctx context.Context, req Request) (*Report, error) {
 		report.Secrets = SecretPayload(C.GoBytes(unsafe.Pointer(res.secrets_json), C.int(res.secrets_len)))
 	}
 	return report, nil
+}
+
+// secretsExclusive refuses a request that gives the payload more than one destination, in
+// this package's names.
+func secretsExclusive(req Request) error {
+	var given []string
+	if req.SecretsFile != "" {
+		given = append(given, "SecretsFile")
+	}
+	if req.ReturnSecrets {
+		given = append(given, "ReturnSecrets")
+	}
+	if req.DiscardSecretValues {
+		given = append(given, "DiscardSecretValues")
+	}
+	if len(given) > 1 {
+		return &Error{Code: CodeBadInput, Message: fmt.Sprintf("error: give %s or %s, not both", given[0], given[1])}
+	}
+	return nil
 }
 
 func goString(p *C.char) string {

@@ -126,8 +126,49 @@ func TestAPayloadWithoutADestinationFails(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != CodeBadInput || !strings.Contains(e.Message, "secrets_out is missing") {
 		t.Fatalf("err = %v", err)
 	}
+	for _, option := range []string{"secrets_out PATH", "return_secrets", "discard_secret_values"} {
+		if !strings.Contains(e.Message, option) {
+			t.Fatalf("the message does not name %s: %s", option, e.Message)
+		}
+	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatal("something was written")
+	}
+}
+
+func TestAnExplicitDryRunSaysWhatItDropped(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	r, err := Render(context.Background(), Request{OutDir: out, DiscardSecretValues: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.SecretValuesDiscarded == nil || *r.Summary.SecretValuesDiscarded == 0 || r.Secrets != nil {
+		t.Fatalf("summary = %+v, secrets = %v", r.Summary, r.Secrets)
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.raw))
+	dec.DisallowUnknownFields()
+	var back Report
+	if err := dec.Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 || entries[0].Name() != "out" {
+		t.Fatalf("written outside out/: %v %v", entries, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "render-meta.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	// A normal render does not have the field.
+	full, err := Render(context.Background(), Request{OutDir: filepath.Join(t.TempDir(), "out"), ReturnSecrets: true})
+	if err != nil || full.Summary.SecretValuesDiscarded != nil {
+		t.Fatalf("err = %v, summary = %+v", err, full.Summary)
+	}
+	// One destination at most.
+	_, err = Render(context.Background(), Request{OutDir: filepath.Join(t.TempDir(), "out"), ReturnSecrets: true, DiscardSecretValues: true})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeBadInput || !strings.Contains(e.Message, "ReturnSecrets or DiscardSecretValues") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

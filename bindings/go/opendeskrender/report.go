@@ -61,6 +61,9 @@ type Summary struct {
 	InlineSecretsRefused int `json:"inlineSecretsRefused"`
 	// MaskedDocuments lists Kind/namespace/name of the documents masked (redact.mode: mask).
 	MaskedDocuments []string `json:"maskedDocuments"`
+	// SecretValuesDiscarded is, for an explicit dry run (Request.DiscardSecretValues) that
+	// dropped a payload, the number of values dropped; nil otherwise.
+	SecretValuesDiscarded *int `json:"secretValuesDiscarded,omitempty"`
 }
 
 // SecretClass is one (Secret, key) of the converted Secrets with its class ("secret" or

@@ -4,7 +4,7 @@
 //! a config given as a dict, its key path. Rendering runs with the GIL released (other Python
 //! threads keep running); the progress callable takes it back for each call.
 
-use opendesk_render_c::api::{self, Event, EventKind, Failure, Request, SecretsTo};
+use opendesk_render_c::api::{self, Event, EventKind, ExitCode, Failure, Request, SecretsTo};
 use opendesk_steps::session::{Inputs, ModuleArgs};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -42,17 +42,17 @@ fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 }
 
 fn to_py_err(py: Python<'_>, f: Failure) -> PyErr {
-    let text = f.message.strip_prefix("error: ").unwrap_or(&f.message).to_string();
-    let err = match f.exit_code {
-        api::EXIT_USAGE => InputError::new_err(text.clone()),
-        api::EXIT_CANCELLED => Cancelled::new_err(text.clone()),
+    let text = f.text.clone();
+    let err = match f.exit {
+        ExitCode::Usage => InputError::new_err(text.clone()),
+        ExitCode::Cancelled => Cancelled::new_err(text.clone()),
         _ => RenderFailed::new_err(text.clone()),
     };
     let set = || -> PyResult<()> {
         let e = err.value(py);
         let pos = f.position.as_ref();
-        e.setattr("code", f.exit_code)?;
-        e.setattr("exit_code", f.exit_code)?;
+        e.setattr("code", f.exit.code())?;
+        e.setattr("exit_code", f.exit.code())?;
         e.setattr("stage", f.stage)?;
         e.setattr("message", text)?;
         e.setattr("file", pos.map(|l| l.file.clone()))?;
@@ -163,8 +163,11 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
 /// the release graph), `base`, `no_base` and `allow_secret_removal` make a module render, as
 /// `--module`/`--base`/`--no-base`/`--allow-secret-removal`. The Secret payload goes to
 /// `secrets_out` (a file outside `out`), or with `return_secrets=True` comes back: the
-/// result is then `(report, SecretPayload)`. With neither, a render that produces a payload
-/// raises InputError. Nothing is written unless the render succeeds.
+/// result is then `(report, SecretPayload)`; `discard_secret_values=True` is an explicit dry
+/// run (`--discard-secret-values`): the tree is written, the values go nowhere, and
+/// `report["summary"]["secretValuesDiscarded"]` says how many were dropped. At most one of the
+/// three; with none, a render that produces a payload raises InputError. Nothing is written
+/// unless the render succeeds.
 ///
 /// `progress(event)` is called for every stage's start and finish with a dict {kind:
 /// "started"|"finished", stage, index, total, ms, documents}; if it raises, the render stops
@@ -172,7 +175,7 @@ fn event_dict<'py>(py: Python<'py>, e: &Event) -> PyResult<Bound<'py, PyDict>> {
 ///
 /// Raises RenderFailed (code 1, with .report), InputError (code 2), Cancelled (code 4).
 #[pyfunction]
-#[pyo3(signature = (input=None, *, out, config=None, patches=None, no_patches=false, release_graph=None, module=Vec::new(), base=None, no_base=false, allow_secret_removal=false, secrets_out=None, return_secrets=false, threads=None, config_text=None, progress=None))]
+#[pyo3(signature = (input=None, *, out, config=None, patches=None, no_patches=false, release_graph=None, module=Vec::new(), base=None, no_base=false, allow_secret_removal=false, secrets_out=None, return_secrets=false, discard_secret_values=false, threads=None, config_text=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn render<'py>(
     py: Python<'py>,
@@ -188,17 +191,23 @@ fn render<'py>(
     allow_secret_removal: bool,
     secrets_out: Option<PathBuf>,
     return_secrets: bool,
+    discard_secret_values: bool,
     threads: Option<usize>,
     config_text: Option<String>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (mut a, config_value) = inputs(config, config_text, patches, no_patches, release_graph, threads)?;
     a.module = ModuleArgs { keys: module, base, no_base, allow_secret_removal };
-    let secrets = match (secrets_out, return_secrets) {
-        (Some(_), true) => return Err(InputError::new_err("give secrets_out or return_secrets, not both")),
-        (Some(p), false) => SecretsTo::File(p),
-        (None, true) => SecretsTo::Caller,
-        (None, false) => SecretsTo::Nowhere,
+    let secrets = match (secrets_out, return_secrets, discard_secret_values) {
+        (Some(_), true, _) => return Err(InputError::new_err("give secrets_out or return_secrets, not both")),
+        (Some(_), _, true) => return Err(InputError::new_err("give secrets_out or discard_secret_values, not both")),
+        (None, true, true) => {
+            return Err(InputError::new_err("give return_secrets or discard_secret_values, not both"))
+        }
+        (Some(p), false, false) => SecretsTo::File(p),
+        (None, true, false) => SecretsTo::Caller,
+        (None, false, true) => SecretsTo::Discard,
+        (None, false, false) => SecretsTo::Nowhere,
     };
     let cancel = AtomicBool::new(false);
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);

@@ -62,7 +62,26 @@ def test_a_payload_without_a_destination_raises_and_writes_nothing(tmp_path):
     with pytest.raises(odr.InputError, match="secrets_out is missing") as info:
         odr.render(out=tmp_path / "out")
     assert info.value.code == 2
-    assert not (tmp_path / "out").exists()
+    for option in ["secrets_out PATH", "return_secrets", "discard_secret_values"]:
+        assert option in str(info.value), str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_explicit_dry_run_says_how_many_values_it_dropped(tmp_path):
+    _, payload = odr.render(out=tmp_path / "full", return_secrets=True)
+    values = sum(len(s["properties"]) for s in json.loads(payload.json())["secrets"])
+    assert values > 0
+    report = odr.render(out=tmp_path / "out", discard_secret_values=True)
+    assert isinstance(report, dict)
+    assert report["status"] == "ok"
+    assert report["summary"]["secretValuesDiscarded"] == values
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "out"]
+    assert (tmp_path / "out" / "render-meta.yaml").is_file()
+    with pytest.raises(odr.InputError, match="discard_secret_values, not both"):
+        odr.render(out=tmp_path / "x", return_secrets=True, discard_secret_values=True)
+    with pytest.raises(odr.InputError, match="discard_secret_values, not both"):
+        odr.render(out=tmp_path / "x", secrets_out=tmp_path / "s.json", discard_secret_values=True)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "s.json").exists()
 
 
 def test_duplicate_key_raises_input_error_with_its_position(tmp_path):

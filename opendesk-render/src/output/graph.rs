@@ -371,13 +371,9 @@ impl WaveAssignment {
 impl ReleaseGraph {
     /// Read and parse a graph file.
     pub fn load(file: &Path) -> Result<Self, GraphError> {
-        let text = crate::fsio::read_regular_string(file).map_err(|e| {
-            let m = e.to_string();
-            let message = m.strip_prefix(&format!("{}: ", file.display())).map_or(m.clone(), str::to_string);
-            GraphError {
-                file: file.to_path_buf(),
-                issues: vec![GraphIssue { pos: Pos::default(), problem: GraphProblem::Syntax { message } }],
-            }
+        let text = crate::fsio::read_regular_string_max(file, crate::limits::CONFIG_FILE).map_err(|e| GraphError {
+            file: file.to_path_buf(),
+            issues: vec![GraphIssue { pos: Pos::default(), problem: GraphProblem::Syntax { message: e.reason() } }],
         })?;
         Self::parse(file, &text)
     }

@@ -32,6 +32,14 @@ impl crate::error::Located for PatchError {
     }
 }
 
+impl From<crate::fsio::FileError> for PatchError {
+    /// A patch file that cannot be read (not a regular file, over
+    /// [`crate::limits::CONFIG_FILE`], a symlink out of the patch dir): the file, no position.
+    fn from(e: crate::fsio::FileError) -> Self {
+        PatchError { file: e.path().display().to_string(), line: 0, col: 0, message: e.reason() }
+    }
+}
+
 impl From<ConfigError> for PatchError {
     fn from(e: ConfigError) -> Self {
         PatchError { file: e.file.display().to_string(), line: e.line, col: e.col, message: e.message }

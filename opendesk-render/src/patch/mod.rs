@@ -50,12 +50,7 @@ impl PatchSet {
             message: e.to_string(),
         };
         // Regular files only; a symlink is followed only while it stays inside `dir`.
-        let file_err = |p: &Path, e: crate::fsio::FileError| {
-            let m = e.to_string();
-            let message = m.strip_prefix(&format!("{}: ", p.display())).map_or(m.clone(), str::to_string);
-            PatchError { file: p.display().to_string(), line: 0, col: 0, message }
-        };
-        let root = crate::fsio::canonical_root(dir).map_err(|e| file_err(dir, e))?;
+        let root = crate::fsio::canonical_root(dir)?;
         let mut texts = Vec::new();
         for e in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
             let e = e.map_err(|e| io(dir, e))?;
@@ -63,9 +58,9 @@ impl PatchSet {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.') {
                 if e.file_type().is_ok_and(|t| t.is_symlink()) {
-                    crate::fsio::check_link(&root, &p).map_err(|e| file_err(&p, e))?;
+                    crate::fsio::check_link(&root, &p)?;
                 }
-                let t = crate::fsio::read_regular_string(&p).map_err(|e| file_err(&p, e))?;
+                let t = crate::fsio::read_regular_string_max(&p, crate::limits::CONFIG_FILE)?;
                 texts.push((p.display().to_string(), t));
             }
         }

@@ -167,6 +167,8 @@ impl<'a> RenderContext<'a> {
                 .as_ref()
                 .map_or(0, |r| r.report.count(crate::stages::redact::Action::Refused)),
             masked_documents: self.redact.as_ref().map(|r| r.report.masked_documents.clone()).unwrap_or_default(),
+            // The caller's decision, after the pipeline (`session::settle_payload`).
+            secret_values_discarded: None,
         };
         Report {
             status: if failed { "failed" } else { "ok" },

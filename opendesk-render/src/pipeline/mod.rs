@@ -121,6 +121,12 @@ pub struct Summary {
     pub inline_secrets_refused: usize,
     /// Documents masked under `redact.mode: mask` (`Kind/namespace/name`).
     pub masked_documents: Vec<String>,
+    /// Secret values dropped by an explicit dry run (`--discard-secret-values`): the payload's
+    /// values, written nowhere. Absent (`None`) unless a dry run dropped a payload. Set by the
+    /// caller that decides where the payload goes (the session), never by the pipeline; not in
+    /// render-meta (the tree does not depend on where the payload went).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_values_discarded: Option<usize>,
 }
 
 /// The render report (`--json`). Field names are stable; see docs/json-report.md.

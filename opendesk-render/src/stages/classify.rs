@@ -358,10 +358,7 @@ pub fn is_credential_key(k: &str) -> bool {
 
 /// Does the URL `v` carry a password (`scheme://user:pass@host`)?
 pub fn has_url_credentials(v: &str) -> bool {
-    let Some(i) = v.find("://") else { return false };
-    let rest = &v[i + 3..];
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    crate::scrub::url_spans(v).next().is_some_and(|u| u.password().is_some())
 }
 
 /// Estimated bits of a value: length × log2(size of the character classes it uses).

@@ -142,6 +142,18 @@ pub fn dedup(docs: &mut Vec<Document>, cfg: &InstanceConfig) -> Result<DedupRepo
         }
     }
     if !conflicts.is_empty() {
+        // The error is printed before the redact stage knows the secret values: a name that
+        // holds a Secret's value (the redact stage would refuse it) shows masked.
+        let known = crate::diff::secret_values_in(&[docs]);
+        if !known.is_empty() {
+            for c in &mut conflicts {
+                for field in [&mut c.id.namespace, &mut c.id.name] {
+                    if let std::borrow::Cow::Owned(m) = known.mask(field) {
+                        *field = m;
+                    }
+                }
+            }
+        }
         return Err(DedupError { conflicts });
     }
     let mut report = DedupReport::default();
@@ -351,6 +363,25 @@ mod tests {
         assert!(m.contains("Service/opendesk/web: a/x/templates/s.yaml:1 and b/y/templates/s.yaml:1"), "{m}");
         assert!(m.contains("exactly one release"), "{m}");
         assert_eq!(emit_stream(&ds), before, "unchanged on error");
+    }
+
+    /// A conflict's name that holds a Secret's value is masked in the error, which is printed
+    /// before the redact stage runs (tests/secret_leaks.rs, `conflicting_names`).
+    #[test]
+    fn a_secret_value_in_a_conflicting_name_is_masked() {
+        let v = "q7kp2mvr9lst4wzzxk3ab";
+        let text = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{token: {v}}}\n---\n\
+             apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{v}}}\ndata: {{a: b}}\n---\n\
+             apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{v}}}\ndata: {{a: c}}\n"
+        );
+        let mut ds = docs("a", "x/templates/all.yaml", &text);
+        let m = dedup(&mut ds, &cfg()).unwrap_err().to_string();
+        assert!(!m.contains(v), "{m}");
+        assert!(
+            m.contains("ConfigMap/opendesk/cm-<redacted>: a/x/templates/all.yaml:6 and a/x/templates/all.yaml:11"),
+            "{m}"
+        );
     }
 
     #[test]

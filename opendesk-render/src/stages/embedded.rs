@@ -155,24 +155,13 @@ fn unquote(v: &str) -> Option<&str> {
 /// Passwords of `scheme://user:password@host` URLs in a line (percent-encoded as written, and
 /// decoded when that differs).
 fn url_passwords(line: &str, no: usize, out: &mut Vec<Inner>) {
-    let mut rest = line;
-    while let Some(i) = rest.find("://") {
-        let after = &rest[i + 3..];
-        let end = after
-            .find(|c: char| c.is_whitespace() || matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | ',' | ';'))
-            .unwrap_or(after.len());
-        let authority = &after[..end];
-        if let Some((userinfo, _host)) = authority.rsplit_once('@') {
-            if let Some((_user, pass)) = userinfo.split_once(':') {
-                push(out, format!("line {no} URL password"), pass);
-                if let Some(decoded) = percent_decode(pass) {
-                    if decoded != pass {
-                        push(out, format!("line {no} URL password"), &decoded);
-                    }
-                }
+    for pass in crate::scrub::url_spans(line).filter_map(|u| u.password()) {
+        push(out, format!("line {no} URL password"), pass);
+        if let Some(decoded) = percent_decode(pass) {
+            if decoded != pass {
+                push(out, format!("line {no} URL password"), &decoded);
             }
         }
-        rest = &after[end..];
     }
 }
 

@@ -468,7 +468,7 @@ pub fn base_destinations(dir: &std::path::Path) -> Vec<String> {
         rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
     files.sort();
     for f in files {
-        let Ok(text) = crate::fsio::read_regular_string(&f) else { continue };
+        let Ok(text) = crate::fsio::read_regular_string_max(&f, crate::limits::CONFIG_FILE) else { continue };
         for app in crate::yaml::parse_documents(&text).unwrap_or_default() {
             let creates = app
                 .get_path("spec.syncPolicy.syncOptions")

@@ -96,9 +96,13 @@ pub enum ValidateError {
     /// The Kubernetes version is not shipped.
     #[error("Kubernetes version {0:?} has no schemas here (shipped: {1}); see docs/validation.md to add one")]
     Version(String, String),
-    /// A CRD file could not be read or parsed.
+    /// A CRD file could not be parsed or compiled.
     #[error("{0}")]
     CrdFile(String),
+    /// A CRD file must not be read: not a regular file, or over
+    /// [`crate::limits::INPUT_FILE`].
+    #[error(transparent)]
+    CrdRead(#[from] crate::fsio::FileError),
 }
 
 /// Everything one validation run checks against.
@@ -143,8 +147,7 @@ impl Schemas {
         collect_files(p, &mut files).map_err(|e| ValidateError::CrdFile(format!("{}: {e}", p.display())))?;
         let mut n = 0;
         for f in files {
-            let text =
-                std::fs::read_to_string(&f).map_err(|e| ValidateError::CrdFile(format!("{}: {e}", f.display())))?;
+            let text = crate::fsio::read_regular_string_max(&f, crate::limits::INPUT_FILE)?;
             let docs = crate::yaml::parse_documents(&text)
                 .map_err(|e| ValidateError::CrdFile(format!("{}:{}:{}: {}", f.display(), e.line, e.col, e.reason)))?;
             for d in docs.iter().filter(|d| crd::is_crd(d)) {
@@ -162,9 +165,11 @@ fn crd_name(d: &Node) -> &str {
     d.get_path("metadata.name").and_then(Node::scalar_text).unwrap_or("?")
 }
 
-/// Files under `p` (itself when a file), sorted, YAML/JSON only for directories.
+/// Files under `p` (itself when it is not a directory), sorted, YAML/JSON only for directories.
 pub fn collect_files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if p.is_file() {
+    // Anything but a directory is read as a file, so a FIFO or a device named here is refused
+    // by type when it is read (`fsio`), not reported as "Not a directory".
+    if !p.is_dir() {
         out.push(p.to_path_buf());
         return Ok(());
     }

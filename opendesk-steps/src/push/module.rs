@@ -57,7 +57,8 @@ fn safe_release(r: &str) -> bool {
 }
 
 fn read_root(file: &Path) -> Result<Node, StepError> {
-    let text = fs::read_to_string(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+    let text = opendesk_render::fsio::read_regular_string_max(file, opendesk_render::limits::CONFIG_FILE)
+        .map_err(|e| bad(e.to_string()))?;
     let mut docs =
         parse_documents(&text).map_err(|e| bad(format!("{}:{}:{}: {}", file.display(), e.line, e.col, e.reason)))?;
     if docs.is_empty() || docs[0].as_map().is_none() {
@@ -205,9 +206,10 @@ impl ModuleTree {
             );
         }
         let scope = ModuleScope { keys: self.keys.clone(), releases: self.covers.clone() };
-        let (releases, external_secrets) = read_external_secrets(target, &self.covers).map_err(failed)?;
+        let (releases, external_secrets) =
+            read_external_secrets(target, &self.covers).map_err(|e| failed(e.to_string()))?;
         let base = BaseTree { dir: PathBuf::from("<branch head>"), releases, external_secrets, ..Default::default() };
-        let (_, module_docs) = read_external_secrets(out, &self.covers).map_err(bad)?;
+        let (_, module_docs) = read_external_secrets(out, &self.covers).map_err(|e| bad(e.to_string()))?;
         let skew = secret_skew(&module_docs, &base, &scope, self.allow_secret_removal);
         for f in skew.findings.iter().filter(|f| f.severity != opendesk_render::Severity::Error) {
             r.warn("skew", f.message.clone());
@@ -308,7 +310,9 @@ fn output_digest(dir: &Path) -> Result<String, StepError> {
                 walk(root, &p, out)?;
             } else if ft.is_file() {
                 let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-                out.push((rel, fs::read(&p).map_err(|e| failed(format!("{}: {e}", p.display())))?));
+                let bytes = opendesk_render::fsio::read_regular_max(&p, opendesk_render::limits::INPUT_FILE)
+                    .map_err(|e| failed(e.to_string()))?;
+                out.push((rel, bytes));
             }
         }
         Ok(())

@@ -70,17 +70,27 @@ pub enum UsageKind {
         /// YAML files read.
         files: usize,
     },
-    /// The `--previous-secrets` file cannot be read.
-    #[error("{}: --previous-secrets: {source}", .path.display())]
+    /// The `--previous-secrets` file cannot be read (not a regular file, over
+    /// [`opendesk_render::limits::INPUT_FILE`], an I/O error).
+    #[error("{}: --previous-secrets: {}", .path.display(), .source.reason())]
     PreviousSecrets {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// Why it cannot be read.
+        source: opendesk_render::fsio::FileError,
     },
     /// `--out` is not ours to replace, or overlaps an input.
     #[error(transparent)]
     Out(WriteError),
+    /// Two ways of settling the secret payload given at once (a payload file and an
+    /// explicit dry run): they exclude each other.
+    #[error("give {first} or {second}, not both")]
+    PayloadTwice {
+        /// The first option, as the caller names it (`--secrets-out`, `secrets_out`).
+        first: &'static str,
+        /// The second option (`--discard-secret-values`, `discard_secret_values`).
+        second: &'static str,
+    },
     /// `patches matrix` with `--no-patches`.
     #[error("no patch set (--no-patches): nothing to tabulate")]
     NoPatchSet,
@@ -95,6 +105,38 @@ pub enum UsageKind {
     /// The upgrade matrix cannot be computed.
     #[error(transparent)]
     Matrix(PatchError),
+}
+
+/// Why an output tree (`diff`'s two trees, `plan`'s) cannot be read: always bad input (exit 2
+/// for `diff`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TreeError {
+    /// The tree is not a directory.
+    #[error("{}: not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// A file of the tree must not be read: not a regular file, a symlink out of the tree, over
+    /// [`opendesk_render::limits::INPUT_FILE`].
+    #[error(transparent)]
+    File(#[from] opendesk_render::fsio::FileError),
+    /// The files of the tree add up to more than [`opendesk_render::limits::MAX_INPUT_BYTES`]
+    /// (checked on every read, before the file is read past what is left).
+    #[error(
+        "{}: more than {} = {} bytes in the files of this tree (at {}); refusing to read it",
+        .dir.display(),
+        opendesk_render::limits::INPUT_FILE.name,
+        opendesk_render::limits::INPUT_FILE.bytes,
+        .file.display()
+    )]
+    TooLarge {
+        /// The tree.
+        dir: PathBuf,
+        /// The file that passed the limit.
+        file: PathBuf,
+    },
+    /// A file of the tree is not valid YAML.
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 /// A bad request or input (exit 2): its cause, where it points, and the offending line.
@@ -133,6 +175,59 @@ impl UsageError {
     /// The message for stderr: `error: ` + the cause, then the snippet.
     pub fn message(&self) -> String {
         format!("error: {self}")
+    }
+
+    /// What is wrong without where: the cause's own text, without the position
+    /// ([`Located::location`] gives that) and without the snippet. For a caller that names the
+    /// place its own way (a binding reporting a key path of the config it was given).
+    pub fn reason(&self) -> String {
+        self.kind.reason()
+    }
+}
+
+impl UsageKind {
+    /// The cause's text without its position, taken from the typed error (see
+    /// [`UsageError::reason`]). Causes without a position are their whole message.
+    pub fn reason(&self) -> String {
+        match self {
+            UsageKind::Config(e) | UsageKind::ConfigFile(e) => e.message.clone(),
+            UsageKind::Patches(e) | UsageKind::Matrix(e) => e.message.clone(),
+            UsageKind::Load(e) => load_reason(e),
+            UsageKind::Graph(e) => graph_reason(e),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A load error's text without its position.
+fn load_reason(e: &LoadError) -> String {
+    match e {
+        LoadError::Syntax { reason, .. } => reason.clone(),
+        LoadError::Limit { hit, .. } => hit.describe(),
+        // The other variants' texts are built around their file: the whole message.
+        other => other.to_string(),
+    }
+}
+
+/// A release graph error's first problem without its position (the error's location is the
+/// first problem's); further problems keep theirs, one per line.
+fn graph_reason(e: &GraphError) -> String {
+    let Some((first, rest)) = e.issues.split_first() else { return e.to_string() };
+    let mut text = first.problem.to_string();
+    for i in rest {
+        let at = Location::new(&e.file, i.pos.line, i.pos.col);
+        text.push_str(&format!("\n{at}: {}", i.problem));
+    }
+    text
+}
+
+/// A pipeline error's text without its position (see [`UsageError::reason`]).
+fn render_reason(e: &RenderError) -> String {
+    match e {
+        RenderError::Load(e) => load_reason(e),
+        RenderError::Patch(e) => e.message.clone(),
+        RenderError::Output(opendesk_render::output::OutputError::Graph(g)) => graph_reason(g),
+        other => other.to_string(),
     }
 }
 
@@ -277,6 +372,16 @@ impl RenderFailure {
         format!("error: {}", self.kind)
     }
 
+    /// What went wrong without where (the position is [`Located::location`]): the cause's own
+    /// text from the typed error, as [`UsageError::reason`].
+    pub fn reason(&self) -> String {
+        match &*self.kind {
+            FailureKind::Usage(e) => e.reason(),
+            FailureKind::Render(e) => render_reason(e),
+            other => other.to_string(),
+        }
+    }
+
     /// Where the error points, from the typed error, when it names a position.
     pub fn at(&self) -> Option<Location> {
         self.location()
@@ -308,5 +413,35 @@ impl Located for RenderFailure {
 impl From<UsageError> for FailureKind {
     fn from(e: UsageError) -> Self {
         FailureKind::Usage(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendesk_render::patch::PatchError;
+
+    #[test]
+    fn the_reason_is_the_cause_without_its_position() {
+        let e = ConfigError { file: "<config>".into(), line: 3, col: 5, message: "unknown field `x`".into() };
+        let u = UsageError::at(UsageKind::Config(e), Location::new("<config>", 3, 5));
+        assert_eq!(u.message(), "error: <config>:3:5: unknown field `x`");
+        assert_eq!(u.reason(), "unknown field `x`");
+        assert_eq!(u.location(), Some(Location::new("<config>", 3, 5)));
+
+        let p = PatchError { file: "<config>".into(), line: 9, col: 1, message: "patch \"x\": bad".into() };
+        let f = RenderFailure::new(FailureKind::Render(RenderError::Patch(p)), Some("overrides"));
+        assert_eq!(f.message(), "error: <config>:9:1: patch \"x\": bad");
+        assert_eq!(f.reason(), "patch \"x\": bad");
+
+        let syntax = LoadError::Syntax { file: "a.yaml".into(), line: 2, col: 1, reason: "duplicate key".into() };
+        let f = RenderFailure::new(UsageError::new(UsageKind::Load(syntax)).into(), Some("load"));
+        assert_eq!(f.reason(), "duplicate key");
+
+        // A cause without a position is its whole text.
+        let f = RenderFailure::new(UsageError::new(UsageKind::Threads(0)).into(), None);
+        assert_eq!(f.reason(), f.to_string());
+        let t = UsageKind::PayloadTwice { first: "--secrets-out", second: "--discard-secret-values" };
+        assert_eq!(UsageError::new(t).reason(), "give --secrets-out or --discard-secret-values, not both");
     }
 }

@@ -93,6 +93,31 @@ int main(int argc, char **argv) {
   CHECK(s.out_of_order == 0);
   printf("example: status %d, %d progress events, last %s\n", status, s.events, s.last_stage);
 
+  /* 1b. An explicit dry run: the tree, no payload, the report counts the dropped values. */
+  char out3[4200];
+  snprintf(out3, sizeof out3, "%s/out3", argv[1]);
+  OdrRequest dry = {0};
+  dry.abi_version = ODR_ABI_VERSION;
+  dry.out_dir = out3;
+  dry.discard_secret_values = true;
+  status = odr_render_request(&dry, &res);
+  CHECK(status == ODR_OK);
+  if (res) {
+    CHECK(res->secrets_json == NULL && res->secrets_len == 0);
+    CHECK(res->report_json && strstr(res->report_json, "\"secretValuesDiscarded\":"));
+  }
+  odr_result_free(res);
+  /* ... and with no destination at all: status 2 naming the options, nothing written. */
+  dry.discard_secret_values = false;
+  status = odr_render_request(&dry, &res);
+  CHECK(status == ODR_BAD_INPUT);
+  if (res) {
+    CHECK(res->error.message && strstr(res->error.message, "discard_secret_values"));
+    CHECK(res->error.message && strstr(res->error.message, "return_secrets"));
+  }
+  odr_result_free(res);
+  printf("dry run: ok; without a destination: status %d\n", status);
+
   /* 2. A duplicate key: status 2 with file, line and column. */
   snprintf(input, sizeof input, "%s/in", argv[1]);
   snprintf(tpl, sizeof tpl, "%s/rel", input);
