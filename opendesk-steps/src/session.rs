@@ -104,7 +104,7 @@ impl ModuleArgs {
 
 mod error;
 
-pub use error::{FailureKind, RenderFailure, TreeError, UsageError, UsageKind};
+pub use error::{FailureKind, Known, RenderFailure, TreeError, UsageError, UsageKind};
 use opendesk_render::error::Located;
 /// Where an error points, from the typed error (never parsed back out of its message): the
 /// library's one position type.
@@ -513,6 +513,9 @@ pub fn run_checked(
     };
     let inner = RenderOptions { progress: Some(&track), ..opts };
     let previous = prepared.previous_secrets.clone();
+    // Kept for the error path only: a failure's texts are scrubbed with their values.
+    let secrets: Vec<opendesk_render::Document> =
+        prepared.input.documents.iter().filter(|d| opendesk_render::stages::eso::is_secret(d)).cloned().collect();
     let result = run_with(prepared, threads, inner);
     let stage = *current.lock().unwrap_or_else(|p| p.into_inner());
     let mut rendered = result.map_err(|e| match e {
@@ -524,7 +527,8 @@ pub fn run_checked(
                 RenderError::Failed(r, _) => RenderError::Failed(r, Box::default()),
                 e => e,
             };
-            RenderFailure { report, ..RenderFailure::new(FailureKind::Render(e), Some(stage)) }
+            let known = error::Known(std::sync::Arc::new(opendesk_render::diff::secret_values_in(&[&secrets])));
+            RenderFailure { report, known: Some(known), ..RenderFailure::new(FailureKind::Render(e), Some(stage)) }
         }
     })?;
     if let Some((file, text, strict)) = previous {

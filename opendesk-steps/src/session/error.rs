@@ -201,12 +201,7 @@ impl UsageKind {
 
 /// A load error's text without its position.
 fn load_reason(e: &LoadError) -> String {
-    match e {
-        LoadError::Syntax { reason, .. } => reason.clone(),
-        LoadError::Limit { hit, .. } => hit.describe(),
-        // The other variants' texts are built around their file: the whole message.
-        other => other.to_string(),
-    }
+    e.reason()
 }
 
 /// A release graph error's first problem without its position (the error's location is the
@@ -336,7 +331,7 @@ impl FailureKind {
 }
 
 /// Why `render_to` wrote nothing: the cause, the report when the pipeline ran, and the stage.
-#[derive(Debug)]
+/// Its `Debug` is scrubbed like its messages (a `{:?}` or an `unwrap` prints no Secret value).
 pub struct RenderFailure {
     /// What went wrong (boxed: the causes carry their typed errors).
     pub kind: Box<FailureKind>,
@@ -344,12 +339,35 @@ pub struct RenderFailure {
     pub report: Option<Box<Report>>,
     /// The stage it failed in (of [`crate::progress::STAGES`]); `None` before `load`.
     pub stage: Option<&'static str>,
+    /// The values of the input's Secrets, masked in every text of this failure: an error
+    /// raised before the redact stage (a patch, an override, dedup, ESO) can quote a resource
+    /// name or a value that holds one.
+    pub known: Option<Known>,
+}
+
+/// The Secret values a [`RenderFailure`]'s texts are scrubbed with (its `Debug` shows none).
+#[derive(Clone)]
+pub struct Known(pub std::sync::Arc<opendesk_render::stages::redact::KnownSecrets>);
+
+impl std::fmt::Debug for Known {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Known(..)")
+    }
+}
+
+impl Known {
+    fn scrub(this: Option<&Known>, text: String) -> String {
+        match this.map(|k| k.0.mask(&text)) {
+            Some(std::borrow::Cow::Owned(m)) => m,
+            _ => text,
+        }
+    }
 }
 
 impl RenderFailure {
     /// A failure in `stage` without a report.
     pub fn new(kind: FailureKind, stage: Option<&'static str>) -> Self {
-        RenderFailure { kind: Box::new(kind), report: None, stage }
+        RenderFailure { kind: Box::new(kind), report: None, stage, known: None }
     }
 
     /// The caller cancelled before `stage`.
@@ -369,17 +387,18 @@ impl RenderFailure {
 
     /// The message for stderr: `error: ` + the cause (file:line:col and snippet where known).
     pub fn message(&self) -> String {
-        format!("error: {}", self.kind)
+        Known::scrub(self.known.as_ref(), format!("error: {}", self.kind))
     }
 
     /// What went wrong without where (the position is [`Located::location`]): the cause's own
     /// text from the typed error, as [`UsageError::reason`].
     pub fn reason(&self) -> String {
-        match &*self.kind {
+        let text = match &*self.kind {
             FailureKind::Usage(e) => e.reason(),
             FailureKind::Render(e) => render_reason(e),
             other => other.to_string(),
-        }
+        };
+        Known::scrub(self.known.as_ref(), text)
     }
 
     /// Where the error points, from the typed error, when it names a position.
@@ -388,9 +407,23 @@ impl RenderFailure {
     }
 }
 
+impl std::fmt::Debug for RenderFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = Known::scrub(self.known.as_ref(), format!("{:?}", self.kind));
+        f.debug_struct("RenderFailure")
+            .field("kind", &format_args!("{kind}"))
+            .field("report", &self.report.as_ref().map(|_| "..").unwrap_or("None"))
+            .field("stage", &self.stage)
+            .finish()
+    }
+}
+
 impl std::fmt::Display for RenderFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.kind.fmt(f)
+        match &self.known {
+            None => self.kind.fmt(f),
+            Some(_) => f.write_str(&Known::scrub(self.known.as_ref(), self.kind.to_string())),
+        }
     }
 }
 
@@ -420,6 +453,25 @@ impl From<UsageError> for FailureKind {
 mod tests {
     use super::*;
     use opendesk_render::patch::PatchError;
+
+    #[test]
+    fn a_failure_never_prints_a_known_secret_value() {
+        let p = PatchError {
+            file: "<config>".into(),
+            line: 9,
+            col: 1,
+            message: "override of ConfigMap/apps/cm-Xq7PzK2mWv9LtR4s: no such resource".into(),
+        };
+        let known = opendesk_render::stages::redact::KnownSecrets::from_values(["Xq7PzK2mWv9LtR4s"]);
+        let f = RenderFailure {
+            known: Some(Known(std::sync::Arc::new(known))),
+            ..RenderFailure::new(FailureKind::Render(RenderError::Patch(p)), Some("overrides"))
+        };
+        for text in [f.message(), f.reason(), f.to_string(), format!("{f:?}")] {
+            assert!(!text.contains("Xq7PzK2mWv9LtR4s"), "{text}");
+        }
+        assert!(f.message().starts_with("error: <config>:9:1: override of ConfigMap/apps/cm-"), "{}", f.message());
+    }
 
     #[test]
     fn the_reason_is_the_cause_without_its_position() {
