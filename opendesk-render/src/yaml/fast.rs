@@ -137,6 +137,12 @@ fn plain_bytes(s: &[u8]) -> Option<bool> {
     Some(false)
 }
 
+/// The characters of UTF-8 `b` (a whole number of them): its bytes that are not continuation
+/// bytes (`10xxxxxx`).
+fn char_count(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c & 0xC0 != 0x80).count()
+}
+
 fn quote_style(q: u8) -> Style {
     if q == b'\'' {
         Style::SingleQuoted
@@ -181,9 +187,14 @@ impl<'a> P<'a> {
     }
 
     /// The 1-based column of offset `i` on the current line, in characters (as saphyr counts).
+    ///
+    /// Bytes are characters in an ASCII text, and in an ASCII line prefix of any text: the
+    /// characters are counted only when the prefix itself holds a non-ASCII byte (most lines of
+    /// a text with some non-ASCII do not; the prefix is mostly indentation).
+    #[inline]
     fn col(&self, i: usize) -> u32 {
-        let w =
-            if self.ascii { i - self.pos } else { self.s[self.pos..i].iter().filter(|&&b| b & 0xC0 != 0x80).count() };
+        let pre = &self.s[self.pos..i];
+        let w = if self.ascii || pre.is_ascii() { pre.len() } else { char_count(pre) };
         w as u32 + 1
     }
 
