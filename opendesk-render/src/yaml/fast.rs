@@ -120,8 +120,9 @@ fn plain_bytes(s: &[u8]) -> Option<bool> {
     if !high {
         return Some(true);
     }
-    let mut i = 0;
-    while i < s.len() {
+    // Only the lead bytes of the characters refused here are looked at (one SIMD scan for
+    // them), not every byte of the text.
+    for i in memchr::memchr3_iter(0xC2, 0xE2, 0xEF, s) {
         match s[i] {
             0xC2 if matches!(s.get(i + 1), Some(0x80..=0x9F)) => return None,
             0xE2 if s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xA8 | 0xA9)) => return None,
@@ -132,7 +133,6 @@ fn plain_bytes(s: &[u8]) -> Option<bool> {
             }
             _ => {}
         }
-        i += 1;
     }
     Some(false)
 }
