@@ -207,6 +207,10 @@ pub struct Request<'a> {
     pub progress: Option<EventFn<'a>>,
     /// Set to stop at the next stage boundary (status 4, nothing written).
     pub cancel: Option<&'a AtomicBool>,
+    /// How the caller's API names the payload's destinations, for the error of a render that
+    /// has nowhere to put its payload (a wrapper's own field names); `None`: [`payload_options`]
+    /// of this API (the C request's fields).
+    pub payload_names: Option<PayloadOptions>,
 }
 
 /// A successful render.
@@ -263,15 +267,14 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
 
 /// The names of the payload's destinations in this API (the C request's fields, Python's
 /// keyword arguments), for the error of a render that has nowhere to put its payload.
-pub const PAYLOAD_OPTIONS: PayloadOptions = PayloadOptions {
-    file: "secrets_out PATH",
-    otherwise: "return_secrets to get them back, or discard_secret_values for an explicit dry run that drops them",
-};
+pub fn payload_options() -> PayloadOptions {
+    PayloadOptions::api("secrets_out", "return_secrets", "discard_secret_values")
+}
 
 /// Render `req.input` into `req.out`. Writes nothing unless everything succeeded (the tree is
 /// replaced atomically; the payload file, when asked for, with it).
 pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
-    let Request { input, out, mut inputs, config_value, secrets, progress, cancel } = req;
+    let Request { input, out, mut inputs, config_value, secrets, progress, cancel, payload_names } = req;
     let keyed = match config_value {
         Some(v) => {
             if inputs.config.is_some() || inputs.config_text.is_some() {
@@ -324,7 +327,7 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
     };
     // Without a destination: the same exit-2 error as the CLI's missing --secrets-out, in this
     // API's names.
-    session::settle_payload(&mut rendered, to, PAYLOAD_OPTIONS)?;
+    session::settle_payload(&mut rendered, to, payload_names.unwrap_or_else(payload_options))?;
     let rendered = session::write_rendered(rendered, &out, secrets_file, inputs.threads, opts)?;
     events.finish(Some(rendered.report.summary.documents_out));
     let report =
