@@ -71,6 +71,13 @@ impl Failure {
         Failure { exit, text, stage: None, position: None, key_path: None, report: None, reason: None }
     }
 
+    /// A step's failure: its exit and text, and the file a file error names as the position
+    /// (from [`opendesk_steps::step::StepError::file_error`], never from the message).
+    pub fn step(e: &opendesk_steps::step::StepError) -> Self {
+        let position = e.file_error().map(|f| Box::new(Position::from(Location::file(f.path()))));
+        Failure { position, ..Failure::new(e.exit(), e.to_string()) }
+    }
+
     /// The message as the CLI prints it: `error: ` + [`Failure::text`].
     pub fn message(&self) -> String {
         format!("error: {}", self.text)
@@ -407,7 +414,7 @@ pub fn plan(req: PlanRequest) -> Result<Value, Failure> {
     if let Some(t) = req.timeout_secs {
         step.timeout = std::time::Duration::from_secs(t);
     }
-    let o = step.run(&mut |_| {}).map_err(|e| Failure::new(e.exit(), e.to_string()))?;
+    let o = step.run(&mut |_| {}).map_err(|e| Failure::step(&e))?;
     let mut v = serde_json::to_value(&o).map_err(|e| Failure::new(ExitCode::Internal, format!("plan: {e}")))?;
     v["text"] = Value::String(o.to_text());
     v["markdown"] = Value::String(o.to_markdown());
