@@ -411,3 +411,67 @@ fn files_over_their_limit_are_refused_from_their_size() {
     );
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_base_tree_linking_out_is_refused() {
+    use std::os::unix::fs::symlink;
+    let s = scene("base-link");
+    // An ExternalSecret in release `a`, so the base's release folder has a file the guard reads.
+    s.file(
+        "a/chart/templates/es.yaml",
+        "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: es\nspec:\n  \
+         secretStoreRef: {kind: ClusterSecretStore, name: sm}\n  target: {name: s}\n  data:\n    - secretKey: k\n      \
+         remoteRef: {key: acme/s, property: k}\n",
+    );
+    let graph = write(s.tmp.path(), "graph.yaml", "waves:\n  - name: all\n    releases: [a, b]\nmodules:\n  ma: [a]\n");
+    let g = [OsStr::new("--release-graph"), graph.as_os_str()];
+    let full = s.tmp.join("full");
+    render(&s, &s.input, &full, &g).expect("full render", 0);
+    let out = s.tmp.join("out");
+    let module = |base: &Path| {
+        s.args(&s.input, &out)
+            .extra(&g)
+            .extra(&[OsStr::new("--module"), OsStr::new("ma"), OsStr::new("--base")])
+            .extra(&[base])
+    };
+    module(&full).run().expect("module render against the base", 0);
+    std::fs::remove_dir_all(&out).unwrap();
+    let secret = write(s.tmp.path(), "secret.yaml", "kind: ExternalSecret\npassword: hunter2-not-for-output\n");
+    let elsewhere = s.tmp.join("elsewhere");
+    copy_dir(&full, &elsewhere);
+    // A file, a release folder, `releases/` and render-meta linking out of the base: refused
+    // (exit 2) naming the link and the target, the target never read.
+    let file = std::fs::read_dir(full.join("releases/a"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("kind: ExternalSecret"))
+        .expect("the ExternalSecret's file in the base");
+    let cases: [(&str, std::path::PathBuf, std::path::PathBuf); 4] = [
+        ("base file linking out", file.clone(), secret.clone()),
+        ("base release folder linking out", full.join("releases/a"), elsewhere.join("releases/a")),
+        ("base releases/ linking out", full.join("releases"), elsewhere.join("releases")),
+        ("base render-meta linking out", full.join("render-meta.yaml"), secret.clone()),
+    ];
+    for (what, link, target) in cases {
+        let saved = s.tmp.join("saved");
+        std::fs::rename(&link, &saved).unwrap();
+        symlink(&target, &link).unwrap();
+        let o = s.refused(
+            what,
+            2,
+            &module(&full).to_vec(),
+            &["--base", &link.display().to_string(), &target.display().to_string(), "leaves"],
+        );
+        assert!(!o.stderr.contains("hunter2"), "{what}: {}", o.stderr);
+        assert!(!out.exists(), "{what}: wrote {}", out.display());
+        std::fs::remove_file(&link).unwrap();
+        std::fs::rename(&saved, &link).unwrap();
+    }
+    // A link that stays inside the base is followed.
+    let inside = full.join("releases/a-copy");
+    std::fs::rename(full.join("releases/a"), &inside).unwrap();
+    symlink("a-copy", full.join("releases/a")).unwrap();
+    module(&full).run().expect("base release folder linking inside the base", 0);
+}

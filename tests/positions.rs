@@ -94,6 +94,44 @@ fn json_report_and_render_meta_carry_line_and_col() {
     assert!(meta.contains(needle), "render-meta lacks {needle:?}:\n{meta}");
 }
 
+/// The redact stage's findings point at the text that holds the value: line and column of the
+/// scalar (a rewritten env value, a refused ConfigMap line), not the document's first line.
+#[test]
+fn redact_findings_name_line_and_column() {
+    const SECRET: &str =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: Qx7kP2mVr9LsT4wZ\n";
+    let env = DEPLOY.replace(
+        "          image:   nginx:latest\n",
+        "          image: nginx:1.27\n          env:\n            - name: DB\n              value: Qx7kP2mVr9LsT4wZ\n",
+    );
+    let s = scene("pos-redact", &[("a/chart/templates/s.yaml", SECRET), ("a/chart/templates/d.yaml", &env)]);
+    write(
+        s.tmp.path(),
+        "instance.yaml",
+        format!("{MIN_CONFIG}secretsManager:\n  storeRef: {{kind: ClusterSecretStore, name: sm}}\n  keyPrefix: acme\n"),
+    );
+    let secrets = s.tmp.join("secrets.json");
+    let o = render(&s, &[OsStr::new("--secrets-out"), secrets.as_os_str(), OsStr::new("--json")]);
+    o.expect("secret-ref", 0);
+    // `value:` on line 19, the value at column 22.
+    let needle = "\"code\": \"redact/secret-ref\"";
+    let at = o.stdout.find(needle).unwrap_or_else(|| panic!("no secret-ref finding:\n{}", o.stdout));
+    let rest = &o.stdout[at..];
+    let rest = &rest[..rest.find('}').unwrap_or(rest.len())];
+    assert!(rest.contains("\"line\": 19") && rest.contains("\"col\": 22"), "{rest}");
+
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  conf: \"pw=Qx7kP2mVr9LsT4wZ\"\n";
+    s.file("a/chart/templates/c.yaml", cm);
+    let o = render(&s, &[OsStr::new("--secrets-out"), secrets.as_os_str()]);
+    o.expect("inline secret", 1);
+    clean("inline secret", &o);
+    o.stderr_has(
+        "inline secret",
+        "[redact/inline-secret] ConfigMap/opendesk/c (a/chart/templates/c.yaml:6:9) at $.data.conf:",
+    );
+    assert!(!o.stderr.contains("Qx7kP2mVr9LsT4wZ"), "{}", o.stderr);
+}
+
 #[test]
 fn validate_findings_name_line_and_column() {
     // `replica` (for `replicas`) is an unknown field: the finding points at the key.

@@ -276,17 +276,11 @@ impl Case {
         }
     }
 
+    /// `render INPUT --out OUT --no-patches --config instance.yaml EXTRA` ([`RenderArgs`]),
+    /// run as [`Case::run`].
     fn render(&self, what: &str, input: &Path, out: &Path, extra: &[&str]) -> Outcome {
-        let mut a: Vec<&OsStr> = vec![
-            OsStr::new("render"),
-            input.as_os_str(),
-            OsStr::new("--out"),
-            out.as_os_str(),
-            OsStr::new("--config"),
-            self.config.as_os_str(),
-            OsStr::new("--no-patches"),
-        ];
-        a.extend(extra.iter().map(OsStr::new));
+        let v = RenderArgs::new(input, out).no_patches().config(&self.config).extra(extra).to_vec();
+        let a: Vec<&OsStr> = v.iter().map(|s| s.as_os_str()).collect();
         self.run(what, &a)
     }
 }

@@ -146,12 +146,23 @@ struct FixtureMeta {
 /// Default openDesk version of fixtures without `meta.yaml`.
 pub const FIXTURE_VERSION: &str = "1.13.1";
 
+/// Why a fixture's input could not be loaded; the text is the underlying error's.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureInputError {
+    /// The file could not be read (type, size, symlink, I/O).
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The file is not valid input YAML (with its position).
+    #[error(transparent)]
+    Load(#[from] opendesk_render::error::LoadError),
+}
+
 /// Load a fixture's input documents; a `# Release: <name>` head comment sets the release.
-pub fn load_fixture_input(path: &Path) -> Result<Vec<Document>, String> {
-    let text = read_data(path).map_err(|e| e.to_string())?;
+pub fn load_fixture_input(path: &Path) -> Result<Vec<Document>, FixtureInputError> {
+    let text = read_data(path)?;
     let rel: Arc<str> = Arc::from("fixture");
     let file: Arc<str> = Arc::from(path.file_name().and_then(|f| f.to_str()).unwrap_or("input.yaml"));
-    let mut docs = parse_text(&rel, &file, path, &text, true).map_err(|e| e.to_string())?;
+    let mut docs = parse_text(&rel, &file, path, &text, true)?;
     for d in &mut docs {
         if let Some(r) = d.head_comments.iter().find_map(|c| c.strip_prefix("# Release:")) {
             d.origin.release = Arc::from(r.trim());
@@ -237,7 +248,7 @@ pub fn run_fixture(root: &Path, fixture: &Path, accept: bool) -> Result<FixtureO
         namespace: "opendesk".into(),
         opendesk_version: version.to_string(),
     };
-    let input = load_fixture_input(&fixture.join("input.yaml"))?;
+    let input = load_fixture_input(&fixture.join("input.yaml")).map_err(|e| e.to_string())?;
     let prep = set.prepare(&version, &vars).map_err(|e| e.to_string())?;
     let mut docs = input.clone();
     let run = apply(&prep, &mut docs, "patch");
@@ -333,4 +344,27 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_input_errors_keep_their_type_and_text() {
+        let d = std::env::temp_dir().join(format!("odr-fixture-input-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let missing = d.join("missing.yaml");
+        let e = load_fixture_input(&missing).unwrap_err();
+        let direct = read_data(&missing).unwrap_err().to_string();
+        assert!(matches!(&e, FixtureInputError::File(f) if f.path() == missing), "{e:?}");
+        assert_eq!(e.to_string(), direct);
+        let bad = d.join("bad.yaml");
+        std::fs::write(&bad, "a: [\n").unwrap();
+        let e = load_fixture_input(&bad).unwrap_err();
+        assert!(matches!(e, FixtureInputError::Load(_)), "{e:?}");
+        assert!(e.to_string().contains("bad.yaml"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -152,6 +152,10 @@ impl BaseTree {
     pub fn load(dir: &Path, scope: &ModuleScope) -> Result<Self, ModuleError> {
         let bad = |why: String| ModuleError::BadBase { dir: dir.display().to_string(), why };
         let meta_file = dir.join(crate::output::META_FILE);
+        // A render-meta linking out of the base is refused before it is opened.
+        let root = crate::fsio::canonical_root(dir)
+            .map_err(|e| bad(format!("{e} (the base must be an output tree of a full render)")))?;
+        follow_inside(&root, &meta_file).map_err(|e| bad(e.to_string()))?;
         let text = crate::fsio::read_regular_string_max(&meta_file, crate::limits::CONFIG_FILE)
             .map_err(|e| bad(format!("{e} (the base must be an output tree of a full render)")))?;
         let roots = parse_documents(&text)
@@ -182,7 +186,10 @@ impl BaseTree {
 
 /// The ExternalSecrets under `dir/releases/<r>/` for each of `releases` (only those folders
 /// are read; a missing folder is skipped) and the releases that have a folder. Each file is
-/// read as an input file is: regular files only, at most [`crate::limits::INPUT_FILE`].
+/// read as an input file is: regular files only, at most [`crate::limits::INPUT_FILE`], and a
+/// symlink (`releases/`, a release folder, a file) is followed only while it stays inside `dir`
+/// ([`crate::fsio::check_link`]; else [`crate::fsio::FileError::SymlinkOutside`], naming the
+/// link and its target, whose content is never read).
 pub fn read_external_secrets(
     dir: &Path,
     releases: &BTreeSet<String>,
@@ -200,14 +207,20 @@ fn read_release_docs(
     let mask = crate::stages::redact::MASK;
     let mut present = BTreeSet::new();
     let mut out = Vec::new();
+    // No tree, nothing to read (as a missing release folder).
+    let Ok(root) = crate::fsio::canonical_root(dir) else { return Ok((present, out)) };
+    let releases_dir = dir.join(crate::output::RELEASES_DIR);
+    follow_inside(&root, &releases_dir)?;
     for r in releases {
-        let folder = dir.join(crate::output::RELEASES_DIR).join(r);
+        let folder = releases_dir.join(r);
+        follow_inside(&root, &folder)?;
         let Ok(rd) = std::fs::read_dir(&folder) else { continue };
         present.insert(r.clone());
         let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
         files.sort();
         let release: Arc<str> = Arc::from(r.as_str());
         for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
+            follow_inside(&root, f)?;
             let text = crate::fsio::read_regular_string_max(f, crate::limits::INPUT_FILE)?;
             // A masked value (`redact.mode: mask`), or an env value the redact stage may have
             // turned into a `secretKeyRef`.
@@ -223,6 +236,15 @@ fn read_release_docs(
         }
     }
     Ok((present, out))
+}
+
+/// `Ok` when `p` is not a symlink or is one whose target stays inside `root` (canonical); a
+/// missing `p` is `Ok` (its reader decides).
+fn follow_inside(root: &Path, p: &Path) -> Result<(), crate::fsio::FileError> {
+    if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+        crate::fsio::check_link(root, p)?;
+    }
+    Ok(())
 }
 
 /// What a module render was asked for, beside the scope.

@@ -35,7 +35,7 @@
 //! Messages show the URL with its credentials replaced by `***`.
 
 use crate::gitsafe::{self, RepoUrl, Workspace};
-use crate::step::{ProgressEvent, Reporter, Step, StepError};
+use crate::step::{ProgressEvent, Reporter, Step, StepError, StepErrorKind};
 use opendesk_render::yaml::parse_documents;
 use std::ffi::OsString;
 use std::fs;
@@ -118,8 +118,10 @@ pub(crate) struct MetaFacts {
 
 pub(crate) fn read_meta(out: &Path) -> Result<MetaFacts, StepError> {
     let f = out.join(opendesk_render::output::META_FILE);
-    let text = opendesk_render::fsio::read_regular_string_max(&f, opendesk_render::limits::CONFIG_FILE)
-        .map_err(|e| StepError::bad_input(STEP, format!("{e} (is {} a rendered tree?)", out.display())))?;
+    let text =
+        opendesk_render::fsio::read_regular_string_max(&f, opendesk_render::limits::CONFIG_FILE).map_err(|e| {
+            StepError::file(STEP, StepErrorKind::BadInput, e, format!(" (is {} a rendered tree?)", out.display()))
+        })?;
     let docs = parse_documents(&text)
         .map_err(|e| StepError::bad_input(STEP, format!("{}:{}:{}: {}", f.display(), e.line, e.col, e.reason)))?;
     let root = docs.first().ok_or_else(|| StepError::bad_input(STEP, format!("{}: empty", f.display())))?;
@@ -167,7 +169,10 @@ fn commit_message(m: &MetaFacts, path: &str) -> String {
 /// Copy `from` into the new folder `to` (regular files and folders; hidden entries skipped;
 /// anything else refused), every write checked by the work dir.
 fn copy_tree(ws: &Workspace, from: &Path, to: &Path) -> Result<usize, StepError> {
-    let io = |p: &Path, e: std::io::Error| StepError::failed(STEP, format!("{}: {e}", p.display()));
+    let io = |p: &Path, source: std::io::Error| {
+        let e = opendesk_render::fsio::FileError::Io { path: p.to_path_buf(), source };
+        StepError::file(STEP, StepErrorKind::Failed, e, "")
+    };
     let failed = |m: String| StepError::failed(STEP, m);
     ws.create_dir(to).map_err(failed)?;
     let mut n = 0;
@@ -394,7 +399,6 @@ impl Step for PushRenderedManifests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::StepErrorKind;
     use std::process::Command;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -647,7 +651,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(n, 3);
         assert_eq!(e.kind, StepErrorKind::Failed);
-        assert!(e.message.contains("gave up after 3 attempts"), "{e}");
+        assert!(e.message().contains("gave up after 3 attempts"), "{e}");
     }
 
     #[test]
@@ -675,7 +679,7 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(pushes, 1);
-        assert!(e.message.contains("denied by policy"), "{e}");
+        assert!(e.message().contains("denied by policy"), "{e}");
     }
 
     /// Entries of `dir` (sorted names).
@@ -754,7 +758,7 @@ mod tests {
             st.work_parent = Some(parent.clone());
             let e = run(&st).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{tag}: {e}");
-            assert!(e.message.contains("symlink") && e.message.contains(link), "{tag}: {e}");
+            assert!(e.message().contains("symlink") && e.message().contains(link), "{tag}: {e}");
             assert_eq!(snapshot(&victim), before, "{tag}: the symlink's target was touched");
             assert_eq!(sh(&remote, &["rev-parse", "main"]), tip, "{tag}: pushed anyway");
             assert!(entries(&parent).is_empty(), "{tag}: work dir left behind: {:?}", entries(&parent));
@@ -912,7 +916,7 @@ mod tests {
             // Only a hang guard: the limit is 2 s, a hang would be forever.
             assert!(started.elapsed() < std::time::Duration::from_secs(120), "{:?}", started.elapsed());
             assert_eq!(e.exit_code(), 1);
-            assert!(e.message.contains("timed out after 2 s"), "{e}");
+            assert!(e.message().contains("timed out after 2 s"), "{e}");
             assert!(entries(&parent).is_empty(), "work dir left behind");
             let all = format!("{e}\n{}", events.join("\n"));
             assert!(!all.contains("s3cr3t"), "{all}");
@@ -952,21 +956,21 @@ mod tests {
         st.path = "instances/acme".into();
         let e = run(&st).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.message.contains("render-meta.yaml"), "{e}");
+        assert!(e.message().contains("render-meta.yaml"), "{e}");
         out_tree(&out, "sha256:1111", &[("a.yaml", "1\n")]);
         let missing = PushRenderedManifests { repo: "/nonexistent/repo.git".into(), ..st.clone() };
         let e = run(&missing).unwrap_err();
         assert_eq!(e.exit_code(), 2, "{e}");
-        assert!(e.message.contains("no such repository"), "{e}");
+        assert!(e.message().contains("no such repository"), "{e}");
         for p in ["", ".", "./", "../x", "/abs", "a/.git/b", ":(glob)*", "*", "a/../b"] {
             let e = run(&PushRenderedManifests { path: p.into(), ..st.clone() }).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{p:?}: {e}");
-            assert!(e.message.contains("--path"), "{p:?}: {e}");
+            assert!(e.message().contains("--path"), "{p:?}: {e}");
         }
         for b in ["HEAD", "@", "refs/heads/main", "--force", "a..b", ""] {
             let e = run(&PushRenderedManifests { branch: b.into(), ..st.clone() }).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{b:?}: {e}");
-            assert!(e.message.contains("--branch"), "{b:?}: {e}");
+            assert!(e.message().contains("--branch"), "{b:?}: {e}");
         }
         let e = run(&PushRenderedManifests { repo: "ext::sh -c touch% /tmp/pwned".into(), ..st.clone() }).unwrap_err();
         assert_eq!(e.exit_code(), 2, "{e}");
@@ -994,6 +998,6 @@ mod tests {
         fs::create_dir_all(&not_a_repo).unwrap();
         let e = run(&step(&out, &not_a_repo)).unwrap_err();
         assert_eq!(e.exit_code(), 1);
-        assert!(e.message.contains("ls-remote"), "{e}");
+        assert!(e.message().contains("ls-remote"), "{e}");
     }
 }

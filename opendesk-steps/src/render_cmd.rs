@@ -3,14 +3,13 @@
 //! ([`crate::session`]).
 
 use crate::cli::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::session::{
+    explain_entries_in, load_tree, matrix_of, prepare, render_to_with_progress, run_with_progress, Inputs,
+};
 use opendesk_render::error::ExitCode;
 use opendesk_render::pipeline::{RenderError, Report};
 use std::path::Path;
 use std::time::Instant;
-
-/// The session's items under their former path, for callers written before the split (and
-/// for this module's own use); new code names [`crate::session`].
-pub use crate::session::*;
 
 /// `releases: +a +b −c` against the tree that was replaced (nothing when the set is unchanged).
 fn release_changes(previous: &[String], now: &[String]) -> Option<String> {

@@ -40,7 +40,7 @@
 
 use crate::progress::label;
 use crate::session::{self, Inputs};
-use crate::step::{ProgressEvent, Reporter, Step, StepError};
+use crate::step::{ProgressEvent, Reporter, Step, StepDetail, StepError, StepErrorKind};
 use opendesk_render::config::InstanceConfig;
 use opendesk_render::pipeline::Report;
 use opendesk_render::stages::eso::SecretPayload;
@@ -108,7 +108,7 @@ impl RuntimeState {
     /// resolved against the file's folder.
     pub fn load(file: &Path) -> Result<Self, StepError> {
         let text = opendesk_render::fsio::read_regular_string_max(file, opendesk_render::limits::CONFIG_FILE)
-            .map_err(|e| StepError::bad_input(STEP, e.to_string()))?;
+            .map_err(|e| StepError::file(STEP, StepErrorKind::BadInput, e, ""))?;
         let mut s = Self::parse(file, &text)?;
         let base = file.parent().unwrap_or(Path::new("."));
         for p in [&mut s.rendered_dir, &mut s.helmfile].into_iter().flatten() {
@@ -362,7 +362,10 @@ impl RenderManifests {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         )));
         let _ = std::fs::remove_dir_all(&tmp.0);
-        std::fs::create_dir_all(&tmp.0).map_err(|e| StepError::failed(STEP, format!("{}: {e}", tmp.0.display())))?;
+        std::fs::create_dir_all(&tmp.0).map_err(|source| {
+            let e = opendesk_render::fsio::FileError::Io { path: tmp.0.clone(), source };
+            StepError::file(STEP, StepErrorKind::Failed, e, "")
+        })?;
         let args = self.helmfile_args(file, environment, namespace, &tmp.0);
         r.info(
             "helmfile",
@@ -568,7 +571,11 @@ impl Step for RenderManifests {
                 };
                 let mut forward = |e: &ProgressEvent| r.forward(e);
                 let p = step.run(&mut forward).map_err(|e| StepError {
-                    message: format!("rendered into {}, but the plan failed: {}", self.out.display(), e.message),
+                    detail: StepDetail::Message(format!(
+                        "rendered into {}, but the plan failed: {}",
+                        self.out.display(),
+                        e.message()
+                    )),
                     ..e
                 })?;
                 Some(p)

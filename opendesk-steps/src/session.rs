@@ -12,6 +12,7 @@ use opendesk_render::load::{load_dir_only, parse_text};
 use opendesk_render::output::graph::ReleaseGraph;
 use opendesk_render::patch::PatchSet;
 use opendesk_render::pipeline::{render as run_pipeline, ProgressFn, RenderError, RenderRequest, Rendered};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -398,20 +399,34 @@ pub enum PayloadTo {
 }
 
 /// How a caller names the payload's destinations, for [`require_payload_destination`]'s message.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayloadOptions {
-    /// The option naming a payload file (`--secrets-out`, `secrets_out`).
-    pub file: &'static str,
+    /// The option naming a payload file and its argument (`--secrets-out FILE`,
+    /// `secrets_out PATH`); its first word is the option's name.
+    pub file: Cow<'static, str>,
     /// The other ways out: an explicit dry run, the payload handed back.
-    pub otherwise: &'static str,
+    pub otherwise: Cow<'static, str>,
 }
 
 impl PayloadOptions {
     /// The CLI's options.
     pub const CLI: PayloadOptions = PayloadOptions {
-        file: "--secrets-out FILE",
-        otherwise: "or --discard-secret-values for an explicit dry run that drops them",
+        file: Cow::Borrowed("--secrets-out FILE"),
+        otherwise: Cow::Borrowed("or --discard-secret-values for an explicit dry run that drops them"),
     };
+
+    /// An API's names of its three destinations: the field taking a payload file's path, the
+    /// flag handing the payload back to the caller and the dry-run flag (`secrets_out`,
+    /// `return_secrets`, `discard_secret_values` in C; `SecretsFile`, `ReturnSecrets`,
+    /// `DiscardSecretValues` in Go).
+    pub fn api(file: &str, return_secrets: &str, discard: &str) -> Self {
+        PayloadOptions {
+            file: Cow::Owned(format!("{file} PATH")),
+            otherwise: Cow::Owned(format!(
+                "{return_secrets} to get them back, or {discard} for an explicit dry run that drops them"
+            )),
+        }
+    }
 }
 
 /// Settle where the payload of a render that ran goes, before anything is written:

@@ -2,8 +2,10 @@
 //! callback (the CLI draws a progress bar from them, the C ABI forwards them as JSON).
 
 use opendesk_render::error::ExitCode;
+use opendesk_render::fsio::FileError;
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// How important a progress event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,27 +47,64 @@ pub enum StepErrorKind {
     Failed,
 }
 
+/// What went wrong in a step, typed where a type exists.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StepDetail {
+    /// A message (what went wrong and, where that helps, what to do).
+    #[error("{0}")]
+    Message(String),
+    /// A file the step could not read (type, size, symlink, I/O), then `hint` (may be empty):
+    /// the [`FileError`] is kept, not flattened into the text.
+    #[error("{source}{hint}")]
+    File {
+        /// The file error (shared: a step error is cloned into events and bindings).
+        #[source]
+        source: Arc<FileError>,
+        /// Text after the file error's own (`" (is out a rendered tree?)"`), or empty.
+        hint: String,
+    },
+}
+
 /// A step failed.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{step}: {message}")]
+#[error("{step}: {detail}")]
 pub struct StepError {
     /// The step's name.
     pub step: &'static str,
     /// The kind.
     pub kind: StepErrorKind,
-    /// What went wrong and, where that helps, what to do.
-    pub message: String,
+    /// What went wrong; its text is the message after `step: `.
+    #[source]
+    pub detail: StepDetail,
 }
 
 impl StepError {
     /// A bad-input error.
     pub fn bad_input(step: &'static str, message: impl Into<String>) -> Self {
-        StepError { step, kind: StepErrorKind::BadInput, message: message.into() }
+        StepError { step, kind: StepErrorKind::BadInput, detail: StepDetail::Message(message.into()) }
     }
 
     /// A run-time failure.
     pub fn failed(step: &'static str, message: impl Into<String>) -> Self {
-        StepError { step, kind: StepErrorKind::Failed, message: message.into() }
+        StepError { step, kind: StepErrorKind::Failed, detail: StepDetail::Message(message.into()) }
+    }
+
+    /// A file the step could not read, as `kind`, with `hint` after the file error's text.
+    pub fn file(step: &'static str, kind: StepErrorKind, source: FileError, hint: impl Into<String>) -> Self {
+        StepError { step, kind, detail: StepDetail::File { source: Arc::new(source), hint: hint.into() } }
+    }
+
+    /// The message after `step: ` (the detail's text).
+    pub fn message(&self) -> String {
+        self.detail.to_string()
+    }
+
+    /// The file error this step error carries, if it is one.
+    pub fn file_error(&self) -> Option<&FileError> {
+        match &self.detail {
+            StepDetail::File { source, .. } => Some(source),
+            StepDetail::Message(_) => None,
+        }
     }
 
     /// The outcome: [`ExitCode::Usage`] for bad input, [`ExitCode::Failed`] for a failure.
@@ -153,5 +192,19 @@ mod tests {
         assert_eq!(StepError::bad_input("x", "m").exit_code(), 2);
         assert_eq!(StepError::failed("x", "m").exit_code(), 1);
         assert_eq!(StepError::failed("x", "m").to_string(), "x: m");
+        // A file error keeps its type and its text.
+        let fe = opendesk_render::fsio::read_regular_max(
+            std::path::Path::new("/nonexistent/odr-step"),
+            opendesk_render::limits::CONFIG_FILE,
+        )
+        .unwrap_err();
+        let text = fe.to_string();
+        let e = StepError::file("x", StepErrorKind::BadInput, fe, " (hint)");
+        assert_eq!(e.to_string(), format!("x: {text} (hint)"));
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.file_error().map(|f| f.path().to_path_buf()), Some("/nonexistent/odr-step".into()));
+        let src = std::error::Error::source(&e).and_then(std::error::Error::source);
+        // The chain reaches the file error itself (shared in an `Arc`).
+        assert!(src.is_some_and(|s| s.is::<Arc<FileError>>()), "{e:?}");
     }
 }

@@ -189,8 +189,8 @@ fn helmfile_missing_is_bad_input_and_nothing_is_written() {
     let e = r.unwrap_err();
     assert_eq!(e.kind, StepErrorKind::BadInput);
     assert_eq!(e.exit_code(), 2);
-    assert!(e.message.contains("`helmfile` is not on PATH"), "{e}");
-    assert!(e.message.contains("rendered dir"), "says what to do instead: {e}");
+    assert!(e.message().contains("`helmfile` is not on PATH"), "{e}");
+    assert!(e.message().contains("rendered dir"), "says what to do instead: {e}");
     assert!(!root.join("out").exists());
     let _ = std::fs::remove_dir_all(root);
 }
@@ -208,8 +208,8 @@ fn helmfile_failure_is_a_failure_with_its_stderr_and_out_untouched() {
     let (r, _) = run(&s);
     let e = r.unwrap_err();
     assert_eq!(e.kind, StepErrorKind::Failed);
-    assert!(e.message.contains("helmfile template failed"), "{e}");
-    assert!(e.message.contains("chart opendesk/nubus not found"), "{e}");
+    assert!(e.message().contains("helmfile template failed"), "{e}");
+    assert!(e.message().contains("chart opendesk/nubus not found"), "{e}");
     assert_eq!(std::fs::read_to_string(root.join("out/keep.txt")).unwrap(), "old tree");
     let _ = std::fs::remove_dir_all(root);
 }
@@ -262,7 +262,7 @@ fn a_guard_failure_is_exit_1_and_writes_nothing() {
     let (r, events) = run(&s);
     let e = r.unwrap_err();
     assert_eq!(e.kind, StepErrorKind::Failed, "{e}");
-    assert!(e.message.contains("__NAMESPACE__"), "{e}");
+    assert!(e.message().contains("__NAMESPACE__"), "{e}");
     assert!(!root.join("out").exists());
     assert!(events.iter().any(|e| e.phase == "guards"));
     let _ = std::fs::remove_dir_all(root);
@@ -292,7 +292,7 @@ fn bad_inputs_are_exit_2_and_name_the_problem() {
             Some(w) => {
                 let e = r.unwrap_err();
                 assert_eq!(e.kind, StepErrorKind::BadInput, "{state}: {e}");
-                assert!(e.message.contains(w), "{state}: {e}");
+                assert!(e.message().contains(w), "{state}: {e}");
             }
             None => {
                 r.unwrap_or_else(|e| panic!("{state}: empty strings count as absent: {e}"));
@@ -304,7 +304,7 @@ fn bad_inputs_are_exit_2_and_name_the_problem() {
     s.inputs.config = None;
     s.source = Some(Source::RenderedDir(known));
     let e = s.run(&mut |_| {}).unwrap_err();
-    assert!(e.message.contains("instance config is required"), "{e}");
+    assert!(e.message().contains("instance config is required"), "{e}");
     // Missing state file.
     let mut s = step(&root, CONFIG);
     s.runtime_state = Some(root.join("missing.json"));
@@ -368,7 +368,7 @@ fn a_module_render_through_the_step_reports_its_scoped_guards() {
     let (r, _) = run(&bad);
     let e = r.unwrap_err();
     assert_eq!(e.kind, StepErrorKind::Failed, "{e}");
-    assert!(e.message.contains("ExternalSecret opendesk/db"), "{e}");
+    assert!(e.message().contains("ExternalSecret opendesk/db"), "{e}");
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -448,11 +448,11 @@ fn the_step_plans_against_the_repository_and_tabulates_the_matrix() {
     let (r, _) = run(&s);
     let e = r.unwrap_err();
     assert_eq!(e.kind, StepErrorKind::BadInput, "{e}");
-    assert!(e.message.contains("\"1.13\" is not a full semver version"), "{e}");
+    assert!(e.message().contains("\"1.13\" is not a full semver version"), "{e}");
     s.matrix = None;
     s.plan = Some(PlanTarget::new(root.join("nowhere.git").to_str().unwrap(), "instances/acme"));
     let (r, _) = run(&s);
     let e = r.unwrap_err();
-    assert!(e.message.contains("but the plan failed"), "{e}");
+    assert!(e.message().contains("but the plan failed"), "{e}");
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -26,7 +26,8 @@
 // once (the Go package does at init) and sets `OdrRequest::abi_version` to it. It changes
 // when a struct or signature of this header changes incompatibly; additions that keep old
 // callers working (a new function, a new status) keep it. 2: `OdrRequest::discard_secret_values`.
-#define ODR_ABI_VERSION 2
+// 3: `OdrRequest::secrets_out_name`, `return_secrets_name`, `discard_secret_values_name`.
+#define ODR_ABI_VERSION 3
 
 // `OdrEvent::kind`: the stage started.
 #define ODR_STAGE_STARTED 0
@@ -184,6 +185,15 @@ typedef struct OdrRequest {
   // (else status 2 naming both); with none, a render that produces a payload fails
   // (status 2) and writes nothing.
   bool discard_secret_values;
+  // How the caller's own API names `secrets_out`, `return_secrets` and
+  // `discard_secret_values` (a wrapper's field names, e.g. Go's `SecretsFile`), used in the
+  // messages about them (a render with nowhere to put its payload; two destinations at
+  // once). NULL: the C field names. All three or none.
+  const char *secrets_out_name;
+  // See `secrets_out_name`.
+  const char *return_secrets_name;
+  // See `secrets_out_name`.
+  const char *discard_secret_values_name;
   // Worker threads for this call; 0 = one per core.
   uint32_t threads;
   // Progress callback, or NULL.

@@ -71,6 +71,13 @@ impl Failure {
         Failure { exit, text, stage: None, position: None, key_path: None, report: None, reason: None }
     }
 
+    /// A step's failure: its exit and text, and the file a file error names as the position
+    /// (from [`opendesk_steps::step::StepError::file_error`], never from the message).
+    pub fn step(e: &opendesk_steps::step::StepError) -> Self {
+        let position = e.file_error().map(|f| Box::new(Position::from(Location::file(f.path()))));
+        Failure { position, ..Failure::new(e.exit(), e.to_string()) }
+    }
+
     /// The message as the CLI prints it: `error: ` + [`Failure::text`].
     pub fn message(&self) -> String {
         format!("error: {}", self.text)
@@ -200,6 +207,10 @@ pub struct Request<'a> {
     pub progress: Option<EventFn<'a>>,
     /// Set to stop at the next stage boundary (status 4, nothing written).
     pub cancel: Option<&'a AtomicBool>,
+    /// How the caller's API names the payload's destinations, for the error of a render that
+    /// has nowhere to put its payload (a wrapper's own field names); `None`: [`payload_options`]
+    /// of this API (the C request's fields).
+    pub payload_names: Option<PayloadOptions>,
 }
 
 /// A successful render.
@@ -256,15 +267,14 @@ fn cancelled(cancel: Option<&AtomicBool>) -> bool {
 
 /// The names of the payload's destinations in this API (the C request's fields, Python's
 /// keyword arguments), for the error of a render that has nowhere to put its payload.
-pub const PAYLOAD_OPTIONS: PayloadOptions = PayloadOptions {
-    file: "secrets_out PATH",
-    otherwise: "return_secrets to get them back, or discard_secret_values for an explicit dry run that drops them",
-};
+pub fn payload_options() -> PayloadOptions {
+    PayloadOptions::api("secrets_out", "return_secrets", "discard_secret_values")
+}
 
 /// Render `req.input` into `req.out`. Writes nothing unless everything succeeded (the tree is
 /// replaced atomically; the payload file, when asked for, with it).
 pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
-    let Request { input, out, mut inputs, config_value, secrets, progress, cancel } = req;
+    let Request { input, out, mut inputs, config_value, secrets, progress, cancel, payload_names } = req;
     let keyed = match config_value {
         Some(v) => {
             if inputs.config.is_some() || inputs.config_text.is_some() {
@@ -317,7 +327,7 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
     };
     // Without a destination: the same exit-2 error as the CLI's missing --secrets-out, in this
     // API's names.
-    session::settle_payload(&mut rendered, to, PAYLOAD_OPTIONS)?;
+    session::settle_payload(&mut rendered, to, payload_names.unwrap_or_else(payload_options))?;
     let rendered = session::write_rendered(rendered, &out, secrets_file, inputs.threads, opts)?;
     events.finish(Some(rendered.report.summary.documents_out));
     let report =
@@ -407,7 +417,7 @@ pub fn plan(req: PlanRequest) -> Result<Value, Failure> {
     if let Some(t) = req.timeout_secs {
         step.timeout = std::time::Duration::from_secs(t);
     }
-    let o = step.run(&mut |_| {}).map_err(|e| Failure::new(e.exit(), e.to_string()))?;
+    let o = step.run(&mut |_| {}).map_err(|e| Failure::step(&e))?;
     let mut v = serde_json::to_value(&o).map_err(|e| Failure::new(ExitCode::Internal, format!("plan: {e}")))?;
     v["text"] = Value::String(o.to_text());
     v["markdown"] = Value::String(o.to_markdown());

@@ -1,4 +1,5 @@
-//! ABI 2 (ABI 1 plus `OdrRequest::discard_secret_values`): `odr_render_request` with a
+//! ABI 3 (ABI 2 plus the destination names `OdrRequest::secrets_out_name`, `return_secrets_name`,
+//! `discard_secret_values_name`; ABI 2 added `OdrRequest::discard_secret_values`): `odr_render_request` with a
 //! request struct, a progress callback, a cancel handle, and a result struct carrying the
 //! report, the error as fields, and the payload when asked.
 
@@ -14,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// once (the Go package does at init) and sets `OdrRequest::abi_version` to it. It changes
 /// when a struct or signature of this header changes incompatibly; additions that keep old
 /// callers working (a new function, a new status) keep it. 2: `OdrRequest::discard_secret_values`.
-pub const ODR_ABI_VERSION: u32 = 2;
+/// 3: `OdrRequest::secrets_out_name`, `return_secrets_name`, `discard_secret_values_name`.
+pub const ODR_ABI_VERSION: u32 = 3;
 
 /// `OdrEvent::kind`: the stage started.
 pub const ODR_STAGE_STARTED: u32 = 0;
@@ -100,6 +102,15 @@ pub struct OdrRequest {
     /// (else status 2 naming both); with none, a render that produces a payload fails
     /// (status 2) and writes nothing.
     pub discard_secret_values: bool,
+    /// How the caller's own API names `secrets_out`, `return_secrets` and
+    /// `discard_secret_values` (a wrapper's field names, e.g. Go's `SecretsFile`), used in the
+    /// messages about them (a render with nowhere to put its payload; two destinations at
+    /// once). NULL: the C field names. All three or none.
+    pub secrets_out_name: *const c_char,
+    /// See `secrets_out_name`.
+    pub return_secrets_name: *const c_char,
+    /// See `secrets_out_name`.
+    pub discard_secret_values_name: *const c_char,
     /// Worker threads for this call; 0 = one per core.
     pub threads: u32,
     /// Progress callback, or NULL.
@@ -214,9 +225,26 @@ unsafe fn read(r: &OdrRequest) -> Result<(api::Request<'static>, Option<&OdrCanc
     if r.no_patches && patches.is_some() {
         return Err(bad("give patches_dir or no_patches, not both".into()));
     }
+    let names = [
+        s(r.secrets_out_name, "secrets_out_name")?,
+        s(r.return_secrets_name, "return_secrets_name")?,
+        s(r.discard_secret_values_name, "discard_secret_values_name")?,
+    ];
+    let (payload_names, [file_name, return_name, discard_name]) =
+        match names {
+            [None, None, None] => (None, ["secrets_out", "return_secrets", "discard_secret_values"]),
+            [Some(f), Some(ret), Some(d)] if [f, ret, d].iter().all(|n| !n.is_empty()) => {
+                (Some(opendesk_steps::session::PayloadOptions::api(f, ret, d)), [f, ret, d])
+            }
+            _ => return Err(bad(
+                "give all three of secrets_out_name, return_secrets_name and discard_secret_values_name (non-empty), \
+                 or none"
+                    .into(),
+            )),
+        };
     let file = path(r.secrets_out, "secrets_out")?;
-    let given = [(file.is_some(), "secrets_out"), (r.return_secrets, "return_secrets")];
-    let mut given = given.into_iter().chain([(r.discard_secret_values, "discard_secret_values")]).filter(|g| g.0);
+    let given = [(file.is_some(), file_name), (r.return_secrets, return_name)];
+    let mut given = given.into_iter().chain([(r.discard_secret_values, discard_name)]).filter(|g| g.0);
     if let (Some((_, a)), Some((_, b))) = (given.next(), given.next()) {
         return Err(bad(format!("give {a} or {b}, not both")));
     }
@@ -262,6 +290,7 @@ unsafe fn read(r: &OdrRequest) -> Result<(api::Request<'static>, Option<&OdrCanc
         secrets,
         progress: None,
         cancel: None,
+        payload_names,
     };
     // SAFETY: a live handle for the call, per the contract.
     Ok((req, unsafe { r.cancel.as_ref() }))

@@ -32,6 +32,9 @@ fn zeroed() -> OdrRequest {
         secrets_out: null(),
         return_secrets: false,
         discard_secret_values: false,
+        secrets_out_name: null(),
+        return_secrets_name: null(),
+        discard_secret_values_name: null(),
         threads: 0,
         progress: None,
         user_data: null_mut(),
@@ -110,6 +113,36 @@ fn without_a_destination_for_the_payload_it_is_status_2_naming_the_options() {
     for option in ["secrets_out PATH", "return_secrets", "discard_secret_values"] {
         assert!(m.contains(option), "{option}: {m}");
     }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "nothing written");
+}
+
+#[test]
+fn a_wrapper_names_the_payload_options_in_its_own_terms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = c(tmp.path().join("out").to_str().unwrap());
+    let (f, r, d) = (c("SecretsFile"), c("ReturnSecrets"), c("DiscardSecretValues"));
+    let named = OdrRequest {
+        out_dir: out.as_ptr(),
+        secrets_out_name: f.as_ptr(),
+        return_secrets_name: r.as_ptr(),
+        discard_secret_values_name: d.as_ptr(),
+        ..zeroed()
+    };
+    let g = run(&named);
+    assert_eq!(g.status, ODR_BAD_INPUT);
+    let m = g.message.unwrap();
+    for option in
+        ["SecretsFile is missing", "Give SecretsFile PATH", "ReturnSecrets to get them back", "DiscardSecretValues for"]
+    {
+        assert!(m.contains(option), "{option}: {m}");
+    }
+    assert!(!m.contains("secrets_out") && !m.contains("return_secrets") && !m.contains("discard_secret_values"), "{m}");
+    let g = run(&OdrRequest { return_secrets: true, discard_secret_values: true, ..named });
+    assert!(g.message.unwrap().contains("give ReturnSecrets or DiscardSecretValues, not both"));
+    // All three or none.
+    let g = run(&OdrRequest { out_dir: out.as_ptr(), secrets_out_name: f.as_ptr(), ..zeroed() });
+    assert_eq!(g.status, ODR_BAD_INPUT);
+    assert!(g.message.unwrap().contains("give all three of secrets_out_name"));
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "nothing written");
 }
 

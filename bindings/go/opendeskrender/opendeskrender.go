@@ -310,6 +310,10 @@ func Render(ctx context.Context, req Request) (*Report, error) {
 	r.secrets_out = strs.of(req.SecretsFile)
 	r.return_secrets = C.bool(req.ReturnSecrets)
 	r.discard_secret_values = C.bool(req.DiscardSecretValues)
+	// The library's messages about these options name this package's fields.
+	r.secrets_out_name = strs.of("SecretsFile")
+	r.return_secrets_name = strs.of("ReturnSecrets")
+	r.discard_secret_values_name = strs.of("DiscardSecretValues")
 	if req.Threads < 0 || req.Threads > 1<<16 {
 		return nil, &Error{Code: CodeBadInput, Message: fmt.Sprintf("error: Threads %d is out of range", req.Threads)}
 	}

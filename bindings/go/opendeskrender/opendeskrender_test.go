@@ -123,12 +123,18 @@ func TestAPayloadWithoutADestinationFails(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	_, err := Render(context.Background(), Request{OutDir: out})
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeBadInput || !strings.Contains(e.Message, "secrets_out is missing") {
+	if !errors.As(err, &e) || e.Code != CodeBadInput || !strings.Contains(e.Message, "SecretsFile is missing") {
 		t.Fatalf("err = %v", err)
 	}
-	for _, option := range []string{"secrets_out PATH", "return_secrets", "discard_secret_values"} {
+	// This package's fields, never the C request's.
+	for _, option := range []string{"Give SecretsFile PATH", "ReturnSecrets to get them back", "DiscardSecretValues for an explicit dry run"} {
 		if !strings.Contains(e.Message, option) {
 			t.Fatalf("the message does not name %s: %s", option, e.Message)
+		}
+	}
+	for _, c := range []string{"secrets_out", "return_secrets", "discard_secret_values"} {
+		if strings.Contains(e.Message, c) {
+			t.Fatalf("the message names the C field %s: %s", c, e.Message)
 		}
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {

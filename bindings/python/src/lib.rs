@@ -223,7 +223,16 @@ fn render<'py>(
             }
         });
     };
-    let req = Request { input, out, inputs: a, config_value, secrets, progress: Some(&sink), cancel: Some(&cancel) };
+    let req = Request {
+        input,
+        out,
+        inputs: a,
+        config_value,
+        secrets,
+        progress: Some(&sink),
+        cancel: Some(&cancel),
+        payload_names: None,
+    };
     let result = py.detach(|| api::render_request(req));
     let raised = raised.into_inner().unwrap_or_else(|p| p.into_inner());
     match result {

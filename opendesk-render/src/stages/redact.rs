@@ -38,7 +38,7 @@ use crate::checks::Check;
 use crate::config::{InstanceConfig, RedactMode};
 use crate::document::Document;
 use crate::report::{Finding, Severity};
-use crate::yaml::{path_to_string, Entry, Node, PathSeg, Scalar, Value};
+use crate::yaml::{path_to_string, Entry, Node, PathSeg, Pos, Scalar, Value};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -757,21 +757,22 @@ fn env_value_entry(path: &[PathSeg]) -> Option<&[PathSeg]> {
 struct TextHit {
     path: Vec<PathSeg>,
     is_key: bool,
-    line: u32,
+    /// Where the text is (its line and column; `0:0` for a node a stage made).
+    pos: Pos,
     text_index: usize,
     hits: Vec<Hit>,
     /// For a whole env value: the Secret to reference.
     env_ref: Option<Owner>,
 }
 
-/// Visitor of [`walk`]: `(path, text, is_key, line)`.
-type Visit<'v, 'a> = dyn FnMut(&[Seg<'a>], &'a str, bool, u32) + 'v;
+/// Visitor of [`walk`]: `(path, text, is_key, pos)`.
+type Visit<'v, 'a> = dyn FnMut(&[Seg<'a>], &'a str, bool, Pos) + 'v;
 
-/// Walk a node: `f(path, text, is_key, line)` for every scalar value and mapping key, in
+/// Walk a node: `f(path, text, is_key, pos)` for every scalar value and mapping key, in
 /// [`Node::any_text`] order.
 fn walk<'a>(n: &'a Node, path: &mut Vec<Seg<'a>>, f: &mut Visit<'_, 'a>) {
     match &n.value {
-        Value::Scalar(s) => f(path, &s.text, false, n.line),
+        Value::Scalar(s) => f(path, &s.text, false, n.pos()),
         Value::Seq(items) => {
             for (i, c) in items.iter().enumerate() {
                 path.push(Seg::Index(i));
@@ -782,7 +783,7 @@ fn walk<'a>(n: &'a Node, path: &mut Vec<Seg<'a>>, f: &mut Visit<'_, 'a>) {
         Value::Map(m) => {
             for e in m {
                 path.push(Seg::Key(&e.key.text));
-                f(path, &e.key.text, true, e.key_line);
+                f(path, &e.key.text, true, Pos { line: e.key_line, col: e.key_col });
                 walk(&e.value, path, f);
                 path.pop();
             }
@@ -858,7 +859,7 @@ fn scan(d: &Document, known: &KnownSecrets, weak: &[WeakValue], default_ns: &str
     }
     let mut out: Vec<TextHit> = Vec::new();
     let (mut idx, mut next) = (0usize, 0usize);
-    walk(&d.root, &mut Vec::new(), &mut |path, text, is_key, line| {
+    walk(&d.root, &mut Vec::new(), &mut |path, text, is_key, pos| {
         if idx_hits.get(next) == Some(&idx) {
             next += 1;
             let owned: Vec<PathSeg> = path.iter().map(Seg::owned).collect();
@@ -878,7 +879,7 @@ fn scan(d: &Document, known: &KnownSecrets, weak: &[WeakValue], default_ns: &str
                     })
                 })
             };
-            out.push(TextHit { path: owned, is_key, line, text_index: idx, hits, env_ref });
+            out.push(TextHit { path: owned, is_key, pos, text_index: idx, hits, env_ref });
         }
         idx += 1;
     });
@@ -1038,20 +1039,20 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
         let mut masked_paths: Vec<String> = Vec::new();
         let mut refused_paths: Vec<String> = Vec::new();
         // Env references: weak ones first (not searched), then the known ones.
-        let mut refs: Vec<(Vec<PathSeg>, Owner, Form, u32)> =
-            weak_refs.into_iter().map(|(p, o)| (p, o, Form::Plain, 0)).collect();
+        let mut refs: Vec<(Vec<PathSeg>, Owner, Form, Pos)> =
+            weak_refs.into_iter().map(|(p, o)| (p, o, Form::Plain, Pos::default())).collect();
         for th in &hits {
             let path_text = known.masked_path(&th.path);
             let path_text = if th.is_key { format!("{path_text} (key)") } else { path_text };
             let first = th.hits[0];
             let whose = known.owners(first.value).first().map(Owner::describe).unwrap_or_default();
             if let Some(owner) = &th.env_ref {
-                refs.push((th.path[..th.path.len() - 1].to_vec(), owner.clone(), first.form, th.line));
+                refs.push((th.path[..th.path.len() - 1].to_vec(), owner.clone(), first.form, th.pos));
                 continue;
             }
             let can_mask = mode == RedactMode::Mask && !th.is_key && !generated;
             let action = if can_mask { Action::Masked } else { Action::Refused };
-            let origin = super::origin_at(d, th.line);
+            let origin = super::origin_at(d, th.pos.line);
             report.occurrences.push(Occurrence {
                 resource: resource.clone(),
                 origin: origin.clone(),
@@ -1093,16 +1094,17 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
             };
             f.resource = Some(resource.clone());
             f.origin = Some(origin);
+            f.location = Some(d.origin.location(th.pos));
             f.path = Some(path_text);
             report.findings.push(f);
         }
-        for (entry, owner, form, line) in refs {
+        for (entry, owner, form, pos) in refs {
             if !rewrite_env(&mut d.root, &entry, &owner) {
                 continue;
             }
             let p = path_to_string(&entry);
             d.record(BY, "secret-ref", p.clone(), Some(format!("value → valueFrom.secretKeyRef {}", owner.describe())));
-            let origin = super::origin_at(d, line);
+            let origin = super::origin_at(d, pos.line);
             report.occurrences.push(Occurrence {
                 resource: resource.clone(),
                 origin: origin.clone(),
@@ -1121,6 +1123,7 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
             );
             f.resource = Some(resource.clone());
             f.origin = Some(origin);
+            f.location = Some(d.origin.location(pos));
             f.path = Some(p);
             report.findings.push(f);
         }

@@ -18,7 +18,7 @@
 
 use super::{MetaFacts, STEP};
 use crate::gitsafe::Workspace;
-use crate::step::{Reporter, StepError};
+use crate::step::{Reporter, StepError, StepErrorKind};
 use opendesk_render::digest::{digest_entries, file_hash};
 use opendesk_render::module::{read_external_secrets, secret_skew, BaseTree, ModuleScope};
 use opendesk_render::output::{APPLICATIONS_DIR, META_FILE, RELEASES_DIR};
@@ -47,6 +47,16 @@ fn failed(m: impl Into<String>) -> StepError {
     StepError::failed(STEP, m)
 }
 
+/// An I/O error at `p`, typed ([`opendesk_render::fsio::FileError::Io`]: `p: error`).
+fn io(p: &Path, source: std::io::Error) -> StepError {
+    StepError::file(
+        STEP,
+        StepErrorKind::Failed,
+        opendesk_render::fsio::FileError::Io { path: p.to_path_buf(), source },
+        "",
+    )
+}
+
 fn strings(n: Option<&Node>) -> Vec<String> {
     n.and_then(Node::as_seq).into_iter().flatten().filter_map(Node::scalar_text).map(str::to_string).collect()
 }
@@ -58,7 +68,7 @@ fn safe_release(r: &str) -> bool {
 
 fn read_root(file: &Path) -> Result<Node, StepError> {
     let text = opendesk_render::fsio::read_regular_string_max(file, opendesk_render::limits::CONFIG_FILE)
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| StepError::file(STEP, StepErrorKind::BadInput, e, ""))?;
     let mut docs =
         parse_documents(&text).map_err(|e| bad(format!("{}:{}:{}: {}", file.display(), e.line, e.col, e.reason)))?;
     if docs.is_empty() || docs[0].as_map().is_none() {
@@ -301,17 +311,17 @@ fn output_digest(dir: &Path) -> Result<String, StepError> {
         let rd = match fs::read_dir(d) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(failed(format!("{}: {e}", d.display()))),
+            Err(e) => return Err(io(d, e)),
         };
         for e in rd.flatten() {
             let p = e.path();
-            let ft = e.file_type().map_err(|e| failed(format!("{}: {e}", p.display())))?;
+            let ft = e.file_type().map_err(|e| io(&p, e))?;
             if ft.is_dir() {
                 walk(root, &p, out)?;
             } else if ft.is_file() {
                 let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
                 let bytes = opendesk_render::fsio::read_regular_max(&p, opendesk_render::limits::INPUT_FILE)
-                    .map_err(|e| failed(e.to_string()))?;
+                    .map_err(|e| StepError::file(STEP, StepErrorKind::Failed, e, ""))?;
                 out.push((rel, bytes));
             }
         }

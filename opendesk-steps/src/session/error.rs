@@ -306,7 +306,7 @@ fn no_destination(secrets: usize, values: usize, names: &PayloadOptions) -> Stri
         "{secrets} Secret(s) were converted to ExternalSecrets ({values} value(s) for the secrets manager) but \
          {} is missing: the values would be lost and the apps would fail at start. Give {} (outside the \
          output dir, mode 0600), {}. Nothing was written",
-        names.file.split(' ').next().unwrap_or(names.file),
+        names.file.split(' ').next().unwrap_or(&names.file),
         names.file,
         names.otherwise
     )
