@@ -193,8 +193,11 @@ impl<'a> P<'a> {
     /// a text with some non-ASCII do not; the prefix is mostly indentation).
     #[inline]
     fn col(&self, i: usize) -> u32 {
+        if self.ascii {
+            return (i - self.pos) as u32 + 1;
+        }
         let pre = &self.s[self.pos..i];
-        let w = if self.ascii || pre.is_ascii() { pre.len() } else { char_count(pre) };
+        let w = if pre.is_ascii() { pre.len() } else { char_count(pre) };
         w as u32 + 1
     }
 
@@ -293,13 +296,16 @@ impl<'a> P<'a> {
     fn map(&mut self, indent: usize, mut i: usize) -> R<Node> {
         self.enter()?;
         let (line, col) = (self.line, self.col(i));
+        // The first key sits where the mapping does; the others at the indentation (spaces:
+        // bytes are characters there).
+        let mut key_col = col;
         let start = self.entries.len();
         // Duplicate keys go to the general parser (which names both lines); maps of 24 keys
         // and more (CRD property lists) check against a set instead of a scan.
         let mut seen: Option<HashSet<String>> = None;
         loop {
             self.count(2)?;
-            let (key_line, key_col) = (self.line, self.col(i));
+            let key_line = self.line;
             let (key, after) = self.key(i)?;
             if key.style == Style::Plain && key.text == "<<" {
                 return Err(Bail(line!()));
@@ -319,6 +325,7 @@ impl<'a> P<'a> {
             match self.peek() {
                 Some(k) if k == indent => {
                     i = self.pos + k;
+                    key_col = k as u32 + 1;
                     if self.is_seq_entry(i) {
                         return Err(Bail(line!()));
                     }
@@ -396,10 +403,11 @@ impl<'a> P<'a> {
     /// column `n`. In `Ctx::Seq` a key here starts a compact mapping at column `i`.
     fn inline(&mut self, n: usize, i: usize, ctx: Ctx) -> R<Node> {
         let s = self.s;
-        let (line, col) = (self.line, self.col(i));
+        let line = self.line;
         match s[i] {
             b'|' | b'>' => self.block_scalar(n, i, ctx),
             b'"' | b'\'' => {
+                let col = self.col(i);
                 let (sc, k, multi) = self.quoted_multi(n, i)?;
                 if self.is_colon(k) {
                     return if ctx == Ctx::Seq && !multi { self.map(i - self.pos, i) } else { Err(Bail(line!())) };
@@ -435,6 +443,7 @@ impl<'a> P<'a> {
                 }
                 let end = self.trim_spaces_end(i, end);
                 let first = &self.text[i..end];
+                let col = self.col(i);
                 self.next_line();
                 let text = if comment { first.to_owned() } else { self.plain_continuation(n, first)? };
                 Ok(Node { value: Value::Scalar(Scalar { text, style: Style::Plain, tag: None }), line, col })
