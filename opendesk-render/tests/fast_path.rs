@@ -106,6 +106,12 @@ fn edge_cases_agree() {
         "d: \"é\n  ü\"\np: é\n  ü\nq: >-\n\n  é\n",
         "a: |\n\n\n  x\nb: >+\n\n   y\n",
         "k: x # c\n# c\n  # c\nl:\n\n  - y\n",
+        // Columns in a text with some non-ASCII: lines whose prefix is ASCII (counted as bytes)
+        // and lines with a non-ASCII byte before the node (counted as characters); lead bytes
+        // of the refused characters (C2, E2, EF) in characters that are fine.
+        "a: x\nb: ’\n  c\nd:\n  - [©, x]\n  - ü: [日本, 'é', x]\n    ö: ä\nf: €\n",
+        "é:\n  - ü: x\n    é: [y]\n  - ’:\n    - z\n",
+        "’k’: v\n©: -x\nx: 'é' # ’\ny: [€, ‰, '！']\n",
     ];
     // Outside the subset or invalid: whatever the fast path says must agree.
     let others = [
@@ -151,6 +157,32 @@ fn edge_cases_agree() {
     }
     for c in fast {
         assert!(parse_fast(c).is_some(), "fast path gave up on {c:?}: {:?}", why_not_fast(c));
+    }
+}
+
+/// The characters the fast path leaves to the general parser (C1 controls and NEL, the Unicode
+/// line and paragraph separators, a BOM, U+FFFE/U+FFFF), wherever they sit in a non-ASCII text,
+/// and characters sharing their lead byte (C2, E2, EF) that it reads.
+#[test]
+fn special_characters_go_to_the_general_parser() {
+    for bad in ["\u{85}", "\u{80}", "\u{9f}", "\u{2028}", "\u{2029}", "\u{feff}", "\u{fffe}", "\u{ffff}"] {
+        for text in [
+            format!("a: x{bad}y\n"),
+            format!("é: ü\nb: {bad}\n"),
+            format!("{bad}a: 1\n"),
+            format!("a: 1\n# {bad}\n"),
+            format!("a: ’\nb: 'x{bad}'"),
+        ] {
+            assert!(parse_fast(&text).is_none(), "fast path read {text:?}");
+            assert!(check(&text).is_ok(), "{text:?}");
+        }
+    }
+    for fine in ["\u{a0}", "\u{a9}", "\u{bf}", "\u{2019}", "\u{20ac}", "\u{2027}", "\u{202a}", "\u{ff01}", "\u{fffd}"] {
+        let text = format!("a: x{fine}y\nb: [{fine}x, 'é']\n");
+        assert!(parse_fast(&text).is_some(), "fast path gave up on {text:?}: {:?}", why_not_fast(&text));
+        if let Err(e) = check(&text) {
+            panic!("{text:?}: {e}");
+        }
     }
 }
 

@@ -120,8 +120,9 @@ fn plain_bytes(s: &[u8]) -> Option<bool> {
     if !high {
         return Some(true);
     }
-    let mut i = 0;
-    while i < s.len() {
+    // Only the lead bytes of the characters refused here are looked at (one SIMD scan for
+    // them), not every byte of the text.
+    for i in memchr::memchr3_iter(0xC2, 0xE2, 0xEF, s) {
         match s[i] {
             0xC2 if matches!(s.get(i + 1), Some(0x80..=0x9F)) => return None,
             0xE2 if s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xA8 | 0xA9)) => return None,
@@ -132,9 +133,14 @@ fn plain_bytes(s: &[u8]) -> Option<bool> {
             }
             _ => {}
         }
-        i += 1;
     }
     Some(false)
+}
+
+/// The characters of UTF-8 `b` (a whole number of them): its bytes that are not continuation
+/// bytes (`10xxxxxx`).
+fn char_count(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c & 0xC0 != 0x80).count()
 }
 
 fn quote_style(q: u8) -> Style {
@@ -181,9 +187,14 @@ impl<'a> P<'a> {
     }
 
     /// The 1-based column of offset `i` on the current line, in characters (as saphyr counts).
+    ///
+    /// Bytes are characters in an ASCII text, and in an ASCII line prefix of any text: the
+    /// characters are counted only when the prefix itself holds a non-ASCII byte (most lines of
+    /// a text with some non-ASCII do not; the prefix is mostly indentation).
+    #[inline]
     fn col(&self, i: usize) -> u32 {
-        let w =
-            if self.ascii { i - self.pos } else { self.s[self.pos..i].iter().filter(|&&b| b & 0xC0 != 0x80).count() };
+        let pre = &self.s[self.pos..i];
+        let w = if self.ascii || pre.is_ascii() { pre.len() } else { char_count(pre) };
         w as u32 + 1
     }
 
