@@ -122,7 +122,8 @@ impl Step for PlanRenderedManifests {
             return Err(bad("--timeout must be at least 1 s".into()));
         }
         crate::push::read_meta(&self.out_dir).map_err(|e| StepError { step: STEP, ..e })?;
-        let new = crate::session::load_tree(&self.out_dir).map_err(|e| bad(e.to_string()))?;
+        let new = crate::session::load_tree(&self.out_dir)
+            .map_err(|e| StepError::tree(STEP, crate::step::StepErrorKind::BadInput, e))?;
         let shown_path = if path.is_empty() { "." } else { path.as_str() };
         r.info("start", format!("{} against {} ({}:{shown_path})", self.out_dir.display(), repo.shown, self.branch));
 

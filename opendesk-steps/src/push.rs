@@ -278,7 +278,10 @@ impl PushRenderedManifests {
         if let Ok(md) = fs::symlink_metadata(&target) {
             // remove_dir_all does not follow symlinks; check_write refused a symlinked target.
             let res = if md.is_dir() { fs::remove_dir_all(&target) } else { fs::remove_file(&target) };
-            res.map_err(|e| StepError::failed(STEP, format!("{}: {e}", target.display())))?;
+            res.map_err(|source| {
+                let e = opendesk_render::fsio::FileError::Io { path: target.clone(), source };
+                StepError::file(STEP, StepErrorKind::Failed, e, "")
+            })?;
         }
         let n = copy_tree(ws, &self.out_dir, &target)?;
         r.info("replace", format!("{n} files into {path}"));

@@ -63,6 +63,9 @@ pub enum StepDetail {
         /// Text after the file error's own (`" (is out a rendered tree?)"`), or empty.
         hint: String,
     },
+    /// An output tree the step could not read ([`crate::session::load_tree`]).
+    #[error(transparent)]
+    Tree(Arc<crate::session::TreeError>),
 }
 
 /// A step failed.
@@ -99,10 +102,19 @@ impl StepError {
         self.detail.to_string()
     }
 
-    /// The file error this step error carries, if it is one.
+    /// An output tree that could not be read, as `kind`.
+    pub fn tree(step: &'static str, kind: StepErrorKind, source: crate::session::TreeError) -> Self {
+        StepError { step, kind, detail: StepDetail::Tree(Arc::new(source)) }
+    }
+
+    /// The file error this step error carries, if it is one (also inside a tree error).
     pub fn file_error(&self) -> Option<&FileError> {
         match &self.detail {
             StepDetail::File { source, .. } => Some(source),
+            StepDetail::Tree(t) => match &**t {
+                crate::session::TreeError::File(f) => Some(f),
+                _ => None,
+            },
             StepDetail::Message(_) => None,
         }
     }
@@ -204,6 +216,16 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert_eq!(e.file_error().map(|f| f.path().to_path_buf()), Some("/nonexistent/odr-step".into()));
         let src = std::error::Error::source(&e).and_then(std::error::Error::source);
+        // A tree error keeps its file error too.
+        let fe = opendesk_render::fsio::read_regular_max(
+            std::path::Path::new("/nonexistent/odr-tree"),
+            opendesk_render::limits::CONFIG_FILE,
+        )
+        .unwrap_err();
+        let text = fe.to_string();
+        let t = StepError::tree("x", StepErrorKind::BadInput, crate::session::TreeError::File(fe));
+        assert_eq!(t.to_string(), format!("x: {text}"));
+        assert_eq!(t.file_error().map(|f| f.path().to_path_buf()), Some("/nonexistent/odr-tree".into()));
         // The chain reaches the file error itself (shared in an `Arc`).
         assert!(src.is_some_and(|s| s.is::<Arc<FileError>>()), "{e:?}");
     }
