@@ -515,16 +515,12 @@ impl Step for RenderManifests {
                 let tick = move |stage: &'static str| {
                     let _ = tx.send(stage);
                 };
-                session::check_out(&self.out, Some(dir), &self.inputs)
-                    .map_err(|e| StepError::bad_input(STEP, e.to_string()))?;
+                session::check_out(&self.out, Some(dir), &self.inputs).map_err(|e| StepError::usage(STEP, e))?;
                 tick(crate::progress::LOAD);
-                let mut prepared =
-                    session::prepare(Some(dir), &self.inputs).map_err(|e| StepError::bad_input(STEP, e.to_string()))?;
+                let mut prepared = session::prepare(Some(dir), &self.inputs).map_err(|e| StepError::usage(STEP, e))?;
                 prepared.config.opendesk_version = version_ref.clone();
                 let matrix = match &self.matrix {
-                    Some(v) => {
-                        Some(session::matrix_of(&prepared, v).map_err(|e| StepError::bad_input(STEP, e.to_string()))?)
-                    }
+                    Some(v) => Some(session::matrix_of(&prepared, v).map_err(|e| StepError::usage(STEP, e))?),
                     None => None,
                 };
                 let rendered = session::render_prepared(
@@ -534,14 +530,7 @@ impl Step for RenderManifests {
                     self.inputs.threads,
                     Some(&tick),
                 )
-                .map_err(|f| {
-                    let m = f.to_string();
-                    if f.exit() == opendesk_render::error::ExitCode::Failed {
-                        StepError::failed(STEP, m)
-                    } else {
-                        StepError::bad_input(STEP, m)
-                    }
-                })?;
+                .map_err(|f| StepError::render(STEP, f))?;
                 Ok((rendered, matrix))
             });
             for stage in rx {

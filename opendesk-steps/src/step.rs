@@ -66,6 +66,13 @@ pub enum StepDetail {
     /// An output tree the step could not read ([`crate::session::load_tree`]).
     #[error(transparent)]
     Tree(Arc<crate::session::TreeError>),
+    /// The session refused the render's inputs ([`crate::session::prepare`], `--out`, the
+    /// upgrade matrix): its typed error, with its position.
+    #[error(transparent)]
+    Usage(Arc<crate::session::UsageError>),
+    /// The render ran and failed, or could not write ([`crate::session::render_prepared`]).
+    #[error(transparent)]
+    Render(Arc<crate::session::RenderFailure>),
 }
 
 /// A step failed.
@@ -115,8 +122,19 @@ impl StepError {
                 crate::session::TreeError::File(f) => Some(f),
                 _ => None,
             },
-            StepDetail::Message(_) => None,
+            StepDetail::Message(_) | StepDetail::Usage(_) | StepDetail::Render(_) => None,
         }
+    }
+
+    /// The session's refusal of the inputs (bad input, exit 2).
+    pub fn usage(step: &'static str, source: crate::session::UsageError) -> Self {
+        StepError { step, kind: StepErrorKind::BadInput, detail: StepDetail::Usage(Arc::new(source)) }
+    }
+
+    /// A render that failed: a failure (exit 1) or bad input (exit 2) as the failure's exit says.
+    pub fn render(step: &'static str, source: crate::session::RenderFailure) -> Self {
+        let kind = if source.exit() == ExitCode::Failed { StepErrorKind::Failed } else { StepErrorKind::BadInput };
+        StepError { step, kind, detail: StepDetail::Render(Arc::new(source)) }
     }
 
     /// The outcome: [`ExitCode::Usage`] for bad input, [`ExitCode::Failed`] for a failure.

@@ -2,7 +2,7 @@
 //! on PATH, with `runtime-state.json`, and every bad-input and failure path.
 
 use opendesk_steps::render_step::{RenderManifests, RuntimeState, Source, OUTPUT_DIR_TEMPLATE};
-use opendesk_steps::step::{Level, ProgressEvent, Step, StepError, StepErrorKind};
+use opendesk_steps::step::{Level, ProgressEvent, Step, StepDetail, StepError, StepErrorKind};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -348,6 +348,8 @@ fn a_module_render_through_the_step_reports_its_scoped_guards() {
     s.inputs.module.keys = vec!["data".into()];
     let (r, _) = run(&s);
     assert_eq!(r.as_ref().unwrap_err().kind, StepErrorKind::BadInput, "a module render needs a base");
+    // The session's typed error reaches the step's caller.
+    assert!(matches!(r.as_ref().unwrap_err().detail, StepDetail::Usage(_)), "{:?}", r.as_ref().unwrap_err());
     s.inputs.module.base = Some(root.join("full"));
     let (r, _) = run(&s);
     let r = r.expect("module render");
@@ -369,6 +371,7 @@ fn a_module_render_through_the_step_reports_its_scoped_guards() {
     let e = r.unwrap_err();
     assert_eq!(e.kind, StepErrorKind::Failed, "{e}");
     assert!(e.message().contains("ExternalSecret opendesk/db"), "{e}");
+    assert!(matches!(e.detail, StepDetail::Render(_)), "{e:?}");
     std::fs::remove_dir_all(&root).unwrap();
 }
 
