@@ -45,6 +45,16 @@ enum Ctx {
     Seq,
 }
 
+/// Where an indicator with nothing after it on its line stands, for the position of an empty
+/// value: its line, that line's start, and the `:` (after a key) or the first offset after the
+/// `-`'s spaces (in a sequence).
+#[derive(Clone, Copy)]
+struct Empty {
+    line: u32,
+    line_start: usize,
+    at: usize,
+}
+
 #[derive(Clone, Copy)]
 enum Chomp {
     Clip,
@@ -193,10 +203,16 @@ impl<'a> P<'a> {
     /// a text with some non-ASCII do not; the prefix is mostly indentation).
     #[inline]
     fn col(&self, i: usize) -> u32 {
+        self.col_from(self.pos, i)
+    }
+
+    /// The 1-based column of offset `i` on the line that starts at `line_start`.
+    #[inline]
+    fn col_from(&self, line_start: usize, i: usize) -> u32 {
         if self.ascii {
-            return (i - self.pos) as u32 + 1;
+            return (i - line_start) as u32 + 1;
         }
-        let pre = &self.s[self.pos..i];
+        let pre = &self.s[line_start..i];
         let w = if pre.is_ascii() { pre.len() } else { char_count(pre) };
         w as u32 + 1
     }
@@ -388,13 +404,11 @@ impl<'a> P<'a> {
         let line = self.line;
         if i == s.len() || s[i] == b'\n' || s[i] == b'#' {
             // `#` here always follows a space: the indicator required one. Where saphyr puts
-            // an empty value: on a key's `:`, or at the end of a `-` entry's line.
-            let col = match ctx {
-                Ctx::Map => self.col(j - 1),
-                Ctx::Seq => self.col(self.eol(i)),
-            };
+            // an empty value: on a key's `:`, or at the end of a `-` entry's line (its column
+            // is counted only when the value is empty, not for a collection below).
+            let at = Empty { line, line_start: self.pos, at: if ctx == Ctx::Map { j - 1 } else { i } };
             self.next_line();
-            return self.nested(n, ctx, line, col);
+            return self.nested(n, ctx, at);
         }
         self.inline(n, i, ctx)
     }
@@ -502,7 +516,7 @@ impl<'a> P<'a> {
 
     /// The value of an indicator with nothing after it on its line: a block collection on the
     /// next lines, or an empty (null) scalar.
-    fn nested(&mut self, n: usize, ctx: Ctx, line: u32, col: u32) -> R<Node> {
+    fn nested(&mut self, n: usize, ctx: Ctx, at: Empty) -> R<Node> {
         match self.peek() {
             Some(k) if k > n => {
                 let i = self.pos + k;
@@ -513,7 +527,12 @@ impl<'a> P<'a> {
                 }
             }
             Some(k) if k == n && ctx == Ctx::Map && self.is_seq_entry(self.pos + k) => self.seq(k, true),
-            _ => Ok(Node { value: Value::Scalar(Scalar::default()), line, col }),
+            _ => {
+                // On the `:` itself; after a `-`, at the end of its line.
+                let off = if ctx == Ctx::Map { at.at } else { self.eol(at.at) };
+                let col = self.col_from(at.line_start, off);
+                Ok(Node { value: Value::Scalar(Scalar::default()), line: at.line, col })
+            }
         }
     }
 
