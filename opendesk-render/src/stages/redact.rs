@@ -801,7 +801,7 @@ struct Scan {
     hits: Vec<TextHit>,
     comments: bool,
     records: bool,
-    weak_refs: Vec<(Vec<PathSeg>, Owner)>,
+    weak_refs: Vec<(Vec<PathSeg>, Owner, Pos)>,
 }
 
 /// Scan one document: the texts holding a known value (with the env references that can
@@ -816,17 +816,17 @@ fn scan(d: &Document, known: &KnownSecrets, weak: &[WeakValue], default_ns: &str
     let ns = d.namespace().unwrap_or(default_ns);
     // Weak credential values are not searched for, but a whole env value equal to one, under
     // an env name that names a credential, is still better as a reference.
-    let mut weak_refs: Vec<(Vec<PathSeg>, Owner)> = Vec::new();
+    let mut weak_refs: Vec<(Vec<PathSeg>, Owner, Pos)> = Vec::new();
     if !weak.is_empty() {
         if let (Some(spec_path), Some(spec)) = (super::pod_spec_path(d), super::pod_spec(d)) {
             for list in ["initContainers", "containers", "ephemeralContainers"] {
                 for (ci, c) in spec.get(list).and_then(Node::as_seq).into_iter().flatten().enumerate() {
                     for (ei, e) in c.get("env").and_then(Node::as_seq).into_iter().flatten().enumerate() {
-                        let (Some(name), Some(text)) =
-                            (e.get("name").and_then(Node::scalar_text), e.get("value").and_then(Node::scalar_text))
+                        let (Some(name), Some(value)) = (e.get("name").and_then(Node::scalar_text), e.get("value"))
                         else {
                             continue;
                         };
+                        let Some(text) = value.scalar_text() else { continue };
                         if !classify::is_credential_key(name) {
                             continue;
                         }
@@ -847,7 +847,7 @@ fn scan(d: &Document, known: &KnownSecrets, weak: &[WeakValue], default_ns: &str
                             key: w.key.clone(),
                             inside: String::new(),
                         };
-                        weak_refs.push((entry, owner));
+                        weak_refs.push((entry, owner, value.pos()));
                     }
                 }
             }
@@ -1040,7 +1040,7 @@ pub fn redact(docs: &mut [Document], cfg: &InstanceConfig, payload: &SecretPaylo
         let mut refused_paths: Vec<String> = Vec::new();
         // Env references: weak ones first (not searched), then the known ones.
         let mut refs: Vec<(Vec<PathSeg>, Owner, Form, Pos)> =
-            weak_refs.into_iter().map(|(p, o)| (p, o, Form::Plain, Pos::default())).collect();
+            weak_refs.into_iter().map(|(p, o, pos)| (p, o, Form::Plain, pos)).collect();
         for th in &hits {
             let path_text = known.masked_path(&th.path);
             let path_text = if th.is_key { format!("{path_text} (key)") } else { path_text };
