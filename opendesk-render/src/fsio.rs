@@ -215,6 +215,15 @@ pub fn check_link(root: &Path, link: &Path) -> Result<PathBuf, FileError> {
     }
 }
 
+/// [`check_link`] when `p` is a symlink: `Ok` when `p` is not one, or is one whose target stays
+/// inside `root` (canonical); a missing `p` is `Ok` (its reader decides).
+pub fn follow_inside(root: &Path, p: &Path) -> Result<(), FileError> {
+    if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+        check_link(root, p)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

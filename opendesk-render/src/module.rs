@@ -155,7 +155,7 @@ impl BaseTree {
         // A render-meta linking out of the base is refused before it is opened.
         let root = crate::fsio::canonical_root(dir)
             .map_err(|e| bad(format!("{e} (the base must be an output tree of a full render)")))?;
-        follow_inside(&root, &meta_file).map_err(|e| bad(e.to_string()))?;
+        crate::fsio::follow_inside(&root, &meta_file).map_err(|e| bad(e.to_string()))?;
         let text = crate::fsio::read_regular_string_max(&meta_file, crate::limits::CONFIG_FILE)
             .map_err(|e| bad(format!("{e} (the base must be an output tree of a full render)")))?;
         let roots = parse_documents(&text)
@@ -210,17 +210,17 @@ fn read_release_docs(
     // No tree, nothing to read (as a missing release folder).
     let Ok(root) = crate::fsio::canonical_root(dir) else { return Ok((present, out)) };
     let releases_dir = dir.join(crate::output::RELEASES_DIR);
-    follow_inside(&root, &releases_dir)?;
+    crate::fsio::follow_inside(&root, &releases_dir)?;
     for r in releases {
         let folder = releases_dir.join(r);
-        follow_inside(&root, &folder)?;
+        crate::fsio::follow_inside(&root, &folder)?;
         let Ok(rd) = std::fs::read_dir(&folder) else { continue };
         present.insert(r.clone());
         let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
         files.sort();
         let release: Arc<str> = Arc::from(r.as_str());
         for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
-            follow_inside(&root, f)?;
+            crate::fsio::follow_inside(&root, f)?;
             let text = crate::fsio::read_regular_string_max(f, crate::limits::INPUT_FILE)?;
             // A masked value (`redact.mode: mask`), or an env value the redact stage may have
             // turned into a `secretKeyRef`.
@@ -236,15 +236,6 @@ fn read_release_docs(
         }
     }
     Ok((present, out))
-}
-
-/// `Ok` when `p` is not a symlink or is one whose target stays inside `root` (canonical); a
-/// missing `p` is `Ok` (its reader decides).
-fn follow_inside(root: &Path, p: &Path) -> Result<(), crate::fsio::FileError> {
-    if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
-        crate::fsio::check_link(root, p)?;
-    }
-    Ok(())
 }
 
 /// What a module render was asked for, beside the scope.

@@ -680,9 +680,7 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, TreeError> {
     let mut docs = Vec::new();
     let mut left = INPUT_FILE.bytes;
     let mut add = |release: &str, p: &Path| -> Result<(), TreeError> {
-        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, p)?;
-        }
+        fsio::follow_inside(&root, p)?;
         // What is left of the tree's budget bounds this read; a file over it alone names
         // the per-file limit.
         let limit = fsio::FileLimit { bytes: left, ..INPUT_FILE };
@@ -709,14 +707,10 @@ pub fn load_tree(dir: &Path) -> Result<Vec<Document>, TreeError> {
     };
     for sub in ["releases", "applications"] {
         let p = dir.join(sub);
-        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, &p)?;
-        }
+        fsio::follow_inside(&root, &p)?;
     }
     for rel in sorted(&dir.join("releases")) {
-        if std::fs::symlink_metadata(&rel).is_ok_and(|m| m.file_type().is_symlink()) {
-            fsio::check_link(&root, &rel)?;
-        }
+        fsio::follow_inside(&root, &rel)?;
         let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
         for f in sorted(&rel) {
             if f.extension().is_some_and(|e| e == "yaml") {
