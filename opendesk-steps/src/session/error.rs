@@ -192,16 +192,11 @@ impl UsageKind {
         match self {
             UsageKind::Config(e) | UsageKind::ConfigFile(e) => e.message.clone(),
             UsageKind::Patches(e) | UsageKind::Matrix(e) => e.message.clone(),
-            UsageKind::Load(e) => load_reason(e),
+            UsageKind::Load(e) => e.reason(),
             UsageKind::Graph(e) => graph_reason(e),
             other => other.to_string(),
         }
     }
-}
-
-/// A load error's text without its position.
-fn load_reason(e: &LoadError) -> String {
-    e.reason()
 }
 
 /// A release graph error's first problem without its position (the error's location is the
@@ -219,7 +214,7 @@ fn graph_reason(e: &GraphError) -> String {
 /// A pipeline error's text without its position (see [`UsageError::reason`]).
 fn render_reason(e: &RenderError) -> String {
     match e {
-        RenderError::Load(e) => load_reason(e),
+        RenderError::Load(e) => e.reason(),
         RenderError::Patch(e) => e.message.clone(),
         RenderError::Output(opendesk_render::output::OutputError::Graph(g)) => graph_reason(g),
         other => other.to_string(),
@@ -355,15 +350,6 @@ impl std::fmt::Debug for Known {
     }
 }
 
-impl Known {
-    fn scrub(this: Option<&Known>, text: String) -> String {
-        match this.map(|k| k.0.mask(&text)) {
-            Some(std::borrow::Cow::Owned(m)) => m,
-            _ => text,
-        }
-    }
-}
-
 impl RenderFailure {
     /// A failure in `stage` without a report.
     pub fn new(kind: FailureKind, stage: Option<&'static str>) -> Self {
@@ -387,7 +373,15 @@ impl RenderFailure {
 
     /// The message for stderr: `error: ` + the cause (file:line:col and snippet where known).
     pub fn message(&self) -> String {
-        Known::scrub(self.known.as_ref(), format!("error: {}", self.kind))
+        self.scrubbed(format!("error: {}", self.kind))
+    }
+
+    /// `text` with every known Secret value masked ([`RenderFailure::known`]).
+    fn scrubbed(&self, text: String) -> String {
+        match self.known.as_ref().map(|k| k.0.mask(&text)) {
+            Some(std::borrow::Cow::Owned(m)) => m,
+            _ => text,
+        }
     }
 
     /// What went wrong without where (the position is [`Located::location`]): the cause's own
@@ -398,7 +392,7 @@ impl RenderFailure {
             FailureKind::Render(e) => render_reason(e),
             other => other.to_string(),
         };
-        Known::scrub(self.known.as_ref(), text)
+        self.scrubbed(text)
     }
 
     /// Where the error points, from the typed error, when it names a position.
@@ -409,7 +403,7 @@ impl RenderFailure {
 
 impl std::fmt::Debug for RenderFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = Known::scrub(self.known.as_ref(), format!("{:?}", self.kind));
+        let kind = self.scrubbed(format!("{:?}", self.kind));
         f.debug_struct("RenderFailure")
             .field("kind", &format_args!("{kind}"))
             .field("report", &self.report.as_ref().map(|_| "..").unwrap_or("None"))
@@ -422,7 +416,7 @@ impl std::fmt::Display for RenderFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.known {
             None => self.kind.fmt(f),
-            Some(_) => f.write_str(&Known::scrub(self.known.as_ref(), self.kind.to_string())),
+            Some(_) => f.write_str(&self.scrubbed(self.kind.to_string())),
         }
     }
 }
