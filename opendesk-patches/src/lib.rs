@@ -352,9 +352,7 @@ mod tests {
 
     #[test]
     fn fixture_input_errors_keep_their_type_and_text() {
-        let d = std::env::temp_dir().join(format!("odr-fixture-input-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
+        let d = opendesk_render::testing::Scratch::new("fixture-input");
         let missing = d.join("missing.yaml");
         let e = load_fixture_input(&missing).unwrap_err();
         let direct = read_data(&missing).unwrap_err().to_string();
@@ -365,6 +363,5 @@ mod tests {
         let e = load_fixture_input(&bad).unwrap_err();
         assert!(matches!(e, FixtureInputError::Load(_)), "{e:?}");
         assert!(e.to_string().contains("bad.yaml"), "{e}");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

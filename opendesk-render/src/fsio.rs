@@ -262,9 +262,7 @@ mod tests {
 
     #[test]
     fn a_file_over_its_limit_is_refused_from_its_size() {
-        let d = std::env::temp_dir().join(format!("odr-fsio-max-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
+        let d = crate::testing::Scratch::new("fsio-max");
         let small = FileLimit { name: "SMALL", bytes: 10, what: "a test file" };
         let f = d.join("ten.yaml");
         std::fs::write(&f, "0123456789").unwrap();
@@ -280,6 +278,5 @@ mod tests {
         assert!(e.reason().starts_with("16777217 bytes or more"), "{}", e.reason());
         std::fs::write(&f, "01234567890").unwrap();
         assert!(matches!(read_regular_max(&f, small), Err(FileError::TooLarge { bytes: 11, .. })));
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }
