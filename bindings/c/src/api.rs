@@ -159,6 +159,24 @@ pub enum SecretsTo {
     Discard,
 }
 
+impl SecretsTo {
+    /// The destination a caller asked for: at most one of a payload file, the payload handed
+    /// back and an explicit dry run (none: [`SecretsTo::Nowhere`]). Two at once is an error
+    /// naming both in the caller's `names` (file, hand back, dry run), for a bad request.
+    pub fn one_of(file: Option<PathBuf>, caller: bool, discard: bool, names: [&str; 3]) -> Result<SecretsTo, String> {
+        let mut given = [file.is_some(), caller, discard].into_iter().zip(names).filter(|g| g.0);
+        if let (Some((_, a)), Some((_, b))) = (given.next(), given.next()) {
+            return Err(format!("give {a} or {b}, not both"));
+        }
+        Ok(match (file, caller, discard) {
+            (Some(p), _, _) => SecretsTo::File(p),
+            (None, true, _) => SecretsTo::Caller,
+            (None, false, true) => SecretsTo::Discard,
+            (None, false, false) => SecretsTo::Nowhere,
+        })
+    }
+}
+
 /// Whether a stage started or finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -291,14 +309,11 @@ pub fn render_request(req: Request<'_>) -> Result<Rendered, Failure> {
     }
     // `Inputs::discard_secret_values` (a Rust caller's) is the same request as
     // `SecretsTo::Discard`; with another destination it is one too many.
+    let twice = |first| Failure::usage(session::UsageKind::PayloadTwice { first, second: "discard_secret_values" });
     let secrets = match (secrets, inputs.discard_secret_values) {
         (SecretsTo::Nowhere, true) => SecretsTo::Discard,
-        (SecretsTo::File(_), true) => {
-            return Err(Failure::usage("give secrets_out or discard_secret_values, not both"))
-        }
-        (SecretsTo::Caller, true) => {
-            return Err(Failure::usage("give return_secrets or discard_secret_values, not both"))
-        }
+        (SecretsTo::File(_), true) => return Err(twice("secrets_out")),
+        (SecretsTo::Caller, true) => return Err(twice("return_secrets")),
         (s, _) => s,
     };
     let secrets_file = match &secrets {

@@ -243,17 +243,9 @@ unsafe fn read(r: &OdrRequest) -> Result<(api::Request<'static>, Option<&OdrCanc
             )),
         };
     let file = path(r.secrets_out, "secrets_out")?;
-    let given = [(file.is_some(), file_name), (r.return_secrets, return_name)];
-    let mut given = given.into_iter().chain([(r.discard_secret_values, discard_name)]).filter(|g| g.0);
-    if let (Some((_, a)), Some((_, b))) = (given.next(), given.next()) {
-        return Err(bad(format!("give {a} or {b}, not both")));
-    }
-    let secrets = match (file, r.return_secrets, r.discard_secret_values) {
-        (Some(p), _, _) => SecretsTo::File(p),
-        (None, true, _) => SecretsTo::Caller,
-        (None, false, true) => SecretsTo::Discard,
-        (None, false, false) => SecretsTo::Nowhere,
-    };
+    let secrets =
+        SecretsTo::one_of(file, r.return_secrets, r.discard_secret_values, [file_name, return_name, discard_name])
+            .map_err(bad)?;
     let out = path(r.out_dir, "out_dir")?.ok_or_else(|| bad("out_dir must not be NULL".into()))?;
     let mut keys = Vec::new();
     if r.modules_len > 0 {

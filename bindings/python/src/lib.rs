@@ -198,17 +198,10 @@ fn render<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let (mut a, config_value) = inputs(config, config_text, patches, no_patches, release_graph, threads)?;
     a.module = ModuleArgs { keys: module, base, no_base, allow_secret_removal };
-    let secrets = match (secrets_out, return_secrets, discard_secret_values) {
-        (Some(_), true, _) => return Err(InputError::new_err("give secrets_out or return_secrets, not both")),
-        (Some(_), _, true) => return Err(InputError::new_err("give secrets_out or discard_secret_values, not both")),
-        (None, true, true) => {
-            return Err(InputError::new_err("give return_secrets or discard_secret_values, not both"))
-        }
-        (Some(p), false, false) => SecretsTo::File(p),
-        (None, true, false) => SecretsTo::Caller,
-        (None, false, true) => SecretsTo::Discard,
-        (None, false, false) => SecretsTo::Nowhere,
-    };
+    // The keyword names are the C request's.
+    let names = ["secrets_out", "return_secrets", "discard_secret_values"];
+    let secrets =
+        SecretsTo::one_of(secrets_out, return_secrets, discard_secret_values, names).map_err(InputError::new_err)?;
     let cancel = AtomicBool::new(false);
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
     let sink = |e: &Event| {
