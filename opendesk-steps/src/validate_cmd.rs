@@ -93,9 +93,7 @@ fn load(args: &ValidateArgs) -> Result<Loaded, String> {
     let per_file: Vec<Result<Vec<Document>, LoadError>> = files
         .par_iter()
         .map(|f| {
-            let mut bytes = Vec::new();
-            fsio::read_regular_into_max(f, &mut bytes, limits::INPUT_FILE)?;
-            let text = load::decode(f, bytes)?;
+            let text = load::decode(f, fsio::read_regular_max(f, limits::INPUT_FILE)?)?;
             let name: Arc<str> = Arc::from(f.display().to_string());
             load::parse_text(&release, &name, f, &text, true)
         })
